@@ -1,0 +1,4 @@
+//! exo-operator: declarative onboarding of Microsoft 365 Exchange Online tenants into an
+//! email-security service, as Kubernetes resources.
+
+pub mod resources;
