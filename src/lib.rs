@@ -2,3 +2,5 @@
 //! email-security service, as Kubernetes resources.
 
 pub mod resources;
+#[cfg(feature = "sim")]
+pub mod sim;

@@ -1,1 +1,28 @@
-fn main() {}
+//! `exo-sim`: the Microsoft 365 tenant simulator and the Kubernetes API emulator.
+
+use clap::{Parser, Subcommand};
+use exo_operator::sim;
+
+/// Local stand-ins for Microsoft 365 and a Kubernetes API server, for trials and tests.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a simulated Microsoft 365 tenant: identity platform, Graph and Exchange admin API.
+    M365(sim::m365::Args),
+    /// Serve an emulated Kubernetes API that kube-rs and kubectl can use.
+    Kube(sim::kube::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::M365(args) => sim::m365::run(args).await,
+        Command::Kube(args) => sim::kube::run(args).await,
+    }
+}
