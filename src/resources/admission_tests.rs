@@ -730,10 +730,8 @@ fn a_list_names_its_account_and_selects_something() {
 /// every list without `maxItems`.
 fn unbounded(schema: &Value, path: &str, out: &mut Vec<String>) {
     match schema.get("type").and_then(Value::as_str) {
-        Some("string") => {
-            if schema.get("maxLength").is_none() && schema.get("enum").is_none() {
-                out.push(path.to_string());
-            }
+        Some("string") if schema.get("maxLength").is_none() && schema.get("enum").is_none() => {
+            out.push(path.to_string());
         }
         Some("array") => {
             if schema.get("maxItems").is_none() {

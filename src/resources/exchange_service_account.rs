@@ -13,6 +13,8 @@ use super::common::{
 /// Grants an email-security service access to one Microsoft 365 tenant's Exchange Online, in API
 /// mode (Microsoft Graph, directory sync) or inline mode (Exchange mail flow routed through the
 /// service). The operator carries out the grant, keeps the token valid and reports in status.
+// kube's derive takes one `printcolumn(...)` per column, which clippy reads as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "exo-operator.io",

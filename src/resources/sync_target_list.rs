@@ -13,6 +13,8 @@ pub const MAX_USERS: usize = 100;
 /// The users to protect for an ExchangeServiceAccount whose sync scope is `Selected`: users by
 /// exact user principal name, and members of groups found by name prefix or id. At most 100
 /// users in all.
+// kube's derive takes one `printcolumn(...)` per column, which clippy reads as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "exo-operator.io",

@@ -432,7 +432,7 @@ fn prune_and_default(schema: &Value, value: &mut Value, root: bool) {
                     return true;
                 }
                 match properties.and_then(|p| p.get(name)).or(additional) {
-                    Some(s) => !(child.is_null() && !flag(s, "nullable")),
+                    Some(s) => !child.is_null() || flag(s, "nullable"),
                     None => preserve,
                 }
             });

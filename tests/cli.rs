@@ -1,0 +1,98 @@
+//! The `exo-operator` command line: `crds` and `validate`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn exo_operator() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_exo-operator"))
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("exo-operator-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn crds_prints_the_committed_files_in_order() {
+    let out = exo_operator().arg("crds").output().unwrap();
+    assert!(out.status.success());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let committed: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+}
+
+#[test]
+fn crds_writes_one_file_per_kind() {
+    let dir = scratch_dir("crds");
+    let status = exo_operator()
+        .args(["crds", "--output-dir"])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "exchangeserviceaccounts.exo-operator.io.yaml",
+            "synctargetlists.exo-operator.io.yaml"
+        ]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn validate_accepts_the_examples() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let out = exo_operator()
+        .arg("validate")
+        .arg(examples)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ExchangeServiceAccount/contoso: valid"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(", 0 invalid"), "{stdout}");
+}
+
+#[test]
+fn validate_names_the_field_of_an_invalid_manifest() {
+    let dir = scratch_dir("validate");
+    let file = dir.join("bad.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: exo-operator.io/v1alpha1\nkind: ExchangeServiceAccount\nmetadata: {name: bad}\n\
+         spec:\n  tenant: contoso.com\n  mode: Api\n  application:\n    clientId: 3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c\n\
+         \x20   credentials: {secretName: app}\n  sync: {scope: Selected}\n",
+    )
+    .unwrap();
+    let out = exo_operator().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("spec.sync.targetListRef: Required value: targetListRef must be set exactly when scope is Selected"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
