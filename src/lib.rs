@@ -1,6 +1,8 @@
 //! exo-operator: declarative onboarding of Microsoft 365 Exchange Online tenants into an
 //! email-security service, as Kubernetes resources.
 
+pub mod controller;
+pub mod microsoft;
 pub mod resources;
 #[cfg(feature = "sim")]
 pub mod sim;

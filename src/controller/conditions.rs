@@ -1,0 +1,277 @@
+//! Status conditions following the Kubernetes API conventions: a list keyed by `type`,
+//! `lastTransitionTime` changed only when `status` flips, `observedGeneration` on each, and
+//! comparisons that ignore times so that a reconcile that changes nothing writes nothing.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+/// Summary condition: the grant (or list) does its job.
+pub const READY: &str = "Ready";
+/// kstatus "abnormal-true": work is under way.
+pub const RECONCILING: &str = "Reconciling";
+/// kstatus "abnormal-true": only a human can make progress (consent missing, credential invalid).
+pub const STALLED: &str = "Stalled";
+/// The required permissions are granted.
+pub const AUTHORIZED: &str = "Authorized";
+/// A valid access token is held and refreshed.
+pub const TOKEN_VALID: &str = "TokenValid";
+/// The directory (or the selected users) is synchronised.
+pub const DIRECTORY_SYNCED: &str = "DirectorySynced";
+/// Inline mode: the Exchange Administrator role is assigned to the service principal.
+pub const ROLE_ASSIGNED: &str = "RoleAssigned";
+/// Inline mode: the mail-flow objects match the desired state.
+pub const MAIL_FLOW_CONFIGURED: &str = "MailFlowConfigured";
+
+/// Longest message kept in a condition; longer ones are cut at a character boundary.
+pub const MAX_MESSAGE_LEN: usize = 1024;
+
+/// Status of a condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// `True`.
+    True,
+    /// `False`.
+    False,
+    /// `Unknown`.
+    Unknown,
+}
+
+impl Status {
+    /// The string written to `status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::True => "True",
+            Self::False => "False",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+impl From<bool> for Status {
+    fn from(value: bool) -> Self {
+        if value { Self::True } else { Self::False }
+    }
+}
+
+/// Sets condition `type_` in `conditions`, keeping its `lastTransitionTime` unless the status
+/// changes. Returns whether anything other than times changed.
+pub fn set(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: Status,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: &Time,
+) -> bool {
+    let message = truncate(message, MAX_MESSAGE_LEN);
+    let wanted = Condition {
+        type_: type_.to_string(),
+        status: status.as_str().to_string(),
+        reason: reason.to_string(),
+        message,
+        observed_generation: generation,
+        last_transition_time: now.clone(),
+    };
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(existing) => {
+            let changed = !same_ignoring_time(existing, &wanted);
+            let transition_time = if existing.status == wanted.status {
+                existing.last_transition_time.clone()
+            } else {
+                wanted.last_transition_time.clone()
+            };
+            *existing = Condition {
+                last_transition_time: transition_time,
+                ..wanted
+            };
+            changed
+        }
+        None => {
+            conditions.push(wanted);
+            true
+        }
+    }
+}
+
+/// The condition of `type_`, if present.
+pub fn get<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// Whether condition `type_` is present with status `True`.
+pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
+    get(conditions, type_).is_some_and(|c| c.status == "True")
+}
+
+/// Whether two conditions say the same, ignoring `lastTransitionTime`.
+pub fn same_ignoring_time(a: &Condition, b: &Condition) -> bool {
+    a.type_ == b.type_
+        && a.status == b.status
+        && a.reason == b.reason
+        && a.message == b.message
+        && a.observed_generation == b.observed_generation
+}
+
+/// Whether two condition lists say the same, in any order, ignoring `lastTransitionTime`.
+pub fn eq_ignoring_time(a: &[Condition], b: &[Condition]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|x| get(b, &x.type_).is_some_and(|y| same_ignoring_time(x, y)))
+}
+
+fn truncate(message: &str, max: usize) -> String {
+    if message.len() <= max {
+        return message.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &message[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Time {
+        Time(jiff::Timestamp::from_second(seconds).unwrap())
+    }
+
+    #[test]
+    fn new_condition_is_added_with_the_current_time() {
+        let mut conds = Vec::new();
+        assert!(set(
+            &mut conds,
+            READY,
+            Status::Unknown,
+            "Reconciling",
+            "",
+            Some(1),
+            &at(10)
+        ));
+        assert_eq!(conds.len(), 1);
+        assert_eq!(conds[0].status, "Unknown");
+        assert_eq!(conds[0].last_transition_time, at(10));
+        assert_eq!(conds[0].observed_generation, Some(1));
+    }
+
+    #[test]
+    fn transition_time_changes_only_when_status_flips() {
+        let mut conds = Vec::new();
+        set(
+            &mut conds,
+            TOKEN_VALID,
+            Status::True,
+            "Valid",
+            "",
+            Some(1),
+            &at(10),
+        );
+        assert!(set(
+            &mut conds,
+            TOKEN_VALID,
+            Status::True,
+            "Refreshed",
+            "new token",
+            Some(1),
+            &at(20)
+        ));
+        assert_eq!(conds[0].last_transition_time, at(10));
+        assert_eq!(conds[0].reason, "Refreshed");
+        assert!(set(
+            &mut conds,
+            TOKEN_VALID,
+            Status::False,
+            "RefreshTokenExpired",
+            "",
+            Some(1),
+            &at(30)
+        ));
+        assert_eq!(conds[0].last_transition_time, at(30));
+    }
+
+    #[test]
+    fn setting_the_same_condition_again_is_no_change() {
+        let mut conds = Vec::new();
+        set(
+            &mut conds,
+            READY,
+            Status::True,
+            "Ready",
+            "ok",
+            Some(2),
+            &at(10),
+        );
+        let before = conds.clone();
+        assert!(!set(
+            &mut conds,
+            READY,
+            Status::True,
+            "Ready",
+            "ok",
+            Some(2),
+            &at(99)
+        ));
+        assert_eq!(conds, before);
+        assert!(set(
+            &mut conds,
+            READY,
+            Status::True,
+            "Ready",
+            "ok",
+            Some(3),
+            &at(99)
+        ));
+    }
+
+    #[test]
+    fn lists_compare_without_times_and_order() {
+        let mut a = Vec::new();
+        set(&mut a, READY, Status::True, "Ready", "", Some(1), &at(1));
+        set(
+            &mut a,
+            TOKEN_VALID,
+            Status::True,
+            "Valid",
+            "",
+            Some(1),
+            &at(1),
+        );
+        let mut b = Vec::new();
+        set(
+            &mut b,
+            TOKEN_VALID,
+            Status::True,
+            "Valid",
+            "",
+            Some(1),
+            &at(5),
+        );
+        set(&mut b, READY, Status::True, "Ready", "", Some(1), &at(7));
+        assert!(eq_ignoring_time(&a, &b));
+        set(
+            &mut b,
+            READY,
+            Status::False,
+            "NotReady",
+            "",
+            Some(1),
+            &at(8),
+        );
+        assert!(!eq_ignoring_time(&a, &b));
+        assert!(!eq_ignoring_time(&a, &a[..1]));
+        assert!(is_true(&a, READY));
+        assert!(!is_true(&b, READY));
+        assert!(!is_true(&b, STALLED));
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_boundary() {
+        let mut conds = Vec::new();
+        let long = "é".repeat(2000);
+        set(&mut conds, READY, Status::False, "X", &long, None, &at(1));
+        assert!(conds[0].message.len() <= MAX_MESSAGE_LEN);
+        assert!(conds[0].message.ends_with("..."));
+    }
+}

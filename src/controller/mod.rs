@@ -1,0 +1,3 @@
+//! Reconcilers of both kinds and what they share: context, conditions, error policy.
+
+pub mod conditions;

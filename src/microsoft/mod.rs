@@ -1,0 +1,7 @@
+//! Clients of the Microsoft services the operator calls, and what they share: cloud
+//! endpoints, required permissions, error classification, retries.
+
+pub mod cloud;
+pub mod errors;
+pub mod permissions;
+pub mod retry;
