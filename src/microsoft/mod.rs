@@ -3,5 +3,6 @@
 
 pub mod cloud;
 pub mod errors;
+pub mod http;
 pub mod permissions;
 pub mod retry;
