@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What the operator does about a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +162,7 @@ impl TokenFailure {
 
 /// The error body of the identity platform's token and device-code endpoints. Only the fields
 /// used for classification are kept (never the description).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct IdentityErrorBody {
     /// The OAuth error class (`invalid_grant`, `invalid_client`, ...).
     #[serde(default)]
@@ -180,6 +180,18 @@ pub struct IdentityErrorBody {
     #[serde(default)]
     pub correlation_id: Option<String>,
 }
+
+impl std::fmt::Display for IdentityErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code() {
+            Some(code) => write!(f, "{} (AADSTS{code})", self.error),
+            None => f.write_str(&self.error),
+        }
+    }
+}
+
+/// The identity platform's error body is oauth2's error type for every grant.
+impl oauth2::ErrorResponse for IdentityErrorBody {}
 
 impl IdentityErrorBody {
     /// Parses an error body; anything that is not the JSON shape yields an empty body.

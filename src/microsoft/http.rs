@@ -39,6 +39,19 @@ pub enum TransportError {
         /// What failed, without URLs' query strings.
         detail: String,
     },
+    /// The service kept answering 429 or 5xx (through the oauth2 adapter, which has no other
+    /// way to report a status).
+    #[error("{api} answered HTTP {status} after {attempts} attempts")]
+    Status {
+        /// Which API was called.
+        api: &'static str,
+        /// The last HTTP status.
+        status: u16,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The service's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+    },
 }
 
 /// A request, kept as data so that it can be sent again on retry.
@@ -244,6 +257,15 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
                 body,
             };
             let response = self.send(&req).await?;
+            let status = response.status.as_u16();
+            if retryable(response.status) || status >= 500 {
+                return Err(TransportError::Status {
+                    api: "login",
+                    status,
+                    attempts: response.attempts,
+                    retry_after: response.retry_after(),
+                });
+            }
             let mut builder = http::Response::builder().status(response.status);
             for (name, value) in &response.headers {
                 builder = builder.header(name, value);

@@ -4,5 +4,6 @@
 pub mod cloud;
 pub mod errors;
 pub mod http;
+pub mod identity;
 pub mod permissions;
 pub mod retry;
