@@ -1,3 +1,5 @@
 //! Reconcilers of both kinds and what they share: context, conditions, error policy.
 
 pub mod conditions;
+pub mod patch;
+pub mod service_account;

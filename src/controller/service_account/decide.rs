@@ -1,0 +1,610 @@
+//! The pure heart of the ExchangeServiceAccount reconciler: from what was observed in the
+//! tenant and the cluster, the status to write and the transitions to announce. No I/O here,
+//! so every condition rule is unit-tested.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::controller::conditions::{self, Status};
+use crate::microsoft::errors::{ErrorClass, TokenFailure};
+use crate::resources::exchange_service_account::{
+    ConsentPrompt, ExchangeServiceAccountStatus, ServicePrincipalStatus, SyncSummary, TokenStatus,
+};
+
+/// Condition: the policies of `spec.policies` are enabled.
+pub const POLICY_ENABLED: &str = "PolicyEnabled";
+/// Condition: the activity-data permission is granted and subscriptions are started.
+pub const ACTIVITY_DATA_AUTHORIZED: &str = "ActivityDataAuthorized";
+
+/// The `message` of a Ready account, as the hosted console words it.
+pub const READY_MESSAGE: &str = "Successfully created a service account and synced data.";
+
+/// A problem with the account's configuration or its Secrets, found before calling Microsoft.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Stable reason (`CredentialSecretNotFound`, `CredentialInvalid`, ...).
+    pub reason: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// What was learnt about the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenObservation {
+    /// Not attempted (a configuration problem, or no grant yet).
+    NotAttempted,
+    /// A token is held.
+    Valid {
+        /// Its expiry.
+        expires_at: jiff::Timestamp,
+        /// When it was obtained.
+        obtained_at: jiff::Timestamp,
+    },
+    /// The last attempt failed.
+    Failed {
+        /// Why.
+        failure: TokenFailure,
+        /// The message (scrubbed, with the AADSTS code).
+        message: String,
+        /// Expiry of a token still held, if any.
+        still_valid_until: Option<jiff::Timestamp>,
+    },
+}
+
+/// What was learnt about the grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthorizationObservation {
+    /// Not known (an earlier step failed).
+    Unknown,
+    /// Every required permission is granted.
+    Granted,
+    /// Admin consent is needed for these permissions (empty: the whole application).
+    ConsentRequired {
+        /// The admin consent URL.
+        url: String,
+        /// Names of the missing permissions.
+        missing: Vec<String>,
+    },
+    /// The token has the permissions but the tenant does not list them yet (replication).
+    Propagating {
+        /// Names of permissions not yet listed.
+        missing: Vec<String>,
+    },
+    /// A device-code sign-in is waiting for the administrator.
+    AwaitingSignIn {
+        /// Where to sign in.
+        verification_uri: String,
+        /// The code to enter.
+        user_code: String,
+        /// When the prompt expires.
+        expires_at: jiff::Timestamp,
+        /// Delegated permissions the sign-in must grant.
+        missing: Vec<String>,
+    },
+    /// The administrator declined the device-code sign-in.
+    Declined,
+    /// The grant must be renewed, and the account waits for the regrant annotation.
+    RegrantRequired,
+}
+
+/// What was learnt about directory synchronisation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SyncObservation {
+    /// Not attempted yet (no grant).
+    NotStarted,
+    /// Synchronised; the summary to show.
+    Synced(SyncSummary),
+    /// Could not synchronise.
+    Failed {
+        /// Stable reason.
+        reason: String,
+        /// Message for a human.
+        message: String,
+        /// True when only a human can fix it.
+        needs_human: bool,
+        /// The previous summary, kept.
+        previous: Option<SyncSummary>,
+    },
+}
+
+/// Everything the reconciler observed for one account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// A configuration problem that stopped the reconcile early.
+    pub config: Option<ConfigProblem>,
+    /// The token.
+    pub token: TokenObservation,
+    /// The grant.
+    pub authorization: AuthorizationObservation,
+    /// The application's identity in the tenant, when known.
+    pub service_principal: Option<ServicePrincipalStatus>,
+    /// Directory synchronisation.
+    pub sync: SyncObservation,
+    /// Policies enabled (`spec.policies`), `None` when none are asked for.
+    pub policies: Option<Vec<String>>,
+    /// Activity data: `None` when not asked for, otherwise whether it is authorized and
+    /// subscribed, with a reason and message.
+    pub activity: Option<(bool, String, String)>,
+}
+
+/// A change worth an Event and, for token validity, a notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// The account became Ready.
+    BecameReady,
+    /// The token became invalid (it had been valid).
+    TokenInvalid {
+        /// Stable reason.
+        reason: String,
+        /// Message.
+        message: String,
+    },
+    /// The token is valid again after having been invalid.
+    TokenRecovered,
+    /// A Global Administrator must consent.
+    ConsentRequired {
+        /// Message with the URL and missing permissions.
+        message: String,
+    },
+    /// A new device-code prompt was opened.
+    DeviceCodeIssued {
+        /// Message with the URI, code and expiry.
+        message: String,
+    },
+    /// The directory was synchronised.
+    Synced {
+        /// Message with the counts.
+        message: String,
+    },
+}
+
+fn time(t: jiff::Timestamp) -> Time {
+    Time(t)
+}
+
+/// Computes the new status and the transitions, given the previous status.
+pub fn decide(
+    generation: Option<i64>,
+    previous: Option<&ExchangeServiceAccountStatus>,
+    observed: &Observation,
+    now: jiff::Timestamp,
+) -> (ExchangeServiceAccountStatus, Vec<Transition>) {
+    let now_t = time(now);
+    let old = previous.cloned().unwrap_or_default();
+    let mut status = ExchangeServiceAccountStatus {
+        observed_generation: generation,
+        conditions: old.conditions.clone(),
+        consent: None,
+        token: old.token.clone(),
+        service_principal: observed
+            .service_principal
+            .clone()
+            .or(old.service_principal.clone()),
+        sync: old.sync.clone(),
+        message: None,
+    };
+    let conds = &mut status.conditions;
+    let mut stalled: Option<(String, String)> = None;
+    let set = |conds: &mut Vec<Condition>, t: &str, s: Status, r: &str, m: &str| {
+        conditions::set(conds, t, s, r, m, generation, &now_t);
+    };
+
+    // Token validity.
+    match (&observed.config, &observed.token) {
+        (Some(problem), _) => {
+            set(
+                conds,
+                conditions::TOKEN_VALID,
+                Status::False,
+                problem.reason,
+                &problem.message,
+            );
+            stalled = Some((problem.reason.to_string(), problem.message.clone()));
+        }
+        (
+            None,
+            TokenObservation::Valid {
+                expires_at,
+                obtained_at,
+            },
+        ) => {
+            set(
+                conds,
+                conditions::TOKEN_VALID,
+                Status::True,
+                "TokenValid",
+                "An access token is held and refreshed before it expires.",
+            );
+            status.token = Some(TokenStatus {
+                expires_at: Some(time(*expires_at)),
+                last_refresh_time: Some(time(*obtained_at)),
+            });
+        }
+        (
+            None,
+            TokenObservation::Failed {
+                failure,
+                message,
+                still_valid_until,
+            },
+        ) => {
+            let transient = matches!(
+                failure.class(),
+                ErrorClass::Transient | ErrorClass::Throttled(_)
+            );
+            match (transient, still_valid_until) {
+                (true, Some(until)) if *until > now => set(
+                    conds,
+                    conditions::TOKEN_VALID,
+                    Status::True,
+                    "Refreshing",
+                    &format!(
+                        "The token is still valid; refreshing it failed for now and is retried: {message}"
+                    ),
+                ),
+                (true, _) => set(
+                    conds,
+                    conditions::TOKEN_VALID,
+                    Status::Unknown,
+                    failure.reason(),
+                    message,
+                ),
+                (false, _) => {
+                    set(
+                        conds,
+                        conditions::TOKEN_VALID,
+                        Status::False,
+                        failure.reason(),
+                        message,
+                    );
+                    stalled = Some((failure.reason().to_string(), message.clone()));
+                }
+            }
+        }
+        (None, TokenObservation::NotAttempted) => {
+            if conditions::get(conds, conditions::TOKEN_VALID).is_none()
+                || !matches!(observed.authorization, AuthorizationObservation::Unknown)
+            {
+                set(
+                    conds,
+                    conditions::TOKEN_VALID,
+                    Status::False,
+                    "NotGranted",
+                    "No token yet: access has not been granted.",
+                );
+            }
+        }
+    }
+
+    // Authorization.
+    let authorized = match &observed.authorization {
+        AuthorizationObservation::Granted => {
+            set(
+                conds,
+                conditions::AUTHORIZED,
+                Status::True,
+                "Granted",
+                "Every required permission is granted.",
+            );
+            true
+        }
+        AuthorizationObservation::Unknown => {
+            if conditions::get(conds, conditions::AUTHORIZED).is_none() {
+                set(
+                    conds,
+                    conditions::AUTHORIZED,
+                    Status::Unknown,
+                    "Pending",
+                    "Access has not been checked yet.",
+                );
+            }
+            conditions::is_true(conds, conditions::AUTHORIZED) && observed.config.is_none()
+        }
+        AuthorizationObservation::ConsentRequired { url, missing } => {
+            let message = if missing.is_empty() {
+                format!(
+                    "A Global Administrator must grant admin consent to the application at {url}"
+                )
+            } else {
+                format!(
+                    "A Global Administrator must grant admin consent at {url} for: {}",
+                    missing.join(", ")
+                )
+            };
+            set(
+                conds,
+                conditions::AUTHORIZED,
+                Status::False,
+                "ConsentRequired",
+                &message,
+            );
+            status.consent = Some(ConsentPrompt {
+                admin_consent_url: Some(url.clone()),
+                missing_permissions: missing.clone(),
+                ..Default::default()
+            });
+            stalled = Some(("ConsentRequired".into(), message));
+            false
+        }
+        AuthorizationObservation::Propagating { missing } => {
+            set(
+                conds,
+                conditions::AUTHORIZED,
+                Status::False,
+                "ConsentPropagating",
+                &format!(
+                    "Consent was granted; waiting for the tenant to list: {}",
+                    missing.join(", ")
+                ),
+            );
+            false
+        }
+        AuthorizationObservation::AwaitingSignIn {
+            verification_uri,
+            user_code,
+            expires_at,
+            missing,
+        } => {
+            let message = format!(
+                "A Global Administrator must sign in at {verification_uri} with the code {user_code} before {expires_at}"
+            );
+            set(
+                conds,
+                conditions::AUTHORIZED,
+                Status::False,
+                "AwaitingSignIn",
+                &message,
+            );
+            status.consent = Some(ConsentPrompt {
+                verification_uri: Some(verification_uri.clone()),
+                user_code: Some(user_code.clone()),
+                expires_at: Some(time(*expires_at)),
+                missing_permissions: missing.clone(),
+                ..Default::default()
+            });
+            stalled = Some(("AwaitingSignIn".into(), message));
+            false
+        }
+        AuthorizationObservation::Declined => {
+            let message = "The administrator declined the sign-in; set the annotation exo-operator.io/regrant to start a new one.";
+            set(
+                conds,
+                conditions::AUTHORIZED,
+                Status::False,
+                "SignInDeclined",
+                message,
+            );
+            stalled = Some(("SignInDeclined".into(), message.into()));
+            false
+        }
+        AuthorizationObservation::RegrantRequired => {
+            let message = "The grant must be renewed; set the annotation exo-operator.io/regrant to start a device-code sign-in.";
+            set(
+                conds,
+                conditions::AUTHORIZED,
+                Status::False,
+                "RegrantRequired",
+                message,
+            );
+            stalled = Some(("RegrantRequired".into(), message.into()));
+            false
+        }
+    };
+
+    // Directory synchronisation.
+    let mut sync_ok = false;
+    match &observed.sync {
+        SyncObservation::NotStarted => {
+            if conditions::get(conds, conditions::DIRECTORY_SYNCED).is_none() || !authorized {
+                set(
+                    conds,
+                    conditions::DIRECTORY_SYNCED,
+                    Status::False,
+                    "WaitingForGrant",
+                    "The directory is synchronised once access is granted.",
+                );
+            }
+        }
+        SyncObservation::Synced(summary) => {
+            let message = format!(
+                "Synchronised {} users, {} groups and {} mail domains.",
+                summary.users, summary.groups, summary.domains
+            );
+            set(
+                conds,
+                conditions::DIRECTORY_SYNCED,
+                Status::True,
+                "Synced",
+                &message,
+            );
+            status.sync = Some(summary.clone());
+            sync_ok = true;
+        }
+        SyncObservation::Failed {
+            reason,
+            message,
+            needs_human,
+            previous,
+        } => {
+            set(
+                conds,
+                conditions::DIRECTORY_SYNCED,
+                Status::False,
+                reason,
+                message,
+            );
+            if previous.is_some() {
+                status.sync = previous.clone();
+            }
+            if *needs_human && stalled.is_none() {
+                stalled = Some((reason.clone(), message.clone()));
+            }
+        }
+    }
+
+    // Policies and activity data.
+    let mut extras_ok = true;
+    match &observed.policies {
+        Some(names) if authorized => set(
+            conds,
+            POLICY_ENABLED,
+            Status::True,
+            "PoliciesEnabled",
+            &format!("Enabled: {}", names.join(", ")),
+        ),
+        Some(_) => {
+            extras_ok = false;
+            set(
+                conds,
+                POLICY_ENABLED,
+                Status::False,
+                "WaitingForGrant",
+                "Policies are enabled once access is granted.",
+            )
+        }
+        None => {
+            conds.retain(|c| c.type_ != POLICY_ENABLED);
+        }
+    }
+    match &observed.activity {
+        Some((ok, reason, message)) => {
+            extras_ok &= *ok;
+            set(
+                conds,
+                ACTIVITY_DATA_AUTHORIZED,
+                Status::from(*ok),
+                reason,
+                message,
+            );
+        }
+        None => conds.retain(|c| c.type_ != ACTIVITY_DATA_AUTHORIZED),
+    }
+
+    // Summary conditions.
+    let token_ok = conditions::is_true(conds, conditions::TOKEN_VALID);
+    let ready = authorized && token_ok && sync_ok && extras_ok && observed.config.is_none();
+    if ready {
+        set(
+            conds,
+            conditions::READY,
+            Status::True,
+            "Ready",
+            READY_MESSAGE,
+        );
+        set(conds, conditions::STALLED, Status::False, "Ready", "");
+        set(conds, conditions::RECONCILING, Status::False, "Ready", "");
+        status.message = Some(READY_MESSAGE.to_string());
+    } else {
+        let (reason, message) = stalled.clone().unwrap_or_else(|| first_problem(conds));
+        set(conds, conditions::READY, Status::False, &reason, &message);
+        match &stalled {
+            Some((r, m)) => {
+                set(conds, conditions::STALLED, Status::True, r, m);
+                set(
+                    conds,
+                    conditions::RECONCILING,
+                    Status::False,
+                    r,
+                    "Waiting for a human.",
+                );
+            }
+            None => {
+                set(conds, conditions::STALLED, Status::False, "Progressing", "");
+                set(
+                    conds,
+                    conditions::RECONCILING,
+                    Status::True,
+                    &reason,
+                    &message,
+                );
+            }
+        }
+        status.message = Some(message);
+    }
+    sort_conditions(&mut status.conditions);
+
+    let transitions = transitions(&old, &status, observed);
+    (status, transitions)
+}
+
+/// The reason and message of the first sub-condition that is not True.
+fn first_problem(conds: &[Condition]) -> (String, String) {
+    [
+        conditions::TOKEN_VALID,
+        conditions::AUTHORIZED,
+        conditions::DIRECTORY_SYNCED,
+        POLICY_ENABLED,
+        ACTIVITY_DATA_AUTHORIZED,
+    ]
+    .iter()
+    .filter_map(|t| conditions::get(conds, t))
+    .find(|c| c.status != "True")
+    .map(|c| (c.reason.clone(), c.message.clone()))
+    .unwrap_or_else(|| ("Progressing".into(), "Reconciling.".into()))
+}
+
+/// A stable order: Ready first, then the rest by type.
+fn sort_conditions(conds: &mut [Condition]) {
+    conds.sort_by(|a, b| {
+        (a.type_ != conditions::READY, &a.type_).cmp(&(b.type_ != conditions::READY, &b.type_))
+    });
+}
+
+fn transitions(
+    old: &ExchangeServiceAccountStatus,
+    new: &ExchangeServiceAccountStatus,
+    observed: &Observation,
+) -> Vec<Transition> {
+    let was = |t: &str| conditions::get(&old.conditions, t).map(|c| c.status.as_str());
+    let now = |t: &str| conditions::get(&new.conditions, t);
+    let mut out = Vec::new();
+    if let Some(token) = now(conditions::TOKEN_VALID) {
+        match (was(conditions::TOKEN_VALID), token.status.as_str()) {
+            (Some("True"), "False") => out.push(Transition::TokenInvalid {
+                reason: token.reason.clone(),
+                message: token.message.clone(),
+            }),
+            (Some("False"), "True") if had_been_valid(old) => out.push(Transition::TokenRecovered),
+            _ => {}
+        }
+    }
+    if let Some(auth) = now(conditions::AUTHORIZED) {
+        let old_auth = conditions::get(&old.conditions, conditions::AUTHORIZED);
+        let changed = old_auth.is_none_or(|o| o.reason != auth.reason || o.message != auth.message);
+        if changed && auth.reason == "ConsentRequired" {
+            out.push(Transition::ConsentRequired {
+                message: auth.message.clone(),
+            });
+        }
+        if changed && auth.reason == "AwaitingSignIn" {
+            out.push(Transition::DeviceCodeIssued {
+                message: auth.message.clone(),
+            });
+        }
+    }
+    if was(conditions::READY) != Some("True")
+        && now(conditions::READY).is_some_and(|c| c.status == "True")
+    {
+        out.push(Transition::BecameReady);
+    }
+    if let SyncObservation::Synced(summary) = &observed.sync
+        && old.sync.as_ref().map(|s| &s.last_sync_time) != Some(&summary.last_sync_time)
+    {
+        out.push(Transition::Synced {
+            message: format!(
+                "Synchronised {} users, {} groups and {} mail domains.",
+                summary.users, summary.groups, summary.domains
+            ),
+        });
+    }
+    out
+}
+
+/// True when the token had been valid before the current failure (it has a recorded refresh).
+fn had_been_valid(old: &ExchangeServiceAccountStatus) -> bool {
+    old.token
+        .as_ref()
+        .is_some_and(|t| t.last_refresh_time.is_some())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+use super::*;
+
+fn at(s: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(1_800_000_000 + s).unwrap()
+}
+
+fn summary(users: i64) -> SyncSummary {
+    SyncSummary {
+        last_sync_time: Some(Time(at(0))),
+        next_sync_time: Some(Time(at(86_400))),
+        users,
+        groups: 2,
+        domains: 1,
+    }
+}
+
+fn healthy() -> Observation {
+    Observation {
+        config: None,
+        token: TokenObservation::Valid {
+            expires_at: at(3600),
+            obtained_at: at(0),
+        },
+        authorization: AuthorizationObservation::Granted,
+        service_principal: None,
+        sync: SyncObservation::Synced(summary(10)),
+        policies: None,
+        activity: None,
+    }
+}
+
+fn cond<'a>(s: &'a ExchangeServiceAccountStatus, t: &str) -> &'a Condition {
+    conditions::get(&s.conditions, t).unwrap_or_else(|| panic!("no {t}"))
+}
+
+#[test]
+fn a_granted_synced_account_is_ready_with_the_console_message() {
+    let (status, transitions) = decide(Some(1), None, &healthy(), at(1));
+    assert_eq!(cond(&status, "Ready").status, "True");
+    assert_eq!(status.message.as_deref(), Some(READY_MESSAGE));
+    assert_eq!(cond(&status, "Stalled").status, "False");
+    assert_eq!(cond(&status, "Reconciling").status, "False");
+    assert_eq!(status.conditions[0].type_, "Ready");
+    assert_eq!(
+        status.token.as_ref().unwrap().expires_at,
+        Some(Time(at(3600)))
+    );
+    assert_eq!(status.observed_generation, Some(1));
+    assert!(transitions.contains(&Transition::BecameReady));
+    assert!(
+        transitions
+            .iter()
+            .any(|t| matches!(t, Transition::Synced { .. }))
+    );
+}
+
+#[test]
+fn the_same_observation_twice_changes_nothing_and_announces_nothing() {
+    let (first, _) = decide(Some(1), None, &healthy(), at(1));
+    let (second, transitions) = decide(Some(1), Some(&first), &healthy(), at(500));
+    assert_eq!(first, second);
+    assert!(transitions.is_empty(), "{transitions:?}");
+}
+
+#[test]
+fn missing_consent_shows_the_url_and_missing_permissions_and_stalls() {
+    let observed = Observation {
+        token: TokenObservation::Valid {
+            expires_at: at(3600),
+            obtained_at: at(0),
+        },
+        authorization: AuthorizationObservation::ConsentRequired {
+            url: "https://login.example/adminconsent".into(),
+            missing: vec!["Mail.ReadWrite".into()],
+        },
+        sync: SyncObservation::NotStarted,
+        ..healthy()
+    };
+    let (status, transitions) = decide(Some(1), None, &observed, at(1));
+    let consent = status.consent.as_ref().unwrap();
+    assert_eq!(
+        consent.admin_consent_url.as_deref(),
+        Some("https://login.example/adminconsent")
+    );
+    assert_eq!(consent.missing_permissions, ["Mail.ReadWrite"]);
+    assert_eq!(cond(&status, "Authorized").reason, "ConsentRequired");
+    assert_eq!(cond(&status, "Stalled").status, "True");
+    assert_eq!(cond(&status, "Ready").reason, "ConsentRequired");
+    assert!(cond(&status, "Ready").message.contains("Mail.ReadWrite"));
+    assert_eq!(cond(&status, "DirectorySynced").reason, "WaitingForGrant");
+    assert_eq!(transitions.len(), 1);
+    // Once granted the prompt disappears.
+    let (granted, _) = decide(Some(1), Some(&status), &healthy(), at(2));
+    assert!(granted.consent.is_none());
+    assert_eq!(cond(&granted, "Ready").status, "True");
+    // Announced once only.
+    let (_, again) = decide(Some(1), Some(&status), &observed, at(3));
+    assert!(again.is_empty());
+}
+
+#[test]
+fn token_invalidation_is_announced_once_and_recovery_too() {
+    let (valid, _) = decide(Some(1), None, &healthy(), at(1));
+    let dead = Observation {
+        token: TokenObservation::Failed {
+            failure: TokenFailure::RefreshTokenRevoked,
+            message: "revoked (AADSTS50173)".into(),
+            still_valid_until: None,
+        },
+        authorization: AuthorizationObservation::Unknown,
+        ..healthy()
+    };
+    let (invalid, transitions) = decide(Some(1), Some(&valid), &dead, at(10));
+    assert_eq!(cond(&invalid, "TokenValid").reason, "RefreshTokenRevoked");
+    assert_eq!(cond(&invalid, "Ready").status, "False");
+    assert_eq!(cond(&invalid, "Stalled").status, "True");
+    assert_eq!(
+        transitions,
+        [Transition::TokenInvalid {
+            reason: "RefreshTokenRevoked".into(),
+            message: "revoked (AADSTS50173)".into()
+        }]
+    );
+    let (still, none) = decide(Some(1), Some(&invalid), &dead, at(20));
+    assert!(none.is_empty());
+    assert_eq!(
+        cond(&still, "TokenValid").last_transition_time,
+        Time(at(10))
+    );
+    let (back, transitions) = decide(Some(1), Some(&still), &healthy(), at(30));
+    assert_eq!(cond(&back, "Ready").status, "True");
+    assert!(transitions.contains(&Transition::TokenRecovered));
+    assert!(transitions.contains(&Transition::BecameReady));
+}
+
+#[test]
+fn a_transient_failure_while_the_token_is_valid_keeps_the_account_ready() {
+    let (valid, _) = decide(Some(1), None, &healthy(), at(1));
+    let blip = Observation {
+        token: TokenObservation::Failed {
+            failure: TokenFailure::Transient,
+            message: "login unavailable".into(),
+            still_valid_until: Some(at(3600)),
+        },
+        ..healthy()
+    };
+    let (status, transitions) = decide(Some(1), Some(&valid), &blip, at(3000));
+    assert_eq!(cond(&status, "TokenValid").status, "True");
+    assert_eq!(cond(&status, "TokenValid").reason, "Refreshing");
+    assert_eq!(cond(&status, "Ready").status, "True");
+    assert!(transitions.is_empty());
+    // After expiry it is Unknown, not False: no human is needed.
+    let (later, _) = decide(
+        Some(1),
+        Some(&status),
+        &Observation {
+            token: TokenObservation::Failed {
+                failure: TokenFailure::Transient,
+                message: "login unavailable".into(),
+                still_valid_until: Some(at(3600)),
+            },
+            ..healthy()
+        },
+        at(4000),
+    );
+    assert_eq!(cond(&later, "TokenValid").status, "Unknown");
+    assert_eq!(cond(&later, "Stalled").status, "False");
+    assert_eq!(cond(&later, "Reconciling").status, "True");
+}
+
+#[test]
+fn a_credential_problem_names_itself_and_stalls() {
+    let observed = Observation {
+        config: Some(ConfigProblem {
+            reason: "CredentialSecretNotFound",
+            message: "Secret app not found".into(),
+        }),
+        token: TokenObservation::NotAttempted,
+        authorization: AuthorizationObservation::Unknown,
+        sync: SyncObservation::NotStarted,
+        ..healthy()
+    };
+    let (status, _) = decide(Some(3), None, &observed, at(1));
+    assert_eq!(
+        cond(&status, "TokenValid").reason,
+        "CredentialSecretNotFound"
+    );
+    assert_eq!(cond(&status, "Stalled").status, "True");
+    assert_eq!(cond(&status, "Ready").reason, "CredentialSecretNotFound");
+    assert_eq!(cond(&status, "Ready").observed_generation, Some(3));
+}
+
+#[test]
+fn device_code_prompt_is_shown_and_announced() {
+    let observed = Observation {
+        token: TokenObservation::NotAttempted,
+        authorization: AuthorizationObservation::AwaitingSignIn {
+            verification_uri: "https://microsoft.com/devicelogin".into(),
+            user_code: "ABCD-EFGH".into(),
+            expires_at: at(900),
+            missing: vec![],
+        },
+        sync: SyncObservation::NotStarted,
+        ..healthy()
+    };
+    let (status, transitions) = decide(Some(1), None, &observed, at(1));
+    let consent = status.consent.as_ref().unwrap();
+    assert_eq!(consent.user_code.as_deref(), Some("ABCD-EFGH"));
+    assert_eq!(consent.expires_at, Some(Time(at(900))));
+    assert_eq!(cond(&status, "Authorized").reason, "AwaitingSignIn");
+    assert!(matches!(
+        transitions[..],
+        [Transition::DeviceCodeIssued { .. }]
+    ));
+}
+
+#[test]
+fn a_failed_sync_keeps_the_last_summary_and_retries() {
+    let (ready, _) = decide(Some(1), None, &healthy(), at(1));
+    let failing = Observation {
+        sync: SyncObservation::Failed {
+            reason: "GraphUnavailable".into(),
+            message: "Graph GET /users/delta failed".into(),
+            needs_human: false,
+            previous: ready.sync.clone(),
+        },
+        ..healthy()
+    };
+    let (status, _) = decide(Some(1), Some(&ready), &failing, at(2));
+    assert_eq!(status.sync.as_ref().unwrap().users, 10);
+    assert_eq!(cond(&status, "Ready").reason, "GraphUnavailable");
+    assert_eq!(cond(&status, "Reconciling").status, "True");
+    assert_eq!(cond(&status, "Stalled").status, "False");
+}
+
+#[test]
+fn policies_and_activity_data_take_part_in_readiness() {
+    let observed = Observation {
+        policies: Some(vec!["Phishing".into(), "Malware".into()]),
+        activity: Some((
+            false,
+            "ActivityPermissionMissing".into(),
+            "ActivityFeed.Read is not granted".into(),
+        )),
+        ..healthy()
+    };
+    let (status, _) = decide(Some(1), None, &observed, at(1));
+    assert_eq!(
+        cond(&status, POLICY_ENABLED).message,
+        "Enabled: Phishing, Malware"
+    );
+    assert_eq!(cond(&status, "Ready").reason, "ActivityPermissionMissing");
+    let (without, _) = decide(Some(2), Some(&status), &healthy(), at(2));
+    assert!(conditions::get(&without.conditions, POLICY_ENABLED).is_none());
+    assert!(conditions::get(&without.conditions, ACTIVITY_DATA_AUTHORIZED).is_none());
+    assert_eq!(cond(&without, "Ready").status, "True");
+}

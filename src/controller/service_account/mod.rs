@@ -1,0 +1,3 @@
+//! The ExchangeServiceAccount reconciler.
+
+pub mod decide;
