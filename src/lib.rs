@@ -3,6 +3,7 @@
 
 pub mod controller;
 pub mod microsoft;
+pub mod notify;
 pub mod resources;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -1,5 +1,8 @@
 //! Reconcilers of both kinds and what they share: context, conditions, error policy.
 
 pub mod conditions;
+pub mod context;
+pub mod error;
 pub mod patch;
 pub mod service_account;
+pub mod targets;

@@ -80,7 +80,8 @@ impl Endpoints {
     }
 
     /// The admin consent URL a Global Administrator of `tenant` opens to grant `client_id`
-    /// every application permission configured on it for `scope`'s resource.
+    /// every application permission configured on it for `scope`'s resource. Empty values
+    /// (no redirect URI: the one registered on the application is used) are left out.
     pub fn admin_consent_url(
         &self,
         tenant: &str,
@@ -96,6 +97,7 @@ impl Endpoints {
             ("state", state),
         ]
         .iter()
+        .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| format!("{k}={}", encode(v)))
         .collect::<Vec<_>>()
         .join("&");

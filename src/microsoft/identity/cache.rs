@@ -56,6 +56,13 @@ impl TokenCache {
         Ok(token)
     }
 
+    /// Caches `token` for `key` (a token obtained outside [`Self::get_or_fetch`], e.g. by a
+    /// device-code sign-in).
+    pub async fn insert(&self, key: &CacheKey, token: AccessToken) {
+        let slot = self.slot(key);
+        *slot.lock().await = Some(token);
+    }
+
     /// The cached token for `key`, fresh or not, without fetching.
     pub fn peek(&self, key: &CacheKey) -> Option<AccessToken> {
         let slot = self.slots.lock().unwrap().get(key).cloned()?;

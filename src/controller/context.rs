@@ -1,0 +1,142 @@
+//! What every reconcile shares: the Kubernetes client, the token cache, HTTP clients per trust
+//! configuration, the Event recorder, the notifier, and a small in-memory memo per account.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::runtime::events::{Recorder, Reporter};
+use secrecy::SecretString;
+
+use crate::microsoft::http::{HttpClient, RetryPolicy, TransportError};
+use crate::microsoft::identity::cache::TokenCache;
+use crate::notify::Notifier;
+
+/// Operator-wide settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Retries of every Microsoft request.
+    pub retry: RetryPolicy,
+    /// Extra PEM CA certificates trusted for every Microsoft endpoint (`--ca-bundle`).
+    pub ca_bundle: Option<Vec<u8>>,
+    /// Longest time between two reconciles of a healthy account.
+    pub resync: Duration,
+    /// Reconciles run at once per controller.
+    pub concurrency: u16,
+    /// The `reportingController` of Events.
+    pub controller_name: String,
+    /// The `reportingInstance` of Events (the pod name).
+    pub instance: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            ca_bundle: None,
+            resync: Duration::from_secs(60 * 60),
+            concurrency: 16,
+            controller_name: "exo-operator".into(),
+            instance: None,
+        }
+    }
+}
+
+/// What the operator remembers of one account between reconciles. Small on purpose: it is
+/// lost on restart, and everything in it can be recomputed.
+#[derive(Clone, Debug, Default)]
+pub struct AccountMemo {
+    /// Fingerprint of the credential last used, to drop tokens when it changes.
+    pub credential: Option<String>,
+    /// `issued_at` of the token whose grants were last confirmed in the tenant.
+    pub verified_token: Option<jiff::Timestamp>,
+    /// A rotated refresh token not yet saved in its Secret (a failed write), saved first on the
+    /// next reconcile so it is never lost.
+    pub unsaved_refresh_token: Option<SecretString>,
+    /// Consecutive failed reconciles, for backoff.
+    pub failures: u32,
+}
+
+/// Shared state of the controllers.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: kube::Client,
+    /// Settings.
+    pub settings: Settings,
+    /// Access tokens of every account.
+    pub tokens: TokenCache,
+    /// Event recorder.
+    pub recorder: Recorder,
+    /// Webhook and e-mail notifications.
+    pub notifier: Notifier,
+    http: Mutex<HashMap<Vec<u8>, HttpClient>>,
+    memo: Mutex<HashMap<String, AccountMemo>>,
+}
+
+impl Context {
+    /// A context for `client` with `settings`.
+    pub fn new(client: kube::Client, settings: Settings) -> Result<Self, TransportError> {
+        let reporter = Reporter {
+            controller: settings.controller_name.clone(),
+            instance: settings.instance.clone(),
+        };
+        let notifier = Notifier::new(HttpClient::new(
+            settings.ca_bundle.as_deref(),
+            settings.retry,
+        )?);
+        Ok(Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            settings,
+            tokens: TokenCache::default(),
+            notifier,
+            http: Mutex::default(),
+            memo: Mutex::default(),
+        })
+    }
+
+    /// The HTTP client trusting the system roots, the operator's CA bundle and `extra_ca`;
+    /// clients are shared so that accounts with the same trust share one connection pool.
+    pub fn http(&self, extra_ca: Option<&[u8]>) -> Result<HttpClient, TransportError> {
+        let mut bundle = self.settings.ca_bundle.clone().unwrap_or_default();
+        if let Some(extra) = extra_ca {
+            bundle.push(b'\n');
+            bundle.extend_from_slice(extra);
+        }
+        let mut clients = self.http.lock().unwrap();
+        if let Some(c) = clients.get(&bundle) {
+            return Ok(c.clone());
+        }
+        let client = HttpClient::new(
+            (!bundle.is_empty()).then_some(bundle.as_slice()),
+            self.settings.retry,
+        )?;
+        clients.insert(bundle, client.clone());
+        Ok(client)
+    }
+
+    /// A copy of the memo of account `key` (`namespace/name`).
+    pub fn memo(&self, key: &str) -> AccountMemo {
+        self.memo
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Updates the memo of account `key`.
+    pub fn update_memo(&self, key: &str, f: impl FnOnce(&mut AccountMemo)) {
+        f(self
+            .memo
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default());
+    }
+
+    /// Forgets account `key` (deleted).
+    pub fn forget(&self, key: &str) {
+        self.memo.lock().unwrap().remove(key);
+    }
+}

@@ -1,0 +1,57 @@
+//! The reconcilers' error type: failures that end a reconcile early and are retried. Failures
+//! the user must fix are not errors here; they become conditions.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::microsoft::errors::ErrorClass;
+use crate::microsoft::graph::GraphError;
+use crate::microsoft::http::TransportError;
+
+/// Why a reconcile failed.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The Kubernetes API failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// A Microsoft Graph call failed.
+    #[error("{0}")]
+    Graph(#[from] GraphError),
+    /// An HTTP client could not be built (a bad CA bundle).
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    /// The finalizer machinery failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    /// A serialisation error (a bug).
+    #[error("serialisation: {0}")]
+    Serde(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// The stable reason, for Events and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "KubernetesApiError",
+            Self::Graph(e) => e.failure.reason(),
+            Self::Transport(_) => "TransportError",
+            Self::Finalizer(_) => "FinalizerError",
+            Self::Serde(_) => "SerialisationError",
+        }
+    }
+
+    /// A `Retry-After` to honour, when the failure is throttling.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Graph(e) => match e.class() {
+                ErrorClass::Throttled(d) => d,
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Result of a reconcile step.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,200 @@
+//! One account's view of the world for the length of a reconcile: its endpoints, HTTP, identity
+//! and Graph clients, and the Secrets and ConfigMaps it reads.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Api;
+use kube::{Resource, ResourceExt};
+
+use super::decide::ConfigProblem;
+use crate::controller::context::Context;
+use crate::controller::error::Result;
+use crate::microsoft::cloud::Endpoints;
+use crate::microsoft::graph::GraphClient;
+use crate::microsoft::http::HttpClient;
+use crate::microsoft::identity::IdentityClient;
+use crate::microsoft::identity::cache::CacheKey;
+use crate::microsoft::identity::credential::ClientCredential;
+use crate::resources::exchange_service_account::{CaBundleKind, ExchangeServiceAccount};
+
+/// Reads a Secret's data, `None` when the Secret does not exist.
+pub async fn secret_data(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    Ok(api.get_opt(name).await?.map(|s| {
+        let mut data: BTreeMap<String, Vec<u8>> = s
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
+        for (k, v) in s.string_data.unwrap_or_default() {
+            data.insert(k, v.into_bytes());
+        }
+        data
+    }))
+}
+
+/// An account ready to call Microsoft.
+pub struct Account {
+    /// `namespace/name`.
+    pub key: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Tenant, as in the spec.
+    pub tenant: String,
+    /// Application (client) id.
+    pub client_id: String,
+    /// Resolved endpoints.
+    pub endpoints: Endpoints,
+    /// Identity-platform client.
+    pub identity: IdentityClient,
+    /// Graph client.
+    pub graph: GraphClient,
+    /// The HTTP client (for Management and notifications).
+    pub http: HttpClient,
+}
+
+impl Account {
+    /// Sets up the clients of `esa`; a configuration problem (a missing CA bundle, a bad
+    /// endpoint) is returned as such.
+    pub async fn load(
+        esa: &ExchangeServiceAccount,
+        ctx: &Context,
+    ) -> Result<std::result::Result<Self, ConfigProblem>> {
+        let namespace = esa.namespace().unwrap_or_default();
+        let name = esa.name_any();
+        let spec = &esa.spec;
+        let extra_ca = match spec.endpoints.as_ref().and_then(|e| e.ca_bundle.as_ref()) {
+            None => None,
+            Some(reference) => {
+                let data = match reference.kind {
+                    CaBundleKind::Secret => {
+                        secret_data(&ctx.client, &namespace, &reference.name).await?
+                    }
+                    CaBundleKind::ConfigMap => {
+                        let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+                        api.get_opt(&reference.name).await?.map(|cm| {
+                            cm.data
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|(k, v)| (k, v.into_bytes()))
+                                .collect()
+                        })
+                    }
+                };
+                match data.and_then(|d| d.get(&reference.key).cloned()) {
+                    Some(pem) => Some(pem),
+                    None => {
+                        return Ok(Err(ConfigProblem {
+                            reason: "CaBundleNotFound",
+                            message: format!(
+                                "The CA bundle {:?} {} with key {:?} was not found; create it or fix spec.endpoints.caBundle.",
+                                reference.kind, reference.name, reference.key
+                            ),
+                        }));
+                    }
+                }
+            }
+        };
+        let http = match ctx.http(extra_ca.as_deref()) {
+            Ok(h) => h,
+            Err(e) => {
+                return Ok(Err(ConfigProblem {
+                    reason: "CaBundleInvalid",
+                    message: format!("{e}; fix the bundle named in spec.endpoints.caBundle."),
+                }));
+            }
+        };
+        let endpoints = Endpoints::resolve(spec.cloud, spec.endpoints.as_ref());
+        let identity = match IdentityClient::new(
+            http.clone(),
+            &endpoints,
+            &spec.tenant,
+            &spec.application.client_id,
+        ) {
+            Ok(i) => i,
+            Err(e) => {
+                return Ok(Err(ConfigProblem {
+                    reason: "EndpointInvalid",
+                    message: e.to_string(),
+                }));
+            }
+        };
+        Ok(Ok(Self {
+            key: format!("{namespace}/{name}"),
+            graph: GraphClient::new(http.clone(), &endpoints),
+            namespace,
+            name,
+            tenant: spec.tenant.clone(),
+            client_id: spec.application.client_id.clone(),
+            endpoints,
+            identity,
+            http,
+        }))
+    }
+
+    /// Reads the application's credential from its Secret.
+    pub async fn credential(
+        &self,
+        esa: &ExchangeServiceAccount,
+        ctx: &Context,
+    ) -> Result<std::result::Result<ClientCredential, ConfigProblem>> {
+        let spec = &esa.spec.application.credentials;
+        let Some(data) = secret_data(&ctx.client, &self.namespace, &spec.secret_name).await? else {
+            return Ok(Err(ConfigProblem {
+                reason: "CredentialSecretNotFound",
+                message: format!(
+                    "The credentials Secret {} was not found in namespace {}; create it with the application's client secret or certificate.",
+                    spec.secret_name, self.namespace
+                ),
+            }));
+        };
+        Ok(
+            ClientCredential::from_secret(spec, &data).map_err(|e| ConfigProblem {
+                reason: "CredentialSecretInvalid",
+                message: e.to_string(),
+            }),
+        )
+    }
+
+    /// The token-cache key of this account for `scope` with credential fingerprint `credential`.
+    pub fn cache_key(&self, scope: &str, credential: &str) -> CacheKey {
+        CacheKey {
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+            scope: scope.to_string(),
+            credential: credential.to_string(),
+        }
+    }
+
+    /// The admin consent URL of this account (state `namespace/name`, for the callback).
+    pub fn consent_url(&self, esa: &ExchangeServiceAccount) -> String {
+        let redirect = esa
+            .spec
+            .authorization
+            .consent_redirect_uri
+            .clone()
+            .unwrap_or_default();
+        self.endpoints.admin_consent_url(
+            &self.tenant,
+            &self.client_id,
+            &self.endpoints.graph_scope,
+            &redirect,
+            &self.key,
+        )
+    }
+
+    /// An owner reference to the account, for the objects it owns.
+    pub fn owner_reference(
+        esa: &ExchangeServiceAccount,
+    ) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+        esa.controller_owner_ref(&())
+    }
+}

@@ -1,0 +1,409 @@
+//! Directory synchronisation for scope `All`: users and groups through Graph delta rounds,
+//! streamed page by page, with the delta links kept in a ConfigMap owned by the account so the
+//! next round is incremental, and the verified mail domains. Counts are kept in the same
+//! ConfigMap: a user or group created since the previous round is new, one with `@removed` is
+//! gone, anything else is a change.
+
+use std::collections::BTreeMap;
+
+use futures::TryStreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::ResourceExt;
+use kube::api::{Api, PostParams};
+
+use super::account::Account;
+use crate::controller::error::Result;
+use crate::microsoft::graph::directory::DeltaStart;
+use crate::microsoft::graph::models::{Group, User};
+use crate::microsoft::graph::{GraphError, GraphFailure, Page};
+use crate::microsoft::identity::token::AccessToken;
+use crate::resources::exchange_service_account::{ExchangeServiceAccount, SyncSummary};
+
+/// Annotation requesting a synchronisation now: an RFC 3339 time later than the last sync.
+pub const SYNC_REQUESTED_ANNOTATION: &str = "exo-operator.io/sync-requested-at";
+
+/// The persisted state of the delta rounds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeltaState {
+    /// Delta link of the users round.
+    pub users_link: Option<String>,
+    /// Delta link of the groups round.
+    pub groups_link: Option<String>,
+    /// Users counted.
+    pub users: i64,
+    /// Groups counted.
+    pub groups: i64,
+}
+
+impl DeltaState {
+    fn from_data(data: &BTreeMap<String, String>) -> Self {
+        Self {
+            users_link: data.get("users-delta-link").cloned(),
+            groups_link: data.get("groups-delta-link").cloned(),
+            users: data.get("users").and_then(|v| v.parse().ok()).unwrap_or(0),
+            groups: data.get("groups").and_then(|v| v.parse().ok()).unwrap_or(0),
+        }
+    }
+
+    fn to_data(&self) -> BTreeMap<String, String> {
+        let mut data = BTreeMap::new();
+        if let Some(l) = &self.users_link {
+            data.insert("users-delta-link".into(), l.clone());
+        }
+        if let Some(l) = &self.groups_link {
+            data.insert("groups-delta-link".into(), l.clone());
+        }
+        data.insert("users".into(), self.users.to_string());
+        data.insert("groups".into(), self.groups.to_string());
+        data
+    }
+}
+
+/// The name of the ConfigMap keeping an account's delta state.
+pub fn state_name(esa: &ExchangeServiceAccount) -> String {
+    format!("{}-sync-state", esa.name_any())
+}
+
+/// The sync interval of the spec (validated by the CRD; 24h when unreadable).
+pub fn interval(esa: &ExchangeServiceAccount) -> jiff::SignedDuration {
+    parse_duration(&esa.spec.sync.interval).unwrap_or(jiff::SignedDuration::from_hours(24))
+}
+
+/// Parses a Go-style duration of hours, minutes and seconds (`24h`, `1h30m`, `90m`).
+pub fn parse_duration(text: &str) -> Option<jiff::SignedDuration> {
+    let mut total = 0i64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: i64 = number.parse().ok()?;
+        number.clear();
+        total += n * match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+    }
+    (number.is_empty() && total > 0).then(|| jiff::SignedDuration::from_secs(total))
+}
+
+/// Whether a synchronisation is due at `now`: never synced, the interval elapsed, an
+/// on-demand request newer than the last sync, or a spec change not yet synced.
+pub fn due(esa: &ExchangeServiceAccount, now: jiff::Timestamp) -> bool {
+    let status = esa.status.as_ref();
+    let Some(summary) = status.and_then(|s| s.sync.as_ref()) else {
+        return true;
+    };
+    let Some(Time(last)) = summary.last_sync_time else {
+        return true;
+    };
+    if summary
+        .next_sync_time
+        .as_ref()
+        .is_none_or(|Time(next)| *next <= now)
+    {
+        return true;
+    }
+    if let Some(requested) = esa
+        .annotations()
+        .get(SYNC_REQUESTED_ANNOTATION)
+        .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+        && requested > last
+    {
+        return true;
+    }
+    let synced_generation = status
+        .and_then(|s| {
+            crate::controller::conditions::get(
+                &s.conditions,
+                crate::controller::conditions::DIRECTORY_SYNCED,
+            )
+        })
+        .filter(|c| c.status == "True")
+        .and_then(|c| c.observed_generation);
+    synced_generation != esa.metadata.generation
+}
+
+/// Net change of one delta page: (added, removed). An item created after `since` is new; with
+/// no `since` (a full round) every item present is new.
+pub fn tally<T>(
+    items: &[T],
+    since: Option<jiff::Timestamp>,
+    removed: impl Fn(&T) -> bool,
+    created: impl Fn(&T) -> Option<&str>,
+) -> (i64, i64) {
+    let mut added = 0;
+    let mut gone = 0;
+    for item in items {
+        if removed(item) {
+            if since.is_some() {
+                gone += 1;
+            }
+        } else {
+            let new = match since {
+                None => true,
+                Some(since) => created(item)
+                    .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+                    .is_some_and(|c| c >= since),
+            };
+            if new {
+                added += 1;
+            }
+        }
+    }
+    (added, gone)
+}
+
+/// Result of one delta round.
+struct Round {
+    link: Option<String>,
+    count: i64,
+}
+
+async fn users_round(
+    account: &Account,
+    token: &AccessToken,
+    link: Option<String>,
+    count: i64,
+    since: Option<jiff::Timestamp>,
+) -> std::result::Result<Round, GraphError> {
+    let incremental = link.is_some();
+    let result = run_round::<User>(
+        account
+            .graph
+            .users_delta(token, link.map_or(DeltaStart::Initial, DeltaStart::Link)),
+        if incremental { count } else { 0 },
+        if incremental { since } else { None },
+        |u| u.removed.is_some(),
+        |u| u.created_date_time.as_deref(),
+    )
+    .await;
+    match result {
+        Err(e) if incremental && e.failure == GraphFailure::ResyncRequired => {
+            tracing::info!(account = %account.key, "users delta link expired; full round");
+            run_round::<User>(
+                account.graph.users_delta(token, DeltaStart::Initial),
+                0,
+                None,
+                |u| u.removed.is_some(),
+                |u| u.created_date_time.as_deref(),
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+async fn groups_round(
+    account: &Account,
+    token: &AccessToken,
+    link: Option<String>,
+    count: i64,
+    since: Option<jiff::Timestamp>,
+) -> std::result::Result<Round, GraphError> {
+    let incremental = link.is_some();
+    let result = run_round::<Group>(
+        account
+            .graph
+            .groups_delta(token, link.map_or(DeltaStart::Initial, DeltaStart::Link)),
+        if incremental { count } else { 0 },
+        if incremental { since } else { None },
+        |g| g.removed.is_some(),
+        |g| g.created_date_time.as_deref(),
+    )
+    .await;
+    match result {
+        Err(e) if incremental && e.failure == GraphFailure::ResyncRequired => {
+            tracing::info!(account = %account.key, "groups delta link expired; full round");
+            run_round::<Group>(
+                account.graph.groups_delta(token, DeltaStart::Initial),
+                0,
+                None,
+                |g| g.removed.is_some(),
+                |g| g.created_date_time.as_deref(),
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+async fn run_round<T>(
+    pages: impl futures::Stream<Item = std::result::Result<Page<T>, GraphError>>,
+    start: i64,
+    since: Option<jiff::Timestamp>,
+    removed: impl Fn(&T) -> bool + Copy,
+    created: impl Fn(&T) -> Option<&str> + Copy,
+) -> std::result::Result<Round, GraphError> {
+    let mut pages = std::pin::pin!(pages);
+    let mut count = start;
+    let mut link = None;
+    while let Some(page) = pages.try_next().await? {
+        let (added, gone) = tally(&page.value, since, removed, created);
+        count = (count + added - gone).max(0);
+        if page.delta_link.is_some() {
+            link = page.delta_link;
+        }
+    }
+    Ok(Round { link, count })
+}
+
+/// Runs the users round, the groups round and the domains read concurrently, saves the delta
+/// state and returns the summary.
+pub async fn sync_all(
+    esa: &ExchangeServiceAccount,
+    account: &Account,
+    token: &AccessToken,
+    client: &kube::Client,
+    now: jiff::Timestamp,
+) -> Result<SyncSummary> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &account.namespace);
+    let name = state_name(esa);
+    let existing = api.get_opt(&name).await?;
+    let state = existing
+        .as_ref()
+        .map(|cm| DeltaState::from_data(&cm.data.clone().unwrap_or_default()))
+        .unwrap_or_default();
+    let since = esa
+        .status
+        .as_ref()
+        .and_then(|s| s.sync.as_ref())
+        .and_then(|s| s.last_sync_time.as_ref())
+        .map(|t| t.0 - jiff::SignedDuration::from_mins(5));
+    let (users, groups, domains) = futures::try_join!(
+        users_round(account, token, state.users_link.clone(), state.users, since),
+        groups_round(
+            account,
+            token,
+            state.groups_link.clone(),
+            state.groups,
+            since
+        ),
+        account.graph.domains(token),
+    )?;
+    let new_state = DeltaState {
+        users_link: users.link,
+        groups_link: groups.link,
+        users: users.count,
+        groups: groups.count,
+    };
+    if new_state != state {
+        let data = new_state.to_data();
+        match existing {
+            Some(mut cm) => {
+                cm.data = Some(data);
+                api.replace(&name, &PostParams::default(), &cm).await?;
+            }
+            None => {
+                let cm = ConfigMap {
+                    metadata: ObjectMeta {
+                        name: Some(name.clone()),
+                        owner_references: Account::owner_reference(esa).map(|o| vec![o]),
+                        labels: Some(BTreeMap::from([(
+                            "app.kubernetes.io/managed-by".to_string(),
+                            "exo-operator".to_string(),
+                        )])),
+                        ..Default::default()
+                    },
+                    data: Some(data),
+                    ..Default::default()
+                };
+                api.create(&PostParams::default(), &cm).await?;
+            }
+        }
+    }
+    Ok(SyncSummary {
+        last_sync_time: Some(Time(now)),
+        next_sync_time: Some(Time(now + interval(esa))),
+        users: new_state.users,
+        groups: new_state.groups,
+        domains: domains.iter().filter(|d| d.is_mail_domain()).count() as i64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_kubernetes() {
+        assert_eq!(
+            parse_duration("24h"),
+            Some(jiff::SignedDuration::from_hours(24))
+        );
+        assert_eq!(
+            parse_duration("1h30m"),
+            Some(jiff::SignedDuration::from_mins(90))
+        );
+        assert_eq!(
+            parse_duration("90s"),
+            Some(jiff::SignedDuration::from_secs(90))
+        );
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("5d"), None);
+    }
+
+    fn user(id: &str, created: Option<&str>, removed: bool) -> User {
+        User {
+            id: id.into(),
+            created_date_time: created.map(String::from),
+            removed: removed.then(|| crate::microsoft::graph::models::Removed {
+                reason: "deleted".into(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_full_round_counts_every_present_item() {
+        let page = [
+            user("a", None, false),
+            user("b", None, false),
+            user("c", None, true),
+        ];
+        assert_eq!(
+            tally(
+                &page,
+                None,
+                |u| u.removed.is_some(),
+                |u| u.created_date_time.as_deref()
+            ),
+            (2, 0)
+        );
+    }
+
+    #[test]
+    fn an_incremental_round_counts_new_and_removed_items_only() {
+        let since: jiff::Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+        let page = [
+            user("new", Some("2026-11-02T00:00:00Z"), false),
+            user("changed", Some("2025-01-01T00:00:00Z"), false),
+            user("unknown-age", None, false),
+            user("gone", None, true),
+        ];
+        assert_eq!(
+            tally(
+                &page,
+                Some(since),
+                |u| u.removed.is_some(),
+                |u| u.created_date_time.as_deref()
+            ),
+            (1, 1)
+        );
+    }
+
+    #[test]
+    fn delta_state_round_trips_through_configmap_data() {
+        let s = DeltaState {
+            users_link: Some("https://graph/users/delta?$deltatoken=x".into()),
+            groups_link: None,
+            users: 12,
+            groups: 3,
+        };
+        assert_eq!(DeltaState::from_data(&s.to_data()), s);
+    }
+}

@@ -1,0 +1,158 @@
+//! The Secret that keeps a DeviceCode grant: the refresh token and, while a sign-in is open,
+//! the device-code prompt, so that a restart neither loses the grant nor the prompt. Every
+//! write carries the resourceVersion it read (optimistic concurrency).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{Api, PostParams};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::controller::error::Result;
+use crate::microsoft::identity::DeviceCodePrompt;
+
+/// Key of the refresh token.
+pub const REFRESH_TOKEN_KEY: &str = "refresh-token";
+/// Key of the open device-code prompt (JSON).
+pub const PROMPT_KEY: &str = "device-code-prompt";
+/// Annotation recording the last `exo-operator.io/regrant` value acted on.
+pub const REGRANT_HANDLED: &str = "exo-operator.io/regrant-handled";
+
+/// The grant Secret of one account.
+pub struct GrantSecret {
+    api: Api<Secret>,
+    name: String,
+    owner: Option<OwnerReference>,
+    current: Option<Secret>,
+}
+
+/// What the grant Secret holds.
+#[derive(Clone, Debug, Default)]
+pub struct GrantState {
+    /// The refresh token.
+    pub refresh_token: Option<SecretString>,
+    /// The open prompt.
+    pub prompt: Option<DeviceCodePrompt>,
+    /// The regrant request already acted on.
+    pub regrant_handled: Option<String>,
+}
+
+impl GrantSecret {
+    /// Reads Secret `name` in `namespace`.
+    pub async fn load(
+        client: &kube::Client,
+        namespace: &str,
+        name: &str,
+        owner: Option<OwnerReference>,
+    ) -> Result<Self> {
+        let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+        let current = api.get_opt(name).await?;
+        Ok(Self {
+            api,
+            name: name.to_string(),
+            owner,
+            current,
+        })
+    }
+
+    /// The Secret's uid, when it exists (part of token-cache keys).
+    pub fn uid(&self) -> Option<String> {
+        self.current.as_ref()?.metadata.uid.clone()
+    }
+
+    /// What it holds.
+    pub fn state(&self) -> GrantState {
+        let Some(secret) = &self.current else {
+            return GrantState::default();
+        };
+        let data = secret.data.clone().unwrap_or_default();
+        let text = |k: &str| {
+            data.get(k)
+                .and_then(|v| String::from_utf8(v.0.clone()).ok())
+                .filter(|s| !s.trim().is_empty())
+        };
+        GrantState {
+            refresh_token: text(REFRESH_TOKEN_KEY)
+                .map(|t| SecretString::from(t.trim().to_string())),
+            prompt: text(PROMPT_KEY).and_then(|p| serde_json::from_str(&p).ok()),
+            regrant_handled: secret
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(REGRANT_HANDLED).cloned()),
+        }
+    }
+
+    /// Writes `state`, creating the Secret (owned by the account) when it does not exist, and
+    /// replacing it at the resourceVersion read otherwise. On a conflict it reads the Secret
+    /// again and retries once, so a concurrent edit is never overwritten blindly.
+    pub async fn save(&mut self, state: &GrantState) -> Result<()> {
+        let mut data = BTreeMap::new();
+        if let Some(t) = &state.refresh_token {
+            data.insert(
+                REFRESH_TOKEN_KEY.to_string(),
+                ByteString(t.expose_secret().as_bytes().to_vec()),
+            );
+        }
+        if let Some(p) = &state.prompt {
+            data.insert(PROMPT_KEY.to_string(), ByteString(serde_json::to_vec(p)?));
+        }
+        for attempt in 0..2 {
+            let result = match &self.current {
+                Some(existing) => {
+                    let mut secret = existing.clone();
+                    secret.data = Some(data.clone());
+                    secret.string_data = None;
+                    set_annotation(&mut secret.metadata, state.regrant_handled.as_deref());
+                    self.api
+                        .replace(&self.name, &PostParams::default(), &secret)
+                        .await
+                }
+                None => {
+                    let mut metadata = ObjectMeta {
+                        name: Some(self.name.clone()),
+                        owner_references: self.owner.clone().map(|o| vec![o]),
+                        labels: Some(BTreeMap::from([(
+                            "app.kubernetes.io/managed-by".to_string(),
+                            "exo-operator".to_string(),
+                        )])),
+                        ..Default::default()
+                    };
+                    set_annotation(&mut metadata, state.regrant_handled.as_deref());
+                    let secret = Secret {
+                        metadata,
+                        data: Some(data.clone()),
+                        type_: Some("Opaque".into()),
+                        ..Default::default()
+                    };
+                    self.api.create(&PostParams::default(), &secret).await
+                }
+            };
+            match result {
+                Ok(saved) => {
+                    self.current = Some(saved);
+                    return Ok(());
+                }
+                Err(kube::Error::Api(e)) if (e.code == 409) && attempt == 0 => {
+                    self.current = self.api.get_opt(&self.name).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+}
+
+fn set_annotation(metadata: &mut ObjectMeta, handled: Option<&str>) {
+    let annotations = metadata.annotations.get_or_insert_with(BTreeMap::new);
+    match handled {
+        Some(v) => {
+            annotations.insert(REGRANT_HANDLED.to_string(), v.to_string());
+        }
+        None => {
+            annotations.remove(REGRANT_HANDLED);
+        }
+    }
+}
