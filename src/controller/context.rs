@@ -50,6 +50,9 @@ pub struct AccountMemo {
     pub credential: Option<String>,
     /// `issued_at` of the token whose grants were last confirmed in the tenant.
     pub verified_token: Option<jiff::Timestamp>,
+    /// `issued_at` of the Management token with which the activity subscriptions were last
+    /// confirmed.
+    pub activity_verified: Option<jiff::Timestamp>,
     /// A rotated refresh token not yet saved in its Secret (a failed write), saved first on the
     /// next reconcile so it is never lost.
     pub unsaved_refresh_token: Option<SecretString>,

@@ -5,4 +5,5 @@ pub mod context;
 pub mod error;
 pub mod patch;
 pub mod service_account;
+pub mod sync_target_list;
 pub mod targets;

@@ -6,5 +6,6 @@ pub mod errors;
 pub mod graph;
 pub mod http;
 pub mod identity;
+pub mod management;
 pub mod permissions;
 pub mod retry;

@@ -1,7 +1,353 @@
-//! The ExchangeServiceAccount reconciler.
+//! The ExchangeServiceAccount reconciler: observe (Secrets, tokens, grants, directory), decide
+//! (pure, in [`decide`]), then write the status only when it changed, and announce transitions
+//! with Events and notifications.
 
 pub mod account;
+pub mod activity;
 pub mod authorize;
 pub mod decide;
 pub mod directory;
 pub mod grant_secret;
+pub mod notifications;
+pub mod selected;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::finalizer::{self, finalizer};
+use kube::{Resource, ResourceExt};
+
+use self::account::Account;
+use self::authorize::Authorization;
+use self::decide::{
+    AuthorizationObservation, ConfigProblem, Observation, SyncObservation, TokenObservation,
+    Transition,
+};
+use super::context::Context;
+use super::error::{Error, Result};
+use super::patch::merge_diff;
+use crate::microsoft::graph::GraphFailure;
+use crate::resources::FINALIZER;
+use crate::resources::exchange_service_account::{
+    AuthorizationMethod, DeletionPolicy, ExchangeServiceAccount, SyncScope,
+};
+
+/// Field manager of the operator's writes.
+pub const FIELD_MANAGER: &str = "exo-operator";
+
+/// Reconciles one account.
+pub async fn reconcile(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = esa.namespace().unwrap_or_default();
+    let api: Api<ExchangeServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, esa, |event| async {
+        match event {
+            finalizer::Event::Apply(esa) => apply(&esa, &ctx).await,
+            finalizer::Event::Cleanup(esa) => cleanup(&esa, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    })
+}
+
+/// Retry policy after a failed reconcile: the service's `Retry-After`, else backoff per account.
+pub fn error_policy(esa: Arc<ExchangeServiceAccount>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any());
+    let mut failures = 0;
+    ctx.update_memo(&key, |m| {
+        m.failures = m.failures.saturating_add(1);
+        failures = m.failures;
+    });
+    let delay = error
+        .retry_after()
+        .unwrap_or_else(|| crate::microsoft::retry::Backoff::RECONCILE.delay(failures - 1));
+    tracing::warn!(account = %key, reason = error.reason(), error = %error, ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+async fn apply(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
+    let now = jiff::Timestamp::now();
+    let account = match Account::load(esa, ctx).await? {
+        Ok(a) => a,
+        Err(problem) => return finish(esa, ctx, config_problem(esa, problem), None, now).await,
+    };
+    ctx.update_memo(&account.key, |m| m.failures = 0);
+    let credential = match account.credential(esa, ctx).await? {
+        Ok(c) => c,
+        Err(problem) => {
+            ctx.tokens.forget(&account.tenant, &account.client_id);
+            return finish(esa, ctx, config_problem(esa, problem), None, now).await;
+        }
+    };
+    // A rotated credential drops every token obtained with the old one.
+    let fingerprint = credential.fingerprint();
+    if ctx.memo(&account.key).credential.as_deref() != Some(fingerprint.as_str()) {
+        ctx.tokens.forget(&account.tenant, &account.client_id);
+        ctx.update_memo(&account.key, |m| {
+            m.credential = Some(fingerprint.clone());
+            m.verified_token = None;
+        });
+    }
+
+    let auth: Authorization = match esa.spec.authorization.method {
+        AuthorizationMethod::ApplicationConsent => {
+            authorize::application_consent(esa, &account, &credential, ctx).await?
+        }
+        AuthorizationMethod::DeviceCode => {
+            authorize::device_code(esa, &account, Some(&credential), ctx).await?
+        }
+    };
+    let granted = auth.grant == AuthorizationObservation::Granted;
+    let previous_sync = esa.status.as_ref().and_then(|s| s.sync.clone());
+
+    let (sync, activity) = match (&auth.graph_token, granted) {
+        (Some(token), true) => {
+            let sync = async {
+                match esa.spec.sync.scope {
+                    SyncScope::All if directory::due(esa, now) => {
+                        match directory::sync_all(esa, &account, token, &ctx.client, now).await {
+                            Ok(summary) => Ok(SyncObservation::Synced(summary)),
+                            Err(Error::Graph(e)) => Ok(sync_failed(&e, previous_sync.clone())),
+                            Err(e) => Err(e),
+                        }
+                    }
+                    SyncScope::All => Ok(previous_sync
+                        .clone()
+                        .map(SyncObservation::Synced)
+                        .unwrap_or(SyncObservation::NotStarted)),
+                    SyncScope::Selected => {
+                        selected::sync_selected(esa, &account, token, ctx, now).await
+                    }
+                }
+            };
+            let activity = activity::ensure(esa, &account, &credential, ctx, token);
+            let (sync, activity) = futures::join!(sync, activity);
+            (sync?, activity)
+        }
+        _ => {
+            if esa.spec.sync.scope == SyncScope::Selected {
+                selected::mark_account_not_ready(esa, ctx, &auth, now).await?;
+            }
+            (
+                SyncObservation::NotStarted,
+                esa.spec.activity_data.then(|| {
+                    (
+                        false,
+                        "WaitingForGrant".to_string(),
+                        "Activity data is subscribed once access is granted.".to_string(),
+                    )
+                }),
+            )
+        }
+    };
+
+    let observation = Observation {
+        config: None,
+        token: auth.token.clone(),
+        authorization: auth.grant.clone(),
+        service_principal: auth.service_principal.clone(),
+        sync,
+        policies: (!esa.spec.policies.is_empty()).then(|| esa.spec.policies.clone()),
+        activity,
+    };
+    finish(esa, ctx, observation, auth.requeue, now).await
+}
+
+fn config_problem(esa: &ExchangeServiceAccount, problem: ConfigProblem) -> Observation {
+    Observation {
+        config: Some(problem),
+        token: TokenObservation::NotAttempted,
+        authorization: AuthorizationObservation::Unknown,
+        service_principal: None,
+        sync: SyncObservation::NotStarted,
+        policies: (!esa.spec.policies.is_empty()).then(|| esa.spec.policies.clone()),
+        activity: None,
+    }
+}
+
+fn sync_failed(
+    e: &crate::microsoft::graph::GraphError,
+    previous: Option<crate::resources::exchange_service_account::SyncSummary>,
+) -> SyncObservation {
+    SyncObservation::Failed {
+        reason: e.failure.reason().to_string(),
+        message: match e.failure {
+            GraphFailure::PermissionDenied => {
+                format!("{e}; a permission is missing: grant admin consent again.")
+            }
+            _ => format!("{e}; retrying."),
+        },
+        needs_human: e.failure == GraphFailure::PermissionDenied,
+        previous,
+    }
+}
+
+/// Decides, writes the status if it changed, announces transitions, and schedules the next look.
+async fn finish(
+    esa: &ExchangeServiceAccount,
+    ctx: &Context,
+    observation: Observation,
+    requeue_hint: Option<Duration>,
+    now: jiff::Timestamp,
+) -> Result<Action> {
+    let (status, transitions) = decide::decide(
+        esa.metadata.generation,
+        esa.status.as_ref(),
+        &observation,
+        now,
+    );
+    let old = serde_json::to_value(&esa.status)?;
+    let new = serde_json::to_value(Some(&status))?;
+    let diff = match (&old, &new) {
+        (serde_json::Value::Null, _) => Some(new.clone()),
+        _ => merge_diff(&old, &new),
+    };
+    if let Some(diff) = diff {
+        let api: Api<ExchangeServiceAccount> =
+            Api::namespaced(ctx.client.clone(), &esa.namespace().unwrap_or_default());
+        api.patch_status(
+            &esa.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "status": diff })),
+        )
+        .await?;
+    }
+    announce(esa, ctx, &transitions).await;
+
+    let mut next = ctx.settings.resync;
+    let until = |t: jiff::Timestamp| {
+        Duration::try_from(t.duration_since(now)).unwrap_or(Duration::from_secs(1))
+    };
+    if let TokenObservation::Valid {
+        expires_at,
+        obtained_at,
+    } = &observation.token
+    {
+        let lifetime = expires_at.duration_since(*obtained_at);
+        let refresh = *obtained_at + lifetime.mul_f64(0.8);
+        next = next.min(until(refresh));
+    }
+    if let SyncObservation::Synced(summary) = &observation.sync
+        && let Some(t) = &summary.next_sync_time
+    {
+        next = next.min(until(t.0));
+    }
+    if let Some(hint) = requeue_hint {
+        next = next.min(hint);
+    }
+    Ok(Action::requeue(next.max(Duration::from_secs(1))))
+}
+
+async fn announce(esa: &ExchangeServiceAccount, ctx: &Context, transitions: &[Transition]) {
+    let reference = esa.object_ref(&());
+    for t in transitions {
+        let (type_, reason, note) = match t {
+            Transition::BecameReady => (
+                EventType::Normal,
+                "Ready",
+                decide::READY_MESSAGE.to_string(),
+            ),
+            Transition::TokenInvalid { reason, message } => (
+                EventType::Warning,
+                "TokenInvalid",
+                format!("{reason}: {message}"),
+            ),
+            Transition::TokenRecovered => (
+                EventType::Normal,
+                "TokenRecovered",
+                "The access token is valid again.".to_string(),
+            ),
+            Transition::ConsentRequired { message } => {
+                (EventType::Warning, "ConsentRequired", message.clone())
+            }
+            Transition::DeviceCodeIssued { message } => {
+                (EventType::Normal, "DeviceCodeIssued", message.clone())
+            }
+            Transition::Synced { message } => (EventType::Normal, "Synced", message.clone()),
+        };
+        let event = Event {
+            type_,
+            reason: reason.to_string(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            tracing::warn!(error = %e, reason, "cannot publish Event");
+        }
+        if matches!(
+            t,
+            Transition::TokenInvalid { .. } | Transition::TokenRecovered
+        ) {
+            notifications::notify(esa, ctx, t).await;
+        }
+    }
+}
+
+/// Deletes the Secret and ConfigMap the operator created for the account (those it owns).
+async fn delete_owned(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<()> {
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    let namespace = esa.namespace().unwrap_or_default();
+    let uid = esa.uid();
+    let owned = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        meta.owner_references
+            .iter()
+            .flatten()
+            .any(|o| Some(&o.uid) == uid.as_ref())
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let name = authorize::grant_secret_name(esa);
+    if let Some(s) = secrets.get_opt(&name).await?
+        && owned(&s.metadata)
+    {
+        secrets.delete(&name, &Default::default()).await?;
+    }
+    let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+    let name = directory::state_name(esa);
+    if let Some(cm) = maps.get_opt(&name).await?
+        && owned(&cm.metadata)
+    {
+        maps.delete(&name, &Default::default()).await?;
+    }
+    Ok(())
+}
+
+async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
+    let key = format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any());
+    if esa.spec.deletion_policy == DeletionPolicy::Delete
+        && let Ok(Ok(account)) = Account::load(esa, ctx).await
+        && let Ok(Ok(credential)) = account.credential(esa, ctx).await
+    {
+        activity::stop(esa, &account, &credential, ctx).await;
+    }
+    if esa.spec.deletion_policy == DeletionPolicy::Delete {
+        delete_owned(esa, ctx).await?;
+    }
+    ctx.tokens
+        .forget(&esa.spec.tenant, &esa.spec.application.client_id);
+    ctx.forget(&key);
+    let reference = esa.object_ref(&());
+    let note = match esa.spec.deletion_policy {
+        DeletionPolicy::Delete => "Stopped what the operator started in the tenant.",
+        DeletionPolicy::Orphan => "Left the tenant as it is (deletionPolicy Orphan).",
+    };
+    let _ = ctx
+        .recorder
+        .publish(
+            &Event {
+                type_: EventType::Normal,
+                reason: "Deleted".into(),
+                note: Some(note.into()),
+                action: "Cleanup".into(),
+                secondary: None,
+            },
+            &reference,
+        )
+        .await;
+    Ok(Action::await_change())
+}

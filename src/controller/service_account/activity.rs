@@ -1,0 +1,121 @@
+//! Activity data: the `ActivityFeed.Read` permission on the Office 365 Management APIs,
+//! verified from an app-only token, and the activity-feed subscriptions started once per token.
+
+use super::account::Account;
+use crate::controller::context::Context;
+use crate::microsoft::identity::credential::ClientCredential;
+use crate::microsoft::identity::token::AccessToken;
+use crate::microsoft::management::{CONTENT_TYPES, ManagementClient};
+use crate::microsoft::permissions::ACTIVITY_FEED_READ;
+use crate::resources::exchange_service_account::ExchangeServiceAccount;
+
+/// The `ActivityDataAuthorized` observation: (authorized, reason, message).
+pub type ActivityObservation = Option<(bool, String, String)>;
+
+async fn management_token(
+    account: &Account,
+    credential: &ClientCredential,
+    ctx: &Context,
+) -> Result<AccessToken, crate::microsoft::identity::TokenError> {
+    let scope = account.endpoints.management_scope.clone();
+    let key = account.cache_key(&scope, &credential.fingerprint());
+    ctx.tokens
+        .get_or_fetch(&key, jiff::Timestamp::now, || {
+            account.identity.app_token(credential, &scope)
+        })
+        .await
+}
+
+/// Verifies the permission and starts missing subscriptions (`None` when activity data is
+/// not asked for).
+pub async fn ensure(
+    esa: &ExchangeServiceAccount,
+    account: &Account,
+    credential: &ClientCredential,
+    ctx: &Context,
+    graph_token: &AccessToken,
+) -> ActivityObservation {
+    if !esa.spec.activity_data {
+        return None;
+    }
+    let fail = |reason: &str, message: String| Some((false, reason.to_string(), message));
+    let token = match management_token(account, credential, ctx).await {
+        Ok(t) => t,
+        Err(e) => return fail("ActivityConsentRequired", e.to_string()),
+    };
+    if !token
+        .claims
+        .roles
+        .iter()
+        .any(|r| r == ACTIVITY_FEED_READ.name)
+    {
+        ctx.tokens.forget(&account.tenant, &account.client_id);
+        return fail(
+            "ActivityPermissionMissing",
+            format!(
+                "{} is not granted on the Office 365 Management APIs; a Global Administrator must grant admin consent at {}",
+                ACTIVITY_FEED_READ.name,
+                account.consent_url(esa)
+            ),
+        );
+    }
+    let ok = Some((
+        true,
+        "Subscribed".to_string(),
+        format!(
+            "Activity data subscriptions enabled: {}",
+            CONTENT_TYPES.join(", ")
+        ),
+    ));
+    if ctx.memo(&account.key).activity_verified == Some(token.issued_at) {
+        return ok;
+    }
+    let Some(tenant_id) = token.claims.tid.clone().or(graph_token.claims.tid.clone()) else {
+        return fail(
+            "TenantIdUnknown",
+            "The token names no tenant id; the Management API needs the tenant's GUID.".into(),
+        );
+    };
+    let client = ManagementClient::new(account.http.clone(), &account.endpoints, &tenant_id);
+    match client.ensure(&token).await {
+        Ok(_) => {
+            ctx.update_memo(&account.key, |m| {
+                m.activity_verified = Some(token.issued_at)
+            });
+            ok
+        }
+        Err(e) if e.needs_human() => fail(
+            "ActivityDataForbidden",
+            format!(
+                "{e}; ActivityFeed.Read must be granted and audit logging enabled in the tenant."
+            ),
+        ),
+        Err(e) => fail("ActivityDataUnavailable", format!("{e}; retrying.")),
+    }
+}
+
+/// Stops the subscriptions the operator started (deletion with policy Delete). Failures are
+/// logged: a tenant that cannot be reached must not block deletion forever.
+pub async fn stop(
+    esa: &ExchangeServiceAccount,
+    account: &Account,
+    credential: &ClientCredential,
+    ctx: &Context,
+) {
+    if !esa.spec.activity_data {
+        return;
+    }
+    let Ok(token) = management_token(account, credential, ctx).await else {
+        tracing::warn!(account = %account.key, "cannot stop activity subscriptions: no token");
+        return;
+    };
+    let Some(tenant_id) = token.claims.tid.clone() else {
+        return;
+    };
+    let client = ManagementClient::new(account.http.clone(), &account.endpoints, &tenant_id);
+    for content_type in CONTENT_TYPES {
+        if let Err(e) = client.stop(&token, content_type).await {
+            tracing::warn!(account = %account.key, error = %e, "cannot stop an activity subscription");
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! The SyncTargetList's status, and its own small reconciler. Resolution against the tenant
+//! is done by the reconciler of the ExchangeServiceAccount the list references (it holds the
+//! token); this reconciler only reports a list whose account does not exist or does not select
+//! it, and forwards every change of a list to its account.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+
+use super::conditions::{self, Status};
+use super::context::Context;
+use super::error::{Error, Result};
+use super::patch::merge_diff;
+use super::targets::{MAX_USERS, Resolution};
+use crate::resources::exchange_service_account::{ExchangeServiceAccount, SyncScope};
+use crate::resources::sync_target_list::{SyncTargetList, SyncTargetListStatus};
+
+/// Condition: every entry resolved and the total is within the limit.
+pub const RESOLVED: &str = "Resolved";
+/// Condition: the referenced account exists, selects this list and holds a valid grant.
+pub const SERVICE_ACCOUNT_READY: &str = "ServiceAccountReady";
+
+/// The status after a resolution. Over the limit, the last good users are kept.
+pub fn resolved_status(
+    stl: &SyncTargetList,
+    resolution: &Resolution,
+    now: jiff::Timestamp,
+) -> SyncTargetListStatus {
+    let previous = stl.status.clone().unwrap_or_default();
+    let generation = stl.metadata.generation;
+    let now_t = Time(now);
+    let mut status = SyncTargetListStatus {
+        observed_generation: generation,
+        conditions: previous.conditions.clone(),
+        resolved_users: previous.resolved_users.clone(),
+        unresolved: resolution.unresolved.clone(),
+        user_count: previous.user_count,
+        last_resolved_time: previous.last_resolved_time.clone(),
+    };
+    let conds = &mut status.conditions;
+    conditions::set(
+        conds,
+        SERVICE_ACCOUNT_READY,
+        Status::True,
+        "Authorized",
+        "The service account holds a valid grant.",
+        generation,
+        &now_t,
+    );
+    if resolution.limit_exceeded {
+        let message = format!(
+            "The list resolves to more than {MAX_USERS} users ({} found before stopping); at most {MAX_USERS} are allowed. The last good list ({} users) stays protected.",
+            resolution.users.len(),
+            previous.user_count
+        );
+        conditions::set(
+            conds,
+            RESOLVED,
+            Status::False,
+            "LimitExceeded",
+            &message,
+            generation,
+            &now_t,
+        );
+    } else {
+        status.resolved_users = resolution.users.clone();
+        status.user_count = resolution.users.len() as i64;
+        status.last_resolved_time = Some(now_t.clone());
+        if resolution.unresolved.is_empty() {
+            conditions::set(
+                conds,
+                RESOLVED,
+                Status::True,
+                "Resolved",
+                &format!(
+                    "Every entry resolved; {} users are protected.",
+                    status.user_count
+                ),
+                generation,
+                &now_t,
+            );
+        } else {
+            let listed: Vec<String> = resolution
+                .unresolved
+                .iter()
+                .map(|u| format!("{} ({})", u.entry, u.reason))
+                .collect();
+            conditions::set(
+                conds,
+                RESOLVED,
+                Status::False,
+                "EntriesUnresolved",
+                &format!(
+                    "{} users are protected; these entries did not resolve: {}",
+                    status.user_count,
+                    listed.join(", ")
+                ),
+                generation,
+                &now_t,
+            );
+        }
+    }
+    summarise(&mut status, generation, &now_t);
+    status
+}
+
+/// The status when the account cannot resolve the list (missing, not selecting it, no grant).
+pub fn account_not_ready_status(
+    stl: &SyncTargetList,
+    reason: &str,
+    message: &str,
+    now: jiff::Timestamp,
+) -> SyncTargetListStatus {
+    let mut status = stl.status.clone().unwrap_or_default();
+    let generation = stl.metadata.generation;
+    let now_t = Time(now);
+    status.observed_generation = generation;
+    conditions::set(
+        &mut status.conditions,
+        SERVICE_ACCOUNT_READY,
+        Status::False,
+        reason,
+        message,
+        generation,
+        &now_t,
+    );
+    summarise(&mut status, generation, &now_t);
+    status
+}
+
+/// The status when the account holds a valid grant and the list needs no new resolution.
+pub fn account_ready_status(stl: &SyncTargetList, now: jiff::Timestamp) -> SyncTargetListStatus {
+    let mut status = stl.status.clone().unwrap_or_default();
+    let generation = stl.metadata.generation;
+    let now_t = Time(now);
+    conditions::set(
+        &mut status.conditions,
+        SERVICE_ACCOUNT_READY,
+        Status::True,
+        "Authorized",
+        "The service account holds a valid grant.",
+        generation,
+        &now_t,
+    );
+    summarise(&mut status, generation, &now_t);
+    status
+}
+
+/// Sets `Ready`, `Stalled` and `Reconciling` from the sub-conditions.
+fn summarise(status: &mut SyncTargetListStatus, generation: Option<i64>, now: &Time) {
+    let conds = &mut status.conditions;
+    let problem = [SERVICE_ACCOUNT_READY, RESOLVED]
+        .iter()
+        .filter_map(|t| conditions::get(conds, t))
+        .find(|c| c.status != "True")
+        .map(|c| (c.reason.clone(), c.message.clone()));
+    match problem {
+        None if conditions::is_true(conds, RESOLVED) => {
+            conditions::set(
+                conds,
+                conditions::READY,
+                Status::True,
+                "Resolved",
+                "The list is resolved and protected.",
+                generation,
+                now,
+            );
+            conditions::set(
+                conds,
+                conditions::STALLED,
+                Status::False,
+                "Resolved",
+                "",
+                generation,
+                now,
+            );
+            conditions::set(
+                conds,
+                conditions::RECONCILING,
+                Status::False,
+                "Resolved",
+                "",
+                generation,
+                now,
+            );
+        }
+        None => {
+            conditions::set(
+                conds,
+                conditions::READY,
+                Status::Unknown,
+                "Pending",
+                "Waiting for the first resolution.",
+                generation,
+                now,
+            );
+            conditions::set(
+                conds,
+                conditions::STALLED,
+                Status::False,
+                "Pending",
+                "",
+                generation,
+                now,
+            );
+            conditions::set(
+                conds,
+                conditions::RECONCILING,
+                Status::True,
+                "Pending",
+                "Waiting for the first resolution.",
+                generation,
+                now,
+            );
+        }
+        Some((reason, message)) => {
+            // Entries and limits need a human; an account without a grant is progressing
+            // towards one (its own status says what is needed).
+            let stalled = reason != "WaitingForGrant";
+            conditions::set(
+                conds,
+                conditions::READY,
+                Status::False,
+                &reason,
+                &message,
+                generation,
+                now,
+            );
+            conditions::set(
+                conds,
+                conditions::STALLED,
+                Status::from(stalled),
+                &reason,
+                if stalled { &message } else { "" },
+                generation,
+                now,
+            );
+            conditions::set(
+                conds,
+                conditions::RECONCILING,
+                Status::from(!stalled),
+                &reason,
+                if stalled { "" } else { &message },
+                generation,
+                now,
+            );
+        }
+    }
+    conds.sort_by(|a, b| {
+        (a.type_ != conditions::READY, &a.type_).cmp(&(b.type_ != conditions::READY, &b.type_))
+    });
+}
+
+/// Writes `status` when it differs from the list's current status; returns whether it wrote.
+pub async fn write_status(
+    client: &kube::Client,
+    stl: &SyncTargetList,
+    status: &SyncTargetListStatus,
+) -> Result<bool> {
+    let old = serde_json::to_value(&stl.status)?;
+    let new = serde_json::to_value(Some(status))?;
+    let diff = match old {
+        serde_json::Value::Null => Some(new),
+        ref old => merge_diff(old, &new),
+    };
+    let Some(diff) = diff else {
+        return Ok(false);
+    };
+    let api: Api<SyncTargetList> =
+        Api::namespaced(client.clone(), &stl.namespace().unwrap_or_default());
+    api.patch_status(
+        &stl.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({ "status": diff })),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Reconciles one list: reports a missing account or one that does not select the list.
+pub async fn reconcile(stl: Arc<SyncTargetList>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = stl.namespace().unwrap_or_default();
+    let accounts: Api<ExchangeServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
+    let account_name = &stl.spec.service_account_ref.name;
+    let problem = match accounts.get_opt(account_name).await? {
+        None => Some((
+            "ServiceAccountNotFound",
+            format!(
+                "The ExchangeServiceAccount {account_name} does not exist in namespace {namespace}."
+            ),
+        )),
+        Some(esa)
+            if esa.spec.sync.scope != SyncScope::Selected
+                || esa.spec.sync.target_list_ref.as_ref().map(|r| &r.name)
+                    != Some(&stl.name_any()) =>
+        {
+            Some((
+                "NotSelected",
+                format!(
+                    "The ExchangeServiceAccount {account_name} does not select this list (its spec.sync is not Selected with targetListRef {}).",
+                    stl.name_any()
+                ),
+            ))
+        }
+        Some(_) => None,
+    };
+    if let Some((reason, message)) = problem {
+        let status = account_not_ready_status(&stl, reason, &message, jiff::Timestamp::now());
+        write_status(&ctx.client, &stl, &status).await?;
+    }
+    Ok(Action::requeue(Duration::from_secs(60 * 60)))
+}
+
+/// Retry after a failed list reconcile.
+pub fn error_policy(_stl: Arc<SyncTargetList>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(reason = error.reason(), error = %error, "SyncTargetList reconcile failed");
+    Action::requeue(error.retry_after().unwrap_or(Duration::from_secs(30)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::sync_target_list::{ResolvedUser, SyncTargetListSpec, UnresolvedEntry};
+
+    fn stl() -> SyncTargetList {
+        let mut s = SyncTargetList::new(
+            "sales",
+            serde_json::from_value::<SyncTargetListSpec>(serde_json::json!({
+                "serviceAccountRef": {"name": "contoso"},
+                "users": ["ada@contoso.com"]
+            }))
+            .unwrap(),
+        );
+        s.metadata.generation = Some(2);
+        s
+    }
+
+    fn user(i: usize) -> ResolvedUser {
+        ResolvedUser {
+            id: i.to_string(),
+            user_principal_name: format!("u{i}@contoso.com"),
+            display_name: None,
+            via: vec!["group:Sales".into()],
+        }
+    }
+
+    fn resolution(n: usize, unresolved: Vec<UnresolvedEntry>) -> Resolution {
+        Resolution {
+            users: (0..n).map(user).collect(),
+            unresolved,
+            groups: 1,
+            limit_exceeded: n > MAX_USERS,
+        }
+    }
+
+    #[test]
+    fn a_clean_resolution_is_ready() {
+        let now = jiff::Timestamp::now();
+        let status = resolved_status(&stl(), &resolution(3, vec![]), now);
+        assert_eq!(status.user_count, 3);
+        assert_eq!(status.observed_generation, Some(2));
+        assert!(conditions::is_true(&status.conditions, "Ready"));
+        assert_eq!(status.conditions[0].type_, "Ready");
+    }
+
+    #[test]
+    fn over_the_limit_keeps_the_last_good_list_and_stalls() {
+        let now = jiff::Timestamp::now();
+        let mut list = stl();
+        list.status = Some(resolved_status(&list, &resolution(5, vec![]), now));
+        let status = resolved_status(&list, &resolution(101, vec![]), now);
+        assert_eq!(status.user_count, 5);
+        assert_eq!(status.resolved_users.len(), 5);
+        let resolved = conditions::get(&status.conditions, RESOLVED).unwrap();
+        assert_eq!(resolved.reason, "LimitExceeded");
+        assert!(conditions::is_true(&status.conditions, "Stalled"));
+        assert!(!conditions::is_true(&status.conditions, "Ready"));
+    }
+
+    #[test]
+    fn unresolved_entries_are_named() {
+        let status = resolved_status(
+            &stl(),
+            &resolution(
+                1,
+                vec![UnresolvedEntry {
+                    entry: "nobody@contoso.com".into(),
+                    reason: "UserNotFound".into(),
+                    message: None,
+                }],
+            ),
+            jiff::Timestamp::now(),
+        );
+        let ready = conditions::get(&status.conditions, "Ready").unwrap();
+        assert_eq!(ready.reason, "EntriesUnresolved");
+        assert!(ready.message.contains("nobody@contoso.com (UserNotFound)"));
+        assert_eq!(status.user_count, 1);
+    }
+
+    #[test]
+    fn an_account_waiting_for_its_grant_is_progressing_not_stalled() {
+        let status = account_not_ready_status(
+            &stl(),
+            "WaitingForGrant",
+            "consent needed",
+            jiff::Timestamp::now(),
+        );
+        assert!(conditions::is_true(&status.conditions, "Reconciling"));
+        assert!(!conditions::is_true(&status.conditions, "Stalled"));
+        let missing = account_not_ready_status(
+            &stl(),
+            "ServiceAccountNotFound",
+            "gone",
+            jiff::Timestamp::now(),
+        );
+        assert!(conditions::is_true(&missing.conditions, "Stalled"));
+    }
+}
