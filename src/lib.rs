@@ -7,3 +7,4 @@ pub mod notify;
 pub mod resources;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod telemetry;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use exo_operator::resources::{self, manifests};
+use exo_operator::telemetry::{self, LogFormat};
 
 /// exo-operator: onboards Microsoft 365 Exchange Online tenants into an email-security service.
 #[derive(Parser)]
@@ -16,6 +17,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the operator: reconcile ExchangeServiceAccounts and SyncTargetLists in the cluster
+    /// of the kubeconfig (or in-cluster), until interrupted.
+    Run(RunArgs),
     /// Print the CustomResourceDefinitions as YAML (the content of `crds/`), or write one file
     /// per CRD into a directory.
     Crds {
@@ -36,8 +40,42 @@ enum Command {
     },
 }
 
+/// Options of `exo-operator run`.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Kubeconfig to use; default: `KUBECONFIG`, `~/.kube/config`, or the in-cluster service
+    /// account.
+    #[arg(long, env = "EXO_KUBECONFIG", value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// Watch only this namespace (default: every namespace).
+    #[arg(long, env = "EXO_WATCH_NAMESPACE", value_name = "NAMESPACE")]
+    namespace: Option<String>,
+    /// Address of the HTTP port: `/healthz`, `/readyz` and the admin consent callback.
+    #[arg(long, env = "EXO_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: std::net::SocketAddr,
+    /// PEM file of extra certificate authorities trusted for every Microsoft endpoint.
+    #[arg(long, env = "EXO_CA_BUNDLE", value_name = "PATH")]
+    ca_bundle: Option<PathBuf>,
+    /// Reconciles run at once per kind.
+    #[arg(long, env = "EXO_CONCURRENCY", default_value_t = 16)]
+    concurrency: u16,
+    /// Log format.
+    #[arg(long, env = "EXO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Runtime::new().expect("a Tokio runtime");
+            match runtime.block_on(run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Crds {
             output_dir: None, ..
         } => {
@@ -58,6 +96,60 @@ fn main() -> ExitCode {
         },
         Command::Validate { paths } => validate(&paths),
     }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use exo_operator::controller::context::{Context, Settings};
+    use exo_operator::controller::run::{Operator, Scope};
+
+    telemetry::init_logging(args.log_format);
+    exo_operator::microsoft::http::install_crypto_provider();
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?
+        }
+        None => kube::Config::infer()
+            .await
+            .context("no kubeconfig and not in a cluster")?,
+    };
+    let client = kube::Client::try_from(config)?;
+    let ca_bundle = match &args.ca_bundle {
+        Some(p) => Some(
+            std::fs::read(p)
+                .with_context(|| format!("cannot read the CA bundle {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let settings = Settings {
+        ca_bundle,
+        concurrency: args.concurrency,
+        instance: std::env::var("POD_NAME").ok(),
+        ..Settings::default()
+    };
+    let ctx = std::sync::Arc::new(Context::new(client, settings)?);
+    let listener = exo_operator::telemetry::server::bind(args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.http_addr))?;
+    let operator = Operator::start(
+        ctx,
+        Scope {
+            namespace: args.namespace,
+        },
+        Some(listener),
+    )
+    .await;
+    tracing::info!(http = %args.http_addr, "exo-operator running");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping");
+    operator.stop().await;
+    Ok(())
 }
 
 fn write_crds(dir: &Path, helm_template: Option<&Path>) -> std::io::Result<()> {

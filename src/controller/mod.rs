@@ -4,6 +4,7 @@ pub mod conditions;
 pub mod context;
 pub mod error;
 pub mod patch;
+pub mod run;
 pub mod service_account;
 pub mod sync_target_list;
 pub mod targets;

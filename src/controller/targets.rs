@@ -194,27 +194,27 @@ pub async fn resolve(
     token: &AccessToken,
     spec: &SyncTargetListSpec,
 ) -> Result<Resolution, GraphError> {
-    enum Job<'a> {
-        User(&'a str),
-        Group(&'a GroupTarget),
+    enum Job {
+        User(String),
+        Group(GroupTarget),
     }
     let jobs: Vec<Job> = spec
         .users
         .iter()
-        .map(|u| Job::User(u.as_str()))
-        .chain(spec.groups.iter().map(Job::Group))
+        .cloned()
+        .map(Job::User)
+        .chain(spec.groups.iter().cloned().map(Job::Group))
         .collect();
     let results: Vec<(String, EntryResult, i64)> = futures::stream::iter(jobs)
         .map(|job| async move {
             match job {
-                Job::User(upn) => Ok::<_, GraphError>((
-                    upn.to_string(),
-                    resolve_user(graph, token, upn).await?,
-                    0,
-                )),
+                Job::User(upn) => {
+                    let result = resolve_user(graph, token, &upn).await?;
+                    Ok::<_, GraphError>((upn, result, 0))
+                }
                 Job::Group(g) => {
-                    let (r, n) = resolve_group(graph, token, g).await?;
-                    Ok((group_label(g), r, n))
+                    let (r, n) = resolve_group(graph, token, &g).await?;
+                    Ok((group_label(&g), r, n))
                 }
             }
         })

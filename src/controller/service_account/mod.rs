@@ -42,7 +42,8 @@ pub const FIELD_MANAGER: &str = "exo-operator";
 pub async fn reconcile(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = esa.namespace().unwrap_or_default();
     let api: Api<ExchangeServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, esa, |event| async {
+    let ctx = ctx.clone();
+    finalizer(&api, FINALIZER, esa, move |event| async move {
         match event {
             finalizer::Event::Apply(esa) => apply(&esa, &ctx).await,
             finalizer::Event::Cleanup(esa) => cleanup(&esa, &ctx).await,

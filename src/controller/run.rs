@@ -1,0 +1,244 @@
+//! Wiring of both controllers: what each watches, how changes map to the account that must
+//! look again, and a shared shutdown.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher::{self, watcher};
+use tokio::sync::{mpsc, watch};
+
+use super::context::Context;
+use super::{service_account, sync_target_list};
+use crate::resources::exchange_service_account::{AuthorizationMethod, ExchangeServiceAccount};
+use crate::resources::sync_target_list::SyncTargetList;
+
+/// Where the controllers look.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// Only this namespace; every namespace when `None`.
+    pub namespace: Option<String>,
+}
+
+impl Scope {
+    fn api<K>(&self, client: &kube::Client) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+}
+
+/// Handles to the running controllers, for the health server and the consent callback.
+#[derive(Clone)]
+pub struct Handles {
+    /// The accounts' cache, ready once the first list completed.
+    pub accounts: Store<ExchangeServiceAccount>,
+    /// Asks for a reconcile of one account now (the consent callback).
+    pub trigger: mpsc::Sender<ObjectRef<ExchangeServiceAccount>>,
+}
+
+/// Secrets that should wake `esa`: its credentials, notification settings and CA bundle.
+pub fn referenced_secrets(esa: &ExchangeServiceAccount) -> Vec<String> {
+    let spec = &esa.spec;
+    let mut names = vec![spec.application.credentials.secret_name.clone()];
+    if let Some(n) = &spec.notifications {
+        if let Some(w) = &n.webhook {
+            names.push(w.url_secret_ref.name.clone());
+        }
+        if let Some(e) = &n.email {
+            names.push(e.smtp_secret_name.clone());
+        }
+    }
+    if let Some(ca) = spec.endpoints.as_ref().and_then(|e| e.ca_bundle.as_ref()) {
+        names.push(ca.name.clone());
+    }
+    if spec.authorization.method == AuthorizationMethod::DeviceCode
+        && let Some(rt) = &spec.authorization.refresh_token_secret_name
+    {
+        // A Secret the user manages (not one the operator writes) wakes the account too.
+        names.push(rt.clone());
+    }
+    names
+}
+
+/// Runs both controllers until `shutdown` turns true. `ready` receives the handles once the
+/// controllers are wired.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: Scope,
+    shutdown: watch::Receiver<bool>,
+    ready: Option<tokio::sync::oneshot::Sender<Handles>>,
+) {
+    let client = ctx.client.clone();
+    let accounts: Api<ExchangeServiceAccount> = scope.api(&client);
+    let lists: Api<SyncTargetList> = scope.api(&client);
+    let secrets: Api<PartialObjectMeta<Secret>> = match &scope.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
+
+    let (trigger_tx, trigger_rx) = mpsc::channel::<ObjectRef<ExchangeServiceAccount>>(64);
+    let accounts_controller = Controller::new(accounts.clone(), watcher::Config::default());
+    let store = accounts_controller.store();
+    let secret_store = store.clone();
+    let secret_changes = watcher(secrets, watcher::Config::default())
+        .touched_objects()
+        .default_backoff();
+
+    let stop = |rx: &watch::Receiver<bool>| {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+
+    let accounts_run = accounts_controller
+        .watches(
+            lists.clone(),
+            watcher::Config::default(),
+            |stl: SyncTargetList| {
+                let ns = stl.namespace().unwrap_or_default();
+                Some(ObjectRef::new(&stl.spec.service_account_ref.name).within(&ns))
+            },
+        )
+        .watches_stream(secret_changes, move |secret| {
+            let ns = secret.namespace().unwrap_or_default();
+            let name = secret.name_any();
+            secret_store
+                .state()
+                .into_iter()
+                .filter(|esa| {
+                    esa.namespace().as_deref() == Some(ns.as_str())
+                        && referenced_secrets(esa).contains(&name)
+                })
+                .map(|esa| ObjectRef::from_obj(&*esa))
+                .collect::<Vec<_>>()
+        })
+        .reconcile_on(tokio_stream_from(trigger_rx))
+        .with_config(config.clone())
+        .graceful_shutdown_on(stop(&shutdown))
+        .run(
+            service_account::reconcile,
+            service_account::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "account reconcile did not complete");
+            }
+        });
+
+    let lists_run = Controller::new(lists, watcher::Config::default())
+        .watches(
+            accounts,
+            watcher::Config::default(),
+            |esa: ExchangeServiceAccount| {
+                let ns = esa.namespace().unwrap_or_default();
+                esa.spec
+                    .sync
+                    .target_list_ref
+                    .as_ref()
+                    .map(|r| ObjectRef::new(&r.name).within(&ns))
+            },
+        )
+        .with_config(config)
+        .graceful_shutdown_on(stop(&shutdown))
+        .run(
+            sync_target_list::reconcile,
+            sync_target_list::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "list reconcile did not complete");
+            }
+        });
+
+    if let Some(ready) = ready {
+        let _ = ready.send(Handles {
+            accounts: store,
+            trigger: trigger_tx,
+        });
+    }
+    tracing::info!(
+        namespace = scope.namespace.as_deref().unwrap_or("*"),
+        "controllers started"
+    );
+    futures::join!(accounts_run, lists_run);
+    tracing::info!("controllers stopped");
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// A running operator: both controllers and the HTTP port, stopped with [`Operator::stop`].
+pub struct Operator {
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Address of the HTTP port, when one was given.
+    pub http_addr: Option<std::net::SocketAddr>,
+    /// The accounts' cache.
+    pub accounts: Store<ExchangeServiceAccount>,
+}
+
+impl Operator {
+    /// Starts the controllers with `ctx` in `scope`, and serves `http` (health, readiness,
+    /// consent callback) when given.
+    pub async fn start(
+        ctx: Arc<Context>,
+        scope: Scope,
+        http: Option<tokio::net::TcpListener>,
+    ) -> Operator {
+        let (shutdown, rx) = watch::channel(false);
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (handles_tx, handles_rx) = watch::channel(None);
+        let mut tasks = vec![tokio::spawn(run(ctx, scope, rx.clone(), Some(ready_tx)))];
+        let handles = ready_rx
+            .await
+            .expect("the controllers report their handles");
+        let accounts = handles.accounts.clone();
+        let _ = handles_tx.send(Some(handles));
+        let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
+        if let Some(listener) = http {
+            let rx = rx.clone();
+            tasks.push(tokio::spawn(async move {
+                // Keep the sender alive as long as the server runs.
+                let _handles_tx = handles_tx;
+                if let Err(e) = crate::telemetry::server::serve(listener, handles_rx, rx).await {
+                    tracing::error!(error = %e, "the HTTP port failed");
+                }
+            }));
+        }
+        Operator {
+            shutdown,
+            tasks,
+            http_addr,
+            accounts,
+        }
+    }
+
+    /// Stops the controllers (letting running reconciles finish) and the HTTP port.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
