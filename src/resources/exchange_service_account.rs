@@ -350,7 +350,7 @@ pub struct SyncSpec {
     pub target_list_ref: Option<LocalObjectReference>,
     /// How often the directory is synchronised, as a duration (`24h`, `6h`, `90m`), between
     /// 5m and 168h. Default 24h. An on-demand sync is triggered with the annotation
-    /// `exo-operator.io/sync-requested`.
+    /// `exo-operator.io/sync-requested-at` set to the current time (RFC 3339).
     #[serde(default = "default_sync_interval")]
     #[schemars(length(min = 2, max = 32), regex(pattern = DURATION_PATTERN))]
     #[x_kube(
