@@ -124,6 +124,9 @@ pub struct Observation {
     /// Activity data: `None` when not asked for, otherwise whether it is authorized and
     /// subscribed, with a reason and message.
     pub activity: Option<(bool, String, String)>,
+    /// Inline mode: whether mail flow is configured, with a reason and message; `None` in API
+    /// mode.
+    pub mail_flow: Option<(bool, String, String)>,
 }
 
 /// A change worth an Event and, for token validity, a notification.
@@ -478,6 +481,19 @@ pub fn decide(
         }
         None => conds.retain(|c| c.type_ != ACTIVITY_DATA_AUTHORIZED),
     }
+    match &observed.mail_flow {
+        Some((ok, reason, message)) => {
+            extras_ok &= *ok;
+            set(
+                conds,
+                conditions::MAIL_FLOW_CONFIGURED,
+                Status::from(*ok),
+                reason,
+                message,
+            );
+        }
+        None => conds.retain(|c| c.type_ != conditions::MAIL_FLOW_CONFIGURED),
+    }
 
     // Summary conditions.
     let token_ok = conditions::is_true(conds, conditions::TOKEN_VALID);
@@ -534,6 +550,7 @@ fn first_problem(conds: &[Condition]) -> (String, String) {
         conditions::DIRECTORY_SYNCED,
         POLICY_ENABLED,
         ACTIVITY_DATA_AUTHORIZED,
+        conditions::MAIL_FLOW_CONFIGURED,
     ]
     .iter()
     .filter_map(|t| conditions::get(conds, t))

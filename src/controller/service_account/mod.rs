@@ -155,6 +155,7 @@ async fn apply(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
         sync,
         policies: (!esa.spec.policies.is_empty()).then(|| esa.spec.policies.clone()),
         activity,
+        mail_flow: inline_mail_flow(esa),
     };
     finish(esa, ctx, observation, auth.requeue, now).await
 }
@@ -168,7 +169,20 @@ fn config_problem(esa: &ExchangeServiceAccount, problem: ConfigProblem) -> Obser
         sync: SyncObservation::NotStarted,
         policies: (!esa.spec.policies.is_empty()).then(|| esa.spec.policies.clone()),
         activity: None,
+        mail_flow: inline_mail_flow(esa),
     }
+}
+
+/// Inline mode's mail-flow configuration is not carried out by this version: say so instead
+/// of reporting Ready.
+fn inline_mail_flow(esa: &ExchangeServiceAccount) -> Option<(bool, String, String)> {
+    (esa.spec.mode == crate::resources::exchange_service_account::Mode::Inline).then(|| {
+        (
+            false,
+            "InlineModeNotAvailable".to_string(),
+            "This version grants access but does not yet configure Exchange mail flow (role assignment, connectors, transport rules); the account stays not Ready.".to_string(),
+        )
+    })
 }
 
 fn sync_failed(

@@ -26,6 +26,7 @@ fn healthy() -> Observation {
         sync: SyncObservation::Synced(summary(10)),
         policies: None,
         activity: None,
+        mail_flow: None,
     }
 }
 
@@ -254,4 +255,20 @@ fn policies_and_activity_data_take_part_in_readiness() {
     assert!(conditions::get(&without.conditions, POLICY_ENABLED).is_none());
     assert!(conditions::get(&without.conditions, ACTIVITY_DATA_AUTHORIZED).is_none());
     assert_eq!(cond(&without, "Ready").status, "True");
+}
+
+#[test]
+fn inline_mode_is_not_ready_until_mail_flow_is_configured() {
+    let observed = Observation {
+        mail_flow: Some((
+            false,
+            "InlineModeNotAvailable".into(),
+            "not in this version".into(),
+        )),
+        ..healthy()
+    };
+    let (status, transitions) = decide(Some(1), None, &observed, at(1));
+    assert_eq!(cond(&status, "Ready").reason, "InlineModeNotAvailable");
+    assert_eq!(cond(&status, "MailFlowConfigured").status, "False");
+    assert!(!transitions.contains(&Transition::BecameReady));
 }
