@@ -152,7 +152,14 @@ impl HttpClient {
         loop {
             attempt += 1;
             let last = attempt >= self.policy.max_attempts;
-            match self.send_once(request).await {
+            let started = std::time::Instant::now();
+            let result = self.send_once(request).await;
+            crate::telemetry::metrics::metrics().request(
+                request.api,
+                result.as_ref().ok().map(|(status, _, _)| status.as_u16()),
+                started.elapsed(),
+            );
+            match result {
                 Ok((status, headers, body)) => {
                     let response = Response {
                         status,

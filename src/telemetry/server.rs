@@ -1,5 +1,5 @@
 //! The operator's HTTP port: `/healthz` (the process runs), `/readyz` (the controllers'
-//! caches are filled), and `/consent/callback`, the redirect target of the admin consent page,
+//! caches are filled), `/metrics` (Prometheus), and `/consent/callback`, the redirect target of the admin consent page,
 //! which makes the account look again at once.
 
 use std::net::SocketAddr;
@@ -41,6 +41,18 @@ pub async fn serve(
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(|| async {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    super::metrics::metrics().encode(),
+                )
+            }),
+        )
         .route("/consent/callback", get(consent))
         .with_state(AppState { handles });
     axum::serve(listener, app)

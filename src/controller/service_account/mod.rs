@@ -40,6 +40,19 @@ pub const FIELD_MANAGER: &str = "exo-operator";
 
 /// Reconciles one account.
 pub async fn reconcile(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) -> Result<Action> {
+    let started = std::time::Instant::now();
+    let key = format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any());
+    let span = tracing::info_span!("reconcile", account = %key);
+    let result = tracing::Instrument::instrument(reconcile_inner(esa, ctx), span).await;
+    crate::telemetry::metrics::metrics().reconciled(
+        "exchangeserviceaccount",
+        started.elapsed(),
+        result.as_ref().err().map(Error::reason),
+    );
+    result
+}
+
+async fn reconcile_inner(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = esa.namespace().unwrap_or_default();
     let api: Api<ExchangeServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
     let ctx = ctx.clone();
@@ -233,6 +246,7 @@ async fn finish(
         .await?;
     }
     announce(esa, ctx, &transitions).await;
+    record_gauges(esa, &status);
 
     let mut next = ctx.settings.resync;
     let until = |t: jiff::Timestamp| {
@@ -256,6 +270,33 @@ async fn finish(
         next = next.min(hint);
     }
     Ok(Action::requeue(next.max(Duration::from_secs(1))))
+}
+
+fn record_gauges(
+    esa: &ExchangeServiceAccount,
+    status: &crate::resources::exchange_service_account::ExchangeServiceAccountStatus,
+) {
+    use crate::telemetry::metrics::{AccountLabels, metrics};
+    let labels = AccountLabels {
+        namespace: esa.namespace().unwrap_or_default(),
+        name: esa.name_any(),
+    };
+    let m = metrics();
+    let valid = super::conditions::is_true(&status.conditions, super::conditions::TOKEN_VALID);
+    m.token_valid.get_or_create(&labels).set(i64::from(valid));
+    if let Some(expires) = status.token.as_ref().and_then(|t| t.expires_at.as_ref()) {
+        m.token_expiry
+            .get_or_create(&labels)
+            .set(expires.0.as_millisecond() as f64 / 1000.0);
+    }
+    if let Some(sync) = &status.sync {
+        m.synced_users.get_or_create(&labels).set(sync.users);
+        if let Some(t) = &sync.last_sync_time {
+            m.last_sync
+                .get_or_create(&labels)
+                .set(t.0.as_millisecond() as f64 / 1000.0);
+        }
+    }
 }
 
 async fn announce(esa: &ExchangeServiceAccount, ctx: &Context, transitions: &[Transition]) {
@@ -346,6 +387,8 @@ async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> 
     ctx.tokens
         .forget(&esa.spec.tenant, &esa.spec.application.client_id);
     ctx.forget(&key);
+    crate::telemetry::metrics::metrics()
+        .forget_account(&esa.namespace().unwrap_or_default(), &esa.name_any());
     let reference = esa.object_ref(&());
     let note = match esa.spec.deletion_policy {
         DeletionPolicy::Delete => "Stopped what the operator started in the tenant.",
