@@ -4,3 +4,5 @@
 
 pub mod kube;
 pub mod m365;
+pub mod serve;
+pub mod tls;

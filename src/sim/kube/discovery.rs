@@ -1,0 +1,232 @@
+//! Discovery and OpenAPI documents: `/version`, `/api`, `/apis`, group and group-version
+//! resource lists, and OpenAPI v3 per group-version (CRD schemas with their field docs, so
+//! `kubectl explain` works, and the `fieldValidation` parameter kubectl looks for).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::handler::Emu;
+use super::types::ResourceType;
+
+/// The emulated Kubernetes version.
+pub const VERSION: (&str, &str) = ("1", "33");
+
+/// The discovery or OpenAPI document at `segs`, if the path is one.
+pub fn document(emu: &Emu, segs: &[&str], _accept: &str) -> Option<Value> {
+    let types = emu.store.lock().types.clone();
+    match segs {
+        ["version"] => Some(json!({
+            "major": VERSION.0, "minor": VERSION.1,
+            "gitVersion": format!("v{}.{}.0-exo-sim", VERSION.0, VERSION.1),
+            "gitCommit": "exo-sim", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+            "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64",
+        })),
+        ["api"] => Some(json!({
+            "kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+        })),
+        ["api", "v1"] => Some(resource_list(
+            "v1",
+            types.iter().filter(|t| t.group.is_empty()),
+        )),
+        ["apis"] => {
+            let groups: Vec<Value> = groups(&types)
+                .iter()
+                .map(|(g, vs)| group_doc(g, vs))
+                .collect();
+            Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+        }
+        ["apis", group] => {
+            let versions = groups(&types).remove(*group)?;
+            let mut doc = group_doc(group, &versions);
+            doc["apiVersion"] = json!("v1");
+            doc["kind"] = json!("APIGroup");
+            Some(doc)
+        }
+        ["apis", group, version] => {
+            let matching: Vec<&ResourceType> = types
+                .iter()
+                .filter(|t| t.group == *group && t.version == *version)
+                .collect();
+            if matching.is_empty() {
+                return None;
+            }
+            Some(resource_list(
+                &format!("{group}/{version}"),
+                matching.into_iter(),
+            ))
+        }
+        ["openapi", "v2"] => Some(
+            json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": {}, "definitions": {}}),
+        ),
+        ["openapi", "v3"] => {
+            let mut paths = Map::new();
+            let mut gvs: Vec<String> = types
+                .iter()
+                .map(|t| {
+                    if t.group.is_empty() {
+                        format!("api/{}", t.version)
+                    } else {
+                        format!("apis/{}/{}", t.group, t.version)
+                    }
+                })
+                .collect();
+            gvs.sort();
+            gvs.dedup();
+            let rv = emu.store.lock().rv;
+            for gv in gvs {
+                paths.insert(
+                    gv.clone(),
+                    json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={rv:016X}")}),
+                );
+            }
+            Some(json!({"paths": paths}))
+        }
+        ["openapi", "v3", "api", version] => Some(openapi(
+            types
+                .iter()
+                .filter(|t| t.group.is_empty() && t.version == *version),
+        )),
+        ["openapi", "v3", "apis", group, version] => {
+            let matching: Vec<&ResourceType> = types
+                .iter()
+                .filter(|t| t.group == *group && t.version == *version)
+                .collect();
+            if matching.is_empty() {
+                return None;
+            }
+            Some(openapi(matching.into_iter()))
+        }
+        _ => None,
+    }
+}
+
+fn groups(types: &[ResourceType]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in types.iter().filter(|t| !t.group.is_empty()) {
+        let versions = out.entry(t.group.clone()).or_default();
+        if !versions.contains(&t.version) {
+            versions.push(t.version.clone());
+        }
+    }
+    out
+}
+
+fn group_doc(group: &str, versions: &[String]) -> Value {
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
+    json!({"name": group, "versions": vs, "preferredVersion": vs.first().cloned().unwrap_or(Value::Null)})
+}
+
+fn resource_list<'a>(group_version: &str, types: impl Iterator<Item = &'a ResourceType>) -> Value {
+    let resources: Vec<Value> = types.flat_map(ResourceType::discovery).collect();
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
+}
+
+/// The schema id of a type (`io.exo-operator.v1alpha1.ExchangeServiceAccount`).
+fn schema_id(t: &ResourceType) -> String {
+    let group = if t.group.is_empty() {
+        "core".to_string()
+    } else {
+        t.group.split('.').rev().collect::<Vec<_>>().join(".")
+    };
+    format!("io.k8s.{group}.{}.{}", t.version, t.kind)
+}
+
+/// Rewrites JSON Schema `$defs` references into OpenAPI component references, hoisting the
+/// definitions into `components`.
+fn hoist(schema: &Value, components: &mut Map<String, Value>) -> Value {
+    let mut s = schema.clone();
+    if let Some(defs) = s.as_object_mut().and_then(|m| m.remove("$defs")) {
+        for (name, def) in defs.as_object().cloned().unwrap_or_default() {
+            let def = hoist(&def, components);
+            components.entry(name).or_insert(def);
+        }
+    }
+    rewrite_refs(&mut s);
+    if let Some(m) = s.as_object_mut() {
+        m.remove("$schema");
+    }
+    s
+}
+
+fn rewrite_refs(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get_mut("$ref")
+                && let Some(name) = r.strip_prefix("#/$defs/")
+            {
+                *r = format!("#/components/schemas/{name}");
+            }
+            m.values_mut().for_each(rewrite_refs);
+        }
+        Value::Array(a) => a.iter_mut().for_each(rewrite_refs),
+        _ => {}
+    }
+}
+
+fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
+    let mut components = Map::new();
+    let mut paths = Map::new();
+    components.insert(
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".into(),
+        json!({"type": "object", "description": "ObjectMeta is metadata that all persisted resources must have, which includes all objects users must create.", "x-kubernetes-preserve-unknown-fields": true}),
+    );
+    for t in types {
+        let Some(schema) = &t.schema else { continue };
+        let mut s = hoist(schema, &mut components);
+        if let Some(props) = s.get_mut("properties").and_then(Value::as_object_mut) {
+            props.entry("apiVersion").or_insert(json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}));
+            props.entry("kind").or_insert(json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}));
+            props.entry("metadata").or_insert(json!({"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}], "default": {}, "description": "Standard object's metadata."}));
+        }
+        let gvk = json!({"group": t.group, "kind": t.kind, "version": t.version});
+        s["x-kubernetes-group-version-kind"] = json!([gvk]);
+        let id = schema_id(t);
+        components.insert(id.clone(), s);
+        let base = if t.group.is_empty() {
+            format!("/api/{}", t.version)
+        } else {
+            format!("/apis/{}/{}", t.group, t.version)
+        };
+        let item = if t.namespaced {
+            format!("{base}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
+        } else {
+            format!("{base}/{}/{{name}}", t.plural)
+        };
+        let field_validation = json!({"name": "fieldValidation", "in": "query", "description": "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields.", "schema": {"type": "string", "uniqueItems": true}});
+        let op = |action: &str| {
+            json!({
+                "operationId": format!("{action}{}", t.kind),
+                "x-kubernetes-action": action,
+                "x-kubernetes-group-version-kind": gvk,
+                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{id}")}}}}},
+            })
+        };
+        let mut patch = op("patch");
+        patch["parameters"] = json!([field_validation]);
+        let mut put = op("put");
+        put["parameters"] = json!([field_validation]);
+        paths.insert(
+            item,
+            json!({"get": op("get"), "put": put, "patch": patch, "delete": op("delete")}),
+        );
+        let collection = if t.namespaced {
+            format!("{base}/namespaces/{{namespace}}/{}", t.plural)
+        } else {
+            format!("{base}/{}", t.plural)
+        };
+        let mut post = op("post");
+        post["parameters"] = json!([field_validation]);
+        paths.insert(collection, json!({"get": op("list"), "post": post}));
+    }
+    json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.33.0"},
+        "paths": paths,
+        "components": {"schemas": components},
+    })
+}

@@ -1,0 +1,179 @@
+//! The emulator's state: served types, objects by type and `(namespace, name)`, one global
+//! resourceVersion, a bounded history of watch events, request counters and the write audit.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use super::types::ResourceType;
+
+/// A change, as watchers see it (the object in its stored shape).
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// resourceVersion of the change.
+    pub rv: u64,
+    /// Storage key of the object's type.
+    pub storage: String,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    pub kind: &'static str,
+    /// The object after the change (before it, for `DELETED`).
+    pub object: Value,
+}
+
+/// One write request, for tests and benchmarks.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// When (RFC 3339).
+    pub time: String,
+    /// `create`, `update`, `patch`, `delete`.
+    pub verb: String,
+    /// `group/version/plural` (`v1/secrets` for core).
+    pub resource: String,
+    /// Namespace, if any.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Subresource (`status`), if any.
+    pub subresource: Option<String>,
+    /// The field manager given, if any.
+    pub field_manager: Option<String>,
+    /// The client's `User-Agent`.
+    pub user_agent: String,
+    /// HTTP status of the answer.
+    pub code: u16,
+    /// Whether the object changed (a write that changes nothing stores nothing).
+    pub changed: bool,
+}
+
+/// Counters and audit log.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    /// Requests by `verb resource` (e.g. `list v1/secrets`).
+    pub requests: BTreeMap<String, u64>,
+    /// Every write request, in order.
+    pub audit: Vec<AuditEntry>,
+}
+
+impl Stats {
+    /// Write requests sent by clients whose `User-Agent` starts with `agent`.
+    pub fn writes_by(&self, agent: &str) -> Vec<&AuditEntry> {
+        self.audit
+            .iter()
+            .filter(|e| e.user_agent.starts_with(agent))
+            .collect()
+    }
+}
+
+/// Mutable state, under one lock.
+pub struct Inner {
+    /// Last resourceVersion handed out.
+    pub rv: u64,
+    /// Served types.
+    pub types: Vec<ResourceType>,
+    /// Objects by storage key, then `(namespace, name)` (namespace empty when cluster-scoped).
+    pub objects: HashMap<String, BTreeMap<(String, String), Value>>,
+    history: VecDeque<Arc<Change>>,
+    history_limit: usize,
+    /// resourceVersion of the oldest change still in the history, minus one.
+    pub oldest: u64,
+    /// Counters and audit.
+    pub stats: Stats,
+}
+
+impl Inner {
+    /// The next resourceVersion.
+    pub fn next_rv(&mut self) -> u64 {
+        self.rv += 1;
+        self.rv
+    }
+
+    /// The type served at `group/version/plural`.
+    pub fn find_type(&self, group: &str, version: &str, plural: &str) -> Option<ResourceType> {
+        self.types
+            .iter()
+            .find(|t| t.group == group && t.version == version && t.plural == plural)
+            .cloned()
+    }
+
+    /// Objects of a storage key.
+    pub fn objects_of(&mut self, storage: &str) -> &mut BTreeMap<(String, String), Value> {
+        self.objects.entry(storage.to_string()).or_default()
+    }
+
+    /// Records a change for watchers; returns it for broadcasting.
+    pub fn record(
+        &mut self,
+        storage: &str,
+        kind: &'static str,
+        object: Value,
+        rv: u64,
+    ) -> Arc<Change> {
+        let change = Arc::new(Change {
+            rv,
+            storage: storage.to_string(),
+            kind,
+            object,
+        });
+        self.history.push_back(change.clone());
+        while self.history.len() > self.history_limit {
+            if let Some(old) = self.history.pop_front() {
+                self.oldest = old.rv;
+            }
+        }
+        change
+    }
+
+    /// Changes after `rv`, or `None` when they are no longer in the history (410 Gone).
+    pub fn changes_since(&self, rv: u64) -> Option<Vec<Arc<Change>>> {
+        if rv < self.oldest {
+            return None;
+        }
+        Some(self.history.iter().filter(|c| c.rv > rv).cloned().collect())
+    }
+}
+
+/// The shared store.
+pub struct Store {
+    inner: Mutex<Inner>,
+    tx: broadcast::Sender<Arc<Change>>,
+}
+
+impl Store {
+    /// An empty store serving `types`, keeping `history_limit` changes for watchers.
+    pub fn new(types: Vec<ResourceType>, history_limit: usize) -> Self {
+        let (tx, _) = broadcast::channel(history_limit.max(1024));
+        Self {
+            inner: Mutex::new(Inner {
+                rv: 1,
+                types,
+                objects: HashMap::new(),
+                history: VecDeque::new(),
+                history_limit,
+                oldest: 0,
+                stats: Stats::default(),
+            }),
+            tx,
+        }
+    }
+
+    /// Locks the state.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends changes to watchers (after the lock is released).
+    pub fn publish(&self, changes: Vec<Arc<Change>>) {
+        for c in changes {
+            let _ = self.tx.send(c);
+        }
+    }
+
+    /// A receiver of future changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.tx.subscribe()
+    }
+}

@@ -1,0 +1,283 @@
+//! The resource types the emulator serves: built-ins, and those CustomResourceDefinitions add.
+
+use std::sync::Arc;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use serde_json::{Value, json};
+
+use crate::resources::validation::SchemaValidator;
+
+/// A printer column of a custom resource.
+#[derive(Clone, Debug)]
+pub struct PrinterColumn {
+    /// Header.
+    pub name: String,
+    /// `string`, `integer`, `number`, `boolean` or `date`.
+    pub type_: String,
+    /// JSONPath of the value.
+    pub json_path: String,
+    /// Description.
+    pub description: String,
+    /// 0 shown always; above 0 only with `-o wide`.
+    pub priority: i32,
+}
+
+/// One served resource (a group, version and plural).
+#[derive(Clone)]
+pub struct ResourceType {
+    /// API group (empty for core).
+    pub group: String,
+    /// Version.
+    pub version: String,
+    /// Plural name (the URL segment).
+    pub plural: String,
+    /// Singular name.
+    pub singular: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespaced or cluster-scoped.
+    pub namespaced: bool,
+    /// Short names.
+    pub short_names: Vec<String>,
+    /// Categories.
+    pub categories: Vec<String>,
+    /// Whether `/status` is a subresource (spec and status written separately).
+    pub status_subresource: bool,
+    /// Printer columns (custom resources).
+    pub columns: Vec<PrinterColumn>,
+    /// Admission against the CRD schema (custom resources).
+    pub validator: Option<Arc<SchemaValidator>>,
+    /// The OpenAPI schema, for the OpenAPI documents.
+    pub schema: Option<Value>,
+    /// Objects of this type are stored under this key (events of both APIs share one).
+    pub storage: String,
+    /// Whether `metadata.generation` is maintained.
+    pub generation: bool,
+}
+
+impl std::fmt::Debug for ResourceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.group, self.version, self.plural)
+    }
+}
+
+impl ResourceType {
+    /// `group/version`, or `version` for core.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `plural.group` as in messages (`exchangeserviceaccounts.exo-operator.io`).
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// `Kind.group`, as in validation messages.
+    pub fn qualified_kind(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+
+    /// The APIResource entries of discovery (the resource and its status subresource).
+    pub fn discovery(&self) -> Vec<Value> {
+        let verbs = [
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ];
+        let mut main = json!({
+            "name": self.plural,
+            "singularName": self.singular,
+            "namespaced": self.namespaced,
+            "kind": self.kind,
+            "verbs": verbs,
+        });
+        if !self.short_names.is_empty() {
+            main["shortNames"] = json!(self.short_names);
+        }
+        if !self.categories.is_empty() {
+            main["categories"] = json!(self.categories);
+        }
+        let mut out = vec![main];
+        if self.status_subresource {
+            out.push(json!({
+                "name": format!("{}/status", self.plural),
+                "singularName": "",
+                "namespaced": self.namespaced,
+                "kind": self.kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+        out
+    }
+
+    fn builtin(
+        (group, version): (&str, &str),
+        plural: &str,
+        kind: &str,
+        namespaced: bool,
+        short_names: &[&str],
+        status: bool,
+        schema: Option<Value>,
+    ) -> Self {
+        Self {
+            group: group.into(),
+            version: version.into(),
+            plural: plural.into(),
+            singular: kind.to_lowercase(),
+            kind: kind.into(),
+            namespaced,
+            short_names: short_names.iter().map(|s| s.to_string()).collect(),
+            categories: Vec::new(),
+            status_subresource: status,
+            columns: Vec::new(),
+            validator: None,
+            schema,
+            storage: format!("{group}/{plural}"),
+            generation: false,
+        }
+    }
+
+    /// The built-in types: Namespaces, Secrets, ConfigMaps, Events (core and
+    /// events.k8s.io), Leases and CustomResourceDefinitions.
+    pub fn builtins() -> Vec<Self> {
+        use k8s_openapi::api::coordination::v1::Lease;
+        use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
+        fn schema<T: schemars::JsonSchema>() -> Option<Value> {
+            serde_json::to_value(schemars::schema_for!(T)).ok()
+        }
+        let mut events = Self::builtin(
+            ("events.k8s.io", "v1"),
+            "events",
+            "Event",
+            true,
+            &["ev"],
+            false,
+            schema::<k8s_openapi::api::events::v1::Event>(),
+        );
+        events.storage = "/events".into();
+        let mut crds = Self::builtin(
+            ("apiextensions.k8s.io", "v1"),
+            "customresourcedefinitions",
+            "CustomResourceDefinition",
+            false,
+            &["crd", "crds"],
+            true,
+            schema::<CustomResourceDefinition>(),
+        );
+        crds.generation = true;
+        vec![
+            Self::builtin(
+                ("", "v1"),
+                "namespaces",
+                "Namespace",
+                false,
+                &["ns"],
+                true,
+                schema::<Namespace>(),
+            ),
+            Self::builtin(
+                ("", "v1"),
+                "secrets",
+                "Secret",
+                true,
+                &[],
+                false,
+                schema::<Secret>(),
+            ),
+            Self::builtin(
+                ("", "v1"),
+                "configmaps",
+                "ConfigMap",
+                true,
+                &["cm"],
+                false,
+                schema::<ConfigMap>(),
+            ),
+            Self::builtin(
+                ("", "v1"),
+                "events",
+                "Event",
+                true,
+                &["ev"],
+                false,
+                schema::<Event>(),
+            ),
+            events,
+            Self::builtin(
+                ("coordination.k8s.io", "v1"),
+                "leases",
+                "Lease",
+                true,
+                &[],
+                false,
+                schema::<Lease>(),
+            ),
+            crds,
+        ]
+    }
+
+    /// The types a CRD serves (one per served version).
+    pub fn from_crd(crd: &CustomResourceDefinition) -> Vec<Self> {
+        let spec = &crd.spec;
+        spec.versions
+            .iter()
+            .filter(|v| v.served)
+            .map(|v| {
+                let validator = SchemaValidator::for_crd(crd, &v.name).map(Arc::new);
+                let schema = v
+                    .schema
+                    .as_ref()
+                    .and_then(|s| s.open_api_v3_schema.as_ref())
+                    .and_then(|s| serde_json::to_value(s).ok());
+                Self {
+                    group: spec.group.clone(),
+                    version: v.name.clone(),
+                    plural: spec.names.plural.clone(),
+                    singular: spec
+                        .names
+                        .singular
+                        .clone()
+                        .unwrap_or_else(|| spec.names.kind.to_lowercase()),
+                    kind: spec.names.kind.clone(),
+                    namespaced: spec.scope == "Namespaced",
+                    short_names: spec.names.short_names.clone().unwrap_or_default(),
+                    categories: spec.names.categories.clone().unwrap_or_default(),
+                    status_subresource: v.subresources.as_ref().is_some_and(|s| s.status.is_some()),
+                    columns: v
+                        .additional_printer_columns
+                        .iter()
+                        .flatten()
+                        .map(|c| PrinterColumn {
+                            name: c.name.clone(),
+                            type_: c.type_.clone(),
+                            json_path: c.json_path.clone(),
+                            description: c.description.clone().unwrap_or_default(),
+                            priority: c.priority.unwrap_or(0),
+                        })
+                        .collect(),
+                    validator,
+                    schema,
+                    storage: format!("{}/{}", spec.group, spec.names.plural),
+                    generation: true,
+                }
+            })
+            .collect()
+    }
+}
