@@ -21,6 +21,8 @@ pub struct Settings {
     pub ca_bundle: Option<Vec<u8>>,
     /// Longest time between two reconciles of a healthy account.
     pub resync: Duration,
+    /// How often an account waiting for admin consent checks again.
+    pub consent_poll: Duration,
     /// Reconciles run at once per controller.
     pub concurrency: u16,
     /// The `reportingController` of Events.
@@ -35,6 +37,7 @@ impl Default for Settings {
             retry: RetryPolicy::default(),
             ca_bundle: None,
             resync: Duration::from_secs(60 * 60),
+            consent_poll: Duration::from_secs(60),
             concurrency: 16,
             controller_name: "exo-operator".into(),
             instance: None,
@@ -56,6 +59,8 @@ pub struct AccountMemo {
     /// A rotated refresh token not yet saved in its Secret (a failed write), saved first on the
     /// next reconcile so it is never lost.
     pub unsaved_refresh_token: Option<SecretString>,
+    /// When the open device-code prompt was last polled (never more often than its interval).
+    pub last_poll: Option<jiff::Timestamp>,
     /// Consecutive failed reconciles, for backoff.
     pub failures: u32,
 }

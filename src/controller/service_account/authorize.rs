@@ -25,9 +25,6 @@ use crate::resources::exchange_service_account::{
 /// Annotation a human sets (any new value) to start a new device-code sign-in.
 pub const REGRANT_ANNOTATION: &str = "exo-operator.io/regrant";
 
-/// How long to wait before checking again for consent that is not granted yet.
-pub const CONSENT_POLL: Duration = Duration::from_secs(60);
-
 /// The outcome of the authorization step.
 #[derive(Debug)]
 pub struct Authorization {
@@ -115,7 +112,7 @@ pub async fn application_consent(
                 },
                 graph_token: None,
                 service_principal: None,
-                requeue: Some(CONSENT_POLL),
+                requeue: Some(ctx.settings.consent_poll),
             });
         }
         Err(e) => return Ok(Authorization::failed(&e, held.as_ref())),
@@ -132,7 +129,7 @@ pub async fn application_consent(
             },
             graph_token: None,
             service_principal: None,
-            requeue: Some(CONSENT_POLL),
+            requeue: Some(ctx.settings.consent_poll),
         });
     }
     let memo = ctx.memo(&account.key);
@@ -165,7 +162,7 @@ pub async fn application_consent(
                 },
                 graph_token: None,
                 service_principal: None,
-                requeue: Some(CONSENT_POLL),
+                requeue: Some(ctx.settings.consent_poll),
             });
         }
         Err(e) => return Err(e.into()),
@@ -278,7 +275,12 @@ pub async fn device_code(
             }
         }
         return match fetched {
-            Ok(token) => Ok(delegated_grant(esa, account, token)),
+            Ok(token) => Ok(delegated_grant(
+                esa,
+                account,
+                token,
+                ctx.settings.consent_poll,
+            )),
             Err(e) if e.failure.class() == ErrorClass::NeedsHuman => {
                 // The grant is dead: drop it, and open a new sign-in unless a human must ask.
                 state.refresh_token = None;
@@ -308,6 +310,20 @@ pub async fn device_code(
 
     match state.prompt.clone() {
         Some(prompt) if !prompt.is_expired(jiff::Timestamp::now()) => {
+            // Reconciles also follow status writes: poll no more often than the interval.
+            let now = jiff::Timestamp::now();
+            if let Some(last) = ctx.memo(&account.key).last_poll {
+                let next =
+                    last + jiff::SignedDuration::try_from(prompt.interval()).unwrap_or_default();
+                if now < next {
+                    let mut waiting = awaiting(&prompt, TokenObservation::NotAttempted);
+                    waiting.requeue = Some(
+                        Duration::try_from(next.duration_since(now)).unwrap_or(prompt.interval()),
+                    );
+                    return Ok(waiting);
+                }
+            }
+            ctx.update_memo(&account.key, |m| m.last_poll = Some(now));
             match account.identity.poll_device_code(credential, &prompt).await {
                 PollOutcome::Pending => Ok(awaiting(&prompt, TokenObservation::NotAttempted)),
                 PollOutcome::SlowDown(interval) => {
@@ -326,7 +342,12 @@ pub async fn device_code(
                         &format!("grant:{}", secret.uid().unwrap_or_default()),
                     );
                     ctx.tokens.insert(&key, tokens.access.clone()).await;
-                    Ok(delegated_grant(esa, account, tokens.access))
+                    Ok(delegated_grant(
+                        esa,
+                        account,
+                        tokens.access,
+                        ctx.settings.consent_poll,
+                    ))
                 }
                 PollOutcome::Declined => {
                     state.prompt = None;
@@ -428,6 +449,7 @@ fn delegated_grant(
     esa: &ExchangeServiceAccount,
     account: &Account,
     token: AccessToken,
+    consent_poll: Duration,
 ) -> Authorization {
     let required = permissions::required(&esa.spec);
     let scopes: Vec<String> = token
@@ -459,7 +481,7 @@ fn delegated_grant(
             },
             graph_token: None,
             service_principal,
-            requeue: Some(CONSENT_POLL),
+            requeue: Some(consent_poll),
         }
     }
 }

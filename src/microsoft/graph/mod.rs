@@ -75,6 +75,13 @@ impl GraphClient {
         if eventual {
             headers.push(("consistencylevel".to_string(), "eventual".to_string()));
         }
+        if url.contains("/delta") {
+            // Delta rounds take no $top; the page size is a preference.
+            headers.push((
+                "prefer".to_string(),
+                format!("odata.maxpagesize={MAX_PAGE}"),
+            ));
+        }
         let request = Request {
             api: "graph",
             method: Method::GET,

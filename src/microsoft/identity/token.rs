@@ -33,9 +33,12 @@ pub struct TokenClaims {
     /// Object id of the caller (the service principal for app-only tokens).
     #[serde(default)]
     pub oid: Option<String>,
-    /// Application (client) id.
-    #[serde(default, alias = "azp")]
+    /// Application (client) id, in v1.0 tokens.
+    #[serde(default)]
     pub appid: Option<String>,
+    /// Application (client) id, in v2.0 tokens.
+    #[serde(default)]
+    pub azp: Option<String>,
     /// Expiry, seconds since the epoch.
     #[serde(default)]
     pub exp: Option<i64>,
@@ -47,6 +50,11 @@ impl TokenClaims {
         let payload = jwt.split('.').nth(1)?;
         let raw = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
         serde_json::from_slice(&raw).ok()
+    }
+
+    /// The application (client) id, from either token version.
+    pub fn app_id(&self) -> Option<&str> {
+        self.appid.as_deref().or(self.azp.as_deref())
     }
 
     /// The delegated scopes as a list.
@@ -157,7 +165,7 @@ mod tests {
         );
         assert_eq!(t.claims.roles, ["User.Read.All", "Group.Read.All"]);
         assert_eq!(t.claims.wids.len(), 1);
-        assert_eq!(t.claims.appid.as_deref(), Some("app"));
+        assert_eq!(t.claims.app_id(), Some("app"));
         assert!(t.bearer().starts_with("Bearer ey"));
     }
 

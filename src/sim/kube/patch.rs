@@ -220,7 +220,9 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
                 add_at(&mut work, &path, value()?)?;
             }
             "test" => {
-                if get_at(&work, &path) != Some(value()?) {
+                // As the API server does, a missing path tests equal to null.
+                let actual = get_at(&work, &path).unwrap_or(Value::Null);
+                if actual != value()? {
                     return Err(format!("test failed at /{}", path.join("/")));
                 }
             }

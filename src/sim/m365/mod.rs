@@ -1,10 +1,318 @@
-//! Microsoft 365 tenant simulator: identity platform, Graph and Exchange admin API.
+//! Microsoft 365 tenant simulator: the identity platform (OAuth2 v2.0), Microsoft Graph, the
+//! Office 365 Management Activity API and a control API, on one loopback port (routing by
+//! path), with fault injection. State lives in memory, built from a tenants file.
+
+pub mod control;
+pub mod errors;
+pub mod graph;
+pub mod identity;
+pub mod jwt;
+pub mod management;
+pub mod state;
+pub mod tenants;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use tokio::sync::watch;
+
+use self::state::World;
+pub use self::tenants::{Generate, TenantsFile};
+
+/// The running simulator's shared state.
+pub struct Sim {
+    /// The world.
+    pub world: Mutex<World>,
+    /// Token signing.
+    pub signer: jwt::Signer,
+    /// The base URL clients use.
+    pub base_url: String,
+}
 
 /// Command-line options of `exo-sim m365`.
 #[derive(clap::Args, Debug, Clone)]
-pub struct Args {}
+pub struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Serve HTTPS with a generated CA (written to `--ca-file`).
+    #[arg(long)]
+    pub tls: bool,
+    /// Where to write the CA certificate with `--tls`.
+    #[arg(long, value_name = "PATH", default_value = "exo-sim-m365-ca.pem")]
+    pub ca_file: PathBuf,
+    /// Tenants file (YAML); default: the demo world of `examples/sim/tenants.yaml`.
+    #[arg(long, value_name = "FILE")]
+    pub tenants: Option<PathBuf>,
+    /// Generated directory in every tenant: `users=N,groups=M,seed=S`.
+    #[arg(long, value_name = "SPEC", value_parser = Generate::parse)]
+    pub generate: Option<Generate>,
+}
+
+/// Options of a simulator started from code.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Serve HTTPS with a generated CA.
+    pub tls: bool,
+    /// The world.
+    pub tenants: TenantsFile,
+    /// Generated directory in every tenant.
+    pub generate: Option<Generate>,
+    /// Access-token lifetime.
+    pub token_lifetime: Duration,
+    /// Device-code polling interval, seconds.
+    pub device_code_interval: u64,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: false,
+            tenants: tenants::demo(),
+            generate: None,
+            token_lifetime: Duration::from_secs(3600),
+            device_code_interval: 5,
+        }
+    }
+}
+
+/// A running simulator; stops when dropped or on [`Simulator::shutdown`].
+pub struct Simulator {
+    sim: Arc<Sim>,
+    ca_pem: Option<String>,
+    shutdown: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The routes.
+pub fn router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(identity::openid_configuration),
+        )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(identity::openid_configuration),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(identity::keys))
+        .route("/{tenant}/oauth2/v2.0/token", post(identity::token))
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(identity::devicecode),
+        )
+        .route("/{tenant}/oauth2/v2.0/authorize", get(identity::authorize))
+        .route("/{tenant}/adminconsent", get(identity::adminconsent))
+        .route("/{tenant}/v2.0/adminconsent", get(identity::adminconsent))
+        .route("/devicelogin", get(identity::devicelogin))
+        .route("/v1.0/{*path}", any(graph::handle))
+        .route(
+            "/api/v1.0/{tenant}/activity/feed/subscriptions/{operation}",
+            any(management::subscriptions),
+        )
+        .merge(control::routes())
+        .layer(axum::middleware::from_fn_with_state(sim.clone(), faults))
+        .with_state(sim)
+}
+
+/// Counts requests and applies injected faults.
+async fn faults(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
+    let key = format!("{} {}", request.method(), request.uri().path());
+    if key.contains(" /_sim/") {
+        return next.run(request).await;
+    }
+    let fault = {
+        let mut w = sim.world.lock().unwrap();
+        *w.counters.entry(key.clone()).or_default() += 1;
+        let mut hit = None;
+        for f in w.faults.iter_mut() {
+            if f.count == Some(0) {
+                continue;
+            }
+            if regex::Regex::new(&f.path).is_ok_and(|r| r.is_match(&key)) {
+                if let Some(c) = f.count.as_mut() {
+                    *c -= 1;
+                }
+                hit = Some(f.clone());
+                break;
+            }
+        }
+        hit
+    };
+    if let Some(f) = fault {
+        if let Some(ms) = f.latency_ms {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        if f.drop {
+            let stream = futures::stream::once(async {
+                Err::<axum::body::Bytes, _>(std::io::Error::other(
+                    "connection dropped by the simulator",
+                ))
+            });
+            return Response::new(axum::body::Body::from_stream(stream));
+        }
+        if let Some(status) = f.status {
+            let mut response = if key.contains(" /v1.0/") {
+                let code = if status == 429 {
+                    "TooManyRequests"
+                } else {
+                    "serviceNotAvailable"
+                };
+                errors::graph(status, code, "Injected by the simulator.", None)
+            } else if key.contains("/oauth2/") {
+                if status == 429 {
+                    errors::aad(
+                        429,
+                        "temporarily_unavailable",
+                        50196,
+                        "The server terminated an operation because it encountered a client request loop.",
+                    )
+                } else {
+                    errors::aad(
+                        status,
+                        "temporarily_unavailable",
+                        50053,
+                        "The service is temporarily unavailable.",
+                    )
+                }
+            } else {
+                (
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                    "",
+                )
+                    .into_response()
+            };
+            if let Some(s) = f.retry_after
+                && let Ok(v) = HeaderValue::from_str(&s.to_string())
+            {
+                response.headers_mut().insert("retry-after", v);
+            }
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+impl Simulator {
+    /// Starts a simulator.
+    pub async fn start(opts: SimOptions) -> anyhow::Result<Simulator> {
+        crate::microsoft::http::install_crypto_provider();
+        let mut world = World::from_file(&opts.tenants, opts.generate)?;
+        world.token_lifetime = jiff::SignedDuration::try_from(opts.token_lifetime)?;
+        world.device_interval = opts.device_code_interval.max(1);
+        let listener = tokio::net::TcpListener::bind(opts.listen).await?;
+        let addr = listener.local_addr()?;
+        let (scheme, tls) = if opts.tls {
+            let tls = super::tls::LocalTls::generate("exo-sim m365")?;
+            ("https", Some(tls))
+        } else {
+            ("http", None)
+        };
+        let sim = Arc::new(Sim {
+            world: Mutex::new(world),
+            signer: jwt::Signer::new(),
+            base_url: format!("{scheme}://{addr}"),
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let task = tokio::spawn(super::serve::serve(
+            listener,
+            router(sim.clone()),
+            tls.as_ref().map(|t| t.server_config.clone()),
+            rx,
+        ));
+        Ok(Simulator {
+            sim,
+            ca_pem: tls.map(|t| t.ca_pem),
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// The base URL (login, Graph, management and control are all served here).
+    pub fn url(&self) -> String {
+        self.sim.base_url.clone()
+    }
+
+    /// The CA certificate (PEM) to trust, with TLS.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
+    }
+
+    /// Requests so far by `METHOD /path`.
+    pub fn counters(&self) -> std::collections::BTreeMap<String, u64> {
+        self.sim.world.lock().unwrap().counters.clone()
+    }
+
+    /// Requests so far whose `METHOD /path` contains `pattern`.
+    pub fn count(&self, pattern: &str) -> u64 {
+        self.counters()
+            .iter()
+            .filter(|(k, _)| k.contains(pattern))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// Runs `f` on the world (tests and the demo).
+    pub fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        f(&mut self.sim.world.lock().unwrap())
+    }
+
+    /// Stops the server.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
 
 /// Runs `exo-sim m365` until interrupted.
-pub async fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("the Microsoft 365 tenant simulator is not built yet")
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let tenants = match &args.tenants {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            serde_saphyr::from_str(&text).map_err(|e| {
+                anyhow::anyhow!("{} is not a valid tenants file: {e}", path.display())
+            })?
+        }
+        None => tenants::demo(),
+    };
+    let sim = Simulator::start(SimOptions {
+        listen: args.listen,
+        tls: args.tls,
+        tenants,
+        generate: args.generate,
+        ..Default::default()
+    })
+    .await?;
+    if let Some(pem) = sim.ca_pem() {
+        std::fs::write(&args.ca_file, pem)?;
+        eprintln!("CA certificate written to {}", args.ca_file.display());
+    }
+    println!("{}", sim.url());
+    eprintln!(
+        "Microsoft 365 simulator on {} (control API under /_sim)",
+        sim.url()
+    );
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown().await;
+    Ok(())
 }

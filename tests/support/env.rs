@@ -1,0 +1,259 @@
+//! An environment for end-to-end tests: the Kubernetes API emulator, the Microsoft 365
+//! simulator and the real operator, all in-process on loopback, plus helpers to apply the
+//! examples (pointed at the simulator) and wait for conditions with a deadline.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use exo_operator::controller::context::{Context, Settings};
+use exo_operator::controller::run::{Operator, Scope};
+use exo_operator::microsoft::http::RetryPolicy;
+use exo_operator::microsoft::retry::Backoff;
+use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
+use exo_operator::resources::sync_target_list::SyncTargetList;
+use exo_operator::sim::kube::{Emulator, EmulatorOptions, install_crds};
+use exo_operator::sim::m365::{SimOptions, Simulator};
+use kube::api::{Api, DynamicObject, GroupVersionKind, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+
+/// Deadline of every wait.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Both simulators and, when started, the operator.
+pub struct Env {
+    /// The Kubernetes API emulator.
+    pub kube: Emulator,
+    /// The Microsoft 365 simulator.
+    pub m365: Simulator,
+    /// A client of the emulator.
+    pub client: kube::Client,
+    /// The operator.
+    pub operator: Option<Operator>,
+    http: reqwest::Client,
+}
+
+impl Env {
+    /// Starts both simulators (with `opts`), installs the CRDs and starts the operator.
+    pub async fn start(opts: SimOptions) -> Env {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let kube = Emulator::start(EmulatorOptions::default()).await.unwrap();
+        let m365 = Simulator::start(opts).await.unwrap();
+        let client = kube.client().await.unwrap();
+        install_crds(&client).await.unwrap();
+        let mut env = Env {
+            kube,
+            m365,
+            client,
+            operator: None,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        };
+        env.start_operator().await;
+        env
+    }
+
+    /// Simulator options with a short token lifetime and device-code interval.
+    pub fn fast() -> SimOptions {
+        SimOptions {
+            token_lifetime: Duration::from_secs(3600),
+            device_code_interval: 1,
+            ..Default::default()
+        }
+    }
+
+    /// Starts (or restarts) the operator.
+    pub async fn start_operator(&mut self) {
+        let settings = Settings {
+            retry: RetryPolicy {
+                max_attempts: 3,
+                backoff: Backoff {
+                    base: Duration::from_millis(50),
+                    max: Duration::from_millis(500),
+                },
+                max_wait: Duration::from_secs(5),
+            },
+            resync: Duration::from_secs(60),
+            consent_poll: Duration::from_millis(300),
+            ..Settings::default()
+        };
+        let ctx = Arc::new(Context::new(self.client.clone(), settings).unwrap());
+        self.operator = Some(Operator::start(ctx, Scope::default(), None).await);
+    }
+
+    /// Stops the operator.
+    pub async fn stop_operator(&mut self) {
+        if let Some(op) = self.operator.take() {
+            op.stop().await;
+        }
+    }
+
+    /// Creates every object of an example file, pointing accounts at the simulator.
+    pub async fn apply_example(&self, file: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(file);
+        let text = std::fs::read_to_string(path).unwrap();
+        for doc in text.split("\n---") {
+            let value: Value = match serde_saphyr::from_str(doc) {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+            if value.is_null() {
+                continue;
+            }
+            self.create(self.point_at_simulator(value)).await;
+        }
+    }
+
+    /// Sets `spec.endpoints` of an ExchangeServiceAccount to the simulator.
+    pub fn point_at_simulator(&self, mut value: Value) -> Value {
+        if value["kind"] == "ExchangeServiceAccount" {
+            let url = self.m365.url();
+            value["spec"]["endpoints"] =
+                json!({"login": url, "graph": url, "exchange": url, "management": url});
+        }
+        value
+    }
+
+    /// Creates an object given as JSON.
+    pub async fn create(&self, value: Value) {
+        let (group, version) = match value["apiVersion"].as_str().unwrap().split_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (
+                String::new(),
+                value["apiVersion"].as_str().unwrap().to_string(),
+            ),
+        };
+        let kind = value["kind"].as_str().unwrap().to_string();
+        let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(&group, &version, &kind));
+        let ns = value["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &ns, &ar);
+        let obj: DynamicObject = serde_json::from_value(value).unwrap();
+        api.create(&PostParams::default(), &obj).await.unwrap();
+    }
+
+    /// The accounts API.
+    pub fn accounts(&self) -> Api<ExchangeServiceAccount> {
+        Api::default_namespaced(self.client.clone())
+    }
+
+    /// The lists API.
+    pub fn lists(&self) -> Api<SyncTargetList> {
+        Api::default_namespaced(self.client.clone())
+    }
+
+    /// Waits until account `name` satisfies `pred`; panics with its status after the deadline.
+    pub async fn wait_account(
+        &self,
+        name: &str,
+        what: &str,
+        pred: impl Fn(&ExchangeServiceAccount) -> bool,
+    ) -> ExchangeServiceAccount {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            if let Some(esa) = self.accounts().get_opt(name).await.unwrap() {
+                if pred(&esa) {
+                    return esa;
+                }
+                if tokio::time::Instant::now() > deadline {
+                    panic!(
+                        "{name}: timed out waiting for {what}; status: {}",
+                        serde_json::to_string_pretty(&esa.status).unwrap()
+                    );
+                }
+            } else if tokio::time::Instant::now() > deadline {
+                panic!("{name}: timed out waiting for {what}; the account does not exist");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until list `name` satisfies `pred`.
+    pub async fn wait_list(
+        &self,
+        name: &str,
+        what: &str,
+        pred: impl Fn(&SyncTargetList) -> bool,
+    ) -> SyncTargetList {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let stl = self.lists().get(name).await.unwrap();
+            if pred(&stl) {
+                return stl;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name}: timed out waiting for {what}; status: {}",
+                serde_json::to_string_pretty(&stl.status).unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// POSTs to the simulator's control API.
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/_sim{path}", self.m365.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "control {path}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    /// DELETEs on the simulator's control API.
+    pub async fn control_delete(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .delete(format!("{}/_sim{path}", self.m365.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "control {path}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Opens a URL as a browser would (without following the redirect); returns the status.
+    pub async fn open(&self, url: &str) -> u16 {
+        self.http.get(url).send().await.unwrap().status().as_u16()
+    }
+
+    /// Writes recorded by the emulator so far.
+    pub fn writes(&self) -> usize {
+        self.kube.stats().audit.len()
+    }
+}
+
+/// The condition `type_` of an account, as (status, reason).
+pub fn condition(esa: &ExchangeServiceAccount, type_: &str) -> Option<(String, String)> {
+    esa.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+/// Whether condition `type_` is True.
+pub fn is(esa: &ExchangeServiceAccount, type_: &str) -> bool {
+    condition(esa, type_).is_some_and(|(s, _)| s == "True")
+}
+
+/// Whether condition `type_` has `reason`.
+pub fn reason(esa: &ExchangeServiceAccount, type_: &str, r: &str) -> bool {
+    condition(esa, type_).is_some_and(|(_, x)| x == r)
+}
