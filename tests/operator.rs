@@ -234,3 +234,415 @@ async fn device_code_selected_users_then_revoked_grant_notifies_once_and_recover
     assert_eq!(count_events(&env, "fabrikam", "TokenRecovered").await, 1);
     assert_eq!(count_events(&env, "fabrikam", "TokenInvalid").await, 1);
 }
+
+/// A webhook receiver: every JSON body posted to it.
+async fn webhook() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+async fn consent_all(env: &Env, tenant: &str) {
+    env.control(
+        &format!("/tenants/{tenant}/consent"),
+        json!({"clientId": "3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c"}),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_consent_shows_the_url_again_and_a_webhook_fires_once_per_transition() {
+    let (hook, received) = webhook().await;
+    let env = Env::start(SimOptions {
+        token_lifetime: Duration::from_secs(3),
+        ..Env::fast()
+    })
+    .await;
+    consent_all(&env, "contoso.com").await;
+    env.apply_example("api-all-users.yaml").await;
+    set_secret(
+        &env,
+        "contoso-alert-webhook",
+        json!({"url": format!("{hook}?token=hook-secret")}),
+    )
+    .await;
+    env.wait_account("contoso", "Ready", |e| is(e, "Ready"))
+        .await;
+
+    env.control_delete(
+        "/tenants/contoso.com/consent",
+        json!({"clientId": "3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c"}),
+    )
+    .await;
+    let esa = env
+        .wait_account("contoso", "consent required again", |e| {
+            reason(e, "TokenValid", "ConsentRequired")
+        })
+        .await;
+    assert!(
+        esa.status
+            .as_ref()
+            .unwrap()
+            .consent
+            .as_ref()
+            .unwrap()
+            .admin_consent_url
+            .is_some()
+    );
+    assert!(is(&esa, "Stalled"));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    {
+        let got = received.lock().unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0]["kind"], "TokenInvalid");
+        assert_eq!(got[0]["reason"], "ConsentRequired");
+        assert_eq!(got[0]["account"], "default/contoso");
+        assert!(!got[0].to_string().contains("hook-secret"));
+    }
+    let url = esa
+        .status
+        .unwrap()
+        .consent
+        .unwrap()
+        .admin_consent_url
+        .unwrap();
+    env.open(&url).await;
+    env.wait_account("contoso", "Ready again", |e| is(e, "Ready"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = received.lock().unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1]["kind"], "TokenRecovered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_client_secret_is_reported_and_a_rotated_secret_is_picked_up_at_once() {
+    let env = Env::start(SimOptions {
+        token_lifetime: Duration::from_secs(3),
+        ..Env::fast()
+    })
+    .await;
+    consent_all(&env, "contoso.com").await;
+    env.apply_example("api-all-users.yaml").await;
+    env.wait_account("contoso", "Ready", |e| is(e, "Ready"))
+        .await;
+    env.control(
+        "/apps/3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c/secrets/expire",
+        json!({}),
+    )
+    .await;
+    let esa = env
+        .wait_account("contoso", "CredentialExpired", |e| {
+            reason(e, "TokenValid", "CredentialExpired")
+        })
+        .await;
+    let (_, message) = env::condition(&esa, "Ready").unwrap();
+    assert_eq!(message, "CredentialExpired");
+    let rotated = env
+        .control(
+            "/apps/3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c/secrets/rotate",
+            json!({}),
+        )
+        .await;
+    let value = rotated["value"].as_str().unwrap().to_string();
+    set_secret(
+        &env,
+        "contoso-app-credentials",
+        json!({"client-secret": value}),
+    )
+    .await;
+    env.wait_account("contoso", "Ready after rotation", |e| is(e, "Ready"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_missing_one_permission_is_named() {
+    let env = Env::start(Env::fast()).await;
+    env.control(
+        "/tenants/contoso.com/consent",
+        json!({"clientId": "3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c", "permissions": ["User.Read.All", "Group.Read.All", "Domain.Read.All", "Application.Read.All", "ActivityFeed.Read"]}),
+    )
+    .await;
+    env.apply_example("api-all-users.yaml").await;
+    let esa = env
+        .wait_account("contoso", "the missing permission", |e| {
+            reason(e, "Authorized", "ConsentRequired")
+        })
+        .await;
+    let consent = esa.status.as_ref().unwrap().consent.clone().unwrap();
+    assert_eq!(consent.missing_permissions, ["Mail.ReadWrite"]);
+    assert!(is(&esa, "TokenValid"), "the token itself is fine");
+    env.open(&consent.admin_consent_url.unwrap()).await;
+    env.wait_account("contoso", "Ready", |e| is(e, "Ready"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_5xx_bursts_are_retried() {
+    let env = Env::start(Env::fast()).await;
+    consent_all(&env, "contoso.com").await;
+    env.control(
+        "/faults",
+        json!({"path": "GET /v1.0/users/delta", "status": 429, "retryAfter": 1, "count": 1}),
+    )
+    .await;
+    env.control(
+        "/faults",
+        json!({"path": "GET /v1.0/domains", "status": 503, "count": 2}),
+    )
+    .await;
+    env.control(
+        "/faults",
+        json!({"path": "/oauth2/v2.0/token", "status": 503, "count": 1}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    env.apply_example("api-all-users.yaml").await;
+    env.wait_account("contoso", "Ready", |e| is(e, "Ready"))
+        .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    assert_eq!(
+        env.m365.count("GET /v1.0/users/delta"),
+        2,
+        "one throttled, one served"
+    );
+    assert!(env.m365.count("GET /v1.0/domains") >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selected_to_all_and_back_without_a_new_grant() {
+    let env = Env::start(Env::fast()).await;
+    consent_all(&env, "contoso.com").await;
+    env.apply_example("api-all-users.yaml").await;
+    env.wait_account("contoso", "Ready", |e| {
+        is(e, "Ready") && e.status.as_ref().unwrap().sync.as_ref().unwrap().users == 4
+    })
+    .await;
+    env.create(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "contoso-few"}, "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com", "nobody@contoso.com"], "groups": [{"namePrefix": "Research"}]}})).await;
+    let calls = env.m365.count("/oauth2/v2.0/token");
+    // Research → alan and, nested (a cycle), Engineering → ada and grace; ada is also listed.
+    env.accounts().patch("contoso", &PatchParams::default(), &Patch::Merge(json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "contoso-few"}}}}))).await.unwrap();
+    let esa = env
+        .wait_account("contoso", "Selected", |e| {
+            e.status
+                .as_ref()
+                .and_then(|s| s.sync.as_ref())
+                .is_some_and(|s| s.users == 3)
+                && is(e, "Ready")
+                && e.status.as_ref().unwrap().observed_generation == Some(2)
+        })
+        .await;
+    assert_eq!(esa.status.unwrap().sync.unwrap().groups, 1);
+    let stl = env
+        .wait_list("contoso-few", "resolved", |l| {
+            l.status.as_ref().is_some_and(|s| !s.unresolved.is_empty())
+        })
+        .await;
+    let st = stl.status.unwrap();
+    assert_eq!(st.unresolved[0].entry, "nobody@contoso.com");
+    assert_eq!(st.unresolved[0].reason, "UserNotFound");
+    assert!(
+        st.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.reason == "EntriesUnresolved")
+    );
+    env.accounts()
+        .patch(
+            "contoso",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"sync": {"scope": "All", "targetListRef": null}}})),
+        )
+        .await
+        .unwrap();
+    env.wait_account("contoso", "All again", |e| {
+        e.status.as_ref().unwrap().observed_generation == Some(3)
+            && e.status
+                .as_ref()
+                .and_then(|s| s.sync.as_ref())
+                .is_some_and(|s| s.users == 4)
+            && is(e, "Ready")
+    })
+    .await;
+    assert!(
+        env.m365.count("/oauth2/v2.0/token") <= calls + 1,
+        "no new grant was needed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_than_100_users_is_refused_and_the_last_good_list_is_kept() {
+    let mut world = exo_operator::sim::m365::tenants::demo();
+    world.tenants[0].generate = Some(exo_operator::sim::m365::Generate {
+        users: 150,
+        groups: 1,
+        seed: 9,
+    });
+    let env = Env::start(SimOptions {
+        tenants: world,
+        ..Env::fast()
+    })
+    .await;
+    consent_all(&env, "contoso.com").await;
+    env.apply_example("api-all-users.yaml").await;
+    env.create(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "big"}, "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com"]}})).await;
+    env.accounts()
+        .patch(
+            "contoso",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "big"}}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    env.wait_account("contoso", "1 user", |e| {
+        is(e, "Ready")
+            && e.status
+                .as_ref()
+                .and_then(|s| s.sync.as_ref())
+                .is_some_and(|s| s.users == 1)
+    })
+    .await;
+    let lists = env.lists();
+    lists
+        .patch(
+            "big",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"groups": [{"namePrefix": "Generated"}]}})),
+        )
+        .await
+        .unwrap();
+    let esa = env
+        .wait_account("contoso", "LimitExceeded", |e| {
+            reason(e, "DirectorySynced", "LimitExceeded")
+        })
+        .await;
+    assert!(is(&esa, "Stalled"));
+    assert_eq!(
+        esa.status.unwrap().sync.unwrap().users,
+        1,
+        "the last good list is kept"
+    );
+    let stl = lists.get("big").await.unwrap().status.unwrap();
+    assert_eq!(stl.user_count, 1);
+    assert!(
+        stl.conditions
+            .iter()
+            .any(|c| c.type_ == "Resolved" && c.reason == "LimitExceeded")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_stops_what_was_started_or_leaves_the_tenant_alone() {
+    let env = Env::start(Env::fast()).await;
+    consent_all(&env, "contoso.com").await;
+    env.apply_example("api-all-users.yaml").await;
+    env.wait_account("contoso", "Ready", |e| is(e, "Ready"))
+        .await;
+    let subs = || {
+        env.m365.with_world(|w| {
+            w.tenant("contoso.com")
+                .unwrap()
+                .subscriptions
+                .values()
+                .filter(|v| **v)
+                .count()
+        })
+    };
+    assert_eq!(subs(), 3);
+    env.accounts()
+        .delete("contoso", &Default::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + env::TIMEOUT;
+    while env.accounts().get_opt("contoso").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the finalizer was not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(subs(), 0, "deletionPolicy Delete stops the subscriptions");
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::default_namespaced(env.client.clone());
+    assert!(maps.get_opt("contoso-sync-state").await.unwrap().is_none());
+
+    // Orphan: the tenant keeps what was started.
+    let mut esa: serde_json::Value = serde_saphyr::from_str(
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/api-all-users.yaml"
+        ))
+        .unwrap()
+        .split("\n---")
+        .find(|d| d.contains("kind: ExchangeServiceAccount"))
+        .unwrap(),
+    )
+    .unwrap();
+    esa["spec"]["deletionPolicy"] = json!("Orphan");
+    env.create(env.point_at_simulator(esa)).await;
+    env.wait_account("contoso", "Ready", |e| is(e, "Ready"))
+        .await;
+    assert_eq!(subs(), 3);
+    env.accounts()
+        .delete("contoso", &Default::default())
+        .await
+        .unwrap();
+    while env.accounts().get_opt("contoso").await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline + env::TIMEOUT);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        subs(),
+        3,
+        "deletionPolicy Orphan leaves the tenant as it is"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_operator_resumes_the_sign_in_without_a_second_prompt() {
+    let mut env = Env::start(Env::fast()).await;
+    env.apply_example("api-selected-users.yaml").await;
+    let esa = env
+        .wait_account("fabrikam", "a device code", |e| {
+            reason(e, "Authorized", "AwaitingSignIn")
+        })
+        .await;
+    let code = esa.status.unwrap().consent.unwrap().user_code.unwrap();
+    env.stop_operator().await;
+    env.control(&format!("/devicecodes/{code}/approve"), json!({}))
+        .await;
+    env.start_operator().await;
+    env.wait_account("fabrikam", "Ready", |e| is(e, "Ready"))
+        .await;
+    let prompts = env.m365.with_world(|w| w.device_codes.len());
+    assert_eq!(prompts, 1, "no duplicate prompt");
+    // A second restart keeps the refresh token: no new prompt, still Ready.
+    env.stop_operator().await;
+    env.start_operator().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let esa = env
+        .wait_account("fabrikam", "Ready", |e| is(e, "Ready"))
+        .await;
+    assert!(esa.status.unwrap().consent.is_none());
+    assert_eq!(env.m365.with_world(|w| w.device_codes.len()), 1);
+}
