@@ -646,3 +646,112 @@ async fn a_restarted_operator_resumes_the_sign_in_without_a_second_prompt() {
     assert!(esa.status.unwrap().consent.is_none());
     assert_eq!(env.m365.with_world(|w| w.device_codes.len()), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_secret_or_refresh_token_reaches_logs_events_or_status() {
+    let env = Env::start(SimOptions {
+        token_lifetime: Duration::from_secs(3),
+        ..Env::fast()
+    })
+    .await;
+    env.apply_example("api-all-users.yaml").await;
+    env.apply_example("api-selected-users.yaml").await;
+    let esa = env
+        .wait_account("contoso", "consent", |e| {
+            reason(e, "Authorized", "ConsentRequired")
+        })
+        .await;
+    env.open(
+        &esa.status
+            .unwrap()
+            .consent
+            .unwrap()
+            .admin_consent_url
+            .unwrap(),
+    )
+    .await;
+    let esa = env
+        .wait_account("fabrikam", "a device code", |e| {
+            reason(e, "Authorized", "AwaitingSignIn")
+        })
+        .await;
+    env.control(
+        &format!(
+            "/devicecodes/{}/approve",
+            esa.status.unwrap().consent.unwrap().user_code.unwrap()
+        ),
+        json!({}),
+    )
+    .await;
+    env.wait_account("contoso", "Ready", |e| is(e, "Ready"))
+        .await;
+    env.wait_account("fabrikam", "Ready", |e| is(e, "Ready"))
+        .await;
+    // Refreshes happen (3 s tokens), then a failure path: revoked refresh tokens.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    env.control("/tenants/fabrikam.com/refresh-tokens/revoke", json!({}))
+        .await;
+    env.wait_account("fabrikam", "revoked", |e| {
+        reason(e, "TokenValid", "RefreshTokenRevoked") || reason(e, "Authorized", "AwaitingSignIn")
+    })
+    .await;
+
+    let secrets: Api<Secret> = Api::default_namespaced(env.client.clone());
+    let mut forbidden: Vec<String> =
+        vec![exo_operator::sim::m365::tenants::DEMO_SECRET.to_string()];
+    let refresh_tokens = env
+        .m365
+        .with_world(|w| w.refresh_tokens.keys().cloned().collect::<Vec<_>>());
+    assert!(!refresh_tokens.is_empty());
+    forbidden.extend(refresh_tokens);
+    let device_codes = env.m365.with_world(|w| {
+        w.device_codes
+            .iter()
+            .map(|d| d.device_code.clone())
+            .collect::<Vec<_>>()
+    });
+    forbidden.extend(device_codes);
+    if let Some(grant) = secrets.get_opt("fabrikam-device-grant").await.unwrap() {
+        for v in grant.data.unwrap_or_default().values() {
+            forbidden.push(String::from_utf8_lossy(&v.0).into_owned());
+        }
+    }
+    forbidden.retain(|f| f.len() >= 16);
+
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::default_namespaced(env.client.clone());
+    let mut seen =
+        serde_json::to_string(&events.list(&Default::default()).await.unwrap().items).unwrap();
+    seen.push_str(
+        &serde_json::to_string(
+            &env.accounts()
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items,
+        )
+        .unwrap(),
+    );
+    seen.push_str(
+        &serde_json::to_string(&env.lists().list(&Default::default()).await.unwrap().items)
+            .unwrap(),
+    );
+    let logs = String::from_utf8_lossy(&env::LOGS.lock().unwrap()).into_owned();
+    assert!(logs.contains("reconcile"), "logs were captured");
+    for (what, text) in [("logs", &logs), ("events and status", &seen)] {
+        for secret in &forbidden {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret value appears in {what}"
+            );
+        }
+        assert!(
+            !text.contains("eyJ0eXAiOiJKV1Qi"),
+            "an access token appears in {what}"
+        );
+        assert!(
+            !text.contains("Bearer "),
+            "an authorization header appears in {what}"
+        );
+    }
+}

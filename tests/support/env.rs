@@ -22,6 +22,36 @@ use serde_json::{Value, json};
 /// Deadline of every wait.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Everything logged by the operator in this test process (debug level and up).
+pub static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        if std::env::var_os("EXO_TEST_LOG").is_some() {
+            eprint!("{}", String::from_utf8_lossy(buf));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures every log line of the process (set `EXO_TEST_LOG=1` to see them too).
+fn install_log_capture() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "exo_operator=debug,kube=info,kube_runtime=info",
+        ))
+        .with_ansi(false)
+        .with_writer(|| Capture)
+        .try_init();
+}
+
 /// Both simulators and, when started, the operator.
 pub struct Env {
     /// The Kubernetes API emulator.
@@ -38,10 +68,7 @@ pub struct Env {
 impl Env {
     /// Starts both simulators (with `opts`), installs the CRDs and starts the operator.
     pub async fn start(opts: SimOptions) -> Env {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        install_log_capture();
         let kube = Emulator::start(EmulatorOptions::default()).await.unwrap();
         let m365 = Simulator::start(opts).await.unwrap();
         let client = kube.client().await.unwrap();
