@@ -2,6 +2,8 @@
 //! email-security service, as Kubernetes resources.
 
 pub mod controller;
+#[cfg(feature = "sim")]
+pub mod demo;
 pub mod microsoft;
 pub mod notify;
 pub mod resources;

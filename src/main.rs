@@ -17,6 +17,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the operator's main job end to end on the embedded simulators: a simulated
+    /// Microsoft 365 and Kubernetes API in this process, the examples applied, the Global
+    /// Administrator played by the simulator, and a final table.
+    #[cfg(feature = "sim")]
+    Demo {
+        /// Directory of manifests to apply.
+        #[arg(default_value = "examples")]
+        dir: PathBuf,
+        /// Keep everything running afterwards, for kubectl.
+        #[arg(long)]
+        keep_running: bool,
+        /// Where to write the kubeconfig of the emulated cluster.
+        #[arg(long, default_value = "exo-demo-kubeconfig.yaml")]
+        kubeconfig: PathBuf,
+        /// How long to wait for the accounts, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// Run the operator: reconcile ExchangeServiceAccounts and SyncTargetLists in the cluster
     /// of the kubeconfig (or in-cluster), until interrupted.
     Run(RunArgs),
@@ -66,6 +84,33 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        #[cfg(feature = "sim")]
+        Command::Demo {
+            dir,
+            keep_running,
+            kubeconfig,
+            timeout,
+        } => {
+            telemetry::init_logging_with(LogFormat::Text, "warn");
+            let runtime = tokio::runtime::Runtime::new().expect("a Tokio runtime");
+            let opts = exo_operator::demo::DemoOptions {
+                dir,
+                keep_running,
+                kubeconfig,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            match runtime.block_on(exo_operator::demo::run(opts)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => {
+                    eprintln!("error: not every API-mode account became Ready");
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run(args) => {
             let runtime = tokio::runtime::Runtime::new().expect("a Tokio runtime");
             match runtime.block_on(run(args)) {

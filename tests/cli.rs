@@ -96,3 +96,32 @@ fn validate_names_the_field_of_an_invalid_manifest() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn demo_ends_with_the_api_examples_ready() {
+    let dir = scratch_dir("demo");
+    let out = exo_operator()
+        .args(["demo", "examples", "--timeout", "60", "--kubeconfig"])
+        .arg(dir.join("kubeconfig"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("[simulated Global Administrator]"),
+        "{stdout}"
+    );
+    let table: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("NAME"))
+        .collect();
+    for account in ["contoso", "fabrikam"] {
+        let row = table.iter().find(|l| l.starts_with(account)).unwrap();
+        assert!(row.contains(" True ") && row.contains("Ready"), "{row}");
+    }
+}

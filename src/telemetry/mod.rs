@@ -18,7 +18,12 @@ pub enum LogFormat {
 
 /// Installs the global subscriber: `RUST_LOG` filters (default `info`), to standard error.
 pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_logging_with(format, "info");
+}
+
+/// Installs the global subscriber with `default` as the filter when `RUST_LOG` is unset.
+pub fn init_logging_with(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -82,6 +82,7 @@ pub struct Inner {
     pub oldest: u64,
     /// Counters and audit.
     pub stats: Stats,
+    tx: broadcast::Sender<Arc<Change>>,
 }
 
 impl Inner {
@@ -119,6 +120,8 @@ impl Inner {
             object,
         });
         self.history.push_back(change.clone());
+        // Sent while the lock is held, so watchers see changes in resourceVersion order.
+        let _ = self.tx.send(change.clone());
         while self.history.len() > self.history_limit {
             if let Some(old) = self.history.pop_front() {
                 self.oldest = old.rv;
@@ -155,6 +158,7 @@ impl Store {
                 history_limit,
                 oldest: 0,
                 stats: Stats::default(),
+                tx: tx.clone(),
             }),
             tx,
         }
@@ -165,11 +169,9 @@ impl Store {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends changes to watchers (after the lock is released).
+    /// Marks the end of a write; its changes already reached the watchers in order.
     pub fn publish(&self, changes: Vec<Arc<Change>>) {
-        for c in changes {
-            let _ = self.tx.send(c);
-        }
+        drop(changes);
     }
 
     /// A receiver of future changes.
