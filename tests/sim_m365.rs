@@ -1038,3 +1038,327 @@ async fn the_oauth2_crate_gets_tokens_over_tls_with_the_written_ca() {
     let _ = std::fs::remove_dir_all(dir);
     let _ = base64::engine::general_purpose::STANDARD.encode("x");
 }
+
+async fn invoke(
+    s: &Sim,
+    token: &str,
+    url: &str,
+    cmdlet: &str,
+    params: Value,
+    prefer: Option<&str>,
+) -> (u16, String) {
+    let mut r = s
+        .http
+        .post(url)
+        .bearer_auth(token)
+        .header("X-CmdletName", cmdlet)
+        .json(&json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}));
+    if let Some(p) = prefer {
+        r = r.header("Prefer", p);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn exchange_admin_api_cmdlets_roles_validation_and_paging() {
+    let mut world = exo_operator::sim::m365::tenants::demo();
+    world.tenants[2].role_propagation_seconds = 600;
+    let s = sim_with(SimOptions {
+        tenants: world,
+        ..Default::default()
+    })
+    .await;
+    let tenant = "woodgrove.onmicrosoft.com";
+    let graph = s.consented_token(tenant).await;
+    let exo_token = |s: &Sim| {
+        let s_http = s.http.clone();
+        let url = s.url(&format!("/{tenant}/oauth2/v2.0/token"));
+        async move {
+            let r: Value = s_http
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", DEMO_CLIENT_ID),
+                    ("client_secret", DEMO_SECRET),
+                    ("scope", "https://outlook.office365.com/.default"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["access_token"].as_str().unwrap().to_string()
+        }
+    };
+    let url = s.url(&format!("/adminapi/beta/{tenant}/InvokeCommand"));
+    // Exchange.ManageAsApp alone is not enough: 403 with an empty body.
+    let token = exo_token(&s).await;
+    let (st, body) = invoke(&s, &token, &url, "Get-InboundConnector", json!({}), None).await;
+    assert_eq!((st, body.as_str()), (403, ""));
+    // Assign Exchange Administrator; within the propagation window tokens still lack it.
+    let sp = s
+        .graph(
+            &graph,
+            &format!("/servicePrincipals?$filter=appId eq '{DEMO_CLIENT_ID}'"),
+            &[],
+        )
+        .await
+        .1["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s.http.post(s.url("/v1.0/roleManagement/directory/roleAssignments")).bearer_auth(&graph).json(&json!({"principalId": sp, "roleDefinitionId": "29232cdf-9323-42fd-ade2-1d097af3e4de", "directoryScopeId": "/"})).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let (st, _) = invoke(
+        &s,
+        &exo_token(&s).await,
+        &url,
+        "Get-InboundConnector",
+        json!({}),
+        None,
+    )
+    .await;
+    assert_eq!(st, 403, "role propagation");
+    s.control("/clock/advance", json!({"seconds": 601})).await;
+    let token = exo_token(&s).await;
+    let (st, body) = invoke(&s, &token, &url, "Get-InboundConnector", json!({}), None).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("@adminapi.warnings"));
+
+    // Connectors, groups, rules.
+    let (st, body) = invoke(&s, &token, &url, "New-OutboundConnector", json!({"Name": "exo to service", "ConnectorType": "Partner", "UseMXRecord": false, "SmartHosts": ["relay.example.com"], "TlsSettings": "DomainValidation", "TlsDomain": "relay.example.com", "IsTransportRuleScoped": true, "Comment": "owner=exo-operator"}), None).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("\"SmartHosts@odata.type\":\"#Collection(String)\""));
+    let (st, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "New-OutboundConnector",
+        json!({"Name": "broken", "UseMXRecord": false}),
+        None,
+    )
+    .await;
+    assert!(
+        st == 400 && body.contains("SmartHosts must be specified"),
+        "{body}"
+    );
+    let (st, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "New-OutboundConnector",
+        json!({"Name": "exo to service", "UseMXRecord": true}),
+        None,
+    )
+    .await;
+    assert!(
+        st == 400 && body.contains("ADObjectAlreadyExistsException"),
+        "{body}"
+    );
+    let (st, body) = invoke(&s, &token, &url, "New-InboundConnector", json!({"Name": "exo from service", "SenderDomains": ["*"], "ConnectorType": "Partner", "SenderIPAddresses": ["203.0.113.0/24"], "RestrictDomainsToIPAddresses": true, "EFSkipIPs": ["203.0.113.0/24"]}), None).await;
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "New-InboundConnector",
+        json!({"Name": "x", "SenderDomains": ["*"], "BogusParameter": true}),
+        None,
+    )
+    .await;
+    assert!(
+        st == 400
+            && body.contains("AmbiguousParameterSetException")
+            && body.contains("BogusParameter"),
+        "{body}"
+    );
+    let (st, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "New-InboundConnector",
+        json!({"Name": "x", "SenderDomains": ["*"], "ConnectorType": "Sideways"}),
+        None,
+    )
+    .await;
+    assert!(
+        st == 400 && body.contains("ParameterBindingException"),
+        "{body}"
+    );
+    let (st, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "New-DistributionGroup",
+        json!({"Name": "exo inline incoming", "Type": "Security"}),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let (st, _) = invoke(&s, &token, &url, "Add-DistributionGroupMember", json!({"Identity": "exo inline incoming", "Member": "alice@woodgrove.com", "BypassSecurityGroupManagerCheck": true}), None).await;
+    assert_eq!(st, 200);
+    let (st, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "Add-DistributionGroupMember",
+        json!({"Identity": "exo inline incoming", "Member": "alice@woodgrove.com"}),
+        None,
+    )
+    .await;
+    assert!(st == 400 && body.contains("already a member"));
+    let (_, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "Get-DistributionGroupMember",
+        json!({"Identity": "exo inline incoming"}),
+        None,
+    )
+    .await;
+    assert!(body.contains("alice@woodgrove.com"));
+    for (name, priority) in [("exo route", 0), ("exo skip spam", 1), ("exo first", 0)] {
+        let (st, body) = invoke(&s, &token, &url, "New-TransportRule", json!({"Name": name, "Priority": priority, "FromScope": "NotInOrganization", "SentToMemberOf": ["exo inline incoming"], "ExceptIfSenderIpRanges": ["203.0.113.0/24"], "RouteMessageOutboundConnector": "exo to service", "SetHeaderName": "X-Exo-Routed", "SetHeaderValue": "token", "StopRuleProcessing": true}), None).await;
+        assert_eq!(st, 200, "{body}");
+    }
+    let (_, body) = invoke(&s, &token, &url, "Get-TransportRule", json!({}), None).await;
+    let rules: Value = serde_json::from_str(&body).unwrap();
+    let order: Vec<&str> = rules["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["exo first", "exo route", "exo skip spam"],
+        "priorities renumbered on insert"
+    );
+    let (st, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "New-TransportRule",
+        json!({"Name": "bad", "RouteMessageOutboundConnector": "missing"}),
+        None,
+    )
+    .await;
+    assert!(
+        st == 404 && body.contains("ManagementObjectNotFoundException"),
+        "{body}"
+    );
+    let (st, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "New-TransportRule",
+        json!({"Name": "bad", "SetHeaderName": "X-Only"}),
+        None,
+    )
+    .await;
+    assert!(st == 400 && body.contains("SetHeaderValue"), "{body}");
+    // Connection filter: add keeps existing entries; IPv6 is refused.
+    let (st, _) = invoke(
+        &s,
+        &token,
+        &url,
+        "Set-HostedConnectionFilterPolicy",
+        json!({"Identity": "Default", "IPAllowList": ["198.51.100.7"]}),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = invoke(&s, &token, &url, "Set-HostedConnectionFilterPolicy", json!({"Identity": "Default", "IPAllowList": {"@odata.type": "#Exchange.GenericHashTable", "Add": ["203.0.113.0/24"]}}), None).await;
+    assert_eq!(st, 200);
+    let (_, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "Get-HostedConnectionFilterPolicy",
+        json!({"Identity": "Default"}),
+        None,
+    )
+    .await;
+    assert!(
+        body.contains("198.51.100.7") && body.contains("203.0.113.0/24"),
+        "{body}"
+    );
+    let (st, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "Set-HostedConnectionFilterPolicy",
+        json!({"Identity": "Default", "IPAllowList": ["2001:db8::1"]}),
+        None,
+    )
+    .await;
+    assert!(st == 400 && body.contains("IPv6"), "{body}");
+    // Paging: re-POST the same body to the nextLink.
+    let (_, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "Get-TransportRule",
+        json!({}),
+        Some("odata.maxpagesize=2"),
+    )
+    .await;
+    let page: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["value"].as_array().unwrap().len(), 2);
+    let next = page["@odata.nextLink"].as_str().unwrap().to_string();
+    let (_, body) = invoke(
+        &s,
+        &token,
+        &next,
+        "Get-TransportRule",
+        json!({}),
+        Some("odata.maxpagesize=2"),
+    )
+    .await;
+    let page: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["value"][0]["Name"], "exo skip spam");
+    assert!(page.get("@odata.nextLink").is_none());
+    // Removal, not found, out-of-band changes through the control API are visible.
+    let (st, _) = invoke(
+        &s,
+        &token,
+        &url,
+        "Remove-TransportRule",
+        json!({"Identity": "exo first", "Confirm": false}),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "Get-TransportRule",
+        json!({"Identity": "exo first"}),
+        None,
+    )
+    .await;
+    assert!(st == 404 && body.contains("Ex6F9304"), "{body}");
+    s.control(
+        &format!("/tenants/{tenant}/exchange/OutboundConnector/exo to service"),
+        json!({"SmartHosts": ["evil.example.com"]}),
+    )
+    .await;
+    let (_, body) = invoke(
+        &s,
+        &token,
+        &url,
+        "Get-OutboundConnector",
+        json!({"Identity": "exo to service"}),
+        None,
+    )
+    .await;
+    assert!(body.contains("evil.example.com"));
+    let (st, body) = invoke(&s, &token, &url, "Invoke-Nonsense", json!({}), None).await;
+    assert!(
+        st == 400 && body.contains("CommandNotFoundException"),
+        "{body}"
+    );
+}

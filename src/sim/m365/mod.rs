@@ -1,9 +1,10 @@
 //! Microsoft 365 tenant simulator: the identity platform (OAuth2 v2.0), Microsoft Graph, the
-//! Office 365 Management Activity API and a control API, on one loopback port (routing by
+//! Exchange admin API, the Office 365 Management Activity API and a control API, on one loopback port (routing by
 //! path), with fault injection. State lives in memory, built from a tenants file.
 
 pub mod control;
 pub mod errors;
+pub mod exchange;
 pub mod graph;
 pub mod identity;
 pub mod jwt;
@@ -117,6 +118,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/{tenant}/v2.0/adminconsent", get(identity::adminconsent))
         .route("/devicelogin", get(identity::devicelogin))
         .route("/v1.0/{*path}", any(graph::handle))
+        .route(
+            "/adminapi/beta/{tenant}/InvokeCommand",
+            post(exchange::invoke),
+        )
         .route(
             "/api/v1.0/{tenant}/activity/feed/subscriptions/{operation}",
             any(management::subscriptions),
