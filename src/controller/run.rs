@@ -2,6 +2,7 @@
 //! look again, and a shared shutdown.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
@@ -40,6 +41,9 @@ impl Scope {
         }
     }
 }
+
+/// How long a stop waits for running reconciles (Kubernetes gives a pod 30 s by default).
+pub const STOP_GRACE: Duration = Duration::from_secs(20);
 
 /// Handles to the running controllers, for the health server and the consent callback.
 #[derive(Clone)]
@@ -142,7 +146,9 @@ pub async fn run(
             }
         });
 
-    let lists_run = Controller::new(lists, watcher::Config::default())
+    let lists_controller = Controller::new(lists, watcher::Config::default());
+    let lists_store = lists_controller.store();
+    let lists_run = lists_controller
         .watches(
             accounts,
             watcher::Config::default(),
@@ -168,6 +174,21 @@ pub async fn run(
             }
         });
 
+    // A graceful stop waits for running reconciles, which only start once both caches are
+    // filled; a stop before that (or a reconcile that outlives the grace period) ends at once.
+    let caches = (store.clone(), lists_store);
+    let forced = async move {
+        stop(&shutdown).await;
+        let filled = async {
+            let _ = caches.0.wait_until_ready().await;
+            let _ = caches.1.wait_until_ready().await;
+        };
+        if tokio::time::timeout(Duration::ZERO, filled).await.is_ok() {
+            tokio::time::sleep(STOP_GRACE).await;
+            tracing::warn!(grace = ?STOP_GRACE, "reconciles still running at shutdown were cancelled");
+        }
+    };
+
     if let Some(ready) = ready {
         let _ = ready.send(Handles {
             accounts: store,
@@ -178,7 +199,10 @@ pub async fn run(
         namespace = scope.namespace.as_deref().unwrap_or("*"),
         "controllers started"
     );
-    futures::join!(accounts_run, lists_run);
+    tokio::select! {
+        _ = futures::future::join(accounts_run, lists_run) => {}
+        _ = forced => {}
+    }
     tracing::info!("controllers stopped");
 }
 

@@ -27,6 +27,9 @@ pub struct ConsentCallback {
     pub error: Option<String>,
 }
 
+/// How long `/readyz` waits for the caches before it answers 503 (probes time out after 1 s).
+const READY_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 #[derive(Clone)]
 struct AppState {
     handles: watch::Receiver<Option<Handles>>,
@@ -70,7 +73,13 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let handles = state.handles.borrow().clone();
     match handles {
-        Some(h) if h.accounts.wait_until_ready().await.is_ok() => (StatusCode::OK, "ready"),
+        Some(h)
+            if tokio::time::timeout(READY_WAIT, h.accounts.wait_until_ready())
+                .await
+                .is_ok_and(|r| r.is_ok()) =>
+        {
+            (StatusCode::OK, "ready")
+        }
         _ => (StatusCode::SERVICE_UNAVAILABLE, "starting"),
     }
 }

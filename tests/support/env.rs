@@ -80,6 +80,7 @@ impl Env {
             operator: None,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap(),
         };
@@ -98,6 +99,11 @@ impl Env {
 
     /// Starts (or restarts) the operator.
     pub async fn start_operator(&mut self) {
+        self.start_operator_with(Duration::from_millis(300)).await;
+    }
+
+    /// Starts the operator, checking for consent every `consent_poll`.
+    pub async fn start_operator_with(&mut self, consent_poll: Duration) {
         let settings = Settings {
             retry: RetryPolicy {
                 max_attempts: 3,
@@ -108,11 +114,12 @@ impl Env {
                 max_wait: Duration::from_secs(5),
             },
             resync: Duration::from_secs(60),
-            consent_poll: Duration::from_millis(300),
+            consent_poll,
             ..Settings::default()
         };
         let ctx = Arc::new(Context::new(self.client.clone(), settings).unwrap());
-        self.operator = Some(Operator::start(ctx, Scope::default(), None).await);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.operator = Some(Operator::start(ctx, Scope::default(), Some(listener)).await);
     }
 
     /// Stops the operator.
@@ -257,6 +264,20 @@ impl Env {
     /// Opens a URL as a browser would (without following the redirect); returns the status.
     pub async fn open(&self, url: &str) -> u16 {
         self.http.get(url).send().await.unwrap().status().as_u16()
+    }
+
+    /// The operator's HTTP port.
+    pub fn operator_url(&self) -> String {
+        format!(
+            "http://{}",
+            self.operator.as_ref().unwrap().http_addr.unwrap()
+        )
+    }
+
+    /// GETs a URL; returns the status and body.
+    pub async fn get(&self, url: &str) -> (u16, String) {
+        let r = self.http.get(url).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
     }
 
     /// Writes recorded by the emulator so far.
