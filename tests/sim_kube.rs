@@ -188,6 +188,30 @@ async fn invalid_manifests_are_rejected_with_the_field_named() {
         }
         other => panic!("{other}"),
     }
+
+    // An unknown field: kubectl validates strictly by default and the field is named; with
+    // validation off it is pruned, as the API server does.
+    let typo = c._dir.0.join("typo.yaml");
+    std::fs::write(
+        &typo,
+        "apiVersion: exo-operator.io/v1alpha1\nkind: ExchangeServiceAccount\nmetadata:\n  name: typo\nspec:\n  tenant: contoso.com\n  mode: Api\n  application:\n    clientId: 3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c\n    credentials: {secretName: app}\n  sync: {scope: All, intervall: 1h}\n",
+    )
+    .unwrap();
+    let (ok, out, err) = kubectl(&c.kubeconfig, &["apply", "-f", typo.to_str().unwrap()]).await;
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("strict decoding error")
+            && err.contains(r#"unknown field "spec.sync.intervall""#),
+        "{err}"
+    );
+    let (ok, _, err) = kubectl(
+        &c.kubeconfig,
+        &["apply", "--validate=false", "-f", typo.to_str().unwrap()],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let stored = api.get("typo").await.unwrap();
+    assert_eq!(stored.spec.sync.interval, "24h", "pruned, then defaulted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -644,4 +668,56 @@ async fn requests_without_the_token_are_unauthorized() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["kind"], "Status");
     assert_eq!(body["reason"], "Unauthorized");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregated_discovery_serves_kubectl_and_kube_rs() {
+    let c = cluster().await;
+    let client = c.emulator.client().await.unwrap();
+    install_crds(&client).await.unwrap();
+
+    // kube-rs parses the APIGroupDiscoveryList documents of /api and /apis.
+    let discovery = kube::Discovery::new(client.clone())
+        .run_aggregated()
+        .await
+        .unwrap();
+    let (esa, caps) = discovery
+        .resolve_gvk(&kube::api::GroupVersionKind::gvk(
+            "exo-operator.io",
+            "v1alpha1",
+            "ExchangeServiceAccount",
+        ))
+        .expect("the custom resource is discovered");
+    assert_eq!(esa.plural, "exchangeserviceaccounts");
+    assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+    assert!(
+        caps.subresources
+            .iter()
+            .any(|(sub, _)| sub.plural == "status"),
+        "{:?}",
+        caps.subresources
+    );
+    let core = discovery.get("").expect("the core group");
+    assert!(
+        core.recommended_resources()
+            .iter()
+            .any(|(r, _)| r.plural == "secrets")
+    );
+
+    // kubectl asks for aggregated discovery first and gets it.
+    let (ok, out, err) = kubectl(&c.kubeconfig, &["api-resources", "-v=8"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("as=APIGroupDiscoveryList"),
+        "kubectl did not receive aggregated discovery: {err}"
+    );
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("exchangeserviceaccounts"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.contains("esa") && row.contains("ExchangeServiceAccount"),
+        "{row}"
+    );
+    assert!(out.lines().any(|l| l.starts_with("namespaces ")), "{out}");
 }

@@ -93,6 +93,19 @@ pub fn check_document(doc: &Value) -> Result<Manifest, Vec<String>> {
             });
         }
     };
+    // kubectl validates strictly by default: the API server rejects unknown fields.
+    let unknown = validator.unknown_fields(doc);
+    if !unknown.is_empty() {
+        return Err(unknown
+            .iter()
+            .map(|f| {
+                format!(
+                    "{f}: unknown field (a typo? `kubectl explain {}` lists the fields)",
+                    explain_path(&kind, f)
+                )
+            })
+            .collect());
+    }
     let admitted = validator
         .admit(doc, None)
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
@@ -103,6 +116,27 @@ pub fn check_document(doc: &Value) -> Result<Manifest, Vec<String>> {
         )),
         _ => Manifest::SyncTargetList(Box::new(serde_json::from_value(admitted).map_err(typed)?)),
     })
+}
+
+/// The `kubectl explain` path of the object holding field `f` of `kind`.
+fn explain_path(kind: &str, f: &str) -> String {
+    let short = if kind == "ExchangeServiceAccount" {
+        "esa"
+    } else {
+        "stl"
+    };
+    let parent = f.rsplit_once('.').map(|(p, _)| p).unwrap_or("");
+    let parent: String = parent
+        .split('.')
+        .map(|seg| seg.split('[').next().unwrap_or(seg))
+        .filter(|seg| !seg.is_empty())
+        .collect::<Vec<_>>()
+        .join(".");
+    if parent.is_empty() {
+        short.to_string()
+    } else {
+        format!("{short}.{parent}")
+    }
 }
 
 #[cfg(test)]
@@ -144,5 +178,20 @@ mod tests {
             ["metadata.name: Required value"]
         );
         assert!(parse_yaml_documents("a: [").is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_named_as_kubectl_would_reject_them() {
+        let typo = serde_json::json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList",
+            "metadata": {"name": "vip"}, "colour": "red",
+            "spec": {"serviceAccountRef": {"name": "contoso", "nmespace": "x"}, "users": ["alice@contoso.com"]}});
+        let errors = check_document(&typo).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("colour: unknown field"), "{errors:?}");
+        assert!(
+            errors[1].starts_with("spec.serviceAccountRef.nmespace: unknown field")
+                && errors[1].contains("kubectl explain stl.spec.serviceAccountRef"),
+            "{errors:?}"
+        );
     }
 }

@@ -130,6 +130,14 @@ impl SchemaValidator {
         }
     }
 
+    /// The fields of `object` the schema does not know (`spec.foo`, `spec.list[0].bar`), in
+    /// order: rejected with `fieldValidation=Strict`, pruned otherwise.
+    pub fn unknown_fields(&self, object: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        unknown_fields(&self.schema, object, "", true, &mut out);
+        out
+    }
+
     /// Admits `object` (a whole custom resource) as the API server would on create (`old` is
     /// `None`) or update: returns the pruned and defaulted object, or every field error.
     pub fn admit(&self, object: &Value, old: Option<&Value>) -> Result<Value, Vec<FieldError>> {
@@ -415,6 +423,36 @@ fn check_number(schema: &Value, n: &serde_json::Number, path: &str, errors: &mut
                 detail: format!("{n}: {field} in body should be {op} {min}"),
             });
         }
+    }
+}
+
+/// Paths (`spec.foo`) of the fields of `value` that pruning would drop: what the API server
+/// names with `fieldValidation=Strict`.
+fn unknown_fields(schema: &Value, value: &Value, path: &str, root: bool, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+            let preserve = flag(schema, "x-kubernetes-preserve-unknown-fields");
+            for (name, child) in map {
+                if root && matches!(name.as_str(), "metadata" | "apiVersion" | "kind") {
+                    continue;
+                }
+                match properties.and_then(|p| p.get(name)).or(additional) {
+                    Some(s) => unknown_fields(s, child, &join(path, name), false, out),
+                    None if !preserve => out.push(join(path, name)),
+                    None => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    unknown_fields(item_schema, item, &format!("{path}[{i}]"), false, out);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

@@ -1,4 +1,5 @@
-//! Discovery and OpenAPI documents: `/version`, `/api`, `/apis`, group and group-version
+//! Discovery and OpenAPI documents: `/version`, `/api`, `/apis` (plain, or aggregated
+//! discovery v2 when the client asks for it), group and group-version
 //! resource lists, and OpenAPI v3 per group-version (CRD schemas with their field docs, so
 //! `kubectl explain` works, and the `fieldValidation` parameter kubectl looks for).
 
@@ -12,9 +13,62 @@ use super::types::ResourceType;
 /// The emulated Kubernetes version.
 pub const VERSION: (&str, &str) = ("1", "33");
 
-/// The discovery or OpenAPI document at `segs`, if the path is one.
-pub fn document(emu: &Emu, segs: &[&str], _accept: &str) -> Option<Value> {
+/// Content type of aggregated discovery (`kubectl` 1.30+ asks for it on `/api` and `/apis`).
+pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// The discovery or OpenAPI document at `segs`, if the path is one, with its content type.
+pub fn document(emu: &Emu, segs: &[&str], accept: &str) -> Option<(Value, &'static str)> {
     let types = emu.store.lock().types.clone();
+    if matches!(segs, ["api"] | ["apis"]) && wants_aggregated(accept) {
+        let core = segs == ["api"];
+        return Some((aggregated(&types, core), AGGREGATED));
+    }
+    plain(emu, &types, segs).map(|doc| (doc, "application/json"))
+}
+
+/// Whether `accept` lists aggregated discovery v2 (clients list it first, then plain JSON).
+fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').any(|media| {
+        let params: Vec<&str> = media.split(';').map(str::trim).collect();
+        params.contains(&"g=apidiscovery.k8s.io")
+            && params.contains(&"v=v2")
+            && params.contains(&"as=APIGroupDiscoveryList")
+    })
+}
+
+/// An `APIGroupDiscoveryList`: the core group (`core`) or every named group, each version with
+/// its resources and subresources.
+fn aggregated(types: &[ResourceType], core: bool) -> Value {
+    let mut by_group: BTreeMap<&str, BTreeMap<&str, Vec<&ResourceType>>> = BTreeMap::new();
+    for t in types.iter().filter(|t| t.group.is_empty() == core) {
+        by_group
+            .entry(t.group.as_str())
+            .or_default()
+            .entry(t.version.as_str())
+            .or_default()
+            .push(t);
+    }
+    let items: Vec<Value> = by_group
+        .into_iter()
+        .map(|(group, versions)| {
+            let versions: Vec<Value> = versions
+                .into_iter()
+                .map(|(version, types)| {
+                    let resources: Vec<Value> =
+                        types.into_iter().map(ResourceType::aggregated).collect();
+                    json!({"version": version, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {}, "items": items,
+    })
+}
+
+fn plain(emu: &Emu, types: &[ResourceType], segs: &[&str]) -> Option<Value> {
     match segs {
         ["version"] => Some(json!({
             "major": VERSION.0, "minor": VERSION.1,
@@ -31,14 +85,14 @@ pub fn document(emu: &Emu, segs: &[&str], _accept: &str) -> Option<Value> {
             types.iter().filter(|t| t.group.is_empty()),
         )),
         ["apis"] => {
-            let groups: Vec<Value> = groups(&types)
+            let groups: Vec<Value> = groups(types)
                 .iter()
                 .map(|(g, vs)| group_doc(g, vs))
                 .collect();
             Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
         }
         ["apis", group] => {
-            let versions = groups(&types).remove(*group)?;
+            let versions = groups(types).remove(*group)?;
             let mut doc = group_doc(group, &versions);
             doc["apiVersion"] = json!("v1");
             doc["kind"] = json!("APIGroup");
@@ -229,4 +283,24 @@ fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
         "paths": paths,
         "components": {"schemas": components},
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wants_aggregated;
+
+    #[test]
+    fn aggregated_discovery_is_served_only_when_asked_for() {
+        assert!(wants_aggregated(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        ));
+        assert!(wants_aggregated(
+            "application/json; g=apidiscovery.k8s.io; v=v2; as=APIGroupDiscoveryList"
+        ));
+        assert!(!wants_aggregated(
+            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        ));
+        assert!(!wants_aggregated("application/json, */*"));
+        assert!(!wants_aggregated(""));
+    }
 }

@@ -203,10 +203,15 @@ fn resolve(emu: &Emu, group: &str, version: &str, rest: &[&str]) -> Option<Targe
 async fn route(emu: &Arc<Emu>, call: &Call, path: &str) -> Result<Response, ApiError> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if call.method == Method::GET
-        && let Some(doc) = discovery::document(emu, &segs, &call.accept)
+        && let Some((doc, content_type)) = discovery::document(emu, &segs, &call.accept)
     {
         count(emu, "get", &format!("/{}", segs.join("/")));
-        return Ok(json_response(StatusCode::OK, &doc));
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, content_type)],
+            doc.to_string(),
+        )
+            .into_response());
     }
     let target = match segs.as_slice() {
         ["api", "v1", rest @ ..] if !rest.is_empty() => resolve(emu, "", "v1", rest),
@@ -784,6 +789,25 @@ fn commit(
     }
     // Admission of custom resources.
     if let Some(validator) = &rt.validator {
+        if w.call.q("fieldValidation") == Some("Strict") {
+            let unknown = validator.unknown_fields(&new);
+            if !unknown.is_empty() {
+                let fields: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect();
+                return Err(ApiError::new(
+                    400,
+                    "BadRequest",
+                    format!(
+                        "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+                        fields.join(", "),
+                        kind = rt.kind,
+                        version = rt.version,
+                    ),
+                ));
+            }
+        }
         let mut checked = validator
             .admit(&new, old)
             .map_err(|errors| invalid(rt, &name, &errors))?;

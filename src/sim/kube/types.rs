@@ -127,6 +127,30 @@ impl ResourceType {
         out
     }
 
+    /// This type in aggregated discovery (`APIResourceDiscovery`).
+    pub fn aggregated(&self) -> Value {
+        let kind = json!({"group": self.group, "version": self.version, "kind": self.kind});
+        let mut doc = json!({
+            "resource": self.plural,
+            "responseKind": kind,
+            "scope": if self.namespaced { "Namespaced" } else { "Cluster" },
+            "singularResource": self.singular,
+            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        });
+        if !self.short_names.is_empty() {
+            doc["shortNames"] = json!(self.short_names);
+        }
+        if !self.categories.is_empty() {
+            doc["categories"] = json!(self.categories);
+        }
+        if self.status_subresource {
+            doc["subresources"] = json!([{
+                "subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"],
+            }]);
+        }
+        doc
+    }
+
     fn builtin(
         (group, version): (&str, &str),
         plural: &str,
