@@ -204,9 +204,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
                     .send()
                     .await?;
             }
-            let done = ready == "True"
-                || reason == "InlineModeNotAvailable"
-                || reason == "CredentialSecretInvalid";
+            let done = ready == "True" || reason == "CredentialSecretInvalid";
             settled &= done;
         }
         if (settled && !list.is_empty()) || tokio::time::Instant::now() > deadline {
@@ -219,11 +217,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
     println!(
         "\nNAME         TENANT                                 MODE     READY   REASON                   USERS"
     );
-    let mut all_api_ready = true;
+    let mut all_ready = !list.is_empty();
     for esa in &list {
         let (ready, reason, users) = summary(esa);
-        if esa.spec.mode == Mode::Api && ready != "True" {
-            all_api_ready = false;
+        if ready != "True" {
+            all_ready = false;
         }
         println!(
             "{:<12} {:<38} {:<8} {:<7} {:<24} {}",
@@ -235,10 +233,23 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
             users
         );
     }
-    if list.iter().any(|e| e.spec.mode == Mode::Inline) {
-        println!(
-            "\nInline accounts are granted but not Ready: this version does not yet configure Exchange mail flow."
-        );
+    for esa in list.iter().filter(|e| e.spec.mode == Mode::Inline) {
+        if let Some(flow) = esa.status.as_ref().and_then(|s| s.mail_flow.as_ref()) {
+            println!(
+                "\n{}: {} Exchange objects in {}; allow-list entries added: {}",
+                esa.metadata.name.clone().unwrap_or_default(),
+                flow.objects.len(),
+                esa.spec.tenant,
+                if flow.allow_list_entries.is_empty() {
+                    "none".to_string()
+                } else {
+                    flow.allow_list_entries.join(", ")
+                }
+            );
+            for object in &flow.objects {
+                println!("  {object}");
+            }
+        }
     }
     if opts.keep_running {
         println!(
@@ -250,5 +261,5 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
     operator.stop().await;
     kube_emulator.shutdown().await;
     m365.shutdown().await;
-    Ok(all_api_ready)
+    Ok(all_ready)
 }

@@ -98,7 +98,7 @@ fn validate_names_the_field_of_an_invalid_manifest() {
 }
 
 #[test]
-fn demo_ends_with_the_api_examples_ready() {
+fn demo_ends_with_every_example_ready() {
     let dir = scratch_dir("demo");
     let out = exo_operator()
         .args(["demo", "examples", "--timeout", "60", "--kubeconfig"])
@@ -120,8 +120,14 @@ fn demo_ends_with_the_api_examples_ready() {
         .lines()
         .skip_while(|l| !l.starts_with("NAME"))
         .collect();
-    for account in ["contoso", "fabrikam"] {
+    for account in ["contoso", "fabrikam", "northwind", "woodgrove"] {
         let row = table.iter().find(|l| l.starts_with(account)).unwrap();
         assert!(row.contains(" True ") && row.contains("Ready"), "{row}");
     }
+    // The inline accounts list the Exchange objects they configured.
+    assert!(
+        stdout.contains("woodgrove: 8 Exchange objects")
+            && stdout.contains("TransportRule/exo-inline Route Outbound Mail to Service"),
+        "{stdout}"
+    );
 }

@@ -20,6 +20,11 @@ pub const DIRECTORY_SYNCED: &str = "DirectorySynced";
 pub const ROLE_ASSIGNED: &str = "RoleAssigned";
 /// Inline mode: the mail-flow objects match the desired state.
 pub const MAIL_FLOW_CONFIGURED: &str = "MailFlowConfigured";
+/// Inline mode: the related security settings (enhanced filtering, allow list, no bypassing
+/// rule, mail domains) were checked and are right.
+pub const SECURITY_SETTINGS_VERIFIED: &str = "SecuritySettingsVerified";
+/// Inline mode: owned Exchange objects differ from the desired state (drift policy Report).
+pub const MAIL_FLOW_DRIFTED: &str = "MailFlowDrifted";
 
 /// Longest message kept in a condition; longer ones are cut at a character boundary.
 pub const MAX_MESSAGE_LEN: usize = 1024;

@@ -21,6 +21,12 @@ pub enum Error {
     /// An HTTP client could not be built (a bad CA bundle).
     #[error("{0}")]
     Transport(#[from] TransportError),
+    /// An Exchange Online admin API call failed.
+    #[error("{0}")]
+    Exchange(#[from] crate::microsoft::exchange::ExchangeError),
+    /// Deletion could not remove everything the operator created in the tenant.
+    #[error("cleanup incomplete: {0}")]
+    CleanupIncomplete(String),
     /// The finalizer machinery failed.
     #[error("finalizer: {0}")]
     Finalizer(String),
@@ -36,6 +42,8 @@ impl Error {
             Self::Kube(_) => "KubernetesApiError",
             Self::Graph(e) => e.failure.reason(),
             Self::Transport(_) => "TransportError",
+            Self::Exchange(e) => e.failure.reason(),
+            Self::CleanupIncomplete(_) => "CleanupIncomplete",
             Self::Finalizer(_) => "FinalizerError",
             Self::Serde(_) => "SerialisationError",
         }
@@ -48,6 +56,7 @@ impl Error {
                 ErrorClass::Throttled(d) => d,
                 _ => None,
             },
+            Self::Exchange(e) => e.retry_after,
             _ => None,
         }
     }

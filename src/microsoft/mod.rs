@@ -3,6 +3,7 @@
 
 pub mod cloud;
 pub mod errors;
+pub mod exchange;
 pub mod graph;
 pub mod http;
 pub mod identity;

@@ -575,9 +575,43 @@ pub struct ExchangeServiceAccountStatus {
     /// Summary of the last directory synchronisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<SyncSummary>,
+    /// Inline mode: the Exchange objects the operator keeps, and what it found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_flow: Option<MailFlowStatus>,
     /// A short human summary of the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// The Exchange mail-flow configuration the operator owns in the tenant (inline mode).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MailFlowStatus {
+    /// The objects the operator created, as `Kind/Name` (e.g.
+    /// `TransportRule/exo Route Inbound Mail to Service`). Deletion removes exactly these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<String>,
+    /// Entries the operator added to the connection-filter allow list. The customer's own
+    /// entries are never listed here and never removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_list_entries: Vec<String>,
+    /// Owned objects that differ from the desired state, as `Kind/Name: Field, Field`
+    /// (drift policy Report; with Correct they are restored and listed in Events).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
+    /// Security settings found wrong, by check name and what is wrong.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_checks: Vec<String>,
+    /// The Privileged Identity Management request for the role, while one is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_request_id: Option<String>,
+    /// Fingerprint of the desired state last applied (changes when the spec, the protected
+    /// users or the mail domains change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<String>,
+    /// When the tenant's mail flow was last compared with the desired state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check_time: Option<Time>,
 }
 
 /// The prompt an administrator answers to grant access.

@@ -164,6 +164,24 @@ impl Account {
         )
     }
 
+    /// An app-only token for `scope`, from the cache while fresh.
+    pub async fn app_token(
+        &self,
+        ctx: &Context,
+        credential: &ClientCredential,
+        scope: &str,
+    ) -> std::result::Result<
+        crate::microsoft::identity::token::AccessToken,
+        crate::microsoft::identity::TokenError,
+    > {
+        let key = self.cache_key(scope, &credential.fingerprint());
+        ctx.tokens
+            .get_or_fetch(&key, jiff::Timestamp::now, || {
+                self.identity.app_token(credential, scope)
+            })
+            .await
+    }
+
     /// The token-cache key of this account for `scope` with credential fingerprint `credential`.
     pub fn cache_key(&self, scope: &str, credential: &str) -> CacheKey {
         CacheKey {

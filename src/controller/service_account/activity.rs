@@ -17,12 +17,8 @@ async fn management_token(
     credential: &ClientCredential,
     ctx: &Context,
 ) -> Result<AccessToken, crate::microsoft::identity::TokenError> {
-    let scope = account.endpoints.management_scope.clone();
-    let key = account.cache_key(&scope, &credential.fingerprint());
-    ctx.tokens
-        .get_or_fetch(&key, jiff::Timestamp::now, || {
-            account.identity.app_token(credential, &scope)
-        })
+    account
+        .app_token(ctx, credential, &account.endpoints.management_scope)
         .await
 }
 

@@ -7,7 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::controller::conditions::{self, Status};
 use crate::microsoft::errors::{ErrorClass, TokenFailure};
 use crate::resources::exchange_service_account::{
-    ConsentPrompt, ExchangeServiceAccountStatus, ServicePrincipalStatus, SyncSummary, TokenStatus,
+    ConsentPrompt, ExchangeServiceAccountStatus, MailFlowStatus, ServicePrincipalStatus,
+    SyncSummary, TokenStatus,
 };
 
 /// Condition: the policies of `spec.policies` are enabled.
@@ -124,10 +125,64 @@ pub struct Observation {
     /// Activity data: `None` when not asked for, otherwise whether it is authorized and
     /// subscribed, with a reason and message.
     pub activity: Option<(bool, String, String)>,
-    /// Inline mode: whether mail flow is configured, with a reason and message; `None` in API
-    /// mode.
-    pub mail_flow: Option<(bool, String, String)>,
+    /// Inline mode: the role, mail-flow, security-settings and drift conditions, and the
+    /// mail-flow status; `None` in API mode.
+    pub inline: Option<InlineObservation>,
 }
+
+/// What the inline-mode pass found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InlineObservation {
+    /// Conditions to set, in order.
+    pub checks: Vec<InlineCheck>,
+    /// The mail-flow status to publish; `None` keeps the previous one.
+    pub status: Option<MailFlowStatus>,
+}
+
+/// One inline-mode condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InlineCheck {
+    /// Condition type.
+    pub type_: &'static str,
+    /// Condition status.
+    pub status: bool,
+    /// Whether this condition, as it is, allows Ready.
+    pub healthy: bool,
+    /// Reason.
+    pub reason: String,
+    /// Message.
+    pub message: String,
+    /// Only a human can fix it (Stalled).
+    pub needs_human: bool,
+}
+
+impl InlineCheck {
+    /// A condition that is healthy when True.
+    pub fn positive(type_: &'static str, ok: bool, reason: &str, message: String) -> Self {
+        Self {
+            type_,
+            status: ok,
+            healthy: ok,
+            reason: reason.to_string(),
+            message,
+            needs_human: false,
+        }
+    }
+
+    /// Marks it as needing a human.
+    pub fn human(mut self) -> Self {
+        self.needs_human = true;
+        self
+    }
+}
+
+/// The condition types the inline pass owns.
+pub const INLINE_CONDITIONS: [&str; 4] = [
+    conditions::ROLE_ASSIGNED,
+    conditions::MAIL_FLOW_CONFIGURED,
+    conditions::SECURITY_SETTINGS_VERIFIED,
+    conditions::MAIL_FLOW_DRIFTED,
+];
 
 /// A change worth an Event and, for token validity, a notification.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,6 +238,10 @@ pub fn decide(
             .clone()
             .or(old.service_principal.clone()),
         sync: old.sync.clone(),
+        mail_flow: observed
+            .inline
+            .as_ref()
+            .and_then(|i| i.status.clone().or(old.mail_flow.clone())),
         message: None,
     };
     let conds = &mut status.conditions;
@@ -481,18 +540,27 @@ pub fn decide(
         }
         None => conds.retain(|c| c.type_ != ACTIVITY_DATA_AUTHORIZED),
     }
-    match &observed.mail_flow {
-        Some((ok, reason, message)) => {
-            extras_ok &= *ok;
-            set(
-                conds,
-                conditions::MAIL_FLOW_CONFIGURED,
-                Status::from(*ok),
-                reason,
-                message,
-            );
+    let inline = observed.inline.as_ref();
+    conds.retain(|c| {
+        !INLINE_CONDITIONS.contains(&c.type_.as_str())
+            || inline.is_some_and(|i| i.checks.iter().any(|k| k.type_ == c.type_))
+    });
+    let mut inline_problem: Option<(String, String)> = None;
+    for check in inline.map(|i| i.checks.as_slice()).unwrap_or_default() {
+        extras_ok &= check.healthy;
+        set(
+            conds,
+            check.type_,
+            Status::from(check.status),
+            &check.reason,
+            &check.message,
+        );
+        if !check.healthy && inline_problem.is_none() {
+            inline_problem = Some((check.reason.clone(), check.message.clone()));
         }
-        None => conds.retain(|c| c.type_ != conditions::MAIL_FLOW_CONFIGURED),
+        if check.needs_human && stalled.is_none() {
+            stalled = Some((check.reason.clone(), check.message.clone()));
+        }
     }
 
     // Summary conditions.
@@ -510,7 +578,13 @@ pub fn decide(
         set(conds, conditions::RECONCILING, Status::False, "Ready", "");
         status.message = Some(READY_MESSAGE.to_string());
     } else {
-        let (reason, message) = stalled.clone().unwrap_or_else(|| first_problem(conds));
+        let (reason, message) = stalled.clone().unwrap_or_else(|| {
+            let first = first_problem(conds);
+            match inline_problem {
+                Some(p) if first.0 == "Progressing" => p,
+                _ => first,
+            }
+        });
         set(conds, conditions::READY, Status::False, &reason, &message);
         match &stalled {
             Some((r, m)) => {
@@ -550,7 +624,6 @@ fn first_problem(conds: &[Condition]) -> (String, String) {
         conditions::DIRECTORY_SYNCED,
         POLICY_ENABLED,
         ACTIVITY_DATA_AUTHORIZED,
-        conditions::MAIL_FLOW_CONFIGURED,
     ]
     .iter()
     .filter_map(|t| conditions::get(conds, t))

@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod decide;
 pub mod directory;
 pub mod grant_secret;
+pub mod inline;
 pub mod notifications;
 pub mod selected;
 
@@ -23,8 +24,8 @@ use kube::{Resource, ResourceExt};
 use self::account::Account;
 use self::authorize::Authorization;
 use self::decide::{
-    AuthorizationObservation, ConfigProblem, Observation, SyncObservation, TokenObservation,
-    Transition,
+    AuthorizationObservation, ConfigProblem, InlineCheck, InlineObservation, Observation,
+    SyncObservation, TokenObservation, Transition,
 };
 use super::context::Context;
 use super::error::{Error, Result};
@@ -32,7 +33,7 @@ use super::patch::merge_diff;
 use crate::microsoft::graph::GraphFailure;
 use crate::resources::FINALIZER;
 use crate::resources::exchange_service_account::{
-    AuthorizationMethod, DeletionPolicy, ExchangeServiceAccount, SyncScope,
+    AuthorizationMethod, DeletionPolicy, ExchangeServiceAccount, Mode, SyncScope,
 };
 
 /// Field manager of the operator's writes.
@@ -160,6 +161,29 @@ async fn apply(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
         }
     };
 
+    let mut requeue = auth.requeue;
+    let inline = match (&auth.graph_token, granted, esa.spec.mode) {
+        (_, _, Mode::Api) => None,
+        (Some(token), true, Mode::Inline) => {
+            let principal = auth
+                .service_principal
+                .as_ref()
+                .or(esa
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.service_principal.as_ref()))
+                .and_then(|sp| sp.object_id.clone());
+            let outcome =
+                inline::ensure(esa, &account, &credential, ctx, token, principal, now).await?;
+            requeue = match (requeue, outcome.requeue) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            Some(outcome.observation)
+        }
+        _ => waiting_for_grant(esa),
+    };
+
     let observation = Observation {
         config: None,
         token: auth.token.clone(),
@@ -168,9 +192,9 @@ async fn apply(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
         sync,
         policies: (!esa.spec.policies.is_empty()).then(|| esa.spec.policies.clone()),
         activity,
-        mail_flow: inline_mail_flow(esa),
+        inline,
     };
-    finish(esa, ctx, observation, auth.requeue, now).await
+    finish(esa, ctx, observation, requeue, now).await
 }
 
 fn config_problem(esa: &ExchangeServiceAccount, problem: ConfigProblem) -> Observation {
@@ -182,19 +206,28 @@ fn config_problem(esa: &ExchangeServiceAccount, problem: ConfigProblem) -> Obser
         sync: SyncObservation::NotStarted,
         policies: (!esa.spec.policies.is_empty()).then(|| esa.spec.policies.clone()),
         activity: None,
-        mail_flow: inline_mail_flow(esa),
+        inline: waiting_for_grant(esa),
     }
 }
 
-/// Inline mode's mail-flow configuration is not carried out by this version: say so instead
-/// of reporting Ready.
-fn inline_mail_flow(esa: &ExchangeServiceAccount) -> Option<(bool, String, String)> {
-    (esa.spec.mode == crate::resources::exchange_service_account::Mode::Inline).then(|| {
-        (
-            false,
-            "InlineModeNotAvailable".to_string(),
-            "This version grants access but does not yet configure Exchange mail flow (role assignment, connectors, transport rules); the account stays not Ready.".to_string(),
-        )
+/// Inline mode before access is granted: the role and mail flow wait for it.
+fn waiting_for_grant(esa: &ExchangeServiceAccount) -> Option<InlineObservation> {
+    (esa.spec.mode == Mode::Inline).then(|| InlineObservation {
+        checks: vec![
+            InlineCheck::positive(
+                super::conditions::ROLE_ASSIGNED,
+                false,
+                "WaitingForGrant",
+                "The Exchange Administrator role is assigned once access is granted.".into(),
+            ),
+            InlineCheck::positive(
+                super::conditions::MAIL_FLOW_CONFIGURED,
+                false,
+                "WaitingForGrant",
+                "Mail flow is configured once access is granted.".into(),
+            ),
+        ],
+        status: None,
     })
 }
 
@@ -379,6 +412,37 @@ async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> 
         && let Ok(Ok(account)) = Account::load(esa, ctx).await
         && let Ok(Ok(credential)) = account.credential(esa, ctx).await
     {
+        if esa.spec.mode == Mode::Inline
+            && let Err(e) = inline::cleanup(esa, &account, &credential, ctx).await
+        {
+            // The finalizer stays until everything owned is gone; say what is left.
+            let message = format!(
+                "Deletion is waiting: {e}. Fix access (or set deletionPolicy Orphan) to let it finish."
+            );
+            let _ = ctx
+                .recorder
+                .publish(
+                    &Event {
+                        type_: EventType::Warning,
+                        reason: "CleanupIncomplete".into(),
+                        note: Some(message.clone()),
+                        action: "Cleanup".into(),
+                        secondary: None,
+                    },
+                    &esa.object_ref(&()),
+                )
+                .await;
+            let api: Api<ExchangeServiceAccount> =
+                Api::namespaced(ctx.client.clone(), &esa.namespace().unwrap_or_default());
+            let _ = api
+                .patch_status(
+                    &esa.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(serde_json::json!({"status": {"message": message}})),
+                )
+                .await;
+            return Err(e);
+        }
         activity::stop(esa, &account, &credential, ctx).await;
     }
     if esa.spec.deletion_policy == DeletionPolicy::Delete {

@@ -6,6 +6,7 @@
 pub mod directory;
 pub mod error;
 pub mod models;
+pub mod roles;
 
 use futures::Stream;
 use reqwest::Method;
@@ -59,6 +60,29 @@ impl GraphClient {
         }
     }
 
+    /// Sends `request`; an answer outside 2xx becomes a [`GraphError`].
+    async fn send(
+        &self,
+        request: &Request,
+        operation: &str,
+    ) -> Result<super::http::Response, GraphError> {
+        let response = self
+            .http
+            .send(request)
+            .await
+            .map_err(|e| GraphError::from_transport(operation.to_string(), &e))?;
+        let status = response.status.as_u16();
+        if !(200..300).contains(&status) {
+            return Err(GraphError::from_response(
+                operation.to_string(),
+                status,
+                &response.body,
+                response.retry_after(),
+            ));
+        }
+        Ok(response)
+    }
+
     /// GETs `path` and decodes the JSON body.
     pub async fn get<T: DeserializeOwned>(
         &self,
@@ -89,20 +113,8 @@ impl GraphClient {
             headers,
             body: Vec::new(),
         };
-        let response = self
-            .http
-            .send(&request)
-            .await
-            .map_err(|e| GraphError::from_transport(operation.clone(), &e))?;
+        let response = self.send(&request, &operation).await?;
         let status = response.status.as_u16();
-        if !(200..300).contains(&status) {
-            return Err(GraphError::from_response(
-                operation,
-                status,
-                &response.body,
-                response.retry_after(),
-            ));
-        }
         serde_json::from_slice(&response.body).map_err(|e| {
             tracing::debug!(%operation, error = %e, "unexpected Graph response");
             GraphError {
@@ -114,6 +126,35 @@ impl GraphClient {
                 operation,
             }
         })
+    }
+
+    /// Sends a write (`POST` with a JSON body, `DELETE` without) to `path` and returns the JSON
+    /// body of the answer, if it has one.
+    pub async fn write(
+        &self,
+        token: &AccessToken,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Option<serde_json::Value>, GraphError> {
+        let url = self.url(path);
+        let operation = operation(method.as_str(), &url);
+        let mut headers = vec![
+            ("authorization".to_string(), token.bearer()),
+            ("accept".to_string(), "application/json".to_string()),
+        ];
+        if body.is_some() {
+            headers.push(("content-type".to_string(), "application/json".to_string()));
+        }
+        let request = Request {
+            api: "graph",
+            method,
+            url,
+            headers,
+            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        };
+        let response = self.send(&request, &operation).await?;
+        Ok(serde_json::from_slice(&response.body).ok())
     }
 
     /// Streams the pages of a collection from `path`, following `nextLink`s, one page in

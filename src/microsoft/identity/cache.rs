@@ -79,6 +79,11 @@ impl TokenCache {
             .retain(|k, _| !(k.tenant == tenant && k.client_id == client_id));
     }
 
+    /// Drops the token of one key (a token that must be issued again to carry a new role).
+    pub fn forget_key(&self, key: &CacheKey) {
+        self.slots.lock().unwrap().remove(key);
+    }
+
     /// Number of cached keys.
     pub fn len(&self) -> usize {
         self.slots.lock().unwrap().len()

@@ -45,6 +45,14 @@ pub fn routes() -> Router<Arc<Sim>> {
             "/_sim/tenants/{tenant}/refresh-tokens/revoke",
             post(revoke_refresh_tokens),
         )
+        .route(
+            "/_sim/tenants/{tenant}/pim-requests/{action}",
+            post(pim_action),
+        )
+        .route(
+            "/_sim/tenants/{tenant}/role-assignments",
+            post(assign_role).delete(unassign_role),
+        )
         .route("/_sim/tenants/{tenant}/users", post(add_user))
         .route("/_sim/tenants/{tenant}/users/{upn}", delete(remove_user))
         .route(
@@ -75,6 +83,7 @@ async fn state(State(sim): State<Arc<Sim>>) -> Response {
             "users": t.user_count(), "groups": t.group_count(),
             "servicePrincipals": t.service_principals.iter().map(|s| json!({"appId": s.app_id, "id": s.id, "roles": s.grants.iter().filter_map(|g| super::state::permission_name(&g.role_id)).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "roleAssignments": t.role_assignments.iter().map(|a| json!({"principalId": a.principal_id, "roleDefinitionId": a.role_id})).collect::<Vec<_>>(),
+            "pimRequests": t.pim_requests.iter().map(|r| json!({"id": r.id, "principalId": r.principal_id, "roleDefinitionId": r.role_id, "status": r.status})).collect::<Vec<_>>(),
             "subscriptions": t.subscriptions,
             "exchange": t.exchange,
         }))
@@ -451,4 +460,122 @@ async fn app_action(
         _ => return not_found("action"),
     }
     done(json!({"enabled": app.enabled}))
+}
+
+/// `POST /_sim/tenants/{tenant}/pim-requests/{approve|deny}`: an approver answers every
+/// pending Privileged Identity Management request of the tenant.
+async fn pim_action(
+    State(sim): State<Arc<Sim>>,
+    Path((tenant, action)): Path<(String, String)>,
+) -> Response {
+    let mut world = sim.world.lock().unwrap();
+    let now = world.now();
+    let Some(t) = world.tenant_mut(&tenant) else {
+        return not_found("tenant");
+    };
+    let status = match action.as_str() {
+        "approve" => "Provisioned",
+        "deny" => "Denied",
+        _ => return not_found("action"),
+    };
+    let mut answered = 0;
+    let mut granted = Vec::new();
+    for r in t
+        .pim_requests
+        .iter_mut()
+        .filter(|r| r.status == "PendingApproval")
+    {
+        r.status = status.into();
+        answered += 1;
+        if status == "Provisioned" {
+            granted.push((r.principal_id.clone(), r.role_id.clone()));
+        }
+    }
+    for (principal_id, role_id) in granted {
+        let effective = now + t.role_propagation;
+        t.role_assignments.push(super::state::RoleAssignment {
+            id: guid(),
+            principal_id,
+            role_id,
+            effective,
+        });
+    }
+    done(json!({"answered": answered, "status": status}))
+}
+
+/// Body of the role-assignment control routes.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleBody {
+    /// The application whose service principal gets (or loses) the role.
+    app_id: String,
+    /// Role template id; Exchange Administrator when absent.
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// `POST /_sim/tenants/{tenant}/role-assignments`: an administrator assigns a role to an
+/// application's service principal in the admin center (the manual path).
+async fn assign_role(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant): Path<String>,
+    axum::Json(body): axum::Json<RoleBody>,
+) -> Response {
+    let mut world = sim.world.lock().unwrap();
+    let now = world.now();
+    let Some(t) = world.tenant_mut(&tenant) else {
+        return not_found("tenant");
+    };
+    let Some(sp) = t
+        .service_principals
+        .iter()
+        .find(|s| s.app_id == body.app_id)
+    else {
+        return not_found("service principal");
+    };
+    let role = body
+        .role
+        .unwrap_or_else(|| super::state::EXCHANGE_ADMINISTRATOR.to_string());
+    let principal_id = sp.id.clone();
+    if !t
+        .role_assignments
+        .iter()
+        .any(|a| a.principal_id == principal_id && a.role_id == role)
+    {
+        let effective = now + t.role_propagation;
+        t.role_assignments.push(super::state::RoleAssignment {
+            id: guid(),
+            principal_id,
+            role_id: role,
+            effective,
+        });
+    }
+    done(json!({"assigned": true}))
+}
+
+/// `DELETE /_sim/tenants/{tenant}/role-assignments`: the role is taken away out of band.
+async fn unassign_role(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant): Path<String>,
+    axum::Json(body): axum::Json<RoleBody>,
+) -> Response {
+    let mut world = sim.world.lock().unwrap();
+    let Some(t) = world.tenant_mut(&tenant) else {
+        return not_found("tenant");
+    };
+    let Some(sp) = t
+        .service_principals
+        .iter()
+        .find(|s| s.app_id == body.app_id)
+    else {
+        return not_found("service principal");
+    };
+    let principal_id = sp.id.clone();
+    let role = body
+        .role
+        .unwrap_or_else(|| super::state::EXCHANGE_ADMINISTRATOR.to_string());
+    let before = t.role_assignments.len();
+    t.role_assignments
+        .retain(|a| !(a.principal_id == principal_id && a.role_id == role));
+    done(json!({"removed": before - t.role_assignments.len()}))
 }

@@ -434,6 +434,33 @@ fn route(base: &str, world: &mut World, tid: &str, req: &Req) -> Response {
             t.role_assignments.push(a.clone());
             (StatusCode::CREATED, axum::Json(json!({"id": a.id, "principalId": a.principal_id, "roleDefinitionId": a.role_id, "directoryScopeId": "/"}))).into_response()
         }
+        ["roleManagement", "directory", "roleAssignments", id] if req.method == Method::DELETE => {
+            if !req.may(&write_roles) {
+                return req.denied();
+            }
+            let t = world.tenant_mut(tid).expect("checked");
+            let before = t.role_assignments.len();
+            t.role_assignments.retain(|a| a.id != *id);
+            if t.role_assignments.len() == before {
+                return req.err(404, "Request_ResourceNotFound", &format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."));
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        [
+            "roleManagement",
+            "directory",
+            "roleAssignmentScheduleRequests",
+        ] if get => guard(req.may(&read_roles), &|| {
+            let filter = req.q("filter").unwrap_or("");
+            let principal = filter_eq(filter, "principalId");
+            let items: Vec<Value> = tenant
+                .pim_requests
+                .iter()
+                .filter(|r| principal.as_ref().is_none_or(|p| *p == r.principal_id))
+                .map(|r| json!({"id": r.id, "status": r.status, "action": "adminAssign", "principalId": r.principal_id, "roleDefinitionId": r.role_id, "directoryScopeId": "/", "justification": r.justification}))
+                .collect();
+            paged(base, req, items.len(), |i| items.get(i).cloned())
+        }),
         [
             "roleManagement",
             "directory",
@@ -466,6 +493,15 @@ fn route(base: &str, world: &mut World, tid: &str, req: &Req) -> Response {
                     400,
                     "RoleAssignmentExists",
                     "The Role assignment already exists.",
+                );
+            }
+            if tenant.pim_requests.iter().any(|r| {
+                r.principal_id == principal && r.role_id == role && r.status == "PendingApproval"
+            }) {
+                return req.err(
+                    400,
+                    "PendingRoleAssignmentRequest",
+                    "There is already an existing pending Role assignment request.",
                 );
             }
             let now = world.now();

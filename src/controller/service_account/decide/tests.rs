@@ -26,7 +26,7 @@ fn healthy() -> Observation {
         sync: SyncObservation::Synced(summary(10)),
         policies: None,
         activity: None,
-        mail_flow: None,
+        inline: None,
     }
 }
 
@@ -258,17 +258,62 @@ fn policies_and_activity_data_take_part_in_readiness() {
 }
 
 #[test]
-fn inline_mode_is_not_ready_until_mail_flow_is_configured() {
-    let observed = Observation {
-        mail_flow: Some((
-            false,
-            "InlineModeNotAvailable".into(),
-            "not in this version".into(),
-        )),
+fn inline_mode_is_ready_only_when_every_inline_condition_is_healthy() {
+    let role = |ok: bool| {
+        InlineCheck::positive(
+            "RoleAssigned",
+            ok,
+            if ok { "Assigned" } else { "PendingApproval" },
+            "role".into(),
+        )
+    };
+    let configured = InlineCheck::positive("MailFlowConfigured", true, "Configured", "ok".into());
+    let drifted = |d: bool| InlineCheck {
+        type_: "MailFlowDrifted",
+        status: d,
+        healthy: !d,
+        reason: if d { "Drifted" } else { "InSync" }.into(),
+        message: "drift".into(),
+        needs_human: false,
+    };
+    let with = |checks: Vec<InlineCheck>| Observation {
+        inline: Some(InlineObservation {
+            checks,
+            status: Some(MailFlowStatus::default()),
+        }),
         ..healthy()
     };
-    let (status, transitions) = decide(Some(1), None, &observed, at(1));
-    assert_eq!(cond(&status, "Ready").reason, "InlineModeNotAvailable");
-    assert_eq!(cond(&status, "MailFlowConfigured").status, "False");
-    assert!(!transitions.contains(&Transition::BecameReady));
+
+    // Waiting for an approver: not Ready, Stalled on the role.
+    let (pending, _) = decide(Some(1), None, &with(vec![role(false).human()]), at(1));
+    assert_eq!(cond(&pending, "Ready").reason, "PendingApproval");
+    assert_eq!(cond(&pending, "Stalled").status, "True");
+    assert!(pending.mail_flow.is_some());
+
+    // Drift (policy Report) is the reason Ready is False, and MailFlowDrifted is True.
+    let (drift, _) = decide(
+        Some(1),
+        Some(&pending),
+        &with(vec![role(true), configured.clone(), drifted(true)]),
+        at(2),
+    );
+    assert_eq!(cond(&drift, "Ready").reason, "Drifted");
+    assert_eq!(cond(&drift, "MailFlowDrifted").status, "True");
+    assert_eq!(cond(&drift, "Stalled").status, "False");
+
+    let (ready, transitions) = decide(
+        Some(1),
+        Some(&drift),
+        &with(vec![role(true), configured, drifted(false)]),
+        at(3),
+    );
+    assert_eq!(cond(&ready, "Ready").status, "True");
+    assert_eq!(cond(&ready, "MailFlowDrifted").status, "False");
+    assert!(transitions.contains(&Transition::BecameReady));
+
+    // Back to API mode: the inline conditions and status go away.
+    let (api, _) = decide(Some(2), Some(&ready), &healthy(), at(4));
+    assert!(conditions::get(&api.conditions, "RoleAssigned").is_none());
+    assert!(conditions::get(&api.conditions, "MailFlowDrifted").is_none());
+    assert!(api.mail_flow.is_none());
 }

@@ -1,0 +1,515 @@
+//! The Exchange objects an inline-mode account needs, and how an object in the tenant differs
+//! from them. Pure: no I/O.
+//!
+//! Mail keeps arriving at Exchange Online (the MX record does not move). A transport rule sends
+//! protected mail to the service through a transport-rule-scoped outbound connector; the service
+//! returns it through a partner inbound connector identified by its TLS certificate, with
+//! enhanced filtering skipping the service's IPs. Loop prevention takes both the service's IPs
+//! and a tenant-specific header token. A second rule skips spam filtering for mail that returns
+//! from the service, and the service's IPs are merged into the connection-filter allow list.
+//! The inbound connector does not restrict senders to the certificate: mail from the internet
+//! still arrives directly, and such a restriction would reject it.
+
+use serde_json::{Map, Value, json};
+
+use crate::resources::exchange_service_account::{Direction, InlineSpec, SyncScope};
+
+/// Header stamped on mail routed to the service; its value is the tenant's routing token.
+pub const ROUTED_HEADER: &str = "X-EXO-Operator-Routed";
+
+/// Kind of an Exchange object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// A mail-enabled security group.
+    Group,
+    /// A connector from Exchange to the service.
+    OutboundConnector,
+    /// A connector from the service to Exchange.
+    InboundConnector,
+    /// A mail flow rule.
+    TransportRule,
+}
+
+impl Kind {
+    /// The cmdlet noun.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Group => "DistributionGroup",
+            Self::OutboundConnector => "OutboundConnector",
+            Self::InboundConnector => "InboundConnector",
+            Self::TransportRule => "TransportRule",
+        }
+    }
+
+    /// The field holding the ownership marker, if the kind has one.
+    pub fn comment_field(self) -> Option<&'static str> {
+        match self {
+            Self::Group => None,
+            Self::OutboundConnector | Self::InboundConnector => Some("Comment"),
+            Self::TransportRule => Some("Comments"),
+        }
+    }
+
+    /// Parses a noun.
+    pub fn from_noun(noun: &str) -> Option<Self> {
+        [
+            Self::Group,
+            Self::OutboundConnector,
+            Self::InboundConnector,
+            Self::TransportRule,
+        ]
+        .into_iter()
+        .find(|k| k.noun() == noun)
+    }
+}
+
+/// One object as it should be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredObject {
+    /// Kind.
+    pub kind: Kind,
+    /// Name (unique per kind).
+    pub name: String,
+    /// Parameters compared with the tenant and set on `New-`/`Set-`.
+    pub params: Map<String, Value>,
+    /// Parameters set only on creation (`Priority`, `Alias`, `Type`).
+    pub create_only: Map<String, Value>,
+    /// Members (groups only), as user principal names.
+    pub members: Option<Vec<String>>,
+}
+
+impl DesiredObject {
+    /// `Kind/Name`, as listed in status.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kind.noun(), self.name)
+    }
+}
+
+/// What the desired state depends on.
+#[derive(Clone, Debug)]
+pub struct Inputs<'a> {
+    /// `namespace/name` of the account.
+    pub account: &'a str,
+    /// The inline settings.
+    pub inline: &'a InlineSpec,
+    /// Sync scope: `Selected` scopes rules to groups, `All` to the mail domains.
+    pub scope: SyncScope,
+    /// Protected users (Selected).
+    pub members: &'a [String],
+    /// The tenant's verified mail domains (All).
+    pub domains: &'a [String],
+    /// The tenant's routing token.
+    pub token: &'a str,
+}
+
+/// The ownership marker written into comments.
+pub fn marker(account: &str) -> String {
+    format!("Managed by exo-operator for {account}; changes are reverted or reported.")
+}
+
+/// Whether a comment carries an exo-operator marker (of any account).
+pub fn is_marked(comment: &str) -> bool {
+    comment.contains("Managed by exo-operator for ")
+}
+
+/// Names of the objects, from the prefix.
+pub struct Names {
+    prefix: String,
+}
+
+impl Names {
+    /// Names under `prefix`.
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_string(),
+        }
+    }
+
+    fn n(&self, what: &str) -> String {
+        format!("{} {what}", self.prefix)
+    }
+
+    /// The inbound scope group.
+    pub fn inbound_group(&self) -> String {
+        self.n("Inbound Protected Users")
+    }
+    /// The outbound scope group.
+    pub fn outbound_group(&self) -> String {
+        self.n("Outbound Protected Users")
+    }
+    /// The connector that carries incoming mail to the service.
+    pub fn inbound_route_connector(&self) -> String {
+        self.n("Connector to Service (Inbound)")
+    }
+    /// The connector that carries outgoing mail to the service.
+    pub fn outbound_route_connector(&self) -> String {
+        self.n("Connector to Service (Outbound)")
+    }
+    /// The connector for mail returning from the service.
+    pub fn return_connector(&self) -> String {
+        self.n("Connector from Service")
+    }
+    /// The rule that routes incoming mail.
+    pub fn inbound_rule(&self) -> String {
+        self.n("Route Inbound Mail to Service")
+    }
+    /// The rule that routes outgoing mail.
+    pub fn outbound_rule(&self) -> String {
+        self.n("Route Outbound Mail to Service")
+    }
+    /// The rule that skips spam filtering for returning mail.
+    pub fn skip_spam_rule(&self) -> String {
+        self.n("Skip Spam Filtering for Mail from Service")
+    }
+}
+
+fn alias(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Every object `inputs` asks for, in creation order (groups, connectors, rules).
+pub fn desired(inputs: &Inputs) -> Vec<DesiredObject> {
+    let names = Names::new(&inputs.inline.mail_flow.name_prefix);
+    let mail_flow = &inputs.inline.mail_flow;
+    let comment = marker(inputs.account);
+    let ips = json!(mail_flow.service_ip_ranges);
+    let outbound = inputs.inline.direction == Direction::InboundOutbound;
+    let selected = inputs.scope == SyncScope::Selected;
+    let mut members: Vec<String> = inputs.members.iter().map(|m| m.to_lowercase()).collect();
+    members.sort();
+    members.dedup();
+    let mut domains: Vec<String> = inputs.domains.iter().map(|d| d.to_lowercase()).collect();
+    domains.sort();
+    domains.dedup();
+
+    let mut out = Vec::new();
+    let group = |name: String| DesiredObject {
+        kind: Kind::Group,
+        create_only: map(json!({"Type": "Security", "Alias": alias(&name)})),
+        params: map(json!({"HiddenFromAddressListsEnabled": true})),
+        name,
+        members: Some(members.clone()),
+    };
+    let route_connector = |name: String| DesiredObject {
+        kind: Kind::OutboundConnector,
+        name,
+        params: map(json!({
+            "ConnectorType": "Partner",
+            "UseMXRecord": false,
+            "SmartHosts": [mail_flow.smart_host],
+            "TlsSettings": "DomainValidation",
+            "TlsDomain": mail_flow.tls_certificate_domain,
+            "IsTransportRuleScoped": true,
+            "Enabled": true,
+            "Comment": comment,
+        })),
+        create_only: Map::new(),
+        members: None,
+    };
+    if selected {
+        out.push(group(names.inbound_group()));
+        if outbound {
+            out.push(group(names.outbound_group()));
+        }
+    }
+    out.push(route_connector(names.inbound_route_connector()));
+    if outbound {
+        out.push(route_connector(names.outbound_route_connector()));
+    }
+    out.push(DesiredObject {
+        kind: Kind::InboundConnector,
+        name: names.return_connector(),
+        params: map(json!({
+            "ConnectorType": "Partner",
+            "SenderDomains": ["*"],
+            "TlsSenderCertificateName": mail_flow.tls_certificate_domain,
+            "RequireTls": true,
+            "RestrictDomainsToCertificate": false,
+            "RestrictDomainsToIPAddresses": false,
+            "EFSkipLastIP": false,
+            "EFSkipIPs": ips,
+            "Enabled": true,
+            "Comment": comment,
+        })),
+        create_only: Map::new(),
+        members: None,
+    });
+    let route_rule = |name: String, priority: i64, scope: Value, connector: String| {
+        let mut params = map(json!({
+            "Mode": "Enforce",
+            "Enabled": true,
+            "StopRuleProcessing": true,
+            "ExceptIfSenderIpRanges": ips,
+            "ExceptIfHeaderContainsMessageHeader": ROUTED_HEADER,
+            "ExceptIfHeaderContainsWords": [inputs.token],
+            "RouteMessageOutboundConnector": connector,
+            "SetHeaderName": ROUTED_HEADER,
+            "SetHeaderValue": inputs.token,
+            "Comments": comment,
+        }));
+        params.extend(map(scope));
+        DesiredObject {
+            kind: Kind::TransportRule,
+            name,
+            params,
+            create_only: map(json!({"Priority": priority})),
+            members: None,
+        }
+    };
+    out.push(route_rule(
+        names.inbound_rule(),
+        0,
+        if selected {
+            json!({"FromScope": "NotInOrganization", "SentToMemberOf": [names.inbound_group()]})
+        } else {
+            json!({"FromScope": "NotInOrganization", "RecipientDomainIs": domains})
+        },
+        names.inbound_route_connector(),
+    ));
+    out.push(DesiredObject {
+        kind: Kind::TransportRule,
+        name: names.skip_spam_rule(),
+        params: map(json!({
+            "Mode": "Enforce",
+            "Enabled": true,
+            "SenderIpRanges": ips,
+            "HeaderContainsMessageHeader": ROUTED_HEADER,
+            "HeaderContainsWords": [inputs.token],
+            "SetSCL": -1,
+            "Comments": comment,
+        })),
+        create_only: map(json!({"Priority": 1})),
+        members: None,
+    });
+    if outbound {
+        out.push(route_rule(
+            names.outbound_rule(),
+            2,
+            if selected {
+                json!({"FromScope": "InOrganization", "SentToScope": "NotInOrganization", "FromMemberOf": [names.outbound_group()]})
+            } else {
+                json!({"FromScope": "InOrganization", "SentToScope": "NotInOrganization", "SenderDomainIs": domains})
+            },
+            names.outbound_route_connector(),
+        ));
+    }
+    out
+}
+
+/// A value as Exchange may return it, for comparison: strings lower-cased, `smtp:` and `;1`
+/// decorations removed, lists as sorted sets.
+fn normalize(value: &Value) -> Value {
+    match value {
+        Value::String(s) => {
+            let s = s.trim().to_lowercase();
+            let s = s.strip_prefix("smtp:").unwrap_or(&s);
+            let s = s.split(';').next().unwrap_or(s);
+            Value::String(s.to_string())
+        }
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(normalize).collect();
+            items.sort_by_key(|v| v.to_string());
+            items.dedup();
+            Value::Array(items)
+        }
+        Value::Null => Value::Array(Vec::new()),
+        other => other.clone(),
+    }
+}
+
+fn same(desired: &Value, actual: Option<&Value>) -> bool {
+    let actual = actual.cloned().unwrap_or(Value::Null);
+    let (d, a) = (normalize(desired), normalize(&actual));
+    if d == a {
+        return true;
+    }
+    // A single value against a one-element list, and booleans Exchange returns as strings.
+    match (&d, &a) {
+        (Value::Array(l), other) | (other, Value::Array(l)) if l.len() == 1 => &l[0] == other,
+        (Value::Bool(b), Value::String(s)) | (Value::String(s), Value::Bool(b)) => {
+            s == &b.to_string()
+        }
+        _ => false,
+    }
+}
+
+/// The parameters of `desired` that `actual` (as `Get-` returns it) does not match, by name.
+/// A rule's `Enabled` is read from `State` when the object has no `Enabled`.
+pub fn differences(desired: &DesiredObject, actual: &Value) -> Vec<String> {
+    desired
+        .params
+        .iter()
+        .filter(|(k, v)| {
+            let found = match (k.as_str(), actual.get(k.as_str())) {
+                ("Enabled", None) if desired.kind == Kind::TransportRule => {
+                    actual.get("State").map(|s| {
+                        Value::Bool(
+                            s.as_str()
+                                .is_some_and(|s| s.eq_ignore_ascii_case("enabled")),
+                        )
+                    })
+                }
+                (_, v) => v.cloned(),
+            };
+            !same(v, found.as_ref())
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// Group members to add and to remove, from the desired and the current lists.
+pub fn membership_changes(desired: &[String], current: &[String]) -> (Vec<String>, Vec<String>) {
+    let lower = |v: &[String]| -> Vec<String> { v.iter().map(|s| s.to_lowercase()).collect() };
+    let (d, c) = (lower(desired), lower(current));
+    let add = d.iter().filter(|m| !c.contains(m)).cloned().collect();
+    let remove = current
+        .iter()
+        .filter(|m| !d.contains(&m.to_lowercase()))
+        .cloned()
+        .collect();
+    (add, remove)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::exchange_service_account::{DriftPolicy, MailFlow, RoleAssignment};
+
+    fn inline(direction: Direction) -> InlineSpec {
+        InlineSpec {
+            direction,
+            role_assignment: RoleAssignment::default(),
+            mail_flow: MailFlow {
+                smart_host: "relay.example.com".into(),
+                tls_certificate_domain: "*.example.com".into(),
+                service_ip_ranges: vec!["203.0.113.0/24".into()],
+                name_prefix: "exo".into(),
+                drift_policy: DriftPolicy::Correct,
+            },
+        }
+    }
+
+    fn objects(direction: Direction, scope: SyncScope) -> Vec<DesiredObject> {
+        desired(&Inputs {
+            account: "default/contoso",
+            inline: &inline(direction),
+            scope,
+            members: &["Alice@contoso.com".into(), "alice@contoso.com".into()],
+            domains: &["contoso.com".into()],
+            token: "t0k3n",
+        })
+    }
+
+    #[test]
+    fn inbound_selected_has_a_group_two_connectors_and_two_rules() {
+        let o = objects(Direction::Inbound, SyncScope::Selected);
+        let ids: Vec<String> = o.iter().map(DesiredObject::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "DistributionGroup/exo Inbound Protected Users",
+                "OutboundConnector/exo Connector to Service (Inbound)",
+                "InboundConnector/exo Connector from Service",
+                "TransportRule/exo Route Inbound Mail to Service",
+                "TransportRule/exo Skip Spam Filtering for Mail from Service",
+            ]
+        );
+        assert_eq!(
+            o[0].members.as_deref(),
+            Some(&["alice@contoso.com".to_string()][..])
+        );
+        assert_eq!(o[0].create_only["Alias"], "exo-inbound-protected-users");
+        let rule = &o[3].params;
+        assert_eq!(
+            rule["SentToMemberOf"],
+            json!(["exo Inbound Protected Users"])
+        );
+        assert_eq!(rule["ExceptIfSenderIpRanges"], json!(["203.0.113.0/24"]));
+        assert_eq!(rule["ExceptIfHeaderContainsWords"], json!(["t0k3n"]));
+        assert_eq!(
+            rule["RouteMessageOutboundConnector"],
+            "exo Connector to Service (Inbound)"
+        );
+        assert_eq!(o[1].params["IsTransportRuleScoped"], true);
+        assert_eq!(o[2].params["EFSkipIPs"], json!(["203.0.113.0/24"]));
+        assert!(is_marked(o[1].params["Comment"].as_str().unwrap()));
+    }
+
+    #[test]
+    fn all_users_use_domain_scoped_rules_and_outbound_adds_its_set() {
+        let o = objects(Direction::InboundOutbound, SyncScope::All);
+        assert!(o.iter().all(|d| d.kind != Kind::Group));
+        let out_rule = o
+            .iter()
+            .find(|d| d.name == "exo Route Outbound Mail to Service")
+            .unwrap();
+        assert_eq!(out_rule.params["SenderDomainIs"], json!(["contoso.com"]));
+        assert_eq!(
+            out_rule.params["RouteMessageOutboundConnector"],
+            "exo Connector to Service (Outbound)"
+        );
+        let in_rule = o
+            .iter()
+            .find(|d| d.name == "exo Route Inbound Mail to Service")
+            .unwrap();
+        assert_eq!(in_rule.params["RecipientDomainIs"], json!(["contoso.com"]));
+        assert_eq!(o.len(), 6);
+        assert_eq!(
+            objects(Direction::InboundOutbound, SyncScope::Selected).len(),
+            8
+        );
+    }
+
+    #[test]
+    fn differences_ignore_exchange_decorations_and_name_changed_fields() {
+        let o = objects(Direction::Inbound, SyncScope::All);
+        let connector = &o[1];
+        let mut actual = Value::Object(connector.params.clone());
+        actual["SenderDomains"] = json!(["smtp:*;1"]);
+        actual["TlsSenderCertificateName"] = json!("*.EXAMPLE.com");
+        actual["Identity"] = json!("x");
+        assert!(differences(connector, &actual).is_empty());
+        actual["EFSkipIPs"] = json!([]);
+        actual["RequireTls"] = json!(false);
+        let mut d = differences(connector, &actual);
+        d.sort();
+        assert_eq!(d, ["EFSkipIPs", "RequireTls"]);
+
+        let rule = &o[2];
+        let mut actual = Value::Object(rule.params.clone());
+        actual.as_object_mut().unwrap().remove("Enabled");
+        actual["State"] = json!("Disabled");
+        assert_eq!(differences(rule, &actual), ["Enabled"]);
+        actual["State"] = json!("Enabled");
+        assert!(differences(rule, &actual).is_empty());
+    }
+
+    #[test]
+    fn membership_changes_are_case_insensitive() {
+        let (add, remove) = membership_changes(
+            &["alice@contoso.com".into(), "bob@contoso.com".into()],
+            &["Alice@Contoso.com".into(), "carol@contoso.com".into()],
+        );
+        assert_eq!(add, ["bob@contoso.com"]);
+        assert_eq!(remove, ["carol@contoso.com"]);
+    }
+}

@@ -1,0 +1,967 @@
+//! Inline mode: the Exchange Administrator role ([`role`]), the mail-flow objects
+//! ([`desired`]) created, kept and removed through the Exchange admin API, drift handling, and
+//! the security-settings checks ([`checks`]).
+//!
+//! Every object the operator creates is first recorded in `status.mailFlow.objects` (an intent
+//! log), so an operator stopped between two Exchange writes recognises its objects after a
+//! restart and never creates one twice.
+
+pub mod checks;
+pub mod desired;
+pub mod role;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde_json::{Map, Value, json};
+
+use self::desired::{DesiredObject, Inputs, Kind, Names};
+use super::account::Account;
+use super::decide::{InlineCheck, InlineObservation};
+use super::directory::{self, SYNC_REQUESTED_ANNOTATION};
+use crate::controller::conditions::{
+    self, MAIL_FLOW_CONFIGURED, MAIL_FLOW_DRIFTED, SECURITY_SETTINGS_VERIFIED,
+};
+use crate::controller::context::Context;
+use crate::controller::error::{Error, Result};
+use crate::microsoft::exchange::{ExchangeClient, ExchangeError, ExchangeFailure};
+use crate::microsoft::identity::credential::ClientCredential;
+use crate::microsoft::identity::token::AccessToken;
+use crate::microsoft::permissions::EXCHANGE_MANAGE_AS_APP;
+use crate::resources::exchange_service_account::{
+    DriftPolicy, ExchangeServiceAccount, InlineSpec, MailFlowStatus, RoleAssignmentMode, SyncScope,
+};
+use crate::resources::sync_target_list::SyncTargetList;
+
+/// Key of the routing token in the account's mail-flow Secret.
+const TOKEN_KEY: &str = "routing-token";
+/// How soon to look again after a transient Exchange failure.
+const RETRY: Duration = Duration::from_secs(30);
+
+/// Name of the Secret holding the tenant's routing token.
+pub fn secret_name(esa: &ExchangeServiceAccount) -> String {
+    format!("{}-mail-flow", esa.name_any())
+}
+
+/// What the inline pass produced.
+pub struct InlineOutcome {
+    /// Conditions and status.
+    pub observation: InlineObservation,
+    /// When to look again, if sooner than usual.
+    pub requeue: Option<Duration>,
+}
+
+/// The account's app-only Exchange token (from the cache when fresh).
+async fn exchange_token(
+    account: &Account,
+    credential: &ClientCredential,
+    ctx: &Context,
+) -> std::result::Result<AccessToken, crate::microsoft::identity::TokenError> {
+    account
+        .app_token(ctx, credential, &account.endpoints.exchange_scope)
+        .await
+}
+
+fn forget_exchange_token(account: &Account, credential: &ClientCredential, ctx: &Context) {
+    let key = account.cache_key(&account.endpoints.exchange_scope, &credential.fingerprint());
+    ctx.tokens.forget_key(&key);
+}
+
+fn previous_status(esa: &ExchangeServiceAccount) -> MailFlowStatus {
+    esa.status
+        .as_ref()
+        .and_then(|s| s.mail_flow.clone())
+        .unwrap_or_default()
+}
+
+fn not_configured(reason: &str, message: String) -> InlineCheck {
+    InlineCheck::positive(MAIL_FLOW_CONFIGURED, false, reason, message)
+}
+
+/// The inline pass of a reconcile, once Graph access is granted.
+pub async fn ensure(
+    esa: &ExchangeServiceAccount,
+    account: &Account,
+    credential: &ClientCredential,
+    ctx: &Context,
+    graph_token: &AccessToken,
+    principal: Option<String>,
+    now: jiff::Timestamp,
+) -> Result<InlineOutcome> {
+    let Some(spec) = esa.spec.inline.as_ref() else {
+        return Ok(InlineOutcome {
+            observation: InlineObservation {
+                checks: vec![not_configured(
+                    "InlineSettingsMissing",
+                    "spec.inline is required in Inline mode.".into(),
+                )],
+                status: None,
+            },
+            requeue: None,
+        });
+    };
+    let mut previous = previous_status(esa);
+    let token = match exchange_token(account, credential, ctx).await {
+        Ok(t) => t,
+        Err(e) => {
+            return Ok(waiting_outcome(
+                not_configured(
+                    "ExchangeTokenFailed",
+                    format!("{e}; the Exchange Online token is needed to configure mail flow."),
+                ),
+                Some(RETRY),
+            ));
+        }
+    };
+    if !token
+        .claims
+        .roles
+        .iter()
+        .any(|r| r == EXCHANGE_MANAGE_AS_APP.name)
+    {
+        forget_exchange_token(account, credential, ctx);
+        return Ok(waiting_outcome(
+            not_configured(
+                "ExchangePermissionMissing",
+                format!(
+                    "{} is not granted on Office 365 Exchange Online; a Global Administrator must grant admin consent at {}",
+                    EXCHANGE_MANAGE_AS_APP.name,
+                    account.consent_url(esa)
+                ),
+            )
+            .human(),
+            Some(ctx.settings.consent_poll),
+        ));
+    }
+    let principal = match principal {
+        Some(p) => p,
+        None => match account
+            .graph
+            .service_principal(graph_token, &account.client_id)
+            .await?
+        {
+            Some(sp) => sp.id,
+            None => {
+                return Ok(waiting_outcome(
+                    not_configured(
+                        "ServicePrincipalNotFound",
+                        "The application has no service principal in the tenant yet.".into(),
+                    ),
+                    Some(RETRY),
+                ));
+            }
+        },
+    };
+    let role = role::ensure(spec, account, ctx, graph_token, &token, &principal).await?;
+    if !role.assigned {
+        forget_exchange_token(account, credential, ctx);
+        previous.role_request_id = role.request_id.clone();
+        return Ok(InlineOutcome {
+            observation: InlineObservation {
+                checks: vec![
+                    role.check,
+                    not_configured(
+                        "WaitingForRole",
+                        "Mail flow is configured once the Exchange Administrator role is in effect.".into(),
+                    ),
+                ],
+                status: Some(previous),
+            },
+            requeue: role.requeue,
+        });
+    }
+    previous.role_request_id = None;
+
+    let inputs = match gather(esa, spec, account, graph_token, ctx).await? {
+        Ok(i) => i,
+        Err(check) => return Ok(waiting_outcome(check, Some(RETRY))),
+    };
+    let tenant = token
+        .claims
+        .tid
+        .clone()
+        .unwrap_or_else(|| account.tenant.clone());
+    let exchange = ExchangeClient::new(account.http.clone(), &account.endpoints, &tenant);
+    let wanted = desired::desired(&Inputs {
+        account: &account.key,
+        inline: spec,
+        scope: esa.spec.sync.scope,
+        members: &inputs.members,
+        domains: &inputs.mail_domains,
+        token: &inputs.routing_token,
+    });
+    let fingerprint = fingerprint(&wanted);
+    if !due(esa, &previous, &fingerprint, now) {
+        return Ok(InlineOutcome {
+            observation: InlineObservation {
+                checks: vec![role.check]
+                    .into_iter()
+                    .chain(kept_checks(esa))
+                    .collect(),
+                status: Some(previous),
+            },
+            requeue: None,
+        });
+    }
+    let pass = Pass {
+        esa,
+        ctx,
+        exchange: &exchange,
+        token: &token,
+        spec,
+    };
+    match pass.apply(&wanted, previous.clone(), &inputs).await {
+        Ok((mut status, mut checks)) => {
+            status.applied = Some(fingerprint);
+            status.last_check_time = Some(Time(now));
+            checks.insert(0, role.check);
+            Ok(InlineOutcome {
+                observation: InlineObservation {
+                    checks,
+                    status: Some(status),
+                },
+                requeue: None,
+            })
+        }
+        Err(PassError { status, error }) => {
+            let (reason, message, requeue, human) = match error.failure {
+                ExchangeFailure::Forbidden => (
+                    "RolePropagating",
+                    format!(
+                        "{error}; the role was assigned recently and Exchange Online has not picked it up yet. If this lasts more than an hour, check the role assignment."
+                    ),
+                    role::PROPAGATION_POLL,
+                    false,
+                ),
+                ExchangeFailure::TokenRejected => {
+                    forget_exchange_token(account, credential, ctx);
+                    ("ExchangeTokenRejected", error.to_string(), RETRY, false)
+                }
+                ExchangeFailure::Invalid | ExchangeFailure::AlreadyExists => (
+                    error.failure.reason(),
+                    format!("{error}; check spec.inline.mailFlow."),
+                    ctx.settings.consent_poll,
+                    true,
+                ),
+                ExchangeFailure::Throttled
+                | ExchangeFailure::Transient
+                | ExchangeFailure::NotFound => (
+                    error.failure.reason(),
+                    format!("{error}; retrying."),
+                    error.retry_after.unwrap_or(RETRY),
+                    false,
+                ),
+            };
+            if error.failure == ExchangeFailure::Forbidden {
+                forget_exchange_token(account, credential, ctx);
+            }
+            let check = not_configured(reason, message);
+            Ok(InlineOutcome {
+                observation: InlineObservation {
+                    checks: vec![role.check, if human { check.human() } else { check }],
+                    status: Some(status),
+                },
+                requeue: Some(requeue),
+            })
+        }
+    }
+}
+
+fn waiting_outcome(check: InlineCheck, requeue: Option<Duration>) -> InlineOutcome {
+    InlineOutcome {
+        observation: InlineObservation {
+            checks: vec![check],
+            status: None,
+        },
+        requeue,
+    }
+}
+
+/// The inline conditions as they are, when nothing needs to be looked at again.
+fn kept_checks(esa: &ExchangeServiceAccount) -> Vec<InlineCheck> {
+    let conds = esa
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    [
+        MAIL_FLOW_CONFIGURED,
+        SECURITY_SETTINGS_VERIFIED,
+        MAIL_FLOW_DRIFTED,
+    ]
+    .into_iter()
+    .filter_map(|t| {
+        let c = conditions::get(&conds, t)?;
+        let status = c.status == "True";
+        Some(InlineCheck {
+            type_: t,
+            status,
+            healthy: if t == MAIL_FLOW_DRIFTED {
+                !status
+            } else {
+                status
+            },
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+            needs_human: false,
+        })
+    })
+    .collect()
+}
+
+/// Whether the tenant must be looked at: the desired state changed, the interval passed, a
+/// check was asked for, or the last pass did not finish.
+fn due(
+    esa: &ExchangeServiceAccount,
+    previous: &MailFlowStatus,
+    fingerprint: &str,
+    now: jiff::Timestamp,
+) -> bool {
+    if previous.applied.as_deref() != Some(fingerprint) {
+        return true;
+    }
+    let configured = esa
+        .status
+        .as_ref()
+        .is_some_and(|s| conditions::is_true(&s.conditions, MAIL_FLOW_CONFIGURED));
+    if !configured {
+        return true;
+    }
+    let Some(last) = previous.last_check_time.as_ref().map(|t| t.0) else {
+        return true;
+    };
+    if last + directory::interval(esa) <= now {
+        return true;
+    }
+    esa.annotations()
+        .get(SYNC_REQUESTED_ANNOTATION)
+        .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|requested| requested > last)
+}
+
+fn fingerprint(wanted: &[DesiredObject]) -> String {
+    let text = format!("{wanted:?}");
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What the desired state is computed from.
+struct Gathered {
+    members: Vec<String>,
+    mail_domains: Vec<String>,
+    protected_domains: Vec<String>,
+    routing_token: String,
+}
+
+async fn gather(
+    esa: &ExchangeServiceAccount,
+    _spec: &InlineSpec,
+    account: &Account,
+    graph_token: &AccessToken,
+    ctx: &Context,
+) -> Result<std::result::Result<Gathered, InlineCheck>> {
+    let domains = account.graph.domains(graph_token).await?;
+    let mail_domains: Vec<String> = domains
+        .iter()
+        .filter(|d| d.is_mail_domain())
+        .map(|d| d.id.to_lowercase())
+        .collect();
+    let members = match esa.spec.sync.scope {
+        SyncScope::All => Vec::new(),
+        SyncScope::Selected => {
+            let Some(reference) = &esa.spec.sync.target_list_ref else {
+                return Ok(Err(not_configured(
+                    "TargetListNotSet",
+                    "spec.sync.targetListRef must name a SyncTargetList when scope is Selected."
+                        .into(),
+                )));
+            };
+            let api: Api<SyncTargetList> =
+                Api::namespaced(ctx.client.clone(), &esa.namespace().unwrap_or_default());
+            match api.get_opt(&reference.name).await?.and_then(|s| s.status) {
+                Some(status) if status.last_resolved_time.is_some() => status
+                    .resolved_users
+                    .iter()
+                    .map(|u| u.user_principal_name.clone())
+                    .collect(),
+                _ => {
+                    return Ok(Err(not_configured(
+                        "WaitingForTargetList",
+                        format!(
+                            "Mail flow is configured once the SyncTargetList {} is resolved.",
+                            reference.name
+                        ),
+                    )));
+                }
+            }
+        }
+    };
+    let protected_domains = match esa.spec.sync.scope {
+        SyncScope::All => mail_domains.clone(),
+        SyncScope::Selected => members
+            .iter()
+            .filter_map(|m| m.rsplit_once('@').map(|(_, d)| d.to_lowercase()))
+            .collect(),
+    };
+    let routing_token = routing_token(esa, ctx).await?;
+    Ok(Ok(Gathered {
+        members,
+        mail_domains,
+        protected_domains,
+        routing_token,
+    }))
+}
+
+/// The tenant's routing token from the account's Secret, created on first use. It marks mail
+/// the service has seen; being secret, external senders cannot forge it.
+async fn routing_token(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<String> {
+    let namespace = esa.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let name = secret_name(esa);
+    if let Some(secret) = api.get_opt(&name).await?
+        && let Some(value) = secret.data.as_ref().and_then(|d| d.get(TOKEN_KEY))
+        && let Ok(token) = String::from_utf8(value.0.clone())
+    {
+        return Ok(token);
+    }
+    let mut bytes = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| Error::Finalizer("no random numbers available".into()))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(namespace),
+            owner_references: super::account::Account::owner_reference(esa).map(|o| vec![o]),
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/managed-by".to_string(),
+                "exo-operator".to_string(),
+            )])),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            TOKEN_KEY.to_string(),
+            ByteString(token.clone().into_bytes()),
+        )])),
+        ..Default::default()
+    };
+    match api.create(&PostParams::default(), &secret).await {
+        Ok(_) => Ok(token),
+        // Created meanwhile (another replica or a retried reconcile): use that one.
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            let existing = api.get(&name).await?;
+            Ok(existing
+                .data
+                .and_then(|d| {
+                    d.get(TOKEN_KEY)
+                        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+                })
+                .unwrap_or(token))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A failed pass: the status reached so far (objects recorded) and the failure.
+struct PassError {
+    status: MailFlowStatus,
+    error: ExchangeError,
+}
+
+/// One pass over the tenant's mail flow.
+struct Pass<'a> {
+    esa: &'a ExchangeServiceAccount,
+    ctx: &'a Context,
+    exchange: &'a ExchangeClient,
+    token: &'a AccessToken,
+    spec: &'a InlineSpec,
+}
+
+fn params(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn name_of(v: &Value) -> &str {
+    v.get("Name").and_then(Value::as_str).unwrap_or("")
+}
+
+impl Pass<'_> {
+    async fn run(&self, cmdlet: &str, p: Value) -> std::result::Result<Vec<Value>, ExchangeError> {
+        self.exchange.invoke(self.token, cmdlet, params(p)).await
+    }
+
+    /// The `IPAllowList` of the Default connection filter policy.
+    async fn allow_list(&self) -> std::result::Result<Vec<String>, ExchangeError> {
+        let policy = self
+            .run(
+                "Get-HostedConnectionFilterPolicy",
+                json!({"Identity": "Default"}),
+            )
+            .await?;
+        Ok(policy
+            .first()
+            .and_then(|p| p.get("IPAllowList"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn list(&self, kind: Kind) -> std::result::Result<Vec<Value>, ExchangeError> {
+        self.run(&format!("Get-{}", kind.noun()), json!({})).await
+    }
+
+    /// Records `objects` in status before the object is created (the intent log).
+    async fn record(&self, status: &MailFlowStatus) -> Result<()> {
+        let api: Api<ExchangeServiceAccount> = Api::namespaced(
+            self.ctx.client.clone(),
+            &self.esa.namespace().unwrap_or_default(),
+        );
+        api.patch_status(
+            &self.esa.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"mailFlow": {
+                "objects": status.objects,
+                "allowListEntries": status.allow_list_entries,
+            }}})),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn event(&self, reason: &str, note: String) {
+        let event = Event {
+            type_: EventType::Normal,
+            reason: reason.into(),
+            note: Some(note),
+            action: "MailFlow".into(),
+            secondary: None,
+        };
+        if let Err(e) = self
+            .ctx
+            .recorder
+            .publish(&event, &self.esa.object_ref(&()))
+            .await
+        {
+            tracing::warn!(error = %e, reason, "cannot publish Event");
+        }
+    }
+
+    async fn apply(
+        &self,
+        wanted: &[DesiredObject],
+        mut status: MailFlowStatus,
+        inputs: &Gathered,
+    ) -> std::result::Result<(MailFlowStatus, Vec<InlineCheck>), PassError> {
+        macro_rules! attempt {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(error) => return Err(PassError { status, error }),
+                }
+            };
+        }
+        let report = self.spec.mail_flow.drift_policy == DriftPolicy::Report;
+        let kinds: BTreeSet<Kind> =
+            wanted
+                .iter()
+                .map(|d| d.kind)
+                .chain(status.objects.iter().filter_map(|id| {
+                    Kind::from_noun(id.split_once('/').map(|(k, _)| k).unwrap_or(""))
+                }))
+                .chain([Kind::TransportRule, Kind::InboundConnector])
+                .collect();
+        let mut current: BTreeMap<Kind, Vec<Value>> = BTreeMap::new();
+        for kind in kinds {
+            let objects = attempt!(self.list(kind).await);
+            current.insert(kind, objects);
+        }
+        let find = |current: &BTreeMap<Kind, Vec<Value>>, kind: Kind, name: &str| {
+            current
+                .get(&kind)
+                .and_then(|l| l.iter().find(|o| name_of(o).eq_ignore_ascii_case(name)))
+                .cloned()
+        };
+        let mut drift = Vec::new();
+        let mut conflicts = Vec::new();
+        let mut created = Vec::new();
+        for object in wanted {
+            let id = object.id();
+            let owned = status.objects.contains(&id);
+            match find(&current, object.kind, &object.name) {
+                None if owned && report => drift.push(format!("{id}: deleted")),
+                None => {
+                    if !owned {
+                        status.objects.push(id.clone());
+                        if let Err(e) = self.record(&status).await {
+                            tracing::warn!(error = %e, "cannot record an Exchange object before creating it");
+                            status.objects.retain(|o| o != &id);
+                            return Err(PassError {
+                                status,
+                                error: ExchangeError::from_response("record", 503, b"", None),
+                            });
+                        }
+                    }
+                    let mut p = object.params.clone();
+                    p.extend(object.create_only.clone());
+                    p.insert("Name".into(), json!(object.name));
+                    attempt!(
+                        self.run(&format!("New-{}", object.kind.noun()), Value::Object(p))
+                            .await
+                    );
+                    if owned {
+                        self.event(
+                            "MailFlowCorrected",
+                            format!("Re-created {id}, which was deleted outside the operator."),
+                        )
+                        .await;
+                    } else {
+                        created.push(id.clone());
+                    }
+                }
+                Some(actual) => {
+                    let marked = object
+                        .kind
+                        .comment_field()
+                        .and_then(|f| actual.get(f).and_then(Value::as_str))
+                        .is_some_and(desired::is_marked);
+                    if !owned && !marked {
+                        conflicts.push(id.clone());
+                        continue;
+                    }
+                    if !owned {
+                        status.objects.push(id.clone());
+                    }
+                    let fields = desired::differences(object, &actual);
+                    if fields.is_empty() {
+                    } else if report {
+                        drift.push(format!("{id}: {}", fields.join(", ")));
+                    } else {
+                        let mut p = object.params.clone();
+                        p.insert("Identity".into(), json!(object.name));
+                        attempt!(
+                            self.run(&format!("Set-{}", object.kind.noun()), Value::Object(p))
+                                .await
+                        );
+                        self.event(
+                            "MailFlowCorrected",
+                            format!("Restored {} of {id}.", fields.join(", ")),
+                        )
+                        .await;
+                    }
+                }
+            }
+            if let Some(members) = &object.members
+                && !conflicts.contains(&id)
+            {
+                let now: Vec<String> = attempt!(
+                    self.run(
+                        "Get-DistributionGroupMember",
+                        json!({"Identity": object.name})
+                    )
+                    .await
+                )
+                .iter()
+                .filter_map(|m| {
+                    m.get("PrimarySmtpAddress")
+                        .or(m.get("Name"))
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                })
+                .collect();
+                let (add, remove) = desired::membership_changes(members, &now);
+                for m in add {
+                    attempt!(self.run("Add-DistributionGroupMember", json!({"Identity": object.name, "Member": m, "BypassSecurityGroupManagerCheck": true})).await);
+                }
+                for m in remove {
+                    attempt!(self.run("Remove-DistributionGroupMember", json!({"Identity": object.name, "Member": m, "BypassSecurityGroupManagerCheck": true})).await);
+                }
+            }
+        }
+
+        // Owned objects no longer wanted (e.g. the outbound set after a change back to
+        // Inbound): rules first, then connectors, then groups.
+        let wanted_ids: Vec<String> = wanted.iter().map(DesiredObject::id).collect();
+        let mut stale: Vec<String> = status
+            .objects
+            .iter()
+            .filter(|id| !wanted_ids.contains(id))
+            .cloned()
+            .collect();
+        stale.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
+        for id in stale {
+            let (noun, name) = id.split_once('/').unwrap_or(("", ""));
+            match self
+                .run(
+                    &format!("Remove-{noun}"),
+                    json!({"Identity": name, "Confirm": false}),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.failure == ExchangeFailure::NotFound => {}
+                Err(error) => return Err(PassError { status, error }),
+            }
+            status.objects.retain(|o| o != &id);
+            self.event(
+                "MailFlowRemoved",
+                format!("Removed {id}, no longer needed."),
+            )
+            .await;
+        }
+
+        // The connection-filter allow list: merge the service's IPs, never touch other entries.
+        let allow = attempt!(self.allow_list().await);
+        let ips = &self.spec.mail_flow.service_ip_ranges;
+        let has = |list: &[String], ip: &str| list.iter().any(|x| x.eq_ignore_ascii_case(ip));
+        let mut add = Vec::new();
+        for ip in ips {
+            if has(&allow, ip) {
+                continue;
+            }
+            if has(&status.allow_list_entries, ip) && report {
+                drift.push(format!(
+                    "HostedConnectionFilterPolicy/Default: IPAllowList lacks {ip}"
+                ));
+            } else {
+                add.push(ip.clone());
+            }
+        }
+        let remove: Vec<String> = status
+            .allow_list_entries
+            .iter()
+            .filter(|e| !has(ips, e) && has(&allow, e))
+            .cloned()
+            .collect();
+        if !add.is_empty() || !remove.is_empty() {
+            for ip in &add {
+                if !has(&status.allow_list_entries, ip) {
+                    status.allow_list_entries.push(ip.clone());
+                }
+            }
+            let mut change = json!({"@odata.type": "#Exchange.GenericHashTable"});
+            if !add.is_empty() {
+                change["Add"] = json!(add);
+            }
+            if !remove.is_empty() {
+                change["Remove"] = json!(remove);
+            }
+            attempt!(
+                self.run(
+                    "Set-HostedConnectionFilterPolicy",
+                    json!({"Identity": "Default", "IPAllowList": change})
+                )
+                .await
+            );
+        }
+        status.allow_list_entries.retain(|e| has(ips, e));
+
+        // Security settings, read back after the changes.
+        let rules = attempt!(self.list(Kind::TransportRule).await);
+        let inbound = attempt!(self.list(Kind::InboundConnector).await);
+        let allow = attempt!(self.allow_list().await);
+        let names = Names::new(&self.spec.mail_flow.name_prefix);
+        let return_connector = inbound
+            .iter()
+            .find(|c| name_of(c).eq_ignore_ascii_case(&names.return_connector()));
+        let failed = checks::failed(&checks::Tenant {
+            service_ips: ips,
+            return_connector,
+            allow_list: &allow,
+            rules: &rules,
+            inbound_rule: &names.inbound_rule(),
+            protected_domains: &inputs.protected_domains,
+            mail_domains: &inputs.mail_domains,
+        });
+        status.failed_checks = failed.clone();
+        status.drift = drift.clone();
+
+        let mut out = Vec::new();
+        if conflicts.is_empty() {
+            let what = if created.is_empty() {
+                format!("{} Exchange objects match the desired state.", wanted.len())
+            } else {
+                format!(
+                    "{} Exchange objects configured; created {}.",
+                    wanted.len(),
+                    created.join(", ")
+                )
+            };
+            out.push(InlineCheck::positive(
+                MAIL_FLOW_CONFIGURED,
+                true,
+                "Configured",
+                what,
+            ));
+        } else {
+            out.push(
+                not_configured(
+                    "NameConflict",
+                    format!(
+                        "Objects with these names exist and were not created by exo-operator: {}. Rename them or choose another spec.inline.mailFlow.namePrefix.",
+                        conflicts.join(", ")
+                    ),
+                )
+                .human(),
+            );
+        }
+        out.push(if failed.is_empty() {
+            InlineCheck::positive(
+                SECURITY_SETTINGS_VERIFIED,
+                true,
+                "Verified",
+                "Enhanced filtering, the allow list, rule order and mail domains are right.".into(),
+            )
+        } else {
+            InlineCheck::positive(
+                SECURITY_SETTINGS_VERIFIED,
+                false,
+                "ChecksFailed",
+                failed.join("; "),
+            )
+        });
+        out.push(if drift.is_empty() {
+            InlineCheck {
+                type_: MAIL_FLOW_DRIFTED,
+                status: false,
+                healthy: true,
+                reason: "InSync".into(),
+                message: "Owned Exchange objects match the desired state.".into(),
+                needs_human: false,
+            }
+        } else {
+            InlineCheck {
+                type_: MAIL_FLOW_DRIFTED,
+                status: true,
+                healthy: false,
+                reason: "Drifted".into(),
+                message: format!(
+                    "Changed outside the operator (drift policy Report, nothing was changed): {}",
+                    drift.join("; ")
+                ),
+                needs_human: false,
+            }
+        });
+        Ok((status, out))
+    }
+}
+
+/// Removal order: rules, then connectors, then groups.
+fn removal_rank(id: &str) -> u8 {
+    match id.split_once('/').map(|(k, _)| k) {
+        Some("TransportRule") => 3,
+        Some("OutboundConnector" | "InboundConnector") => 2,
+        _ => 1,
+    }
+}
+
+/// Deletion with policy Delete: removes every owned object, the operator's allow-list entries
+/// and (when the operator assigned it) the role, then verifies nothing owned is left.
+pub async fn cleanup(
+    esa: &ExchangeServiceAccount,
+    account: &Account,
+    credential: &ClientCredential,
+    ctx: &Context,
+) -> Result<()> {
+    let Some(spec) = esa.spec.inline.as_ref() else {
+        return Ok(());
+    };
+    let status = previous_status(esa);
+    let token = exchange_token(account, credential, ctx)
+        .await
+        .map_err(|e| Error::CleanupIncomplete(format!("no Exchange token: {e}")))?;
+    let tenant = token
+        .claims
+        .tid
+        .clone()
+        .unwrap_or_else(|| account.tenant.clone());
+    let exchange = ExchangeClient::new(account.http.clone(), &account.endpoints, &tenant);
+    let mut objects = status.objects.clone();
+    objects.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
+    for id in &objects {
+        let (noun, name) = id.split_once('/').unwrap_or(("", ""));
+        match exchange
+            .invoke(
+                &token,
+                &format!("Remove-{noun}"),
+                params(json!({"Identity": name, "Confirm": false})),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.failure == ExchangeFailure::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !status.allow_list_entries.is_empty() {
+        exchange
+            .invoke(
+                &token,
+                "Set-HostedConnectionFilterPolicy",
+                params(json!({"Identity": "Default", "IPAllowList": {"@odata.type": "#Exchange.GenericHashTable", "Remove": status.allow_list_entries}})),
+            )
+            .await?;
+    }
+    // Verify: nothing owned is left.
+    let mut left = Vec::new();
+    for noun in [
+        "TransportRule",
+        "OutboundConnector",
+        "InboundConnector",
+        "DistributionGroup",
+    ] {
+        let found = exchange
+            .invoke(&token, &format!("Get-{noun}"), Map::new())
+            .await?;
+        for o in found {
+            let id = format!("{noun}/{}", name_of(&o));
+            if objects.contains(&id) {
+                left.push(id);
+            }
+        }
+    }
+    if !left.is_empty() {
+        return Err(Error::CleanupIncomplete(format!(
+            "still in the tenant: {}",
+            left.join(", ")
+        )));
+    }
+    if spec.role_assignment.mode == RoleAssignmentMode::Automatic {
+        let graph_token = account
+            .app_token(ctx, credential, &account.endpoints.graph_scope)
+            .await
+            .map_err(|e| Error::CleanupIncomplete(format!("no Graph token: {e}")))?;
+        let principal = esa
+            .status
+            .as_ref()
+            .and_then(|s| s.service_principal.as_ref())
+            .and_then(|s| s.object_id.clone());
+        if let Some(principal) = principal {
+            account
+                .graph
+                .remove_role(
+                    &graph_token,
+                    &principal,
+                    crate::microsoft::graph::roles::EXCHANGE_ADMINISTRATOR,
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The Exchange Administrator role for the service principal: assigned directly, requested
+//! through Privileged Identity Management, or left to an administrator (Manual), and detected
+//! from a freshly issued Exchange token's `wids`.
+
+use std::time::Duration;
+
+use super::super::account::Account;
+use super::super::decide::InlineCheck;
+use crate::controller::conditions::ROLE_ASSIGNED;
+use crate::controller::context::Context;
+use crate::controller::error::Result;
+use crate::microsoft::graph::GraphFailure;
+use crate::microsoft::graph::roles::{
+    EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, RoleRequestOutcome,
+};
+use crate::microsoft::identity::token::AccessToken;
+use crate::resources::exchange_service_account::{InlineSpec, RoleAssignmentMode};
+
+/// How long the role may take to reach a token before the wait is reported as a problem.
+pub const PROPAGATION_POLL: Duration = Duration::from_secs(10);
+
+/// The role's state.
+pub struct RoleState {
+    /// The Exchange token carries the role.
+    pub assigned: bool,
+    /// The `RoleAssigned` condition.
+    pub check: InlineCheck,
+    /// The open Privileged Identity Management request.
+    pub request_id: Option<String>,
+    /// When to look again.
+    pub requeue: Option<Duration>,
+}
+
+/// Whether `token` carries a directory role Exchange accepts for mail-flow configuration.
+pub fn token_has_role(token: &AccessToken) -> bool {
+    token
+        .claims
+        .wids
+        .iter()
+        .any(|w| w == EXCHANGE_ADMINISTRATOR || w == GLOBAL_ADMINISTRATOR)
+}
+
+fn waiting(reason: &str, message: String, human: bool, requeue: Duration) -> RoleState {
+    let check = InlineCheck::positive(ROLE_ASSIGNED, false, reason, message);
+    RoleState {
+        assigned: false,
+        check: if human { check.human() } else { check },
+        request_id: None,
+        requeue: Some(requeue),
+    }
+}
+
+/// Makes sure the role is (being) assigned. `exchange_token` is the current app-only Exchange
+/// token; `principal` the service principal's object id. The caller drops the Exchange token
+/// when this returns not assigned, so that the next look gets a fresh one.
+pub async fn ensure(
+    spec: &InlineSpec,
+    account: &Account,
+    ctx: &Context,
+    graph_token: &AccessToken,
+    exchange_token: &AccessToken,
+    principal: &str,
+) -> Result<RoleState> {
+    if token_has_role(exchange_token) {
+        return Ok(RoleState {
+            assigned: true,
+            check: InlineCheck::positive(
+                ROLE_ASSIGNED,
+                true,
+                "Assigned",
+                "The service's application holds the Exchange Administrator role.".into(),
+            ),
+            request_id: None,
+            requeue: None,
+        });
+    }
+    let poll = ctx.settings.consent_poll;
+    let role = &spec.role_assignment;
+    if role.mode == RoleAssignmentMode::Manual {
+        return Ok(waiting(
+            "ManualAssignmentRequired",
+            format!(
+                "Assign the Exchange Administrator role to the application {} (service principal {principal}): in the Microsoft Entra admin center open Roles and administrators, Exchange Administrator, Add assignments, and select the application. The operator notices within a minute.",
+                account.client_id
+            ),
+            true,
+            poll,
+        ));
+    }
+    let outcome = if role.privileged_identity_management {
+        account
+            .graph
+            .request_role(
+                graph_token,
+                principal,
+                EXCHANGE_ADMINISTRATOR,
+                role.justification.as_deref().unwrap_or_default(),
+            )
+            .await
+    } else {
+        account
+            .graph
+            .assign_role(graph_token, principal, EXCHANGE_ADMINISTRATOR)
+            .await
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) if e.failure == GraphFailure::PermissionDenied => {
+            return Ok(waiting(
+                "RoleManagementDenied",
+                format!(
+                    "{e}; RoleManagement.ReadWrite.Directory (and, with Privileged Identity Management, an Entra ID P2 licence) is needed to assign the role. Grant admin consent again or set roleAssignment.mode to Manual."
+                ),
+                true,
+                poll,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(match outcome {
+        RoleRequestOutcome::Assigned(_) => waiting(
+            "RolePropagating",
+            "The Exchange Administrator role is assigned; waiting until Exchange Online accepts it (usually minutes).".into(),
+            false,
+            PROPAGATION_POLL,
+        ),
+        RoleRequestOutcome::Requested(request) if request.is_pending() => RoleState {
+            request_id: Some(request.id.clone()),
+            ..waiting(
+                "PendingApproval",
+                format!(
+                    "Privileged Identity Management request {} for the Exchange Administrator role awaits approval by a privileged role administrator.",
+                    request.id
+                ),
+                true,
+                poll,
+            )
+        },
+        RoleRequestOutcome::Requested(request) => RoleState {
+            request_id: Some(request.id.clone()),
+            ..waiting(
+                "RoleRequestNotGranted",
+                format!(
+                    "Privileged Identity Management request {} ended {}; approve a new request or assign the role by hand.",
+                    request.id, request.status
+                ),
+                true,
+                poll,
+            )
+        },
+        RoleRequestOutcome::Refused(code) => waiting(
+            "RoleAssignmentRefused",
+            format!(
+                "Microsoft Entra refused the role assignment ({code}); a role management policy may require a justification, an expiry or approval. Adjust the policy or spec.inline.roleAssignment."
+            ),
+            true,
+            poll,
+        ),
+    })
+}
