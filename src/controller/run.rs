@@ -258,6 +258,17 @@ impl Operator {
         }
     }
 
+    /// Ends the operator at once, as a killed process would: running reconciles are cancelled
+    /// at their next await point, whatever they were doing.
+    pub async fn kill(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
     /// Stops the controllers (letting running reconciles finish) and the HTTP port.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);

@@ -129,6 +129,13 @@ impl Env {
         }
     }
 
+    /// Kills the operator (no graceful stop: running reconciles are cancelled).
+    pub async fn kill_operator(&mut self) {
+        if let Some(op) = self.operator.take() {
+            op.kill().await;
+        }
+    }
+
     /// Creates every object of an example file, pointing accounts at the simulator.
     pub async fn apply_example(&self, file: &str) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -264,6 +271,18 @@ impl Env {
     /// Opens a URL as a browser would (without following the redirect); returns the status.
     pub async fn open(&self, url: &str) -> u16 {
         self.http.get(url).send().await.unwrap().status().as_u16()
+    }
+
+    /// GETs a URL and decodes its JSON body.
+    pub async fn get_json(&self, url: &str) -> Value {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// The operator's HTTP port.

@@ -545,12 +545,14 @@ impl Pass<'_> {
         Ok(())
     }
 
-    async fn event(&self, reason: &str, note: String) {
+    /// Publishes an Event about object `id`. The object is part of the action, so that events
+    /// about different objects are not folded into one series.
+    async fn event(&self, reason: &str, id: &str, note: String) {
         let event = Event {
             type_: EventType::Normal,
             reason: reason.into(),
             note: Some(note),
-            action: "MailFlow".into(),
+            action: format!("{reason} {id}").chars().take(128).collect(),
             secondary: None,
         };
         if let Err(e) = self
@@ -628,6 +630,7 @@ impl Pass<'_> {
                     if owned {
                         self.event(
                             "MailFlowCorrected",
+                            &id,
                             format!("Re-created {id}, which was deleted outside the operator."),
                         )
                         .await;
@@ -661,6 +664,7 @@ impl Pass<'_> {
                         );
                         self.event(
                             "MailFlowCorrected",
+                            &id,
                             format!("Restored {} of {id}.", fields.join(", ")),
                         )
                         .await;
@@ -721,6 +725,7 @@ impl Pass<'_> {
             status.objects.retain(|o| o != &id);
             self.event(
                 "MailFlowRemoved",
+                &id,
                 format!("Removed {id}, no longer needed."),
             )
             .await;
