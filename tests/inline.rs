@@ -157,6 +157,33 @@ async fn wait_exchange(
     }
 }
 
+/// Deletes account `name`, waits until it is gone and checks that `tenant` holds no
+/// connector, rule or group any more; returns the tenant's state.
+async fn delete_and_check_nothing_owned_is_left(env: &Env, name: &str, tenant: &str) -> Value {
+    env.accounts()
+        .delete(name, &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while env.accounts().get_opt(name).await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the account was not deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let state = exchange(env, tenant).await;
+    for kind in [
+        "TransportRule",
+        "OutboundConnector",
+        "InboundConnector",
+        "DistributionGroup",
+    ] {
+        assert!(names(&state, kind).is_empty(), "{kind} left: {state:#}");
+    }
+    state
+}
+
 fn message(esa: &ExchangeServiceAccount, type_: &str) -> String {
     esa.status
         .as_ref()
@@ -287,27 +314,7 @@ async fn inline_inbound_with_direct_assignment_corrects_drift_and_cleans_up_comp
     );
 
     // Deletion removes everything the operator created, and the role, and nothing else.
-    env.accounts()
-        .delete("northwind", &DeleteParams::default())
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while env.accounts().get_opt("northwind").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the account was not deleted"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let state = exchange(&env, NORTHWIND).await;
-    for kind in [
-        "TransportRule",
-        "OutboundConnector",
-        "InboundConnector",
-        "DistributionGroup",
-    ] {
-        assert!(names(&state, kind).is_empty(), "{kind} left: {state:#}");
-    }
+    let state = delete_and_check_nothing_owned_is_left(&env, "northwind", NORTHWIND).await;
     assert_eq!(allow_list(&state), ["192.0.2.55"]);
     assert!(state["roleAssignments"].as_array().unwrap().is_empty());
 }
@@ -557,5 +564,94 @@ async fn an_operator_stopped_between_exchange_writes_converges_without_duplicate
     assert!(
         !logs.contains("already exists"),
         "a duplicate was attempted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reported_drift_names_fields_and_each_failed_security_check_without_changing_anything() {
+    let env = Env::start(Env::fast()).await;
+    consent(&env, WOODGROVE).await;
+    env.apply_example("inline-inbound-outbound-pim.yaml").await;
+    env.wait_account("woodgrove", "Ready", |e| is(e, "Ready"))
+        .await;
+    let connector =
+        format!("/tenants/{WOODGROVE}/exchange/InboundConnector/exo-inline Connector from Service");
+
+    // Enhanced filtering switched off and the service's allow-list entry removed, out of band.
+    env.control(&connector, json!({"EFSkipIPs": []})).await;
+    env.control(
+        &format!("/tenants/{WOODGROVE}/exchange/HostedConnectionFilterPolicy/Default"),
+        json!({"IPAllowList": ["192.0.2.55"]}),
+    )
+    .await;
+    // A protected user in a domain the tenant has not verified for e-mail.
+    env.control(
+        &format!("/tenants/{WOODGROVE}/users"),
+        json!({"upn": "guest@partner.example"}),
+    )
+    .await;
+    env.lists()
+        .patch(
+            "woodgrove-protected",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"users": ["alice@woodgrove.com", "guest@partner.example"]}}),
+            ),
+        )
+        .await
+        .unwrap();
+    request_check(&env, "woodgrove").await;
+    let esa = env
+        .wait_account("woodgrove", "drift and failed checks", |e| {
+            is(e, "MailFlowDrifted")
+                && message(e, "SecuritySettingsVerified").contains("DomainsVerified")
+        })
+        .await;
+    let drift = message(&esa, "MailFlowDrifted");
+    assert!(
+        drift.contains("InboundConnector/exo-inline Connector from Service: EFSkipIPs"),
+        "{drift}"
+    );
+    assert!(
+        drift.contains("IPAllowList lacks 203.0.113.0/24"),
+        "{drift}"
+    );
+    let checks = message(&esa, "SecuritySettingsVerified");
+    assert!(
+        checks.contains("EnhancedFiltering: the inbound connector does not skip 203.0.113.0/24"),
+        "{checks}"
+    );
+    assert!(
+        checks.contains("AllowList: the connection filter policy does not allow 203.0.113.0/24"),
+        "{checks}"
+    );
+    assert!(
+        checks.contains("DomainsVerified: not verified for e-mail: partner.example"),
+        "{checks}"
+    );
+    let failed = &esa
+        .status
+        .as_ref()
+        .unwrap()
+        .mail_flow
+        .as_ref()
+        .unwrap()
+        .failed_checks;
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert!(!is(&esa, "Ready"));
+    // Report changes nothing.
+    let state = exchange(&env, WOODGROVE).await;
+    assert_eq!(
+        state["exchange"]["InboundConnector"]["exo-inline Connector from Service"]["EFSkipIPs"],
+        json!([])
+    );
+    assert_eq!(allow_list(&state), ["192.0.2.55"]);
+
+    // Deletion removes the groups too, and only the operator's entries.
+    let state = delete_and_check_nothing_owned_is_left(&env, "woodgrove", WOODGROVE).await;
+    assert_eq!(allow_list(&state), ["192.0.2.55"]);
+    assert!(
+        state["roleAssignments"].as_array().unwrap().is_empty(),
+        "the role assigned through PIM is removed"
     );
 }

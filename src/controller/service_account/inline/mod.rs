@@ -158,7 +158,8 @@ pub async fn ensure(
             }
         },
     };
-    let role = role::ensure(spec, account, ctx, graph_token, &token, &principal).await?;
+    let mut role = role::ensure(spec, account, ctx, graph_token, &token, &principal).await?;
+    role.check = role::bound_propagation(role.check, esa, now);
     if !role.assigned {
         forget_exchange_token(account, credential, ctx);
         previous.role_request_id = role.request_id.clone();

@@ -16,8 +16,10 @@ use crate::microsoft::graph::roles::{
 use crate::microsoft::identity::token::AccessToken;
 use crate::resources::exchange_service_account::{InlineSpec, RoleAssignmentMode};
 
-/// How long the role may take to reach a token before the wait is reported as a problem.
+/// How often to look while the role propagates.
 pub const PROPAGATION_POLL: Duration = Duration::from_secs(10);
+/// How long the role may take to reach Exchange before the wait needs a human.
+pub const PROPAGATION_LIMIT: Duration = Duration::from_secs(3600);
 
 /// The role's state.
 pub struct RoleState {
@@ -157,4 +159,81 @@ pub async fn ensure(
             poll,
         ),
     })
+}
+
+/// A role that has been propagating for longer than [`PROPAGATION_LIMIT`] needs a human: the
+/// check turns into `RolePropagationSlow` (Stalled), while the operator keeps looking.
+pub fn bound_propagation(
+    check: InlineCheck,
+    esa: &crate::resources::exchange_service_account::ExchangeServiceAccount,
+    now: jiff::Timestamp,
+) -> InlineCheck {
+    if check.reason != "RolePropagating" {
+        return check;
+    }
+    let since = esa
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == ROLE_ASSIGNED))
+        .filter(|c| c.status == "False" && c.reason.starts_with("RolePropagat"))
+        .map(|c| c.last_transition_time.0);
+    match since {
+        Some(t) if now.duration_since(t).as_secs() >= PROPAGATION_LIMIT.as_secs() as i64 => {
+            InlineCheck::positive(
+                ROLE_ASSIGNED,
+                false,
+                "RolePropagationSlow",
+                format!(
+                    "The Exchange Administrator role was assigned at {t} but Exchange Online still refuses the application after an hour; check the assignment in the Microsoft Entra admin center (Roles and administrators, Exchange Administrator)."
+                ),
+            )
+            .human()
+        }
+        _ => check,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+    use super::*;
+    use crate::resources::exchange_service_account::{
+        ExchangeServiceAccount, ExchangeServiceAccountStatus,
+    };
+
+    #[test]
+    fn a_long_propagation_needs_a_human() {
+        let check =
+            || InlineCheck::positive(ROLE_ASSIGNED, false, "RolePropagating", "waiting".into());
+        let start: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut esa: ExchangeServiceAccount = serde_json::from_value(serde_json::json!({
+            "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
+            "metadata": {"name": "a", "namespace": "d"},
+            "spec": {"tenant": "contoso.com", "mode": "Inline", "application": {"clientId": "3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c", "credentials": {"secretName": "s"}}},
+        }))
+        .unwrap();
+        // The first time: no condition yet.
+        assert_eq!(
+            bound_propagation(check(), &esa, start).reason,
+            "RolePropagating"
+        );
+        esa.status = Some(ExchangeServiceAccountStatus {
+            conditions: vec![Condition {
+                type_: ROLE_ASSIGNED.into(),
+                status: "False".into(),
+                reason: "RolePropagating".into(),
+                message: "waiting".into(),
+                last_transition_time: Time(start),
+                observed_generation: None,
+            }],
+            ..Default::default()
+        });
+        let soon = start + jiff::SignedDuration::from_secs(600);
+        assert!(!bound_propagation(check(), &esa, soon).needs_human);
+        let late = start + jiff::SignedDuration::from_secs(3700);
+        let slow = bound_propagation(check(), &esa, late);
+        assert_eq!(slow.reason, "RolePropagationSlow");
+        assert!(slow.needs_human);
+    }
 }
