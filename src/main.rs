@@ -77,9 +77,28 @@ struct RunArgs {
     /// Reconciles run at once per kind.
     #[arg(long, env = "EXO_CONCURRENCY", default_value_t = 16)]
     concurrency: u16,
-    /// Log format.
+    /// Log format: human-readable text or one JSON object per line.
     #[arg(long, env = "EXO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// HTTPS proxy for every Microsoft endpoint, e.g. `http://proxy.internal:3128` (without it,
+    /// `HTTPS_PROXY` and `NO_PROXY` apply).
+    #[arg(long, env = "EXO_HTTPS_PROXY", value_name = "URL")]
+    https_proxy: Option<String>,
+    /// Run as one of several replicas: only the holder of a Lease runs the controllers.
+    #[arg(long, env = "EXO_LEADER_ELECTION")]
+    leader_election: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "EXO_LEASE_NAME", default_value = "exo-operator")]
+    lease_name: String,
+    /// Namespace of the leader-election Lease (the pod's namespace in a cluster).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// Seconds a Lease holds without renewal; a new leader takes over within this time.
+    #[arg(long, env = "EXO_LEASE_DURATION", default_value_t = 15)]
+    lease_duration: u64,
+    /// This replica's identity in the Lease and in Events (the pod name in a cluster).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -102,7 +121,7 @@ fn main() -> ExitCode {
             match runtime.block_on(exo_operator::demo::run(opts)) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => {
-                    eprintln!("error: not every API-mode account became Ready");
+                    eprintln!("error: not every account became Ready");
                     ExitCode::FAILURE
                 }
                 Err(e) => {
@@ -171,30 +190,70 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let settings = Settings {
         ca_bundle,
         concurrency: args.concurrency,
-        instance: std::env::var("POD_NAME").ok(),
+        instance: args.identity.clone(),
+        https_proxy: args.https_proxy.clone(),
         ..Settings::default()
     };
     let ctx = std::sync::Arc::new(Context::new(client, settings)?);
     let listener = exo_operator::telemetry::server::bind(args.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
-    let operator = Operator::start(
-        ctx,
-        Scope {
-            namespace: args.namespace,
-        },
-        Some(listener),
-    )
-    .await;
-    tracing::info!(http = %args.http_addr, "exo-operator running");
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
+    let scope = Scope {
+        namespace: args.namespace.clone(),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signals = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+        tracing::info!("stopping");
+        anyhow::Ok(())
+    };
+    if !args.leader_election {
+        let operator = Operator::start(ctx, scope, Some(listener)).await;
+        tracing::info!(http = %args.http_addr, "exo-operator running");
+        signals.await?;
+        operator.stop().await;
+        return Ok(());
     }
-    tracing::info!("stopping");
-    operator.stop().await;
-    Ok(())
+    let election = exo_operator::controller::leader::Election {
+        lease_name: args.lease_name.clone(),
+        namespace: args.lease_namespace.clone(),
+        identity: args
+            .identity
+            .clone()
+            .unwrap_or_else(|| format!("exo-operator-{}", std::process::id())),
+        duration: args.lease_duration.max(2),
+        grace: (args.lease_duration / 3).max(1),
+    };
+    let (handles_tx, handles_rx) = tokio::sync::watch::channel(None);
+    let server = tokio::spawn(exo_operator::telemetry::server::serve(
+        listener,
+        handles_rx,
+        stop_rx.clone(),
+        true,
+    ));
+    tracing::info!(http = %args.http_addr, lease = %election.lease_name, "exo-operator running with leader election");
+    let leader = exo_operator::controller::leader::run(ctx, scope, &election, handles_tx, stop_rx);
+    tokio::pin!(leader);
+    let ended = tokio::select! {
+        ended = &mut leader => ended,
+        r = signals => {
+            r?;
+            let _ = stop_tx.send(true);
+            leader.await
+        }
+    };
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    match ended.context("leader election failed")? {
+        exo_operator::controller::leader::Ended::Shutdown => Ok(()),
+        exo_operator::controller::leader::Ended::LostLease => {
+            anyhow::bail!("lost the leader-election lease; exiting to restart as a standby")
+        }
+    }
 }
 
 fn write_crds(dir: &Path, helm_template: Option<&Path>) -> std::io::Result<()> {

@@ -86,7 +86,9 @@ async fn application_consent_then_directory_sync_then_nothing_to_write() {
         "{subscribed:?}"
     );
 
-    // Steady state: nothing changes, nothing is written, Microsoft is not called.
+    // Steady state: nothing changes, nothing is written, Microsoft is not called. The Events
+    // of the last transition follow the status write: let them land first.
+    env.settle().await;
     let writes = env.writes();
     let calls = env.m365.counters().values().sum::<u64>();
     tokio::time::sleep(Duration::from_secs(2)).await;

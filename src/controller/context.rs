@@ -29,6 +29,8 @@ pub struct Settings {
     pub controller_name: String,
     /// The `reportingInstance` of Events (the pod name).
     pub instance: Option<String>,
+    /// HTTPS proxy for every Microsoft endpoint (`--https-proxy`).
+    pub https_proxy: Option<String>,
 }
 
 impl Default for Settings {
@@ -41,6 +43,7 @@ impl Default for Settings {
             concurrency: 16,
             controller_name: "exo-operator".into(),
             instance: None,
+            https_proxy: None,
         }
     }
 }
@@ -115,9 +118,10 @@ impl Context {
         if let Some(c) = clients.get(&bundle) {
             return Ok(c.clone());
         }
-        let client = HttpClient::new(
+        let client = HttpClient::with_proxy(
             (!bundle.is_empty()).then_some(bundle.as_slice()),
             self.settings.retry,
+            self.settings.https_proxy.as_deref(),
         )?;
         clients.insert(bundle, client.clone());
         Ok(client)

@@ -220,6 +220,8 @@ pub struct Operator {
     pub http_addr: Option<std::net::SocketAddr>,
     /// The accounts' cache.
     pub accounts: Store<ExchangeServiceAccount>,
+    /// Handles for an HTTP port served apart from the operator (leader election).
+    pub handles: Handles,
 }
 
 impl Operator {
@@ -232,20 +234,21 @@ impl Operator {
     ) -> Operator {
         let (shutdown, rx) = watch::channel(false);
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let (handles_tx, handles_rx) = watch::channel(None);
         let mut tasks = vec![tokio::spawn(run(ctx, scope, rx.clone(), Some(ready_tx)))];
         let handles = ready_rx
             .await
             .expect("the controllers report their handles");
         let accounts = handles.accounts.clone();
-        let _ = handles_tx.send(Some(handles));
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
         if let Some(listener) = http {
+            let (handles_tx, handles_rx) = watch::channel(Some(handles.clone()));
             let rx = rx.clone();
             tasks.push(tokio::spawn(async move {
                 // Keep the sender alive as long as the server runs.
                 let _handles_tx = handles_tx;
-                if let Err(e) = crate::telemetry::server::serve(listener, handles_rx, rx).await {
+                if let Err(e) =
+                    crate::telemetry::server::serve(listener, handles_rx, rx, false).await
+                {
                     tracing::error!(error = %e, "the HTTP port failed");
                 }
             }));
@@ -255,6 +258,7 @@ impl Operator {
             tasks,
             http_addr,
             accounts,
+            handles,
         }
     }
 

@@ -125,11 +125,26 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client trusting the system roots plus the certificates of `ca_bundle_pem`.
     pub fn new(ca_bundle_pem: Option<&[u8]>, policy: RetryPolicy) -> Result<Self, TransportError> {
+        Self::with_proxy(ca_bundle_pem, policy, None)
+    }
+
+    /// Like [`HttpClient::new`], sending HTTPS through `https_proxy` when given (otherwise the
+    /// `HTTPS_PROXY` and `NO_PROXY` environment variables apply).
+    pub fn with_proxy(
+        ca_bundle_pem: Option<&[u8]>,
+        policy: RetryPolicy,
+        https_proxy: Option<&str>,
+    ) -> Result<Self, TransportError> {
         install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("exo-operator/", env!("CARGO_PKG_VERSION")));
+        if let Some(url) = https_proxy {
+            let proxy = reqwest::Proxy::https(url)
+                .map_err(|e| TransportError::Build(format!("invalid HTTPS proxy {url:?}: {e}")))?;
+            builder = builder.proxy(proxy);
+        }
         if let Some(pem) = ca_bundle_pem {
             let certs = Certificate::from_pem_bundle(pem)
                 .map_err(|e| TransportError::CaBundle(e.to_string()))?;

@@ -33,13 +33,16 @@ const READY_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 #[derive(Clone)]
 struct AppState {
     handles: watch::Receiver<Option<Handles>>,
+    standby: bool,
 }
 
-/// Serves the port on `listener` until `shutdown` turns true.
+/// Serves the port on `listener` until `shutdown` turns true. With `standby` (leader
+/// election), a replica that does not lead reports ready: it is healthy and waiting.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     handles: watch::Receiver<Option<Handles>>,
     mut shutdown: watch::Receiver<bool>,
+    standby: bool,
 ) -> std::io::Result<()> {
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -57,7 +60,7 @@ pub async fn serve(
             }),
         )
         .route("/consent/callback", get(consent))
-        .with_state(AppState { handles });
+        .with_state(AppState { handles, standby });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|s| *s).await;
@@ -80,6 +83,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         {
             (StatusCode::OK, "ready")
         }
+        None if state.standby => (StatusCode::OK, "standby: another replica leads"),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "starting"),
     }
 }

@@ -299,6 +299,17 @@ impl Env {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
+    /// Waits (bounded) until the emulator records no write for half a second.
+    pub async fn settle(&self) {
+        for _ in 0..40 {
+            let before = self.writes();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if self.writes() == before {
+                return;
+            }
+        }
+    }
+
     /// Writes recorded by the emulator so far.
     pub fn writes(&self) -> usize {
         self.kube.stats().audit.len()

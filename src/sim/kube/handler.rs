@@ -710,6 +710,50 @@ fn set_managed(
     entries.push(entry);
 }
 
+/// Ownership after a non-apply write by `manager` that turned `old` into `next`, as the API
+/// server keeps it: fields that no longer exist are owned by nobody, and fields whose value
+/// this write changed move to `manager` (other managers lose them). Returns the fields of
+/// `touched` that exist, for the writer's own `Update` entry.
+fn transfer_ownership(
+    next: &mut Value,
+    old: &Value,
+    manager: &str,
+    touched: &BTreeSet<FieldPath>,
+) -> BTreeSet<FieldPath> {
+    let present = patch::field_set(next);
+    let changed: BTreeSet<FieldPath> = present
+        .iter()
+        .filter(|f| patch::value_at(next, f) != patch::value_at(old, f))
+        .cloned()
+        .collect();
+    if let Some(Value::Array(entries)) = next.pointer_mut("/metadata/managedFields") {
+        entries.retain_mut(|e| {
+            let mine = e.get("manager").and_then(Value::as_str) == Some(manager)
+                && e.get("operation").and_then(Value::as_str) == Some("Update");
+            if mine {
+                return true;
+            }
+            let Some(fields) = e.get("fieldsV1").map(patch::from_fields_v1) else {
+                return true;
+            };
+            let kept: BTreeSet<FieldPath> = fields
+                .into_iter()
+                .filter(|f| present.contains(f) && !changed.contains(f))
+                .collect();
+            if kept.is_empty() {
+                return false;
+            }
+            e["fieldsV1"] = patch::fields_v1(&kept);
+            true
+        });
+    }
+    touched
+        .iter()
+        .filter(|f| present.contains(*f))
+        .cloned()
+        .collect()
+}
+
 /// Validates, stamps and stores `new` (replacing `old`), emitting watch events and running
 /// deletion and garbage collection. Returns the stored object and whether it changed.
 fn commit(
@@ -1266,6 +1310,7 @@ fn update(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
             } else if let Some(m) = old.pointer("/metadata/managedFields") {
                 next["metadata"]["managedFields"] = m.clone();
             }
+            let fields = transfer_ownership(&mut next, &old, &call.manager(), &fields);
             set_managed(
                 &mut next,
                 &call.manager(),
@@ -1375,6 +1420,7 @@ fn patch_object(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError
             if t.sub.is_some() {
                 next["metadata"] = old["metadata"].clone();
             }
+            let fields = transfer_ownership(&mut next, &old, &call.manager(), &fields);
             set_managed(
                 &mut next,
                 &call.manager(),
