@@ -1,0 +1,201 @@
+//! GitOps health: the status the operator writes, read by kstatus's rules (as Flux `wait: true`
+//! does) and by the Argo CD health check in `examples/gitops/health.lua` (run in a real Lua
+//! interpreter through Python's `lupa`), on hand-written cases and on a live run.
+
+#[path = "support/env.rs"]
+mod env;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use env::{Env, is, reason};
+use serde_json::{Value, json};
+
+/// kstatus's status of a custom resource: `InProgress` while the latest generation is not
+/// observed or `Reconciling` is True, `Failed` when `Stalled` is True, `Current` otherwise.
+fn kstatus(obj: &Value) -> &'static str {
+    let status = &obj["status"];
+    if status.is_null() {
+        return "InProgress";
+    }
+    if obj["metadata"]["generation"] != status["observedGeneration"] {
+        return "InProgress";
+    }
+    let cond = |t: &str| {
+        status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == t)
+            .map(|c| c["status"] == "True")
+            .unwrap_or(false)
+    };
+    if cond("Reconciling") {
+        "InProgress"
+    } else if cond("Stalled") {
+        "Failed"
+    } else {
+        "Current"
+    }
+}
+
+/// Runs the Argo CD health script on `obj`: (status, message).
+fn argo_health(obj: &Value) -> (String, String) {
+    let script = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops/health.lua"),
+    )
+    .unwrap();
+    let program = r#"
+import json, sys, lupa
+lua = lupa.LuaRuntime(unpack_returned_tuples=True)
+def table(v):
+    if isinstance(v, dict):
+        return lua.table_from({k: table(x) for k, x in v.items()})
+    if isinstance(v, list):
+        return lua.table_from([table(x) for x in v])
+    return v
+data = json.load(sys.stdin)
+lua.globals().obj = table(data["obj"])
+hs = lua.execute(data["script"])
+print(json.dumps({"status": hs["status"], "message": hs["message"]}))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", program])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (CI installs lupa)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json!({"obj": obj, "script": script}).to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the health script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["status"].as_str().unwrap().to_string(),
+        v["message"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+fn object(generation: i64, status: Value) -> Value {
+    json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
+        "metadata": {"name": "a", "namespace": "d", "generation": generation}, "status": status})
+}
+
+fn condition(type_: &str, status: bool, reason: &str, message: &str) -> Value {
+    json!({"type": type_, "status": if status { "True" } else { "False" }, "reason": reason, "message": message,
+        "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1})
+}
+
+#[test]
+fn the_argo_cd_health_check_and_kstatus_agree_on_each_case() {
+    let no_status = json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "a", "generation": 1}});
+    assert_eq!(argo_health(&no_status).0, "Progressing");
+    assert_eq!(kstatus(&no_status), "InProgress");
+
+    let ready = object(
+        1,
+        json!({"observedGeneration": 1, "conditions": [
+            condition("Ready", true, "Ready", "Access is granted."),
+            condition("Reconciling", false, "Ready", ""),
+            condition("Stalled", false, "Ready", ""),
+        ]}),
+    );
+    assert_eq!(
+        argo_health(&ready),
+        ("Healthy".into(), "Access is granted.".into())
+    );
+    assert_eq!(kstatus(&ready), "Current");
+
+    // A spec change not yet observed is progress, even if the old generation was Ready.
+    let mut newer = ready.clone();
+    newer["metadata"]["generation"] = json!(2);
+    let (status, message) = argo_health(&newer);
+    assert_eq!(status, "Progressing");
+    assert!(message.contains("generation 2"), "{message}");
+    assert_eq!(kstatus(&newer), "InProgress");
+
+    let stalled = object(
+        1,
+        json!({"observedGeneration": 1, "conditions": [
+            condition("Ready", false, "ConsentRequired", "Grant admin consent."),
+            condition("Reconciling", false, "ConsentRequired", "Waiting for a human."),
+            condition("Stalled", true, "ConsentRequired", "Grant admin consent at https://login/..."),
+        ]}),
+    );
+    let (status, message) = argo_health(&stalled);
+    assert_eq!(status, "Degraded");
+    assert!(message.starts_with("ConsentRequired: "), "{message}");
+    assert_eq!(kstatus(&stalled), "Failed");
+
+    let working = object(
+        1,
+        json!({"observedGeneration": 1, "conditions": [
+            condition("Ready", false, "RolePropagating", "Waiting for Exchange."),
+            condition("Reconciling", true, "RolePropagating", "Waiting for Exchange."),
+            condition("Stalled", false, "Progressing", ""),
+        ]}),
+    );
+    assert_eq!(
+        argo_health(&working),
+        (
+            "Progressing".into(),
+            "RolePropagating: Waiting for Exchange.".into()
+        )
+    );
+    assert_eq!(kstatus(&working), "InProgress");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_statuses_read_as_gitops_tools_expect() {
+    let env = Env::start(Env::fast()).await;
+    env.apply_example("api-selected-users.yaml").await;
+    // Before consent (or sign-in): a human must act, kstatus Failed, Argo CD Degraded.
+    let esa = env
+        .wait_account("fabrikam", "the sign-in prompt", |e| is(e, "Stalled"))
+        .await;
+    let value = serde_json::to_value(&esa).unwrap();
+    assert_eq!(kstatus(&value), "Failed");
+    assert_eq!(argo_health(&value).0, "Degraded");
+
+    let code = esa.status.unwrap().consent.unwrap().user_code.unwrap();
+    env.control(&format!("/devicecodes/{code}/approve"), json!({}))
+        .await;
+    let esa = env
+        .wait_account("fabrikam", "Ready", |e| is(e, "Ready"))
+        .await;
+    let value = serde_json::to_value(&esa).unwrap();
+    assert_eq!(kstatus(&value), "Current");
+    assert_eq!(argo_health(&value).0, "Healthy");
+    let list = env
+        .wait_list("fabrikam-vip", "Ready", |l| {
+            l.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        })
+        .await;
+    let value = serde_json::to_value(&list).unwrap();
+    assert_eq!(kstatus(&value), "Current");
+    assert_eq!(argo_health(&value).0, "Healthy");
+
+    // An application-consent account that is missing consent reads the same way.
+    env.apply_example("api-all-users.yaml").await;
+    let esa = env
+        .wait_account("contoso", "consent required", |e| {
+            reason(e, "Authorized", "ConsentRequired")
+        })
+        .await;
+    let value = serde_json::to_value(&esa).unwrap();
+    assert_eq!(kstatus(&value), "Failed");
+    assert_eq!(argo_health(&value).0, "Degraded");
+}
