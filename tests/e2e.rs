@@ -1,0 +1,255 @@
+//! End-to-end scenarios against a real Kubernetes cluster: set `EXO_E2E_KUBECONFIG` to a
+//! kubeconfig (kind, k3d, or any test cluster) and run `cargo test --test e2e`. Without it the
+//! same scenarios run against an `exo-sim kube` process, started for the test. The Microsoft
+//! 365 simulator and the operator run in the test process; everything happens in a fresh
+//! namespace, deleted at the end. The CRDs are installed (or updated) with server-side apply.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use exo_operator::controller::context::{Context, Settings};
+use exo_operator::controller::run::{Operator, Scope};
+use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
+use exo_operator::sim::m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
+use exo_operator::sim::m365::{SimOptions, Simulator};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+async fn wait(
+    api: &Api<ExchangeServiceAccount>,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&ExchangeServiceAccount) -> bool,
+) -> ExchangeServiceAccount {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(esa) = api.get_opt(name).await.unwrap()
+            && pred(&esa)
+        {
+            return esa;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}: timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// An `exo-sim kube` process (killed on drop) and the kubeconfig it wrote.
+struct EmulatorProcess(std::process::Child, std::path::PathBuf);
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+fn emulator_process() -> (EmulatorProcess, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("exo-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_exo-sim"))
+        .args(["kube", "--listen", "127.0.0.1:0", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("exo-sim runs");
+    let process = EmulatorProcess(child, dir);
+    for _ in 0..100 {
+        if std::fs::metadata(&kubeconfig).is_ok_and(|m| m.len() > 0) {
+            std::thread::sleep(Duration::from_millis(100));
+            return (process, kubeconfig);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("exo-sim kube wrote no kubeconfig");
+}
+
+fn condition(esa: &ExchangeServiceAccount, type_: &str) -> Option<(String, String)> {
+    esa.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_on_a_real_cluster() {
+    let mut _emulator = None;
+    let path = match std::env::var_os("EXO_E2E_KUBECONFIG") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => {
+            let (child, path) = emulator_process();
+            _emulator = Some(child);
+            path
+        }
+    };
+    exo_operator::microsoft::http::install_crypto_provider();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+
+    // CRDs, applied server-side (created, or updated to this version).
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in exo_operator::resources::crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        crds.patch(
+            &name,
+            &PatchParams::apply("exo-e2e").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let namespace = format!("exo-e2e-{}", std::process::id());
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": namespace}})).unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let m365 = Simulator::start(SimOptions::default()).await.unwrap();
+    let settings = Settings {
+        consent_poll: Duration::from_millis(500),
+        ..Settings::default()
+    };
+    let ctx = Arc::new(Context::new(client.clone(), settings).unwrap());
+    let operator = Operator::start(
+        ctx,
+        Scope {
+            namespace: Some(namespace.clone()),
+        },
+        None,
+    )
+    .await;
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "app"}, "stringData": {"client-secret": DEMO_SECRET}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let accounts: Api<ExchangeServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    let url = m365.url();
+    let account = |name: &str, tenant: &str, mode: &str| {
+        let mut spec = json!({
+            "tenant": tenant, "mode": mode,
+            "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "app"}},
+            "endpoints": {"login": url, "graph": url, "exchange": url, "management": url},
+            "deletionPolicy": "Delete",
+        });
+        if mode == "Inline" {
+            spec["inline"] = json!({"mailFlow": {
+                "smartHost": "relay.mail-security.example.com",
+                "tlsCertificateDomain": "*.mail-security.example.com",
+                "serviceIpRanges": ["203.0.113.0/24"],
+            }});
+        }
+        serde_json::from_value::<ExchangeServiceAccount>(json!({
+            "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
+            "metadata": {"name": name}, "spec": spec,
+        }))
+        .unwrap()
+    };
+
+    // API mode: consent required, granted, Ready.
+    accounts
+        .create(
+            &PostParams::default(),
+            &account("contoso", "contoso.com", "Api"),
+        )
+        .await
+        .unwrap();
+    wait(&accounts, "contoso", "the consent prompt", |e| {
+        condition(e, "Authorized").is_some_and(|(_, r)| r == "ConsentRequired")
+    })
+    .await;
+    let http = reqwest::Client::new();
+    for tenant in ["contoso.com", "northwind.onmicrosoft.com"] {
+        http.post(format!("{url}/_sim/tenants/{tenant}/consent"))
+            .json(&json!({"clientId": DEMO_CLIENT_ID}))
+            .send()
+            .await
+            .unwrap();
+    }
+    wait(&accounts, "contoso", "Ready", |e| {
+        condition(e, "Ready").is_some_and(|(s, _)| s == "True")
+    })
+    .await;
+
+    // Inline mode: role, mail flow, Ready; deletion leaves nothing owned in the tenant.
+    accounts
+        .create(
+            &PostParams::default(),
+            &account("northwind", "northwind.onmicrosoft.com", "Inline"),
+        )
+        .await
+        .unwrap();
+    let esa = wait(&accounts, "northwind", "Ready", |e| {
+        condition(e, "Ready").is_some_and(|(s, _)| s == "True")
+    })
+    .await;
+    assert_eq!(
+        esa.status.unwrap().mail_flow.unwrap().objects.len(),
+        4,
+        "inline inbound objects"
+    );
+    for name in ["contoso", "northwind"] {
+        accounts
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while !accounts
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "accounts not deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let left = m365.with_world(|w| {
+        w.tenant("northwind.onmicrosoft.com")
+            .unwrap()
+            .exchange
+            .iter()
+            .filter(|(kind, _)| *kind != "HostedConnectionFilterPolicy")
+            .map(|(_, objects)| objects.len())
+            .sum::<usize>()
+    });
+    assert_eq!(left, 0, "owned Exchange objects left after deletion");
+
+    operator.stop().await;
+    namespaces
+        .delete(&namespace, &DeleteParams::default())
+        .await
+        .unwrap();
+    m365.shutdown().await;
+}
