@@ -65,10 +65,17 @@ struct RunArgs {
     /// account.
     #[arg(long, env = "EXO_KUBECONFIG", value_name = "PATH")]
     kubeconfig: Option<PathBuf>,
-    /// Watch only this namespace (default: every namespace).
-    #[arg(long, env = "EXO_WATCH_NAMESPACE", value_name = "NAMESPACE")]
-    namespace: Option<String>,
-    /// Address of the HTTP port: `/healthz`, `/readyz` and the admin consent callback.
+    /// Watch only these namespaces, comma-separated (default: every namespace).
+    #[arg(
+        long = "namespaces",
+        alias = "namespace",
+        env = "EXO_WATCH_NAMESPACES",
+        value_name = "NAMESPACE,...",
+        value_delimiter = ','
+    )]
+    namespaces: Vec<String>,
+    /// Address of the HTTP port: `/healthz`, `/readyz`, `/metrics` (Prometheus) and the admin
+    /// consent callback.
     #[arg(long, env = "EXO_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: std::net::SocketAddr,
     /// PEM file of extra certificate authorities trusted for every Microsoft endpoint.
@@ -199,7 +206,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
     let scope = Scope {
-        namespace: args.namespace.clone(),
+        namespaces: args
+            .namespaces
+            .iter()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let signals = async {

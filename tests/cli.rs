@@ -131,3 +131,34 @@ fn demo_ends_with_every_example_ready() {
         "{stdout}"
     );
 }
+
+#[test]
+fn every_run_option_has_an_environment_variable() {
+    let out = exo_operator().args(["run", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let mut options = 0;
+    for block in help.split("\n      --").skip(1) {
+        let name = block.split_whitespace().next().unwrap();
+        if name == "help" {
+            continue;
+        }
+        options += 1;
+        assert!(
+            block.contains("[env: "),
+            "--{name} has no environment variable"
+        );
+    }
+    assert_eq!(options, 12, "{help}");
+    for option in [
+        "--namespaces",
+        "--http-addr",
+        "--ca-bundle",
+        "--https-proxy",
+        "--concurrency",
+        "--log-format",
+        "--leader-election",
+    ] {
+        assert!(help.contains(option), "{option} missing");
+    }
+}

@@ -130,14 +130,7 @@ async fn scenarios_on_a_real_cluster() {
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(client.clone(), settings).unwrap());
-    let operator = Operator::start(
-        ctx,
-        Scope {
-            namespace: Some(namespace.clone()),
-        },
-        None,
-    )
-    .await;
+    let operator = Operator::start(ctx, Scope::namespace(&namespace), None).await;
 
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
     secrets

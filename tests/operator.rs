@@ -822,3 +822,56 @@ async fn the_http_port_serves_health_metrics_and_the_consent_callback() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_watched_namespaces_are_reconciled() {
+    use exo_operator::controller::run::Scope;
+    use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
+    let mut env = Env::start(Env::fast()).await;
+    env.stop_operator().await;
+    env.start_operator_in(
+        Duration::from_millis(300),
+        Scope {
+            namespaces: vec!["team-a".into(), "team-b".into()],
+        },
+    )
+    .await;
+    for ns in ["team-a", "team-b", "team-c"] {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+        namespaces
+            .create(
+                &Default::default(),
+                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+            )
+            .await
+            .unwrap();
+        env.create(json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "app", "namespace": ns},
+            "stringData": {"client-secret": exo_operator::sim::m365::tenants::DEMO_SECRET}}))
+            .await;
+        env.create(env.point_at_simulator(json!({
+            "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
+            "metadata": {"name": "contoso", "namespace": ns},
+            "spec": {"tenant": "contoso.com", "mode": "Api",
+                "application": {"clientId": "3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c", "credentials": {"secretName": "app"}}},
+        })))
+        .await;
+    }
+    let status_of = |ns: &'static str| {
+        let api: Api<ExchangeServiceAccount> = Api::namespaced(env.client.clone(), ns);
+        async move { api.get("contoso").await.unwrap().status }
+    };
+    let deadline = tokio::time::Instant::now() + env::TIMEOUT;
+    while status_of("team-a").await.is_none() || status_of("team-b").await.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "watched namespaces not reconciled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        status_of("team-c").await.is_none(),
+        "an unwatched namespace was reconciled"
+    );
+}

@@ -23,11 +23,45 @@ use crate::resources::sync_target_list::SyncTargetList;
 /// Where the controllers look.
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
-    /// Only this namespace; every namespace when `None`.
-    pub namespace: Option<String>,
+    /// Only these namespaces (one pair of controllers each); every namespace when empty.
+    pub namespaces: Vec<String>,
 }
 
 impl Scope {
+    /// Every namespace.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Only `namespace`.
+    pub fn namespace(namespace: &str) -> Self {
+        Self {
+            namespaces: vec![namespace.to_string()],
+        }
+    }
+
+    /// One watch per namespace (or one over every namespace).
+    fn watches(&self) -> Vec<Watch> {
+        if self.namespaces.is_empty() {
+            return vec![Watch { namespace: None }];
+        }
+        let mut names = self.namespaces.clone();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|n| Watch { namespace: Some(n) })
+            .collect()
+    }
+}
+
+/// What one pair of controllers watches: one namespace, or every namespace.
+#[derive(Clone, Debug)]
+struct Watch {
+    namespace: Option<String>,
+}
+
+impl Watch {
     fn api<K>(&self, client: &kube::Client) -> Api<K>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -46,12 +80,44 @@ impl Scope {
 pub const STOP_GRACE: Duration = Duration::from_secs(20);
 
 /// Handles to the running controllers, for the health server and the consent callback.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Handles {
-    /// The accounts' cache, ready once the first list completed.
-    pub accounts: Store<ExchangeServiceAccount>,
-    /// Asks for a reconcile of one account now (the consent callback).
-    pub trigger: mpsc::Sender<ObjectRef<ExchangeServiceAccount>>,
+    parts: Vec<Part>,
+}
+
+#[derive(Clone)]
+struct Part {
+    namespace: Option<String>,
+    accounts: Store<ExchangeServiceAccount>,
+    trigger: mpsc::Sender<ObjectRef<ExchangeServiceAccount>>,
+}
+
+impl Handles {
+    /// Waits until every accounts' cache has been filled by its first list.
+    pub async fn wait_until_ready(&self) -> bool {
+        for part in &self.parts {
+            if part.accounts.wait_until_ready().await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Asks for a reconcile of account `namespace/name` now; false when no controller watches
+    /// that namespace.
+    pub async fn trigger(&self, namespace: &str, name: &str) -> bool {
+        let Some(part) = self
+            .parts
+            .iter()
+            .find(|p| p.namespace.as_deref().is_none_or(|n| n == namespace))
+        else {
+            return false;
+        };
+        part.trigger
+            .send(ObjectRef::new(name).within(namespace))
+            .await
+            .is_ok()
+    }
 }
 
 /// Secrets that should wake `esa`: its credentials, notification settings and CA bundle.
@@ -78,11 +144,11 @@ pub fn referenced_secrets(esa: &ExchangeServiceAccount) -> Vec<String> {
     names
 }
 
-/// Runs both controllers until `shutdown` turns true. `ready` receives the handles once the
-/// controllers are wired.
-pub async fn run(
+/// Runs both controllers of one watch until `shutdown` turns true. `ready` receives the
+/// handles once the controllers are wired.
+async fn run(
     ctx: Arc<Context>,
-    scope: Scope,
+    scope: Watch,
     shutdown: watch::Receiver<bool>,
     ready: Option<tokio::sync::oneshot::Sender<Handles>>,
 ) {
@@ -191,8 +257,11 @@ pub async fn run(
 
     if let Some(ready) = ready {
         let _ = ready.send(Handles {
-            accounts: store,
-            trigger: trigger_tx,
+            parts: vec![Part {
+                namespace: scope.namespace.clone(),
+                accounts: store,
+                trigger: trigger_tx,
+            }],
         });
     }
     tracing::info!(
@@ -218,8 +287,6 @@ pub struct Operator {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Address of the HTTP port, when one was given.
     pub http_addr: Option<std::net::SocketAddr>,
-    /// The accounts' cache.
-    pub accounts: Store<ExchangeServiceAccount>,
     /// Handles for an HTTP port served apart from the operator (leader election).
     pub handles: Handles,
 }
@@ -233,12 +300,21 @@ impl Operator {
         http: Option<tokio::net::TcpListener>,
     ) -> Operator {
         let (shutdown, rx) = watch::channel(false);
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let mut tasks = vec![tokio::spawn(run(ctx, scope, rx.clone(), Some(ready_tx)))];
-        let handles = ready_rx
-            .await
-            .expect("the controllers report their handles");
-        let accounts = handles.accounts.clone();
+        let mut tasks = Vec::new();
+        let mut handles = Handles::default();
+        for w in scope.watches() {
+            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+            tasks.push(tokio::spawn(run(
+                ctx.clone(),
+                w,
+                rx.clone(),
+                Some(ready_tx),
+            )));
+            let part = ready_rx
+                .await
+                .expect("the controllers report their handles");
+            handles.parts.extend(part.parts);
+        }
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
         if let Some(listener) = http {
             let (handles_tx, handles_rx) = watch::channel(Some(handles.clone()));
@@ -257,7 +333,6 @@ impl Operator {
             shutdown,
             tasks,
             http_addr,
-            accounts,
             handles,
         }
     }

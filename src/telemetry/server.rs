@@ -8,7 +8,6 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use kube::runtime::reflector::ObjectRef;
 use serde::Deserialize;
 use tokio::sync::watch;
 
@@ -77,9 +76,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let handles = state.handles.borrow().clone();
     match handles {
         Some(h)
-            if tokio::time::timeout(READY_WAIT, h.accounts.wait_until_ready())
+            if tokio::time::timeout(READY_WAIT, h.wait_until_ready())
                 .await
-                .is_ok_and(|r| r.is_ok()) =>
+                .unwrap_or(false) =>
         {
             (StatusCode::OK, "ready")
         }
@@ -108,7 +107,7 @@ async fn consent(
     };
     let handles = state.handles.borrow().clone();
     if let Some(h) = handles {
-        let _ = h.trigger.send(ObjectRef::new(name).within(namespace)).await;
+        h.trigger(namespace, name).await;
     }
     let granted = query
         .admin_consent

@@ -104,6 +104,11 @@ impl Env {
 
     /// Starts the operator, checking for consent every `consent_poll`.
     pub async fn start_operator_with(&mut self, consent_poll: Duration) {
+        self.start_operator_in(consent_poll, Scope::default()).await;
+    }
+
+    /// Starts the operator watching `scope`.
+    pub async fn start_operator_in(&mut self, consent_poll: Duration, scope: Scope) {
         let settings = Settings {
             retry: RetryPolicy {
                 max_attempts: 3,
@@ -119,7 +124,7 @@ impl Env {
         };
         let ctx = Arc::new(Context::new(self.client.clone(), settings).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        self.operator = Some(Operator::start(ctx, Scope::default(), Some(listener)).await);
+        self.operator = Some(Operator::start(ctx, scope, Some(listener)).await);
     }
 
     /// Stops the operator.
