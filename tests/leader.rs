@@ -44,12 +44,10 @@ fn replica(kubeconfig: &std::path::Path, identity: &str) -> Replica {
             .env("EXO_LOG_FORMAT", "json")
             .env_remove("HTTPS_PROXY")
             .stdout(Stdio::null())
-            .stderr(match std::env::var_os("EXO_TEST_REPLICA_LOG") {
-                Some(dir) => Stdio::from(
-                    std::fs::File::create(std::path::Path::new(&dir).join(identity)).unwrap(),
-                ),
-                None => Stdio::null(),
-            })
+            .env("RUST_LOG", "exo_operator=debug")
+            .stderr(Stdio::from(
+                std::fs::File::create(kubeconfig.with_file_name(identity)).unwrap(),
+            ))
             .spawn()
             .expect("the exo-operator binary runs"),
     )
