@@ -1,0 +1,542 @@
+//! Fleet-scale benchmark: the real operator binary (a child process, so its memory and CPU are
+//! its own) against the Kubernetes API emulator and the Microsoft 365 simulator.
+//!
+//! 1. Fleet: N accounts (consent granted, Selected scope, a SyncTargetList of 10 users each)
+//!    applied at once: time until all are Ready, operator peak RSS, writes and Microsoft calls
+//!    per account.
+//! 2. Steady state: the fleet left alone: writes, Microsoft calls and operator CPU.
+//! 3. Directory: one tenant with 100,000 users and 5,000 groups, scope All: full sync, then 100
+//!    changes and an incremental sync.
+//! 4. Critical path: one account with 50 ms added to every Microsoft call.
+//!
+//! `cargo bench --bench fleet` (defaults: 1,000 accounts, 300 s steady state); set
+//! `EXO_BENCH_ACCOUNTS` and `EXO_BENCH_STEADY_SECS` for shorter runs. Prints a table and a JSON
+//! line.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, GroupVersionKind, ListParams, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+
+use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
+use exo_operator::sim::kube::{Emulator, EmulatorOptions, install_crds};
+use exo_operator::sim::m365::tenants::{
+    ConsentSpec, DEMO_CLIENT_ID, DEMO_SECRET, DomainSpec, Generate, TenantSpec, TenantsFile,
+    UserSpec, demo,
+};
+use exo_operator::sim::m365::{SimOptions, Simulator};
+
+const USERS_PER_LIST: usize = 10;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The operator as a child process.
+struct OperatorProcess {
+    child: Child,
+    _dir: std::path::PathBuf,
+}
+
+impl OperatorProcess {
+    fn start(kube: &Emulator, concurrency: u16) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "exo-fleet-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_millisecond()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        kube.write_kubeconfig(&kubeconfig).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_exo-operator"))
+            .args(["run", "--http-addr", "127.0.0.1:0", "--concurrency"])
+            .arg(concurrency.to_string())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the exo-operator binary");
+        Self { child, _dir: dir }
+    }
+
+    fn status_field(&self, field: &str) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with(field))?.to_string();
+                line.split_whitespace().nth(1)?.parse::<f64>().ok()
+            })
+            .map(|kib| kib / 1024.0)
+            .unwrap_or(0.0)
+    }
+
+    /// Peak resident memory, MiB.
+    fn peak_rss(&self) -> f64 {
+        self.status_field("VmHWM:")
+    }
+
+    /// Resident memory now, MiB.
+    fn rss(&self) -> f64 {
+        self.status_field("VmRSS:")
+    }
+
+    /// CPU time used so far (user + system).
+    fn cpu(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the command name.
+        let total = ticks(11) + ticks(12);
+        Duration::from_millis(total * 10)
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fleet_world(accounts: usize) -> TenantsFile {
+    let base = demo();
+    let tenants = (0..accounts)
+        .map(|i| TenantSpec {
+            id: format!("00000000-0000-4000-8000-{i:012}"),
+            display_name: format!("Tenant {i}"),
+            domains: vec![DomainSpec {
+                name: format!("t{i:04}.onmicrosoft.com"),
+                initial: true,
+                verified: true,
+                email: true,
+                default: true,
+            }],
+            users: (0..USERS_PER_LIST)
+                .map(|u| UserSpec {
+                    upn: format!("user{u}@t{i:04}.onmicrosoft.com"),
+                    ..Default::default()
+                })
+                .collect(),
+            consents: vec![ConsentSpec {
+                client_id: DEMO_CLIENT_ID.into(),
+                permissions: None,
+                directory_roles: Vec::new(),
+            }],
+            ..Default::default()
+        })
+        .collect();
+    TenantsFile {
+        apps: base.apps,
+        tenants,
+    }
+}
+
+async fn create(client: &kube::Client, value: Value) {
+    let (group, version) = match value["apiVersion"].as_str().unwrap().split_once('/') {
+        Some((g, v)) => (g.to_string(), v.to_string()),
+        None => (
+            String::new(),
+            value["apiVersion"].as_str().unwrap().to_string(),
+        ),
+    };
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        &group,
+        &version,
+        value["kind"].as_str().unwrap(),
+    ));
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(value).unwrap(),
+    )
+    .await
+    .unwrap();
+}
+
+fn account(name: &str, tenant: &str, url: &str, selected: bool) -> Value {
+    let mut spec = json!({
+        "tenant": tenant, "mode": "Api",
+        "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "app"}},
+        "endpoints": {"login": url, "graph": url, "exchange": url, "management": url},
+    });
+    if selected {
+        spec["sync"] = json!({"scope": "Selected", "targetListRef": {"name": name}});
+    }
+    json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
+        "metadata": {"name": name, "namespace": "default"}, "spec": spec})
+}
+
+fn ready(esa: &ExchangeServiceAccount) -> bool {
+    esa.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+async fn count_ready(api: &Api<ExchangeServiceAccount>) -> usize {
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|e| ready(e))
+        .count()
+}
+
+fn microsoft_calls(sim: &Simulator) -> u64 {
+    sim.counters()
+        .iter()
+        .filter(|(k, _)| !k.contains("/_sim"))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// Successful writes recorded by the emulator that the operator made (everything but the
+/// benchmark's own creates).
+fn operator_writes(kube: &Emulator) -> usize {
+    kube.stats()
+        .audit
+        .iter()
+        .filter(|a| {
+            let ours = a.verb == "create"
+                && ["/secrets", "/synctargetlists", "/exchangeserviceaccounts"]
+                    .iter()
+                    .any(|r| a.resource.ends_with(r));
+            !ours && a.code < 300
+        })
+        .count()
+}
+
+async fn fleet(accounts: usize, steady: Duration) -> Value {
+    let sim = Simulator::start(SimOptions {
+        tenants: fleet_world(accounts),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let kube = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    let client = kube.client().await.unwrap();
+    install_crds(&client).await.unwrap();
+    create(
+        &client,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "namespace": "default"},
+            "stringData": {"client-secret": DEMO_SECRET}}),
+    )
+    .await;
+    let operator = OperatorProcess::start(&kube, 32);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let url = sim.url();
+    let started = Instant::now();
+    futures::stream::iter(0..accounts)
+        .map(|i| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let name = format!("t{i:04}");
+                let tenant = format!("t{i:04}.onmicrosoft.com");
+                let users: Vec<String> = (0..USERS_PER_LIST)
+                    .map(|u| format!("user{u}@{tenant}"))
+                    .collect();
+                create(
+                    &client,
+                    json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList",
+                    "metadata": {"name": name, "namespace": "default"},
+                    "spec": {"serviceAccountRef": {"name": name}, "users": users}}),
+                )
+                .await;
+                create(&client, account(&name, &tenant, &url, true)).await;
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    let applied = started.elapsed();
+    let accounts_api: Api<ExchangeServiceAccount> = Api::default_namespaced(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut all_ready = false;
+    while Instant::now() < deadline {
+        if count_ready(&accounts_api).await == accounts {
+            all_ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let to_ready = started.elapsed();
+    let writes = operator_writes(&kube);
+    let calls = microsoft_calls(&sim);
+    let mut breakdown = std::collections::BTreeMap::<String, usize>::new();
+    for a in kube.stats().audit.iter().filter(|a| a.code < 300) {
+        let key = format!(
+            "{} {}{}",
+            a.verb,
+            a.resource.rsplit('/').next().unwrap_or(""),
+            a.subresource
+                .as_deref()
+                .map(|s| format!("/{s}"))
+                .unwrap_or_default()
+        );
+        *breakdown.entry(key).or_default() += 1;
+    }
+    let peak = operator.peak_rss();
+
+    // Steady state.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (w0, c0, cpu0) = (
+        operator_writes(&kube),
+        microsoft_calls(&sim),
+        operator.cpu(),
+    );
+    let t0 = Instant::now();
+    tokio::time::sleep(steady).await;
+    let elapsed = t0.elapsed();
+    let steady_writes = operator_writes(&kube) - w0;
+    let steady_calls = microsoft_calls(&sim) - c0;
+    let cpu = operator.cpu().saturating_sub(cpu0);
+    let rss_end = operator.rss();
+    drop(operator);
+    kube.shutdown().await;
+    sim.shutdown().await;
+    json!({
+        "accounts": accounts,
+        "all_ready": all_ready,
+        "apply_s": applied.as_secs_f64(),
+        "time_to_all_ready_s": to_ready.as_secs_f64(),
+        "operator_peak_rss_mib": peak,
+        "writes_per_account": writes as f64 / accounts as f64,
+        "writes_by_kind": breakdown,
+        "microsoft_calls_per_account": calls as f64 / accounts as f64,
+        "steady_seconds": elapsed.as_secs_f64(),
+        "steady_writes": steady_writes,
+        "steady_microsoft_calls": steady_calls,
+        "steady_cpu_percent_of_a_core": cpu.as_secs_f64() / elapsed.as_secs_f64() * 100.0,
+        "operator_rss_after_steady_mib": rss_end,
+    })
+}
+
+async fn directory() -> Value {
+    let mut world = demo();
+    world.tenants.retain(|t| t.display_name == "Contoso");
+    for t in &mut world.tenants {
+        t.consents = vec![ConsentSpec {
+            client_id: DEMO_CLIENT_ID.into(),
+            permissions: None,
+            directory_roles: Vec::new(),
+        }];
+    }
+    let sim = Simulator::start(SimOptions {
+        tenants: world,
+        generate: Some(Generate {
+            users: 100_000,
+            groups: 5_000,
+            seed: 1,
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let kube = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    let client = kube.client().await.unwrap();
+    install_crds(&client).await.unwrap();
+    create(
+        &client,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "namespace": "default"},
+            "stringData": {"client-secret": DEMO_SECRET}}),
+    )
+    .await;
+    let operator = OperatorProcess::start(&kube, 4);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = operator.rss();
+    let started = Instant::now();
+    create(
+        &client,
+        account("contoso", "contoso.com", &sim.url(), false),
+    )
+    .await;
+    let api: Api<ExchangeServiceAccount> = Api::default_namespaced(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        if let Ok(esa) = api.get("contoso").await
+            && ready(&esa)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let full = started.elapsed();
+    let graph_requests = sim.count("/v1.0/users") + sim.count("/v1.0/groups");
+    let users_total = sim.with_world(|w| w.tenant("contoso.com").unwrap().user_count());
+    let groups_total = sim.with_world(|w| w.tenant("contoso.com").unwrap().group_count());
+    let minimum = users_total.div_ceil(999) + groups_total.div_ceil(999);
+    let peak_growth = operator.peak_rss() - rss_before;
+
+    // 100 changes, then an incremental round on demand.
+    let http = reqwest::Client::new();
+    for i in 0..100 {
+        http.post(format!("{}/_sim/tenants/contoso.com/users", sim.url()))
+            .json(&json!({"upn": format!("new{i}@contoso.com")}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = sim.count("/v1.0/users") + sim.count("/v1.0/groups");
+    let last_sync = |e: &ExchangeServiceAccount| {
+        e.status
+            .as_ref()
+            .and_then(|s| s.sync.as_ref())
+            .map(|s| s.users)
+            .unwrap_or(0)
+    };
+    let users_before = last_sync(&api.get("contoso").await.unwrap());
+    let now = jiff::Timestamp::now().to_string();
+    api.patch(
+        "contoso",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(
+            json!({"metadata": {"annotations": {"exo-operator.io/sync-requested-at": now}}}),
+        ),
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if last_sync(&api.get("contoso").await.unwrap()) >= users_before + 100 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let incremental = started.elapsed();
+    let incremental_requests = sim.count("/v1.0/users") + sim.count("/v1.0/groups") - before;
+    drop(operator);
+    kube.shutdown().await;
+    sim.shutdown().await;
+    json!({
+        "users": users_total, "groups": groups_total,
+        "full_sync_s": full.as_secs_f64(),
+        "graph_directory_requests": graph_requests,
+        "graph_directory_requests_minimum": minimum,
+        "operator_peak_rss_growth_mib": peak_growth,
+        "incremental_sync_s": incremental.as_secs_f64(),
+        "incremental_requests": incremental_requests,
+    })
+}
+
+async fn critical_path() -> Value {
+    let mut world = demo();
+    world.tenants.retain(|t| t.display_name == "Contoso");
+    for t in &mut world.tenants {
+        t.consents = vec![ConsentSpec {
+            client_id: DEMO_CLIENT_ID.into(),
+            permissions: None,
+            directory_roles: Vec::new(),
+        }];
+    }
+    let sim = Simulator::start(SimOptions {
+        tenants: world,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    http.post(format!("{}/_sim/faults", sim.url()))
+        .json(&json!({"path": "^[A-Z]+ /[^_]", "latencyMs": 50}))
+        .send()
+        .await
+        .unwrap();
+    let kube = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    let client = kube.client().await.unwrap();
+    install_crds(&client).await.unwrap();
+    create(
+        &client,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "namespace": "default"},
+            "stringData": {"client-secret": DEMO_SECRET}}),
+    )
+    .await;
+    create(
+        &client,
+        json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList",
+            "metadata": {"name": "contoso", "namespace": "default"},
+            "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com", "grace@contoso.com"]}}),
+    )
+    .await;
+    let operator = OperatorProcess::start(&kube, 4);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let before = microsoft_calls(&sim);
+    let started = Instant::now();
+    create(&client, account("contoso", "contoso.com", &sim.url(), true)).await;
+    let api: Api<ExchangeServiceAccount> = Api::default_namespaced(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(esa) = api.get("contoso").await
+            && ready(&esa)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    let calls = microsoft_calls(&sim) - before;
+    let counters = sim.counters();
+    drop(operator);
+    kube.shutdown().await;
+    sim.shutdown().await;
+    json!({
+        "added_latency_ms": 50,
+        "apply_to_ready_s": elapsed.as_secs_f64(),
+        "microsoft_calls": calls,
+        "calls": counters.into_iter().filter(|(k, _)| !k.contains("/_sim")).collect::<std::collections::BTreeMap<_, _>>(),
+    })
+}
+
+fn main() {
+    let accounts = env_number("EXO_BENCH_ACCOUNTS", 1000) as usize;
+    let steady = Duration::from_secs(env_number("EXO_BENCH_STEADY_SECS", 300));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    exo_operator::microsoft::http::install_crypto_provider();
+    let (fleet, directory, critical) = runtime.block_on(async {
+        (
+            fleet(accounts, steady).await,
+            directory().await,
+            critical_path().await,
+        )
+    });
+    println!(
+        "Fleet ({} accounts, Selected, {USERS_PER_LIST} users each)",
+        fleet["accounts"]
+    );
+    for (k, v) in fleet.as_object().unwrap() {
+        println!("  {k:<34} {v}");
+    }
+    println!("Directory (one tenant, 100,000 users, 5,000 groups, scope All)");
+    for (k, v) in directory.as_object().unwrap() {
+        println!("  {k:<34} {v}");
+    }
+    println!("Critical path (50 ms added to every Microsoft call)");
+    for (k, v) in critical.as_object().unwrap() {
+        if k != "calls" {
+            println!("  {k:<34} {v}");
+        }
+    }
+    println!(
+        "{}",
+        json!({"fleet": fleet, "directory": directory, "critical_path": critical})
+    );
+}
