@@ -495,6 +495,151 @@ async fn selected_to_all_and_back_without_a_new_grant() {
     );
 }
 
+/// The reason of a list's `Ready` condition.
+fn list_ready_reason(stl: &exo_operator::resources::sync_target_list::SyncTargetList) -> String {
+    stl.status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Ready")
+        .map(|c| format!("{}:{}", c.status, c.reason))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_applied_before_its_account_waits_a_grace_then_follows_the_account() {
+    let env = Env::start(Env::fast()).await;
+    consent_all(&env, "contoso.com").await;
+    env.create(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "early"}, "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com"]}})).await;
+
+    // Within the grace (5 s) nothing is written: the account usually follows at once.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(env.lists().get("early").await.unwrap().status.is_none());
+    let stl = env
+        .wait_list("early", "the missing account", |l| {
+            list_ready_reason(l) == "False:ServiceAccountNotFound"
+        })
+        .await;
+    let ready = stl.status.unwrap().conditions;
+    assert!(
+        ready
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True")
+    );
+
+    // The account appears, selecting everyone: the list says it is not selected.
+    env.apply_example("api-all-users.yaml").await;
+    env.wait_list("early", "not selected", |l| {
+        list_ready_reason(l) == "False:NotSelected"
+    })
+    .await;
+
+    // The account selects it: resolved and Ready.
+    env.accounts().patch("contoso", &PatchParams::default(), &Patch::Merge(json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "early"}}}}))).await.unwrap();
+    let stl = env
+        .wait_list("early", "resolved", |l| {
+            list_ready_reason(l) == "True:Resolved"
+        })
+        .await;
+    assert_eq!(stl.status.unwrap().user_count, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_resolved_while_grants_are_confirmed_is_written_only_once_they_hold() {
+    let env = Env::start(Env::fast()).await;
+    consent_all(&env, "contoso.com").await;
+    // The token carries every role, but the tenant refuses to show the app's assignments.
+    env.control(
+        "/faults",
+        json!({"path": "/appRoleAssignments", "status": 403}),
+    )
+    .await;
+    env.create(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "few"}, "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com"]}})).await;
+    env.apply_example("api-all-users.yaml").await;
+    env.accounts()
+        .patch(
+            "contoso",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "few"}}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    env.wait_account("contoso", "the grant refused", |e| {
+        reason(e, "Authorized", "ConsentRequired")
+    })
+    .await;
+    // The list was looked up in the tenant at the same time, but nothing it found was kept.
+    assert!(env.m365.count("GET /v1.0/users/ada@contoso.com") >= 1);
+    let stl = env
+        .wait_list("few", "waiting for the grant", |l| {
+            list_ready_reason(l) == "False:WaitingForGrant"
+        })
+        .await;
+    let status = stl.status.unwrap();
+    assert_eq!((status.user_count, status.resolved_users.len()), (0, 0));
+    assert!(status.last_resolved_time.is_none());
+
+    reqwest::Client::new()
+        .delete(format!("{}/_sim/faults", env.m365.url()))
+        .send()
+        .await
+        .unwrap();
+    let stl = env
+        .wait_list("few", "resolved", |l| {
+            list_ready_reason(l) == "True:Resolved"
+        })
+        .await;
+    assert_eq!(stl.status.unwrap().user_count, 1);
+    env.wait_account("contoso", "Ready", |e| is(e, "Ready"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_watch_cache_does_not_make_the_operator_redo_its_work() {
+    // Every watch event arrives 400 ms after its write: reconciles queued behind the first
+    // one read a cache without its status.
+    let env = Env::start_with(
+        Env::fast(),
+        exo_operator::sim::kube::EmulatorOptions {
+            watch_delay: Duration::from_millis(400),
+            ..Default::default()
+        },
+    )
+    .await;
+    consent_all(&env, "contoso.com").await;
+    env.create(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "few"}, "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com", "grace@contoso.com"]}})).await;
+    env.create(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "contoso-app"}, "stringData": {"client-secret": exo_operator::sim::m365::tenants::DEMO_SECRET}})).await;
+    env.create(env.point_at_simulator(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount", "metadata": {"name": "contoso"}, "spec": {
+        "tenant": "contoso.onmicrosoft.com", "mode": "Api",
+        "application": {"clientId": exo_operator::sim::m365::tenants::DEMO_CLIENT_ID, "credentials": {"secretName": "contoso-app"}},
+        "sync": {"scope": "Selected", "targetListRef": {"name": "few"}}}}))).await;
+    env.wait_account("contoso", "Ready", |e| is(e, "Ready"))
+        .await;
+    env.settle().await;
+
+    assert_eq!(env.m365.count("GET /v1.0/users/ada@contoso.com"), 1);
+    assert_eq!(env.m365.count("/appRoleAssignments"), 1);
+    assert_eq!(count_events(&env, "contoso", "Ready").await, 1);
+    let audit = env.kube.stats().audit;
+    let status_writes = |resource: &str| {
+        audit
+            .iter()
+            .filter(|a| {
+                a.resource.ends_with(resource) && a.subresource.as_deref() == Some("status")
+            })
+            .count()
+    };
+    assert_eq!(status_writes("/exchangeserviceaccounts"), 1, "{audit:?}");
+    assert_eq!(status_writes("/synctargetlists"), 1, "{audit:?}");
+    assert!(
+        !audit
+            .iter()
+            .any(|a| a.resource.ends_with("/events") && a.verb == "patch"),
+        "no Event was published twice"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_100_users_is_refused_and_the_last_good_list_is_kept() {
     let mut world = exo_operator::sim::m365::tenants::demo();

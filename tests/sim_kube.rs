@@ -518,6 +518,48 @@ async fn kube_client_gets_real_semantics() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_events_can_lag_behind_writes() {
+    let c = cluster_with(EmulatorOptions {
+        watch_delay: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let client = c.emulator.client().await.unwrap();
+    let maps: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let mut events = maps
+        .watch(&kube::api::WatchParams::default().timeout(10), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let written = std::time::Instant::now();
+    maps.create(
+        &PostParams::default(),
+        &ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("late".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // The write is readable at once; its watch event comes 300 ms later.
+    assert!(maps.get_opt("late").await.unwrap().is_some());
+    let event = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the event arrives")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(event, kube::api::WatchEvent::Added(ref m) if m.name_any() == "late"));
+    assert!(
+        written.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        written.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watches_resume_and_relist_after_410() {
     let c = cluster_with(EmulatorOptions {
         history_limit: 5,

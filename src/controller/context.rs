@@ -31,6 +31,9 @@ pub struct Settings {
     pub instance: Option<String>,
     /// HTTPS proxy for every Microsoft endpoint (`--https-proxy`).
     pub https_proxy: Option<String>,
+    /// How long a new SyncTargetList waits for its account before reporting it missing, so a
+    /// list and its account applied together cost one status write, not two.
+    pub list_grace: Duration,
 }
 
 impl Default for Settings {
@@ -44,6 +47,7 @@ impl Default for Settings {
             controller_name: "exo-operator".into(),
             instance: None,
             https_proxy: None,
+            list_grace: Duration::from_secs(5),
         }
     }
 }
@@ -66,6 +70,9 @@ pub struct AccountMemo {
     pub last_poll: Option<jiff::Timestamp>,
     /// Consecutive failed reconciles, for backoff.
     pub failures: u32,
+    /// `resourceVersion` returned by this operator's last status write, until a reconcile has
+    /// checked that the cache caught up with it.
+    pub written_version: Option<String>,
 }
 
 /// Shared state of the controllers.

@@ -214,17 +214,32 @@ async fn run(
 
     let lists_controller = Controller::new(lists, watcher::Config::default());
     let lists_store = lists_controller.store();
+    let referring_lists = lists_store.clone();
     let lists_run = lists_controller
         .watches(
             accounts,
             watcher::Config::default(),
-            |esa: ExchangeServiceAccount| {
+            // The list the account selects, and every list that names the account (whose
+            // report of a missing or non-selecting account may have just become false).
+            move |esa: ExchangeServiceAccount| {
                 let ns = esa.namespace().unwrap_or_default();
-                esa.spec
-                    .sync
-                    .target_list_ref
-                    .as_ref()
-                    .map(|r| ObjectRef::new(&r.name).within(&ns))
+                let name = esa.name_any();
+                let mut refs: Vec<ObjectRef<SyncTargetList>> = referring_lists
+                    .state()
+                    .into_iter()
+                    .filter(|stl| {
+                        stl.namespace().as_deref() == Some(ns.as_str())
+                            && stl.spec.service_account_ref.name == name
+                    })
+                    .map(|stl| ObjectRef::from_obj(&*stl))
+                    .collect();
+                if let Some(r) = &esa.spec.sync.target_list_ref {
+                    let selected = ObjectRef::new(&r.name).within(&ns);
+                    if !refs.contains(&selected) {
+                        refs.push(selected);
+                    }
+                }
+                refs
             },
         )
         .with_config(config)

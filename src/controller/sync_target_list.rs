@@ -309,10 +309,34 @@ pub async fn reconcile(stl: Arc<SyncTargetList>, ctx: Arc<Context>) -> Result<Ac
         Some(_) => None,
     };
     if let Some((reason, message)) = problem {
-        let status = account_not_ready_status(&stl, reason, &message, jiff::Timestamp::now());
+        let now = jiff::Timestamp::now();
+        let created = stl.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        if let Some(wait) =
+            report_after(created, stl.status.is_some(), now, ctx.settings.list_grace)
+        {
+            return Ok(Action::requeue(wait));
+        }
+        let status = account_not_ready_status(&stl, reason, &message, now);
         write_status(&ctx.client, &stl, &status).await?;
     }
     Ok(Action::requeue(Duration::from_secs(60 * 60)))
+}
+
+/// How long to hold back reporting a missing or non-selecting account: a list never reported
+/// on and younger than `grace` waits out the rest of it, since its account is usually applied
+/// in the same breath (and then the account's reconciler writes the list's first status).
+fn report_after(
+    created: Option<jiff::Timestamp>,
+    has_status: bool,
+    now: jiff::Timestamp,
+    grace: Duration,
+) -> Option<Duration> {
+    if has_status {
+        return None;
+    }
+    let age = now.duration_since(created?);
+    let grace = jiff::SignedDuration::try_from(grace).ok()?;
+    (age < grace).then(|| Duration::try_from(grace - age).unwrap_or_default())
 }
 
 /// Retry after a failed list reconcile.
@@ -399,6 +423,24 @@ mod tests {
         assert_eq!(ready.reason, "EntriesUnresolved");
         assert!(ready.message.contains("nobody@contoso.com (UserNotFound)"));
         assert_eq!(status.user_count, 1);
+    }
+
+    #[test]
+    fn a_new_list_waits_out_the_grace_before_reporting_its_account_missing() {
+        let now = jiff::Timestamp::now();
+        let grace = Duration::from_secs(5);
+        let two_seconds_ago = now - jiff::SignedDuration::from_secs(2);
+        assert_eq!(
+            report_after(Some(two_seconds_ago), false, now, grace),
+            Some(Duration::from_secs(3))
+        );
+        // Reported at once: a list already reported on, an old list, or one without a
+        // creation time.
+        assert_eq!(report_after(Some(two_seconds_ago), true, now, grace), None);
+        let old = now - jiff::SignedDuration::from_secs(6);
+        assert_eq!(report_after(Some(old), false, now, grace), None);
+        assert_eq!(report_after(None, false, now, grace), None);
+        assert_eq!(report_after(Some(now), false, now, Duration::ZERO), None);
     }
 
     #[test]

@@ -68,8 +68,14 @@ pub struct Env {
 impl Env {
     /// Starts both simulators (with `opts`), installs the CRDs and starts the operator.
     pub async fn start(opts: SimOptions) -> Env {
+        Self::start_with(opts, EmulatorOptions::default()).await
+    }
+
+    /// Starts both simulators (the emulator with `kube_opts`), installs the CRDs and starts
+    /// the operator.
+    pub async fn start_with(opts: SimOptions, kube_opts: EmulatorOptions) -> Env {
         install_log_capture();
-        let kube = Emulator::start(EmulatorOptions::default()).await.unwrap();
+        let kube = Emulator::start(kube_opts).await.unwrap();
         let m365 = Simulator::start(opts).await.unwrap();
         let client = kube.client().await.unwrap();
         install_crds(&client).await.unwrap();

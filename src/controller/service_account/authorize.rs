@@ -67,6 +67,17 @@ fn valid(token: &AccessToken) -> TokenObservation {
     }
 }
 
+/// ApplicationConsent, first step: the token, or the authorization when the token settles it.
+#[derive(Debug)]
+pub enum ConsentStep {
+    /// The token settles it: no token, permissions missing from its `roles`, or a token whose
+    /// grants were already confirmed.
+    Done(Box<Authorization>),
+    /// A token whose `roles` hold every required permission, not yet confirmed in the tenant
+    /// (see [`confirm_grants`]). Its Graph reads may start at once: they need only the token.
+    Confirm(Box<AccessToken>),
+}
+
 /// ApplicationConsent: an app-only Graph token whose `roles` hold every required Graph
 /// permission, confirmed once per token through the service principal's app-role assignments.
 pub async fn application_consent(
@@ -75,6 +86,19 @@ pub async fn application_consent(
     credential: &ClientCredential,
     ctx: &Context,
 ) -> Result<Authorization> {
+    match consent_token(esa, account, credential, ctx).await? {
+        ConsentStep::Done(auth) => Ok(*auth),
+        ConsentStep::Confirm(token) => confirm_grants(esa, account, ctx, *token).await,
+    }
+}
+
+/// ApplicationConsent, first step: obtains the token and checks its `roles`.
+pub async fn consent_token(
+    esa: &ExchangeServiceAccount,
+    account: &Account,
+    credential: &ClientCredential,
+    ctx: &Context,
+) -> Result<ConsentStep> {
     let scope = account.endpoints.graph_scope.clone();
     let key = account.cache_key(&scope, &credential.fingerprint());
     let held = ctx.tokens.peek(&key);
@@ -100,7 +124,7 @@ pub async fn application_consent(
             // Before consent the application has no service principal in the tenant, which
             // the identity platform reports as "application not found".
             ctx.tokens.forget(&account.tenant, &account.client_id);
-            return Ok(Authorization {
+            return Ok(ConsentStep::Done(Box::new(Authorization {
                 token: TokenObservation::Failed {
                     failure: TokenFailure::ConsentRequired,
                     message: e.to_string(),
@@ -113,15 +137,20 @@ pub async fn application_consent(
                 graph_token: None,
                 service_principal: None,
                 requeue: Some(ctx.settings.consent_poll),
-            });
+            })));
         }
-        Err(e) => return Ok(Authorization::failed(&e, held.as_ref())),
+        Err(e) => {
+            return Ok(ConsentStep::Done(Box::new(Authorization::failed(
+                &e,
+                held.as_ref(),
+            ))));
+        }
     };
     let missing = permissions::missing(&required, Resource::Graph, &token.claims.roles);
     if !missing.is_empty() {
         // A fresh token is needed to see a new grant: drop this one before the next look.
         ctx.tokens.forget(&account.tenant, &account.client_id);
-        return Ok(Authorization {
+        return Ok(ConsentStep::Done(Box::new(Authorization {
             token: valid(&token),
             grant: AuthorizationObservation::ConsentRequired {
                 url: account.consent_url(esa),
@@ -130,7 +159,7 @@ pub async fn application_consent(
             graph_token: None,
             service_principal: None,
             requeue: Some(ctx.settings.consent_poll),
-        });
+        })));
     }
     let memo = ctx.memo(&account.key);
     let sp_known = esa
@@ -139,14 +168,30 @@ pub async fn application_consent(
         .and_then(|s| s.service_principal.as_ref())
         .is_some_and(|sp| sp.object_id.is_some());
     if memo.verified_token == Some(token.issued_at) && sp_known {
-        return Ok(Authorization {
+        return Ok(ConsentStep::Done(Box::new(Authorization {
             token: valid(&token),
             grant: AuthorizationObservation::Granted,
             graph_token: Some(token),
             service_principal: None,
             requeue: None,
-        });
+        })));
     }
+    Ok(ConsentStep::Confirm(Box::new(token)))
+}
+
+/// ApplicationConsent, second step: confirms the token's grants through the service
+/// principal's app-role assignments (once per token) and finds the service principal.
+pub async fn confirm_grants(
+    esa: &ExchangeServiceAccount,
+    account: &Account,
+    ctx: &Context,
+    token: AccessToken,
+) -> Result<Authorization> {
+    let required = permissions::required(&esa.spec);
+    let all_graph: Vec<&Permission> = required
+        .iter()
+        .filter(|p| p.resource == Resource::Graph)
+        .collect();
     let grants = match account
         .graph
         .grants(&token, &account.client_id, permissions::GRAPH_APP_ID)

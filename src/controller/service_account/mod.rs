@@ -42,7 +42,7 @@ pub const FIELD_MANAGER: &str = "exo-operator";
 /// Reconciles one account.
 pub async fn reconcile(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) -> Result<Action> {
     let started = std::time::Instant::now();
-    let key = format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any());
+    let key = account_key(&esa);
     let span = tracing::info_span!("reconcile", account = %key);
     let result = tracing::Instrument::instrument(reconcile_inner(esa, ctx), span).await;
     crate::telemetry::metrics::metrics().reconciled(
@@ -56,6 +56,7 @@ pub async fn reconcile(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) -> R
 async fn reconcile_inner(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = esa.namespace().unwrap_or_default();
     let api: Api<ExchangeServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
+    let esa = caught_up(&api, esa, &ctx).await?;
     let ctx = ctx.clone();
     finalizer(&api, FINALIZER, esa, move |event| async move {
         match event {
@@ -70,9 +71,37 @@ async fn reconcile_inner(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) ->
     })
 }
 
+/// The account as the API server has it when the cache has not yet caught up with this
+/// operator's last status write (a reconcile queued behind the one that wrote would otherwise
+/// see the old status, and redo the work, the writes and the Events of a transition already
+/// made). One read at most per write; the cached object otherwise.
+async fn caught_up(
+    api: &Api<ExchangeServiceAccount>,
+    esa: Arc<ExchangeServiceAccount>,
+    ctx: &Context,
+) -> Result<Arc<ExchangeServiceAccount>> {
+    let key = account_key(&esa);
+    let Some(written) = ctx.memo(&key).written_version else {
+        return Ok(esa);
+    };
+    ctx.update_memo(&key, |m| m.written_version = None);
+    if esa.resource_version().as_deref() == Some(written.as_str()) {
+        return Ok(esa);
+    }
+    Ok(match api.get_opt(&esa.name_any()).await? {
+        Some(latest) => Arc::new(latest),
+        None => esa,
+    })
+}
+
+/// An account's key (`namespace/name`): its memo, its log span.
+fn account_key(esa: &ExchangeServiceAccount) -> String {
+    format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any())
+}
+
 /// Retry policy after a failed reconcile: the service's `Retry-After`, else backoff per account.
 pub fn error_policy(esa: Arc<ExchangeServiceAccount>, error: &Error, ctx: Arc<Context>) -> Action {
-    let key = format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any());
+    let key = account_key(&esa);
     let mut failures = 0;
     ctx.update_memo(&key, |m| {
         m.failures = m.failures.saturating_add(1);
@@ -109,9 +138,27 @@ async fn apply(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
         });
     }
 
+    // A selected list is resolved while a new token's grants are confirmed: both need only the
+    // token, and what the resolution found is written only once the grants hold.
+    let mut early_selection = None;
     let auth: Authorization = match esa.spec.authorization.method {
         AuthorizationMethod::ApplicationConsent => {
-            authorize::application_consent(esa, &account, &credential, ctx).await?
+            match authorize::consent_token(esa, &account, &credential, ctx).await? {
+                authorize::ConsentStep::Done(auth) => *auth,
+                authorize::ConsentStep::Confirm(token)
+                    if esa.spec.sync.scope == SyncScope::Selected =>
+                {
+                    let (auth, prepared) = futures::join!(
+                        authorize::confirm_grants(esa, &account, ctx, (*token).clone()),
+                        selected::prepare(esa, &account, &token, ctx, now)
+                    );
+                    early_selection = Some(prepared);
+                    auth?
+                }
+                authorize::ConsentStep::Confirm(token) => {
+                    authorize::confirm_grants(esa, &account, ctx, *token).await?
+                }
+            }
         }
         AuthorizationMethod::DeviceCode => {
             authorize::device_code(esa, &account, Some(&credential), ctx).await?
@@ -135,9 +182,10 @@ async fn apply(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
                         .clone()
                         .map(SyncObservation::Synced)
                         .unwrap_or(SyncObservation::NotStarted)),
-                    SyncScope::Selected => {
-                        selected::sync_selected(esa, &account, token, ctx, now).await
-                    }
+                    SyncScope::Selected => match early_selection {
+                        Some(prepared) => selected::commit(prepared?, ctx).await,
+                        None => selected::sync_selected(esa, &account, token, ctx, now).await,
+                    },
                 }
             };
             let activity = activity::ensure(esa, &account, &credential, ctx, token);
@@ -271,12 +319,16 @@ async fn finish(
     if let Some(diff) = diff {
         let api: Api<ExchangeServiceAccount> =
             Api::namespaced(ctx.client.clone(), &esa.namespace().unwrap_or_default());
-        api.patch_status(
-            &esa.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({ "status": diff })),
-        )
-        .await?;
+        let written = api
+            .patch_status(
+                &esa.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({ "status": diff })),
+            )
+            .await?;
+        ctx.update_memo(&account_key(esa), |m| {
+            m.written_version = written.resource_version();
+        });
     }
     announce(esa, ctx, &transitions).await;
     record_gauges(esa, &status);
@@ -407,7 +459,7 @@ async fn delete_owned(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<()>
 }
 
 async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
-    let key = format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any());
+    let key = account_key(esa);
     if esa.spec.deletion_policy == DeletionPolicy::Delete
         && let Ok(Ok(account)) = Account::load(esa, ctx).await
         && let Ok(Ok(credential)) = account.credential(esa, ctx).await

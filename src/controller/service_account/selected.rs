@@ -18,7 +18,7 @@ use crate::controller::sync_target_list::{
 use crate::controller::targets;
 use crate::microsoft::identity::token::AccessToken;
 use crate::resources::exchange_service_account::{ExchangeServiceAccount, SyncSummary};
-use crate::resources::sync_target_list::SyncTargetList;
+use crate::resources::sync_target_list::{SyncTargetList, SyncTargetListStatus};
 
 async fn target_list(
     esa: &ExchangeServiceAccount,
@@ -64,6 +64,16 @@ fn due(esa: &ExchangeServiceAccount, stl: &SyncTargetList, now: jiff::Timestamp)
         .is_some_and(|requested| last.is_none_or(|l| requested > l))
 }
 
+/// What resolving the list found, before anything is written: Graph reads only, so it may run
+/// while the account's grants are still being confirmed, and be dropped if they are not.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The list and the status to write on it, if any.
+    write: Option<(SyncTargetList, SyncTargetListStatus)>,
+    /// The account's sync observation once that status is written.
+    observation: SyncObservation,
+}
+
 /// Resolves the list when due and returns the account's sync observation.
 pub async fn sync_selected(
     esa: &ExchangeServiceAccount,
@@ -72,22 +82,41 @@ pub async fn sync_selected(
     ctx: &Context,
     now: jiff::Timestamp,
 ) -> Result<SyncObservation> {
+    let prepared = prepare(esa, account, token, ctx, now).await?;
+    commit(prepared, ctx).await
+}
+
+/// Reads the list and, when due, resolves it in the tenant; writes nothing.
+pub async fn prepare(
+    esa: &ExchangeServiceAccount,
+    account: &Account,
+    token: &AccessToken,
+    ctx: &Context,
+    now: jiff::Timestamp,
+) -> Result<Prepared> {
     let previous = esa.status.as_ref().and_then(|s| s.sync.clone());
     let stl = match target_list(esa, ctx).await? {
         Ok(stl) => stl,
         Err((reason, message)) => {
-            return Ok(SyncObservation::Failed {
-                reason,
-                message,
-                needs_human: true,
-                previous,
+            return Ok(Prepared {
+                write: None,
+                observation: SyncObservation::Failed {
+                    reason,
+                    message,
+                    needs_human: true,
+                    previous,
+                },
             });
         }
     };
     if !due(esa, &stl, now) {
         // Nothing to resolve; keep the list's account condition true.
-        write_status(&ctx.client, &stl, &account_ready_status(&stl, now)).await?;
-        return Ok(observation_from(&stl, previous));
+        let status = account_ready_status(&stl, now);
+        let observation = observation_from(&stl, previous);
+        return Ok(Prepared {
+            write: Some((stl, status)),
+            observation,
+        });
     }
     let resolved = futures::try_join!(
         targets::resolve(&account.graph, token, &stl.spec),
@@ -95,12 +124,16 @@ pub async fn sync_selected(
     );
     let (resolution, domains) = match resolved {
         Ok(r) => r,
-        Err(e) => return Ok(super::sync_failed(&e, previous)),
+        Err(e) => {
+            return Ok(Prepared {
+                write: None,
+                observation: super::sync_failed(&e, previous),
+            });
+        }
     };
     let status = resolved_status(&stl, &resolution, now);
-    write_status(&ctx.client, &stl, &status).await?;
-    if resolution.limit_exceeded {
-        return Ok(SyncObservation::Failed {
+    let observation = if resolution.limit_exceeded {
+        SyncObservation::Failed {
             reason: "LimitExceeded".into(),
             message: format!(
                 "The SyncTargetList {} resolves to more than {} users; the last good list stays protected. Narrow the list.",
@@ -109,15 +142,28 @@ pub async fn sync_selected(
             ),
             needs_human: true,
             previous,
-        });
+        }
+    } else {
+        SyncObservation::Synced(SyncSummary {
+            last_sync_time: Some(Time(now)),
+            next_sync_time: Some(Time(now + directory::interval(esa))),
+            users: status.user_count,
+            groups: resolution.groups,
+            domains: domains.iter().filter(|d| d.is_mail_domain()).count() as i64,
+        })
+    };
+    Ok(Prepared {
+        write: Some((stl, status)),
+        observation,
+    })
+}
+
+/// Writes what [`prepare`] found on the list and returns the account's sync observation.
+pub async fn commit(prepared: Prepared, ctx: &Context) -> Result<SyncObservation> {
+    if let Some((stl, status)) = &prepared.write {
+        write_status(&ctx.client, stl, status).await?;
     }
-    Ok(SyncObservation::Synced(SyncSummary {
-        last_sync_time: Some(Time(now)),
-        next_sync_time: Some(Time(now + directory::interval(esa))),
-        users: status.user_count,
-        groups: resolution.groups,
-        domains: domains.iter().filter(|d| d.is_mail_domain()).count() as i64,
-    }))
+    Ok(prepared.observation)
 }
 
 /// The observation from a list resolved earlier.

@@ -28,6 +28,8 @@ pub struct Emu {
     pub token: String,
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
+    /// Delay of every watch event after its write.
+    pub watch_delay: Duration,
 }
 
 /// The API router.
@@ -533,6 +535,7 @@ fn watch(emu: Arc<Emu>, call: &Call, t: &Target) -> Result<Response, ApiError> {
     };
     let (tx, mut out) = tokio::sync::mpsc::channel::<Bytes>(256);
     let interval = emu.bookmark_interval;
+    let delay = emu.watch_delay;
     let emu2 = emu.clone();
     tokio::spawn(async move {
         for (kind, obj) in initial {
@@ -561,6 +564,9 @@ fn watch(emu: Arc<Emu>, call: &Call, t: &Target) -> Result<Response, ApiError> {
                             continue;
                         }
                         last_rv = change.rv;
+                        if !delay.is_zero() {
+                            tokio::time::sleep_until((change.at + delay).into()).await;
+                        }
                         if filter.matches(&rt, &change.object)
                             && tx.send(watch_line(change.kind, shape(&rt, &change.object))).await.is_err()
                         {

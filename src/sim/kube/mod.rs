@@ -42,6 +42,10 @@ pub struct Args {
     /// Install the exo-operator CRDs at start.
     #[arg(long)]
     pub install_crds: bool,
+    /// Delay every watch event by this many milliseconds after its write, as a busy API server
+    /// or a slow network does (controllers then read caches older than their own writes).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub watch_delay_ms: u64,
 }
 
 /// Options of an emulator started from code.
@@ -53,6 +57,8 @@ pub struct EmulatorOptions {
     pub history_limit: usize,
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
+    /// Delay of every watch event after its write (zero: sent at once).
+    pub watch_delay: Duration,
 }
 
 impl Default for EmulatorOptions {
@@ -61,6 +67,7 @@ impl Default for EmulatorOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             history_limit: 20_000,
             bookmark_interval: Duration::from_secs(10),
+            watch_delay: Duration::ZERO,
         }
     }
 }
@@ -92,6 +99,7 @@ impl Emulator {
             store,
             token,
             bookmark_interval: opts.bookmark_interval,
+            watch_delay: opts.watch_delay,
         });
         let listener = tokio::net::TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
@@ -193,6 +201,7 @@ pub async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let emulator = Emulator::start(EmulatorOptions {
         listen: args.listen,
+        watch_delay: Duration::from_millis(args.watch_delay_ms),
         ..Default::default()
     })
     .await?;

@@ -21,6 +21,8 @@ pub struct Change {
     pub kind: &'static str,
     /// The object after the change (before it, for `DELETED`).
     pub object: Value,
+    /// When the change was made.
+    pub at: std::time::Instant,
 }
 
 /// One write request, for tests and benchmarks.
@@ -118,6 +120,7 @@ impl Inner {
             storage: storage.to_string(),
             kind,
             object,
+            at: std::time::Instant::now(),
         });
         self.history.push_back(change.clone());
         // Sent while the lock is held, so watchers see changes in resourceVersion order.
