@@ -7,11 +7,12 @@
 //! 2. Steady state: the fleet left alone: writes, Microsoft calls and operator CPU.
 //! 3. Directory: one tenant with 100,000 users and 5,000 groups, scope All: full sync, then 100
 //!    changes and an incremental sync.
-//! 4. Critical path: one account with 50 ms added to every Microsoft call.
+//! 4. Critical path: one account with 50 ms added to every Microsoft call, and with none (the
+//!    Kubernetes side alone); each the median of three tries, run first on a quiet machine.
 //!
 //! `cargo bench --bench fleet` (defaults: 1,000 accounts, 300 s steady state); set
-//! `EXO_BENCH_ACCOUNTS` and `EXO_BENCH_STEADY_SECS` for shorter runs. Prints a table and a JSON
-//! line.
+//! `EXO_BENCH_ACCOUNTS` and `EXO_BENCH_STEADY_SECS` for shorter runs, `EXO_BENCH_CRITICAL_ONLY=N`
+//! to measure only the critical path, N times. Prints a table and a JSON line.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -243,9 +244,14 @@ fn operator_writes(kube: &Emulator) -> usize {
         .iter()
         .filter(|a| {
             let ours = a.verb == "create"
-                && ["/secrets", "/synctargetlists", "/exchangeserviceaccounts"]
-                    .iter()
-                    .any(|r| a.resource.ends_with(r));
+                && [
+                    "/customresourcedefinitions",
+                    "/secrets",
+                    "/synctargetlists",
+                    "/exchangeserviceaccounts",
+                ]
+                .iter()
+                .any(|r| a.resource.ends_with(r));
             !ours && a.code < 300
         })
         .count()
@@ -557,12 +563,27 @@ fn main() {
         .build()
         .unwrap();
     exo_operator::microsoft::http::install_crypto_provider();
-    let (fleet, directory, critical, baseline) = runtime.block_on(async {
+    // `EXO_BENCH_CRITICAL_ONLY=N`: only the critical path, N times (for profiling).
+    let critical_only = env_number("EXO_BENCH_CRITICAL_ONLY", 0);
+    if critical_only > 0 {
+        for _ in 0..critical_only {
+            let (with, without) = runtime
+                .block_on(async { (critical_path(LATENCY_MS).await, critical_path(0).await) });
+            println!(
+                "critical path: {:.4} s with {LATENCY_MS} ms per call, {:.4} s without",
+                with["apply_to_ready_s"].as_f64().unwrap_or_default(),
+                without["apply_to_ready_s"].as_f64().unwrap_or_default()
+            );
+        }
+        return;
+    }
+    // The latency-bound scenario first, on a quiet machine; the median of three tries.
+    let (critical, baseline, fleet, directory) = runtime.block_on(async {
         (
+            median_of_three(LATENCY_MS).await,
+            median_of_three(0).await,
             fleet(accounts, steady).await,
             directory().await,
-            critical_path(LATENCY_MS).await,
-            critical_path(0).await,
         )
     });
     let summary = summary(&fleet, &directory, &critical, &baseline);
@@ -593,6 +614,20 @@ fn main() {
         json!({"summary": summary, "fleet": fleet, "directory": directory,
             "critical_path": critical, "critical_path_without_latency": baseline})
     );
+}
+
+/// The critical path measured three times: the try with the median time, and all three times.
+async fn median_of_three(latency_ms: u64) -> Value {
+    let mut tries = Vec::new();
+    for _ in 0..3 {
+        tries.push(critical_path(latency_ms).await);
+    }
+    let time = |v: &Value| v["apply_to_ready_s"].as_f64().unwrap_or(f64::MAX);
+    tries.sort_by(|a, b| time(a).total_cmp(&time(b)));
+    let times: Vec<f64> = tries.iter().map(time).collect();
+    let mut median = tries.swap_remove(1);
+    median["tries_s"] = json!(times);
+    median
 }
 
 /// Latency added to every Microsoft call in the critical-path scenario.

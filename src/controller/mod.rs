@@ -3,6 +3,7 @@
 pub mod conditions;
 pub mod context;
 pub mod error;
+pub mod finalizer;
 pub mod leader;
 pub mod patch;
 pub mod run;

@@ -18,7 +18,6 @@ use std::time::Duration;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::finalizer::{self, finalizer};
 use kube::{Resource, ResourceExt};
 
 use self::account::Account;
@@ -29,6 +28,7 @@ use self::decide::{
 };
 use super::context::Context;
 use super::error::{Error, Result};
+use super::finalizer;
 use super::patch::merge_diff;
 use crate::microsoft::graph::GraphFailure;
 use crate::resources::FINALIZER;
@@ -57,24 +57,31 @@ async fn reconcile_inner(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) ->
     let namespace = esa.namespace().unwrap_or_default();
     let api: Api<ExchangeServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
     let esa = caught_up(&api, esa, &ctx).await?;
-    let ctx = ctx.clone();
-    finalizer(&api, FINALIZER, esa, move |event| async move {
-        match event {
-            finalizer::Event::Apply(esa) => apply(&esa, &ctx).await,
-            finalizer::Event::Cleanup(esa) => cleanup(&esa, &ctx).await,
+    let read = esa.resource_version();
+    match finalizer::step(&api, FINALIZER, esa).await? {
+        finalizer::Step::Apply(esa) => {
+            if esa.resource_version() != read {
+                // The finalizer was just added: that is a write the cache must catch up with.
+                ctx.update_memo(&account_key(&esa), |m| {
+                    m.written_version = esa.resource_version();
+                });
+            }
+            apply(&esa, &ctx).await
         }
-    })
-    .await
-    .map_err(|e| match e {
-        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    })
+        finalizer::Step::Cleanup(esa) => {
+            // The finalizer stays until cleanup succeeds.
+            let action = cleanup(&esa, &ctx).await?;
+            finalizer::remove(&api, FINALIZER, &esa).await?;
+            Ok(action)
+        }
+        finalizer::Step::Released => Ok(Action::await_change()),
+    }
 }
 
-/// The account as the API server has it when the cache has not yet caught up with this
-/// operator's last status write (a reconcile queued behind the one that wrote would otherwise
-/// see the old status, and redo the work, the writes and the Events of a transition already
-/// made). One read at most per write; the cached object otherwise.
+/// The account as the API server has it while the cache lags behind this operator's own last
+/// write (a reconcile queued behind the one that wrote would otherwise see the old status, and
+/// redo the work, the writes and the Events of a transition already made). One read per
+/// reconcile while the cache lags; the cached object once it has caught up.
 async fn caught_up(
     api: &Api<ExchangeServiceAccount>,
     esa: Arc<ExchangeServiceAccount>,
@@ -84,14 +91,16 @@ async fn caught_up(
     let Some(written) = ctx.memo(&key).written_version else {
         return Ok(esa);
     };
-    ctx.update_memo(&key, |m| m.written_version = None);
     if esa.resource_version().as_deref() == Some(written.as_str()) {
+        ctx.update_memo(&key, |m| m.written_version = None);
         return Ok(esa);
     }
-    Ok(match api.get_opt(&esa.name_any()).await? {
-        Some(latest) => Arc::new(latest),
-        None => esa,
-    })
+    let latest = api.get_opt(&esa.name_any()).await?;
+    // Wait for the cache to reach what the API server has now (ours, or a later write).
+    ctx.update_memo(&key, |m| {
+        m.written_version = latest.as_ref().and_then(|l| l.resource_version());
+    });
+    Ok(latest.map(Arc::new).unwrap_or(esa))
 }
 
 /// An account's key (`namespace/name`): its memo, its log span.
