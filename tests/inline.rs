@@ -267,6 +267,28 @@ async fn inline_inbound_with_direct_assignment_corrects_drift_and_cleans_up_comp
             .allow_list_entries,
         ["203.0.113.0/24", "198.51.100.10"]
     );
+    // A reconcile with nothing due (here, after a label change) reads nothing from the tenant
+    // and writes nothing.
+    env.settle().await;
+    let writes = env.writes();
+    let calls = env.m365.counters().values().sum::<u64>();
+    env.accounts()
+        .patch(
+            "northwind",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"team": "mail"}}})),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        env.writes(),
+        writes + 1,
+        "{:?}",
+        &env.kube.stats().audit[writes..]
+    );
+    assert_eq!(env.m365.counters().values().sum::<u64>(), calls);
+
     // The routing token is a secret: only in the Secret and the tenant's rules.
     assert!(
         !serde_json::to_string(&esa)

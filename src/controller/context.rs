@@ -73,6 +73,9 @@ pub struct AccountMemo {
     /// `resourceVersion` returned by this operator's last status write, until a reconcile has
     /// checked that the cache caught up with it.
     pub written_version: Option<String>,
+    /// The tenant's mail domains as last read for inline mode, reused by reconciles that find
+    /// nothing due (they are read again when the tenant is next looked at).
+    pub mail_domains: Option<Vec<String>>,
 }
 
 /// Shared state of the controllers.

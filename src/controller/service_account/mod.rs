@@ -149,96 +149,119 @@ async fn apply(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
 
     // A selected list is resolved while a new token's grants are confirmed: both need only the
     // token, and what the resolution found is written only once the grants hold.
-    let mut early_selection = None;
-    let auth: Authorization = match esa.spec.authorization.method {
-        AuthorizationMethod::ApplicationConsent => {
-            match authorize::consent_token(esa, &account, &credential, ctx).await? {
-                authorize::ConsentStep::Done(auth) => *auth,
-                authorize::ConsentStep::Confirm(token)
-                    if esa.spec.sync.scope == SyncScope::Selected =>
-                {
-                    let (auth, prepared) = futures::join!(
-                        authorize::confirm_grants(esa, &account, ctx, (*token).clone()),
-                        selected::prepare(esa, &account, &token, ctx, now)
-                    );
-                    early_selection = Some(prepared);
-                    auth?
-                }
-                authorize::ConsentStep::Confirm(token) => {
-                    authorize::confirm_grants(esa, &account, ctx, *token).await?
+    // Inline mode's Exchange token needs only the credential: it is fetched meanwhile.
+    let authorize = async {
+        Ok::<_, Error>(match esa.spec.authorization.method {
+            AuthorizationMethod::ApplicationConsent => {
+                match authorize::consent_token(esa, &account, &credential, ctx).await? {
+                    authorize::ConsentStep::Done(auth) => (*auth, None),
+                    authorize::ConsentStep::Confirm(token)
+                        if esa.spec.sync.scope == SyncScope::Selected =>
+                    {
+                        let (auth, prepared) = futures::join!(
+                            authorize::confirm_grants(esa, &account, ctx, (*token).clone()),
+                            selected::prepare(esa, &account, &token, ctx, now)
+                        );
+                        (auth?, Some(prepared))
+                    }
+                    authorize::ConsentStep::Confirm(token) => (
+                        authorize::confirm_grants(esa, &account, ctx, *token).await?,
+                        None,
+                    ),
                 }
             }
-        }
-        AuthorizationMethod::DeviceCode => {
-            authorize::device_code(esa, &account, Some(&credential), ctx).await?
+            AuthorizationMethod::DeviceCode => (
+                authorize::device_code(esa, &account, Some(&credential), ctx).await?,
+                None,
+            ),
+        })
+    };
+    let warm = async {
+        if esa.spec.mode == Mode::Inline {
+            inline::warm_exchange_token(&account, &credential, ctx).await;
         }
     };
+    let (authorized, ()) = futures::join!(authorize, warm);
+    let (auth, early_selection): (Authorization, _) = authorized?;
     let granted = auth.grant == AuthorizationObservation::Granted;
     let previous_sync = esa.status.as_ref().and_then(|s| s.sync.clone());
 
-    let (sync, activity) = match (&auth.graph_token, granted) {
-        (Some(token), true) => {
-            let sync = async {
-                match esa.spec.sync.scope {
-                    SyncScope::All if directory::due(esa, now) => {
-                        match directory::sync_all(esa, &account, token, &ctx.client, now).await {
-                            Ok(summary) => Ok(SyncObservation::Synced(summary)),
-                            Err(Error::Graph(e)) => Ok(sync_failed(&e, previous_sync.clone())),
-                            Err(e) => Err(e),
+    let sync_and_activity = async {
+        Ok::<_, Error>(match (&auth.graph_token, granted) {
+            (Some(token), true) => {
+                let sync = async {
+                    match esa.spec.sync.scope {
+                        SyncScope::All if directory::due(esa, now) => {
+                            match directory::sync_all(esa, &account, token, &ctx.client, now).await
+                            {
+                                Ok(summary) => Ok(SyncObservation::Synced(summary)),
+                                Err(Error::Graph(e)) => Ok(sync_failed(&e, previous_sync.clone())),
+                                Err(e) => Err(e),
+                            }
                         }
+                        SyncScope::All => Ok(previous_sync
+                            .clone()
+                            .map(SyncObservation::Synced)
+                            .unwrap_or(SyncObservation::NotStarted)),
+                        SyncScope::Selected => match early_selection {
+                            Some(prepared) => selected::commit(prepared?, ctx).await,
+                            None => selected::sync_selected(esa, &account, token, ctx, now).await,
+                        },
                     }
-                    SyncScope::All => Ok(previous_sync
-                        .clone()
-                        .map(SyncObservation::Synced)
-                        .unwrap_or(SyncObservation::NotStarted)),
-                    SyncScope::Selected => match early_selection {
-                        Some(prepared) => selected::commit(prepared?, ctx).await,
-                        None => selected::sync_selected(esa, &account, token, ctx, now).await,
-                    },
-                }
-            };
-            let activity = activity::ensure(esa, &account, &credential, ctx, token);
-            let (sync, activity) = futures::join!(sync, activity);
-            (sync?, activity)
-        }
-        _ => {
-            if esa.spec.sync.scope == SyncScope::Selected {
-                selected::mark_account_not_ready(esa, ctx, &auth, now).await?;
+                };
+                let activity = activity::ensure(esa, &account, &credential, ctx, token);
+                let (sync, activity) = futures::join!(sync, activity);
+                (sync?, activity)
             }
-            (
-                SyncObservation::NotStarted,
-                esa.spec.activity_data.then(|| {
-                    (
-                        false,
-                        "WaitingForGrant".to_string(),
-                        "Activity data is subscribed once access is granted.".to_string(),
-                    )
-                }),
-            )
-        }
+            _ => {
+                if esa.spec.sync.scope == SyncScope::Selected {
+                    selected::mark_account_not_ready(esa, ctx, &auth, now).await?;
+                }
+                (
+                    SyncObservation::NotStarted,
+                    esa.spec.activity_data.then(|| {
+                        (
+                            false,
+                            "WaitingForGrant".to_string(),
+                            "Activity data is subscribed once access is granted.".to_string(),
+                        )
+                    }),
+                )
+            }
+        })
     };
-
-    let mut requeue = auth.requeue;
-    let inline = match (&auth.graph_token, granted, esa.spec.mode) {
-        (_, _, Mode::Api) => None,
-        (Some(token), true, Mode::Inline) => {
-            let principal = auth
-                .service_principal
-                .as_ref()
-                .or(esa
-                    .status
+    let inline_pass = async {
+        Ok::<_, Error>(match (&auth.graph_token, granted, esa.spec.mode) {
+            (_, _, Mode::Api) => (None, None),
+            (Some(token), true, Mode::Inline) => {
+                let principal = auth
+                    .service_principal
                     .as_ref()
-                    .and_then(|s| s.service_principal.as_ref()))
-                .and_then(|sp| sp.object_id.clone());
-            let outcome =
-                inline::ensure(esa, &account, &credential, ctx, token, principal, now).await?;
-            requeue = match (requeue, outcome.requeue) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            Some(outcome.observation)
-        }
-        _ => waiting_for_grant(esa),
+                    .or(esa
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.service_principal.as_ref()))
+                    .and_then(|sp| sp.object_id.clone());
+                let outcome =
+                    inline::ensure(esa, &account, &credential, ctx, token, principal, now).await?;
+                (Some(outcome.observation), outcome.requeue)
+            }
+            _ => (waiting_for_grant(esa), None),
+        })
+    };
+    // The mail flow of scope Selected follows the list the sync has just written; that of
+    // scope All needs nothing from the sync and runs alongside it.
+    let (synced, inlined) = if esa.spec.sync.scope == SyncScope::Selected {
+        let synced = sync_and_activity.await;
+        (synced, inline_pass.await)
+    } else {
+        futures::join!(sync_and_activity, inline_pass)
+    };
+    let (sync, activity) = synced?;
+    let (inline, inline_requeue) = inlined?;
+    let requeue = match (auth.requeue, inline_requeue) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     };
 
     let observation = Observation {

@@ -10,6 +10,8 @@
 //! The inbound connector does not restrict senders to the certificate: mail from the internet
 //! still arrives directly, and such a restriction would reject it.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value, json};
 
 use crate::resources::exchange_service_account::{Direction, InlineSpec, SyncScope};
@@ -315,6 +317,22 @@ pub fn desired(inputs: &Inputs) -> Vec<DesiredObject> {
     out
 }
 
+/// The kinds of the objects wanted for these settings (they depend on the spec alone, not on
+/// the tenant's members, domains or token), so a pass can read them before those are known.
+pub fn kinds(inline: &InlineSpec, scope: SyncScope) -> BTreeSet<Kind> {
+    desired(&Inputs {
+        account: "",
+        inline,
+        scope,
+        members: &[],
+        domains: &[],
+        token: "",
+    })
+    .iter()
+    .map(|o| o.kind)
+    .collect()
+}
+
 /// A value as Exchange may return it, for comparison: strings lower-cased, `smtp:` and `;1`
 /// decorations removed, lists as sorted sets.
 fn normalize(value: &Value) -> Value {
@@ -417,6 +435,18 @@ mod tests {
             domains: &["contoso.com".into()],
             token: "t0k3n",
         })
+    }
+
+    #[test]
+    fn the_kinds_read_ahead_are_those_of_the_objects_wanted() {
+        for direction in [Direction::Inbound, Direction::InboundOutbound] {
+            for scope in [SyncScope::All, SyncScope::Selected] {
+                let wanted: BTreeSet<Kind> =
+                    objects(direction, scope).iter().map(|o| o.kind).collect();
+                assert_eq!(kinds(&inline(direction), scope), wanted);
+            }
+        }
+        assert!(!kinds(&inline(Direction::Inbound), SyncScope::All).contains(&Kind::Group));
     }
 
     #[test]

@@ -2,15 +2,19 @@
 //! ([`desired`]) created, kept and removed through the Exchange admin API, drift handling, and
 //! the security-settings checks ([`checks`]).
 //!
-//! Every object the operator creates is first recorded in `status.mailFlow.objects` (an intent
-//! log), so an operator stopped between two Exchange writes recognises its objects after a
-//! restart and never creates one twice.
+//! The objects a pass is about to create are first recorded in `status.mailFlow.objects` (an
+//! intent log, one write for the pass), so an operator stopped between two Exchange writes
+//! recognises its objects after a restart and never creates one twice. Writes that do not
+//! depend on one another run at once; rules, which name connectors and groups, come after them
+//! in their order.
 
 pub mod checks;
 pub mod desired;
 pub mod role;
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
 
 use k8s_openapi::ByteString;
@@ -66,6 +70,14 @@ async fn exchange_token(
     account
         .app_token(ctx, credential, &account.endpoints.exchange_scope)
         .await
+}
+
+/// Fetches the Exchange token into the cache while the Graph grant is being confirmed; a
+/// failure is left for the inline pass to report.
+pub async fn warm_exchange_token(account: &Account, credential: &ClientCredential, ctx: &Context) {
+    if let Err(e) = exchange_token(account, credential, ctx).await {
+        tracing::debug!(error = %e, "Exchange token not available yet");
+    }
 }
 
 fn forget_exchange_token(account: &Account, credential: &ClientCredential, ctx: &Context) {
@@ -179,16 +191,36 @@ pub async fn ensure(
     }
     previous.role_request_id = None;
 
-    let inputs = match gather(esa, spec, account, graph_token, ctx).await? {
-        Ok(i) => i,
-        Err(check) => return Ok(waiting_outcome(check, Some(RETRY))),
-    };
     let tenant = token
         .claims
         .tid
         .clone()
         .unwrap_or_else(|| account.tenant.clone());
     let exchange = ExchangeClient::new(account.http.clone(), &account.endpoints, &tenant);
+    let pass = Pass {
+        esa,
+        ctx,
+        exchange: &exchange,
+        token: &token,
+        spec,
+    };
+    // A tenant due for a look is read while the inputs are gathered (the reads need only the
+    // Exchange token); a settled one is read only if the desired state turns out to differ.
+    let settled = settled(esa, &previous, now);
+    let kinds = kinds_to_read(spec, esa.spec.sync.scope, &previous);
+    let (inputs, current) = if settled {
+        (gather(esa, account, graph_token, ctx, true).await?, None)
+    } else {
+        let (inputs, current) = futures::join!(
+            gather(esa, account, graph_token, ctx, false),
+            pass.read(&kinds)
+        );
+        (inputs?, Some(current))
+    };
+    let inputs = match inputs {
+        Ok(i) => i,
+        Err(check) => return Ok(waiting_outcome(check, Some(RETRY))),
+    };
     let wanted = desired::desired(&Inputs {
         account: &account.key,
         inline: spec,
@@ -198,7 +230,7 @@ pub async fn ensure(
         token: &inputs.routing_token,
     });
     let fingerprint = fingerprint(&wanted);
-    if !due(esa, &previous, &fingerprint, now) {
+    if settled && previous.applied.as_deref() == Some(fingerprint.as_str()) {
         return Ok(InlineOutcome {
             observation: InlineObservation {
                 checks: vec![role.check]
@@ -210,14 +242,14 @@ pub async fn ensure(
             requeue: None,
         });
     }
-    let pass = Pass {
-        esa,
-        ctx,
-        exchange: &exchange,
-        token: &token,
-        spec,
+    let current = match current {
+        Some(c) => c,
+        None => pass.read(&kinds).await,
     };
-    match pass.apply(&wanted, previous.clone(), &inputs).await {
+    match pass
+        .apply(&wanted, previous.clone(), &inputs, current)
+        .await
+    {
         Ok((mut status, mut checks)) => {
             status.applied = Some(fingerprint);
             status.last_check_time = Some(Time(now));
@@ -316,34 +348,44 @@ fn kept_checks(esa: &ExchangeServiceAccount) -> Vec<InlineCheck> {
     .collect()
 }
 
-/// Whether the tenant must be looked at: the desired state changed, the interval passed, a
-/// check was asked for, or the last pass did not finish.
-fn due(
-    esa: &ExchangeServiceAccount,
-    previous: &MailFlowStatus,
-    fingerprint: &str,
-    now: jiff::Timestamp,
-) -> bool {
-    if previous.applied.as_deref() != Some(fingerprint) {
-        return true;
+/// Whether the tenant needs no look unless the desired state changed: its mail flow was
+/// configured, the interval has not passed since the last look, and no check was asked for.
+fn settled(esa: &ExchangeServiceAccount, previous: &MailFlowStatus, now: jiff::Timestamp) -> bool {
+    if previous.applied.is_none() {
+        return false;
     }
     let configured = esa
         .status
         .as_ref()
         .is_some_and(|s| conditions::is_true(&s.conditions, MAIL_FLOW_CONFIGURED));
     if !configured {
-        return true;
+        return false;
     }
     let Some(last) = previous.last_check_time.as_ref().map(|t| t.0) else {
-        return true;
+        return false;
     };
     if last + directory::interval(esa) <= now {
-        return true;
+        return false;
     }
     esa.annotations()
         .get(SYNC_REQUESTED_ANNOTATION)
         .and_then(|v| v.parse::<jiff::Timestamp>().ok())
-        .is_some_and(|requested| requested > last)
+        .is_none_or(|requested| requested <= last)
+}
+
+/// The kinds a pass reads: those it wants (they depend only on the spec), those it owns, and
+/// the rules and inbound connectors the security checks look at.
+fn kinds_to_read(spec: &InlineSpec, scope: SyncScope, previous: &MailFlowStatus) -> BTreeSet<Kind> {
+    desired::kinds(spec, scope)
+        .into_iter()
+        .chain(
+            previous
+                .objects
+                .iter()
+                .filter_map(|id| Kind::from_noun(id.split_once('/').map(|(k, _)| k).unwrap_or(""))),
+        )
+        .chain([Kind::TransportRule, Kind::InboundConnector])
+        .collect()
 }
 
 fn fingerprint(wanted: &[DesiredObject]) -> String {
@@ -363,19 +405,33 @@ struct Gathered {
     routing_token: String,
 }
 
+/// The inputs of the desired state: the mail domains (those last read when `reuse_domains`
+/// and known), the protected members and the routing token.
 async fn gather(
     esa: &ExchangeServiceAccount,
-    _spec: &InlineSpec,
     account: &Account,
     graph_token: &AccessToken,
     ctx: &Context,
+    reuse_domains: bool,
 ) -> Result<std::result::Result<Gathered, InlineCheck>> {
-    let domains = account.graph.domains(graph_token).await?;
-    let mail_domains: Vec<String> = domains
-        .iter()
-        .filter(|d| d.is_mail_domain())
-        .map(|d| d.id.to_lowercase())
-        .collect();
+    let known = reuse_domains
+        .then(|| ctx.memo(&account.key).mail_domains)
+        .flatten();
+    let mail_domains: Vec<String> = match known {
+        Some(d) => d,
+        None => {
+            let domains: Vec<String> = account
+                .graph
+                .domains(graph_token)
+                .await?
+                .iter()
+                .filter(|d| d.is_mail_domain())
+                .map(|d| d.id.to_lowercase())
+                .collect();
+            ctx.update_memo(&account.key, |m| m.mail_domains = Some(domains.clone()));
+            domains
+        }
+    };
     let members = match esa.spec.sync.scope {
         SyncScope::All => Vec::new(),
         SyncScope::Selected => {
@@ -566,11 +622,107 @@ impl Pass<'_> {
         }
     }
 
+    /// Reads the objects of `kinds` and the allow list, all at once.
+    async fn read(&self, kinds: &BTreeSet<Kind>) -> std::result::Result<Current, ExchangeError> {
+        let lists = futures::future::try_join_all(kinds.iter().map(|k| self.list(*k)));
+        let (lists, allow) = futures::try_join!(lists, self.allow_list())?;
+        Ok(Current {
+            objects: kinds.iter().copied().zip(lists).collect(),
+            allow,
+        })
+    }
+
+    /// Carries out one object's step: creates or corrects it, then brings a group's members in
+    /// line. Returns whether a new object was created.
+    async fn carry_out(
+        &self,
+        object: &DesiredObject,
+        step: &Step,
+    ) -> std::result::Result<bool, ExchangeError> {
+        let id = object.id();
+        let mut created = false;
+        match step {
+            Step::Create { recreate } => {
+                let mut p = object.params.clone();
+                p.extend(object.create_only.clone());
+                p.insert("Name".into(), json!(object.name));
+                self.run(&format!("New-{}", object.kind.noun()), Value::Object(p))
+                    .await?;
+                if *recreate {
+                    self.event(
+                        "MailFlowCorrected",
+                        &id,
+                        format!("Re-created {id}, which was deleted outside the operator."),
+                    )
+                    .await;
+                } else {
+                    created = true;
+                }
+            }
+            Step::Correct(fields) => {
+                let mut p = object.params.clone();
+                p.insert("Identity".into(), json!(object.name));
+                self.run(&format!("Set-{}", object.kind.noun()), Value::Object(p))
+                    .await?;
+                self.event(
+                    "MailFlowCorrected",
+                    &id,
+                    format!("Restored {} of {id}.", fields.join(", ")),
+                )
+                .await;
+            }
+            Step::Keep => {}
+            Step::Skip => return Ok(false),
+        }
+        if let Some(members) = &object.members {
+            // A group just created has no members yet.
+            let now: Vec<String> = if matches!(step, Step::Create { .. }) {
+                Vec::new()
+            } else {
+                self.run(
+                    "Get-DistributionGroupMember",
+                    json!({"Identity": object.name}),
+                )
+                .await?
+                .iter()
+                .filter_map(|m| {
+                    m.get("PrimarySmtpAddress")
+                        .or(m.get("Name"))
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                })
+                .collect()
+            };
+            let (add, remove) = desired::membership_changes(members, &now);
+            let mut calls = Vec::new();
+            for (cmdlet, member) in add
+                .into_iter()
+                .map(|m| ("Add-DistributionGroupMember", m))
+                .chain(
+                    remove
+                        .into_iter()
+                        .map(|m| ("Remove-DistributionGroupMember", m)),
+                )
+            {
+                calls.push(self.run(
+                    cmdlet,
+                    json!({"Identity": object.name, "Member": member, "BypassSecurityGroupManagerCheck": true}),
+                ));
+            }
+            futures::stream::iter(calls)
+                .buffer_unordered(MEMBER_CONCURRENCY)
+                .try_collect::<Vec<_>>()
+                .await?;
+        }
+        Ok(created)
+    }
+
     async fn apply(
         &self,
         wanted: &[DesiredObject],
         mut status: MailFlowStatus,
         inputs: &Gathered,
+        current: std::result::Result<Current, ExchangeError>,
     ) -> std::result::Result<(MailFlowStatus, Vec<InlineCheck>), PassError> {
         macro_rules! attempt {
             ($e:expr) => {
@@ -580,123 +732,72 @@ impl Pass<'_> {
                 }
             };
         }
+        let current = attempt!(current);
         let report = self.spec.mail_flow.drift_policy == DriftPolicy::Report;
-        let kinds: BTreeSet<Kind> =
-            wanted
-                .iter()
-                .map(|d| d.kind)
-                .chain(status.objects.iter().filter_map(|id| {
-                    Kind::from_noun(id.split_once('/').map(|(k, _)| k).unwrap_or(""))
-                }))
-                .chain([Kind::TransportRule, Kind::InboundConnector])
-                .collect();
-        let mut current: BTreeMap<Kind, Vec<Value>> = BTreeMap::new();
-        for kind in kinds {
-            let objects = attempt!(self.list(kind).await);
-            current.insert(kind, objects);
-        }
-        let find = |current: &BTreeMap<Kind, Vec<Value>>, kind: Kind, name: &str| {
-            current
-                .get(&kind)
-                .and_then(|l| l.iter().find(|o| name_of(o).eq_ignore_ascii_case(name)))
-                .cloned()
-        };
-        let mut drift = Vec::new();
-        let mut conflicts = Vec::new();
-        let mut created = Vec::new();
-        for object in wanted {
-            let id = object.id();
-            let owned = status.objects.contains(&id);
-            match find(&current, object.kind, &object.name) {
-                None if owned && report => drift.push(format!("{id}: deleted")),
-                None => {
-                    if !owned {
-                        status.objects.push(id.clone());
-                        if let Err(e) = self.record(&status).await {
-                            tracing::warn!(error = %e, "cannot record an Exchange object before creating it");
-                            status.objects.retain(|o| o != &id);
-                            return Err(PassError {
-                                status,
-                                error: ExchangeError::from_response("record", 503, b"", None),
-                            });
-                        }
-                    }
-                    let mut p = object.params.clone();
-                    p.extend(object.create_only.clone());
-                    p.insert("Name".into(), json!(object.name));
-                    attempt!(
-                        self.run(&format!("New-{}", object.kind.noun()), Value::Object(p))
-                            .await
-                    );
-                    if owned {
-                        self.event(
-                            "MailFlowCorrected",
-                            &id,
-                            format!("Re-created {id}, which was deleted outside the operator."),
-                        )
-                        .await;
-                    } else {
-                        created.push(id.clone());
-                    }
-                }
-                Some(actual) => {
-                    let marked = object
-                        .kind
-                        .comment_field()
-                        .and_then(|f| actual.get(f).and_then(Value::as_str))
-                        .is_some_and(desired::is_marked);
-                    if !owned && !marked {
-                        conflicts.push(id.clone());
-                        continue;
-                    }
-                    if !owned {
-                        status.objects.push(id.clone());
-                    }
-                    let fields = desired::differences(object, &actual);
-                    if fields.is_empty() {
-                    } else if report {
-                        drift.push(format!("{id}: {}", fields.join(", ")));
-                    } else {
-                        let mut p = object.params.clone();
-                        p.insert("Identity".into(), json!(object.name));
-                        attempt!(
-                            self.run(&format!("Set-{}", object.kind.noun()), Value::Object(p))
-                                .await
-                        );
-                        self.event(
-                            "MailFlowCorrected",
-                            &id,
-                            format!("Restored {} of {id}.", fields.join(", ")),
-                        )
-                        .await;
-                    }
-                }
+        let mut plan = plan(wanted, &current, &status, report);
+        let ips = &self.spec.mail_flow.service_ip_ranges;
+        let allow = allow_list_change(ips, &current.allow, &status.allow_list_entries, report);
+        plan.drift.extend(allow.drift.iter().cloned());
+
+        // The intent log: every object about to be created and every allow-list entry about to
+        // be added is recorded in one write before any of them exists.
+        let mut intent = status.clone();
+        intent.objects.extend(plan.new_ids.iter().cloned());
+        for ip in &allow.add {
+            if !has(&intent.allow_list_entries, ip) {
+                intent.allow_list_entries.push(ip.clone());
             }
-            if let Some(members) = &object.members
-                && !conflicts.contains(&id)
-            {
-                let now: Vec<String> = attempt!(
-                    self.run(
-                        "Get-DistributionGroupMember",
-                        json!({"Identity": object.name})
-                    )
-                    .await
-                )
-                .iter()
-                .filter_map(|m| {
-                    m.get("PrimarySmtpAddress")
-                        .or(m.get("Name"))
-                        .and_then(Value::as_str)
-                        .map(String::from)
-                })
-                .collect();
-                let (add, remove) = desired::membership_changes(members, &now);
-                for m in add {
-                    attempt!(self.run("Add-DistributionGroupMember", json!({"Identity": object.name, "Member": m, "BypassSecurityGroupManagerCheck": true})).await);
-                }
-                for m in remove {
-                    attempt!(self.run("Remove-DistributionGroupMember", json!({"Identity": object.name, "Member": m, "BypassSecurityGroupManagerCheck": true})).await);
-                }
+        }
+        let writes_ahead = plan.creates || !allow.add.is_empty();
+        if writes_ahead
+            && (intent.objects != status.objects
+                || intent.allow_list_entries != status.allow_list_entries)
+            && let Err(e) = self.record(&intent).await
+        {
+            tracing::warn!(error = %e, "cannot record Exchange objects before creating them");
+            return Err(PassError {
+                status,
+                error: ExchangeError::from_response("record", 503, b"", None),
+            });
+        }
+        status = intent;
+
+        // Groups and connectors do not depend on one another, nor on the allow list: they are
+        // written at once. Rules name them, and are created one by one in their order.
+        let (first, rules): (Vec<_>, Vec<_>) = wanted
+            .iter()
+            .zip(plan.steps.iter())
+            .partition(|(o, _)| o.kind != Kind::TransportRule);
+        let objects = futures::future::join_all(first.iter().map(|(o, s)| self.carry_out(o, s)));
+        let allow_write = async {
+            if allow.add.is_empty() && allow.remove.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut change = json!({"@odata.type": "#Exchange.GenericHashTable"});
+            if !allow.add.is_empty() {
+                change["Add"] = json!(allow.add);
+            }
+            if !allow.remove.is_empty() {
+                change["Remove"] = json!(allow.remove);
+            }
+            self.run(
+                "Set-HostedConnectionFilterPolicy",
+                json!({"Identity": "Default", "IPAllowList": change}),
+            )
+            .await
+        };
+        let (objects, allow_written) = futures::join!(objects, allow_write);
+        let mut created = Vec::new();
+        for ((object, _), outcome) in first.iter().zip(objects) {
+            if attempt!(outcome) {
+                created.push(object.id());
+            }
+        }
+        attempt!(allow_written);
+        status.allow_list_entries.retain(|e| has(ips, e));
+        for (object, step) in rules {
+            if attempt!(self.carry_out(object, step).await) {
+                created.push(object.id());
             }
         }
 
@@ -731,57 +832,16 @@ impl Pass<'_> {
             )
             .await;
         }
-
-        // The connection-filter allow list: merge the service's IPs, never touch other entries.
-        let allow = attempt!(self.allow_list().await);
-        let ips = &self.spec.mail_flow.service_ip_ranges;
-        let has = |list: &[String], ip: &str| list.iter().any(|x| x.eq_ignore_ascii_case(ip));
-        let mut add = Vec::new();
-        for ip in ips {
-            if has(&allow, ip) {
-                continue;
-            }
-            if has(&status.allow_list_entries, ip) && report {
-                drift.push(format!(
-                    "HostedConnectionFilterPolicy/Default: IPAllowList lacks {ip}"
-                ));
-            } else {
-                add.push(ip.clone());
-            }
-        }
-        let remove: Vec<String> = status
-            .allow_list_entries
-            .iter()
-            .filter(|e| !has(ips, e) && has(&allow, e))
-            .cloned()
-            .collect();
-        if !add.is_empty() || !remove.is_empty() {
-            for ip in &add {
-                if !has(&status.allow_list_entries, ip) {
-                    status.allow_list_entries.push(ip.clone());
-                }
-            }
-            let mut change = json!({"@odata.type": "#Exchange.GenericHashTable"});
-            if !add.is_empty() {
-                change["Add"] = json!(add);
-            }
-            if !remove.is_empty() {
-                change["Remove"] = json!(remove);
-            }
-            attempt!(
-                self.run(
-                    "Set-HostedConnectionFilterPolicy",
-                    json!({"Identity": "Default", "IPAllowList": change})
-                )
-                .await
-            );
-        }
-        status.allow_list_entries.retain(|e| has(ips, e));
+        let Plan {
+            drift, conflicts, ..
+        } = plan;
 
         // Security settings, read back after the changes.
-        let rules = attempt!(self.list(Kind::TransportRule).await);
-        let inbound = attempt!(self.list(Kind::InboundConnector).await);
-        let allow = attempt!(self.allow_list().await);
+        let (rules, inbound, allow) = attempt!(futures::try_join!(
+            self.list(Kind::TransportRule),
+            self.list(Kind::InboundConnector),
+            self.allow_list()
+        ));
         let names = Names::new(&self.spec.mail_flow.name_prefix);
         let return_connector = inbound
             .iter()
@@ -866,6 +926,136 @@ impl Pass<'_> {
         });
         Ok((status, out))
     }
+}
+
+/// How many group-membership changes run at once.
+const MEMBER_CONCURRENCY: usize = 8;
+
+/// What the tenant has, read at the start of a pass.
+struct Current {
+    objects: BTreeMap<Kind, Vec<Value>>,
+    allow: Vec<String>,
+}
+
+/// What a pass does with one wanted object.
+#[derive(Debug, PartialEq)]
+enum Step {
+    /// Create it (`recreate`: it was owned, and deleted outside the operator).
+    Create { recreate: bool },
+    /// Set these fields back.
+    Correct(Vec<String>),
+    /// Leave it (a group's members are still brought in line).
+    Keep,
+    /// Leave it alone entirely (a name conflict, or a deletion only reported).
+    Skip,
+}
+
+/// A pass decided from what the tenant has: a step per wanted object, in order.
+#[derive(Debug, Default)]
+struct Plan {
+    steps: Vec<Step>,
+    /// Objects to add to `status.mailFlow.objects`, created or adopted, in order.
+    new_ids: Vec<String>,
+    /// Whether any object is created.
+    creates: bool,
+    drift: Vec<String>,
+    conflicts: Vec<String>,
+}
+
+fn plan(
+    wanted: &[DesiredObject],
+    current: &Current,
+    status: &MailFlowStatus,
+    report: bool,
+) -> Plan {
+    let mut plan = Plan::default();
+    for object in wanted {
+        let id = object.id();
+        let owned = status.objects.contains(&id);
+        let found = current.objects.get(&object.kind).and_then(|l| {
+            l.iter()
+                .find(|o| name_of(o).eq_ignore_ascii_case(&object.name))
+        });
+        let step = match found {
+            None if owned && report => {
+                plan.drift.push(format!("{id}: deleted"));
+                Step::Skip
+            }
+            None => {
+                if !owned {
+                    plan.new_ids.push(id);
+                }
+                plan.creates = true;
+                Step::Create { recreate: owned }
+            }
+            Some(actual) => {
+                let marked = object
+                    .kind
+                    .comment_field()
+                    .and_then(|f| actual.get(f).and_then(Value::as_str))
+                    .is_some_and(desired::is_marked);
+                if !owned && !marked {
+                    plan.conflicts.push(id);
+                    Step::Skip
+                } else {
+                    if !owned {
+                        plan.new_ids.push(id.clone());
+                    }
+                    let fields = desired::differences(object, actual);
+                    if fields.is_empty() {
+                        Step::Keep
+                    } else if report {
+                        plan.drift.push(format!("{id}: {}", fields.join(", ")));
+                        Step::Keep
+                    } else {
+                        Step::Correct(fields)
+                    }
+                }
+            }
+        };
+        plan.steps.push(step);
+    }
+    plan
+}
+
+/// The change to the connection-filter allow list: the service's ranges merged in, the
+/// operator's former entries taken out, other entries never touched.
+#[derive(Debug, Default, PartialEq)]
+struct AllowChange {
+    add: Vec<String>,
+    remove: Vec<String>,
+    drift: Vec<String>,
+}
+
+fn allow_list_change(
+    ips: &[String],
+    allow: &[String],
+    entries: &[String],
+    report: bool,
+) -> AllowChange {
+    let mut change = AllowChange::default();
+    for ip in ips {
+        if has(allow, ip) {
+            continue;
+        }
+        if has(entries, ip) && report {
+            change.drift.push(format!(
+                "HostedConnectionFilterPolicy/Default: IPAllowList lacks {ip}"
+            ));
+        } else {
+            change.add.push(ip.clone());
+        }
+    }
+    change.remove = entries
+        .iter()
+        .filter(|e| !has(ips, e) && has(allow, e))
+        .cloned()
+        .collect();
+    change
+}
+
+fn has(list: &[String], ip: &str) -> bool {
+    list.iter().any(|x| x.eq_ignore_ascii_case(ip))
 }
 
 /// Removal order: rules, then connectors, then groups.
@@ -970,4 +1160,113 @@ pub async fn cleanup(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(kind: Kind, name: &str) -> DesiredObject {
+        DesiredObject {
+            kind,
+            name: name.into(),
+            params: params(json!({"Enabled": true})),
+            create_only: Map::new(),
+            members: None,
+        }
+    }
+
+    fn tenant(objects: Vec<(Kind, Value)>) -> Current {
+        let mut current = Current {
+            objects: BTreeMap::new(),
+            allow: Vec::new(),
+        };
+        for (kind, o) in objects {
+            current.objects.entry(kind).or_default().push(o);
+        }
+        current
+    }
+
+    #[test]
+    fn a_plan_creates_adopts_corrects_and_leaves_others_objects_alone() {
+        let wanted = [
+            object(Kind::OutboundConnector, "new"),
+            object(Kind::InboundConnector, "marked"),
+            object(Kind::InboundConnector, "foreign"),
+            object(Kind::TransportRule, "owned"),
+        ];
+        let current = tenant(vec![
+            (
+                Kind::InboundConnector,
+                json!({"Name": "Marked", "Enabled": true, "Comment": desired::marker("d/a")}),
+            ),
+            (
+                Kind::InboundConnector,
+                json!({"Name": "foreign", "Enabled": true, "Comment": "theirs"}),
+            ),
+            (
+                Kind::TransportRule,
+                json!({"Name": "owned", "Enabled": false}),
+            ),
+        ]);
+        let status = MailFlowStatus {
+            objects: vec!["TransportRule/owned".into()],
+            ..Default::default()
+        };
+        let p = plan(&wanted, &current, &status, false);
+        assert_eq!(
+            p.steps,
+            [
+                Step::Create { recreate: false },
+                Step::Keep,
+                Step::Skip,
+                Step::Correct(vec!["Enabled".into()]),
+            ]
+        );
+        assert_eq!(
+            p.new_ids,
+            ["OutboundConnector/new", "InboundConnector/marked"]
+        );
+        assert!(p.creates);
+        assert_eq!(p.conflicts, ["InboundConnector/foreign"]);
+        assert!(p.drift.is_empty());
+
+        // Drift policy Report: nothing is set back or re-created, everything is named.
+        let gone = tenant(vec![(
+            Kind::TransportRule,
+            json!({"Name": "owned", "Enabled": false}),
+        )]);
+        let status = MailFlowStatus {
+            objects: vec!["TransportRule/owned".into(), "OutboundConnector/new".into()],
+            ..Default::default()
+        };
+        let p = plan(&wanted[..1], &gone, &status, true);
+        assert_eq!(p.steps, [Step::Skip]);
+        assert!(!p.creates);
+        assert_eq!(p.drift, ["OutboundConnector/new: deleted"]);
+        let p = plan(&wanted[3..], &gone, &status, true);
+        assert_eq!(p.steps, [Step::Keep]);
+        assert_eq!(p.drift, ["TransportRule/owned: Enabled"]);
+    }
+
+    #[test]
+    fn the_allow_list_change_adds_ours_removes_our_former_entries_and_keeps_theirs() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let change = allow_list_change(
+            &s(&["203.0.113.0/24", "198.51.100.10"]),
+            &s(&["192.0.2.1", "198.51.100.10", "198.51.100.99"]),
+            &s(&["198.51.100.10", "198.51.100.99"]),
+            false,
+        );
+        assert_eq!(change.add, s(&["203.0.113.0/24"]));
+        assert_eq!(change.remove, s(&["198.51.100.99"]));
+        assert!(change.drift.is_empty());
+        // Reported, not restored: an entry of ours taken out by someone else.
+        let change = allow_list_change(&s(&["203.0.113.0/24"]), &[], &s(&["203.0.113.0/24"]), true);
+        assert!(change.add.is_empty());
+        assert_eq!(
+            change.drift,
+            ["HostedConnectionFilterPolicy/Default: IPAllowList lacks 203.0.113.0/24"]
+        );
+    }
 }
