@@ -263,27 +263,6 @@ fn microsoft_calls(sim: &Simulator) -> u64 {
         .sum()
 }
 
-/// Successful writes recorded by the emulator that the operator made (everything but the
-/// benchmark's own creates).
-fn operator_writes(kube: &Emulator) -> usize {
-    kube.stats()
-        .audit
-        .iter()
-        .filter(|a| {
-            let ours = a.verb == "create"
-                && [
-                    "/customresourcedefinitions",
-                    "/secrets",
-                    "/synctargetlists",
-                    "/exchangeserviceaccounts",
-                ]
-                .iter()
-                .any(|r| a.resource.ends_with(r));
-            !ours && a.code < 300
-        })
-        .count()
-}
-
 /// Successful API-server writes, whoever made them.
 fn all_writes(kube: &Emulator) -> usize {
     kube.stats().audit.iter().filter(|a| a.code < 300).count()
@@ -332,6 +311,7 @@ async fn fleet<T>(
     let operator = OperatorProcess::start(&kube, 32);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let url = sim.url();
+    let writes_before = all_writes(&kube);
     let started = Instant::now();
     futures::stream::iter(0..accounts)
         .map(|i| {
@@ -367,7 +347,8 @@ async fn fleet<T>(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let to_ready = started.elapsed();
-    let writes = operator_writes(&kube);
+    // Everything written since, but the benchmark's own creates (a list and an account each).
+    let writes = all_writes(&kube) - writes_before - 2 * accounts;
     let calls = microsoft_calls(&sim);
     let routes = calls_by_route(&sim);
     let breakdown = writes_by_kind(&kube);
@@ -375,15 +356,11 @@ async fn fleet<T>(
 
     // Steady state.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (w0, c0, cpu0) = (
-        operator_writes(&kube),
-        microsoft_calls(&sim),
-        operator.cpu(),
-    );
+    let (w0, c0, cpu0) = (all_writes(&kube), microsoft_calls(&sim), operator.cpu());
     let t0 = Instant::now();
     let ((), others) = futures::join!(tokio::time::sleep(steady), during);
     let elapsed = t0.elapsed();
-    let steady_writes = operator_writes(&kube) - w0;
+    let steady_writes = all_writes(&kube) - w0;
     let steady_calls = microsoft_calls(&sim) - c0;
     let cpu = operator.cpu().saturating_sub(cpu0);
     let rss_end = operator.rss();

@@ -112,16 +112,11 @@ fn allow_list(state: &Value) -> Vec<String> {
 
 async fn request_check(env: &Env, name: &str) {
     let now = jiff::Timestamp::now().to_string();
-    env.accounts()
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {"exo-operator.io/sync-requested-at": now}}}),
-            ),
-        )
-        .await
-        .unwrap();
+    env.merge_account(
+        name,
+        json!({"metadata": {"annotations": {"exo-operator.io/sync-requested-at": now}}}),
+    )
+    .await;
 }
 
 async fn events(env: &Env, name: &str, reason: &str) -> Vec<String> {
@@ -272,14 +267,11 @@ async fn inline_inbound_with_direct_assignment_corrects_drift_and_cleans_up_comp
     env.settle().await;
     let writes = env.writes();
     let calls = env.m365.counters().values().sum::<u64>();
-    env.accounts()
-        .patch(
-            "northwind",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"team": "mail"}}})),
-        )
-        .await
-        .unwrap();
+    env.merge_account(
+        "northwind",
+        json!({"metadata": {"labels": {"team": "mail"}}}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         env.writes(),
@@ -436,14 +428,7 @@ async fn pim_approval_then_outbound_upgrade_and_back_with_reported_drift_and_mem
     );
 
     // Back to Inbound (and drift policy Correct): the outbound set goes, the rule comes back.
-    env.accounts()
-        .patch(
-            "woodgrove",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"inline": {"direction": "Inbound", "mailFlow": {"driftPolicy": "Correct"}}}})),
-        )
-        .await
-        .unwrap();
+    env.merge_account("woodgrove", json!({"spec": {"inline": {"direction": "Inbound", "mailFlow": {"driftPolicy": "Correct"}}}})).await;
     let state = wait_exchange(&env, WOODGROVE, "the outbound set removed", |s| {
         names(s, "OutboundConnector") == ["exo-inline Connector to Service (Inbound)"]
             && names(s, "TransportRule").len() == 2
@@ -462,14 +447,11 @@ async fn pim_approval_then_outbound_upgrade_and_back_with_reported_drift_and_mem
     assert!(!is(&esa, "MailFlowDrifted"));
 
     // Upgrade again: the outbound set is created without a new grant.
-    env.accounts()
-        .patch(
-            "woodgrove",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"inline": {"direction": "InboundOutbound"}}})),
-        )
-        .await
-        .unwrap();
+    env.merge_account(
+        "woodgrove",
+        json!({"spec": {"inline": {"direction": "InboundOutbound"}}}),
+    )
+    .await;
     env.wait_account("woodgrove", "Ready as InboundOutbound", |e| {
         is(e, "Ready") && mail_flow_objects(e).len() == 8
     })

@@ -12,7 +12,7 @@ use env::{Env, TIMEOUT, is};
 use exo_operator::sim::m365::tenants::DEMO_CLIENT_ID;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use serde_json::json;
 
 struct Replica(Child);
@@ -142,14 +142,11 @@ async fn only_the_leader_writes_and_a_killed_leader_hands_over_without_flapping(
 
     // The new leader works the account (a sync on demand) without Ready changing.
     let requested = jiff::Timestamp::now().to_string();
-    env.accounts()
-        .patch(
-            "contoso",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {"exo-operator.io/sync-requested-at": requested}}})),
-        )
-        .await
-        .unwrap();
+    env.merge_account(
+        "contoso",
+        json!({"metadata": {"annotations": {"exo-operator.io/sync-requested-at": requested}}}),
+    )
+    .await;
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     while !reporters(&env, "contoso")
         .await

@@ -447,7 +447,11 @@ async fn selected_to_all_and_back_without_a_new_grant() {
     env.create(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "contoso-few"}, "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com", "nobody@contoso.com"], "groups": [{"namePrefix": "Research"}]}})).await;
     let calls = env.m365.count("/oauth2/v2.0/token");
     // Research → alan and, nested (a cycle), Engineering → ada and grace; ada is also listed.
-    env.accounts().patch("contoso", &PatchParams::default(), &Patch::Merge(json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "contoso-few"}}}}))).await.unwrap();
+    env.merge_account(
+        "contoso",
+        json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "contoso-few"}}}}),
+    )
+    .await;
     let esa = env
         .wait_account("contoso", "Selected", |e| {
             e.status
@@ -472,14 +476,11 @@ async fn selected_to_all_and_back_without_a_new_grant() {
             .iter()
             .any(|c| c.type_ == "Ready" && c.reason == "EntriesUnresolved")
     );
-    env.accounts()
-        .patch(
-            "contoso",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"sync": {"scope": "All", "targetListRef": null}}})),
-        )
-        .await
-        .unwrap();
+    env.merge_account(
+        "contoso",
+        json!({"spec": {"sync": {"scope": "All", "targetListRef": null}}}),
+    )
+    .await;
     env.wait_account("contoso", "All again", |e| {
         e.status.as_ref().unwrap().observed_generation == Some(3)
             && e.status
@@ -534,7 +535,11 @@ async fn a_list_applied_before_its_account_waits_a_grace_then_follows_the_accoun
     .await;
 
     // The account selects it: resolved and Ready.
-    env.accounts().patch("contoso", &PatchParams::default(), &Patch::Merge(json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "early"}}}}))).await.unwrap();
+    env.merge_account(
+        "contoso",
+        json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "early"}}}}),
+    )
+    .await;
     let stl = env
         .wait_list("early", "resolved", |l| {
             list_ready_reason(l) == "True:Resolved"
@@ -555,16 +560,11 @@ async fn a_list_resolved_while_grants_are_confirmed_is_written_only_once_they_ho
     .await;
     env.create(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "few"}, "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com"]}})).await;
     env.apply_example("api-all-users.yaml").await;
-    env.accounts()
-        .patch(
-            "contoso",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "few"}}}}),
-            ),
-        )
-        .await
-        .unwrap();
+    env.merge_account(
+        "contoso",
+        json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "few"}}}}),
+    )
+    .await;
     env.wait_account("contoso", "the grant refused", |e| {
         reason(e, "Authorized", "ConsentRequired")
     })
@@ -656,16 +656,11 @@ async fn more_than_100_users_is_refused_and_the_last_good_list_is_kept() {
     consent_all(&env, "contoso.com").await;
     env.apply_example("api-all-users.yaml").await;
     env.create(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "big"}, "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com"]}})).await;
-    env.accounts()
-        .patch(
-            "contoso",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "big"}}}}),
-            ),
-        )
-        .await
-        .unwrap();
+    env.merge_account(
+        "contoso",
+        json!({"spec": {"sync": {"scope": "Selected", "targetListRef": {"name": "big"}}}}),
+    )
+    .await;
     env.wait_account("contoso", "1 user", |e| {
         is(e, "Ready")
             && e.status

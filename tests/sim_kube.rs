@@ -532,18 +532,7 @@ async fn watch_events_can_lag_behind_writes() {
         .unwrap()
         .boxed();
     let written = std::time::Instant::now();
-    maps.create(
-        &PostParams::default(),
-        &ConfigMap {
-            metadata: ObjectMeta {
-                name: Some("late".into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    create_config_map(&maps, "late").await;
     // The write is readable at once; its watch event comes 300 ms later.
     assert!(maps.get_opt("late").await.unwrap().is_some());
     let event = tokio::time::timeout(Duration::from_secs(5), events.next())
@@ -569,33 +558,10 @@ async fn watches_resume_and_relist_after_410() {
     .await;
     let client = c.emulator.client().await.unwrap();
     let maps: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    let first = maps
-        .create(
-            &PostParams::default(),
-            &ConfigMap {
-                metadata: ObjectMeta {
-                    name: Some("m0".into()),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let first = create_config_map(&maps, "m0").await;
     let old_rv = first.resource_version().unwrap();
     for i in 1..10 {
-        maps.create(
-            &PostParams::default(),
-            &ConfigMap {
-                metadata: ObjectMeta {
-                    name: Some(format!("m{i}")),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        create_config_map(&maps, &format!("m{i}")).await;
     }
     // A watch from a version the history no longer holds is answered with 410 Gone.
     let events = maps
@@ -623,18 +589,7 @@ async fn watches_resume_and_relist_after_410() {
         }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    maps.create(
-        &PostParams::default(),
-        &ConfigMap {
-            metadata: ObjectMeta {
-                name: Some("late".into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    create_config_map(&maps, "late").await;
     tokio::time::timeout(TIMEOUT, task).await.unwrap().unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 1);
 }
@@ -762,4 +717,20 @@ async fn aggregated_discovery_serves_kubectl_and_kube_rs() {
         "{row}"
     );
     assert!(out.lines().any(|l| l.starts_with("namespaces ")), "{out}");
+}
+
+/// Creates an empty ConfigMap named `name` and returns it as the API server has it.
+async fn create_config_map(maps: &Api<ConfigMap>, name: &str) -> ConfigMap {
+    maps.create(
+        &PostParams::default(),
+        &ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
 }

@@ -27,9 +27,9 @@ pub enum Error {
     /// Deletion could not remove everything the operator created in the tenant.
     #[error("cleanup incomplete: {0}")]
     CleanupIncomplete(String),
-    /// The finalizer machinery failed.
-    #[error("finalizer: {0}")]
-    Finalizer(String),
+    /// The operator itself could not go on (no random numbers for a routing token).
+    #[error("internal: {0}")]
+    Internal(String),
     /// A serialisation error (a bug).
     #[error("serialisation: {0}")]
     Serde(#[from] serde_json::Error),
@@ -44,7 +44,7 @@ impl Error {
             Self::Transport(_) => "TransportError",
             Self::Exchange(e) => e.failure.reason(),
             Self::CleanupIncomplete(_) => "CleanupIncomplete",
-            Self::Finalizer(_) => "FinalizerError",
+            Self::Internal(_) => "InternalError",
             Self::Serde(_) => "SerialisationError",
         }
     }

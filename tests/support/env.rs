@@ -15,7 +15,7 @@ use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
 use exo_operator::resources::sync_target_list::SyncTargetList;
 use exo_operator::sim::kube::{Emulator, EmulatorOptions, install_crds};
 use exo_operator::sim::m365::{SimOptions, Simulator};
-use kube::api::{Api, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
@@ -201,6 +201,14 @@ impl Env {
     }
 
     /// The lists API.
+    /// Merge-patches the account `name` (spec, labels, annotations), as `kubectl patch` does.
+    pub async fn merge_account(&self, name: &str, patch: Value) {
+        self.accounts()
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .unwrap();
+    }
+
     pub fn lists(&self) -> Api<SyncTargetList> {
         Api::default_namespaced(self.client.clone())
     }

@@ -62,6 +62,11 @@ pub struct Account {
 }
 
 impl Account {
+    /// An account's key, `namespace/name`: its memo, its tokens' cache entries, its log span.
+    pub fn key_of(esa: &ExchangeServiceAccount) -> String {
+        format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any())
+    }
+
     /// Sets up the clients of `esa`; a configuration problem (a missing CA bundle, a bad
     /// endpoint) is returned as such.
     pub async fn load(
@@ -128,7 +133,7 @@ impl Account {
             }
         };
         Ok(Ok(Self {
-            key: format!("{namespace}/{name}"),
+            key: Self::key_of(esa),
             graph: GraphClient::new(http.clone(), &endpoints),
             namespace,
             name,

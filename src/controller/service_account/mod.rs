@@ -42,7 +42,7 @@ pub const FIELD_MANAGER: &str = "exo-operator";
 /// Reconciles one account.
 pub async fn reconcile(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) -> Result<Action> {
     let started = std::time::Instant::now();
-    let key = account_key(&esa);
+    let key = Account::key_of(&esa);
     let span = tracing::info_span!("reconcile", account = %key);
     let result = tracing::Instrument::instrument(reconcile_inner(esa, ctx), span).await;
     crate::telemetry::metrics::metrics().reconciled(
@@ -62,7 +62,7 @@ async fn reconcile_inner(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) ->
         finalizer::Step::Apply(esa) => {
             if esa.resource_version() != read {
                 // The finalizer was just added: that is a write the cache must catch up with.
-                ctx.update_memo(&account_key(&esa), |m| {
+                ctx.update_memo(&Account::key_of(&esa), |m| {
                     m.written_version = esa.resource_version();
                 });
             }
@@ -87,7 +87,7 @@ async fn caught_up(
     esa: Arc<ExchangeServiceAccount>,
     ctx: &Context,
 ) -> Result<Arc<ExchangeServiceAccount>> {
-    let key = account_key(&esa);
+    let key = Account::key_of(&esa);
     let Some(written) = ctx.memo(&key).written_version else {
         return Ok(esa);
     };
@@ -103,14 +103,9 @@ async fn caught_up(
     Ok(latest.map(Arc::new).unwrap_or(esa))
 }
 
-/// An account's key (`namespace/name`): its memo, its log span.
-fn account_key(esa: &ExchangeServiceAccount) -> String {
-    format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any())
-}
-
 /// Retry policy after a failed reconcile: the service's `Retry-After`, else backoff per account.
 pub fn error_policy(esa: Arc<ExchangeServiceAccount>, error: &Error, ctx: Arc<Context>) -> Action {
-    let key = account_key(&esa);
+    let key = Account::key_of(&esa);
     let mut failures = 0;
     ctx.update_memo(&key, |m| {
         m.failures = m.failures.saturating_add(1);
@@ -358,7 +353,7 @@ async fn finish(
                 &Patch::Merge(serde_json::json!({ "status": diff })),
             )
             .await?;
-        ctx.update_memo(&account_key(esa), |m| {
+        ctx.update_memo(&Account::key_of(esa), |m| {
             m.written_version = written.resource_version();
         });
     }
@@ -491,7 +486,7 @@ async fn delete_owned(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<()>
 }
 
 async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
-    let key = account_key(esa);
+    let key = Account::key_of(esa);
     if esa.spec.deletion_policy == DeletionPolicy::Delete
         && let Ok(Ok(account)) = Account::load(esa, ctx).await
         && let Ok(Ok(credential)) = account.credential(esa, ctx).await

@@ -492,7 +492,7 @@ async fn routing_token(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<St
     }
     let mut bytes = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| Error::Finalizer("no random numbers available".into()))?;
+        .map_err(|_| Error::Internal("no random numbers available".into()))?;
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let secret = Secret {
         metadata: ObjectMeta {
