@@ -85,7 +85,13 @@ fn condition(esa: &ExchangeServiceAccount, type_: &str) -> Option<(String, Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_on_a_real_cluster() {
     let mut _emulator = None;
-    let path = match std::env::var_os("EXO_E2E_KUBECONFIG") {
+    // A user's cluster, else the real API server of the test run, else an emulator process.
+    let named = std::env::var_os("EXO_E2E_KUBECONFIG").or_else(|| {
+        (std::env::var("EXO_TEST_BACKEND").as_deref() == Ok("apiserver"))
+            .then(|| std::env::var_os("EXO_TEST_KUBECONFIG"))
+            .flatten()
+    });
+    let path = match named {
         Some(path) => std::path::PathBuf::from(path),
         None => {
             let (child, path) = emulator_process();
@@ -114,7 +120,11 @@ async fn scenarios_on_a_real_cluster() {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let namespace = format!("exo-e2e-{}", std::process::id());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let namespace = format!("exo-e2e-{}-{nanos}", std::process::id());
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces
         .create(

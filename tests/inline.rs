@@ -42,13 +42,13 @@ async fn consent(env: &Env, tenant: &str) {
 async fn northwind(env: &Env, role: Value, drift: &str) {
     env.create(json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "northwind-app", "namespace": "default"},
+        "metadata": {"name": "northwind-app", },
         "stringData": {"client-secret": DEMO_SECRET},
     }))
     .await;
     env.create(env.point_at_simulator(json!({
         "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
-        "metadata": {"name": "northwind", "namespace": "default"},
+        "metadata": {"name": "northwind", },
         "spec": {
             "tenant": NORTHWIND, "mode": "Inline",
             "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "northwind-app"}},
@@ -273,12 +273,7 @@ async fn inline_inbound_with_direct_assignment_corrects_drift_and_cleans_up_comp
     )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        env.writes(),
-        writes + 1,
-        "{:?}",
-        &env.kube.stats().audit[writes..]
-    );
+    assert_eq!(env.writes(), writes + 1, "{:?}", &env.audit()[writes..]);
     assert_eq!(env.m365.counters().values().sum::<u64>(), calls);
 
     // The routing token is a secret: only in the Secret and the tenant's rules.

@@ -1,5 +1,5 @@
 //! Leader election with two real `exo-operator run` processes against the Kubernetes API
-//! emulator: only the Lease holder writes, and killing it hands over within the lease duration
+//! emulator or a real API server: only the Lease holder writes, and killing it hands over within the lease duration
 //! without status flapping.
 
 #[path = "support/env.rs"]
@@ -24,7 +24,9 @@ impl Drop for Replica {
     }
 }
 
-fn replica(kubeconfig: &std::path::Path, identity: &str) -> Replica {
+/// An `exo-operator run` process watching (and holding its Lease in) the test's namespace.
+fn replica(env: &Env, identity: &str) -> Replica {
+    let kubeconfig = &env.cluster.kubeconfig;
     Replica(
         Command::new(env!("CARGO_BIN_EXE_exo-operator"))
             .args([
@@ -35,7 +37,9 @@ fn replica(kubeconfig: &std::path::Path, identity: &str) -> Replica {
                 "--lease-duration",
                 "3",
                 "--lease-namespace",
-                "default",
+                env.ns(),
+                "--namespaces",
+                env.ns(),
                 "--identity",
                 identity,
                 "--kubeconfig",
@@ -46,7 +50,7 @@ fn replica(kubeconfig: &std::path::Path, identity: &str) -> Replica {
             .stdout(Stdio::null())
             .env("RUST_LOG", "exo_operator=debug")
             .stderr(Stdio::from(
-                std::fs::File::create(kubeconfig.with_file_name(identity)).unwrap(),
+                std::fs::File::create(env.cluster.dir().join(identity)).unwrap(),
             ))
             .spawn()
             .expect("the exo-operator binary runs"),
@@ -54,7 +58,7 @@ fn replica(kubeconfig: &std::path::Path, identity: &str) -> Replica {
 }
 
 async fn holder(env: &Env) -> Option<String> {
-    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "default");
+    let leases: Api<Lease> = Api::default_namespaced(env.client.clone());
     leases
         .get_opt("exo-operator")
         .await
@@ -79,7 +83,7 @@ async fn wait_holder(env: &Env, identity: &str, within: Duration) {
 
 /// The instances that reported Events about `name`.
 async fn reporters(env: &Env, name: &str) -> Vec<String> {
-    let events: Api<Event> = Api::namespaced(env.client.clone(), "default");
+    let events: Api<Event> = Api::default_namespaced(env.client.clone());
     let mut out: Vec<String> = events
         .list(&ListParams::default())
         .await
@@ -108,14 +112,9 @@ fn ready_since(
 async fn only_the_leader_writes_and_a_killed_leader_hands_over_without_flapping() {
     let mut env = Env::start(Env::fast()).await;
     env.stop_operator().await;
-    let dir = std::env::temp_dir().join(format!("exo-leader-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dir.join("kubeconfig");
-    env.kube.write_kubeconfig(&kubeconfig).unwrap();
-
-    let mut a = replica(&kubeconfig, "replica-a");
+    let mut a = replica(&env, "replica-a");
     wait_holder(&env, "replica-a", TIMEOUT).await;
-    let _b = replica(&kubeconfig, "replica-b");
+    let _b = replica(&env, "replica-b");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(holder(&env).await.as_deref(), Some("replica-a"));
 
@@ -165,5 +164,4 @@ async fn only_the_leader_writes_and_a_killed_leader_hands_over_without_flapping(
         since,
         "Ready did not flap during the handover"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

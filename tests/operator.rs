@@ -96,7 +96,7 @@ async fn application_consent_then_directory_sync_then_nothing_to_write() {
         env.writes(),
         writes,
         "a reconcile that changes nothing writes nothing: {:?}",
-        &env.kube.stats().audit[writes..]
+        &env.audit()[writes..]
     );
     assert_eq!(env.m365.counters().values().sum::<u64>(), calls);
 }
@@ -313,7 +313,7 @@ async fn revoked_consent_shows_the_url_again_and_a_webhook_fires_once_per_transi
         assert_eq!(got.len(), 1, "{got:?}");
         assert_eq!(got[0]["kind"], "TokenInvalid");
         assert_eq!(got[0]["reason"], "ConsentRequired");
-        assert_eq!(got[0]["account"], "default/contoso");
+        assert_eq!(got[0]["account"], format!("{}/contoso", env.ns()));
         assert!(!got[0].to_string().contains("hook-secret"));
     }
     let url = esa
@@ -621,7 +621,7 @@ async fn a_lagging_watch_cache_does_not_make_the_operator_redo_its_work() {
     assert_eq!(env.m365.count("GET /v1.0/users/ada@contoso.com"), 1);
     assert_eq!(env.m365.count("/appRoleAssignments"), 1);
     assert_eq!(count_events(&env, "contoso", "Ready").await, 1);
-    let audit = env.kube.stats().audit;
+    let audit = env.audit();
     let status_writes = |resource: &str| {
         audit
             .iter()
@@ -936,7 +936,7 @@ async fn the_http_port_serves_health_metrics_and_the_consent_callback() {
             .unwrap(),
     )
     .await;
-    let (status, page) = env.get(&format!("{base}/consent/callback?admin_consent=True&tenant=5b1c6e8a-2f4d-4a7b-9c3e-1d2f3a4b5c6d&state=default/contoso")).await;
+    let (status, page) = env.get(&format!("{base}/consent/callback?admin_consent=True&tenant=5b1c6e8a-2f4d-4a7b-9c3e-1d2f3a4b5c6d&state={}/contoso", env.ns())).await;
     assert_eq!(status, 200);
     assert!(page.contains("recorded"), "{page}");
     env.wait_account("contoso", "Ready after the callback", |e| is(e, "Ready"))
@@ -955,10 +955,13 @@ async fn the_http_port_serves_health_metrics_and_the_consent_callback() {
         metrics.contains("exo_external_requests_total{api=\"graph\",class=\"2xx\"}"),
         "{metrics}"
     );
-    // Other tests in this process share the registry (and the name default/contoso), so only
-    // the series' presence is checked here; its value is checked by the unit tests.
+    // Other tests in this process share the registry, so only the series' presence is
+    // checked here; its value is checked by the unit tests.
     assert!(
-        metrics.contains("exo_token_valid{namespace=\"default\",name=\"contoso\"} "),
+        metrics.contains(&format!(
+            "exo_token_valid{{namespace=\"{}\",name=\"contoso\"}} ",
+            env.ns()
+        )),
         "{metrics}"
     );
 }
@@ -969,22 +972,17 @@ async fn only_the_watched_namespaces_are_reconciled() {
     use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
     let mut env = Env::start(Env::fast()).await;
     env.stop_operator().await;
+    // Namespaces of their own on a shared server: the test's name with a suffix.
+    let [a, b, c] = ["a", "b", "c"].map(|team| format!("{}-team-{team}", env.ns()));
     env.start_operator_in(
         Duration::from_millis(300),
         Scope {
-            namespaces: vec!["team-a".into(), "team-b".into()],
+            namespaces: vec![a.clone(), b.clone()],
         },
     )
     .await;
-    for ns in ["team-a", "team-b", "team-c"] {
-        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
-        namespaces
-            .create(
-                &Default::default(),
-                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-            )
-            .await
-            .unwrap();
+    for ns in [&a, &b, &c] {
+        env.cluster.create_namespace(ns).await;
         env.create(json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "app", "namespace": ns},
             "stringData": {"client-secret": exo_operator::sim::m365::tenants::DEMO_SECRET}}))
@@ -997,12 +995,12 @@ async fn only_the_watched_namespaces_are_reconciled() {
         })))
         .await;
     }
-    let status_of = |ns: &'static str| {
+    let status_of = |ns: &str| {
         let api: Api<ExchangeServiceAccount> = Api::namespaced(env.client.clone(), ns);
         async move { api.get("contoso").await.unwrap().status }
     };
     let deadline = tokio::time::Instant::now() + env::TIMEOUT;
-    while status_of("team-a").await.is_none() || status_of("team-b").await.is_none() {
+    while status_of(&a).await.is_none() || status_of(&b).await.is_none() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "watched namespaces not reconciled"
@@ -1011,7 +1009,7 @@ async fn only_the_watched_namespaces_are_reconciled() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        status_of("team-c").await.is_none(),
+        status_of(&c).await.is_none(),
         "an unwatched namespace was reconciled"
     );
 }

@@ -805,3 +805,33 @@ fn every_schema_property_has_a_description() {
         );
     }
 }
+
+/// The table that `tests/admission.rs` also puts to the real API server and to
+/// `exo-operator validate` (three judges, one table): the validator agrees with every case.
+#[test]
+fn the_shared_admission_table_agrees_with_the_validator() {
+    let table: Vec<Value> =
+        serde_json::from_str(include_str!("../../tests/admission/cases.json")).unwrap();
+    assert!(table.len() > 100);
+    let (esa, stl) = (esa_validator(), stl_validator());
+    for case in &table {
+        let object = &case["object"];
+        let validator = match object["kind"].as_str() {
+            Some("ExchangeServiceAccount") => &esa,
+            Some("SyncTargetList") => &stl,
+            other => panic!("{}: kind {other:?}", case["case"]),
+        };
+        let verdict = validator.admit(object, case.get("old"));
+        match case["field"].as_str() {
+            None => assert!(
+                verdict.is_ok(),
+                "{}: {}",
+                case["case"],
+                render(&verdict.unwrap_err())
+            ),
+            Some(field) => {
+                rejected(verdict, field);
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
-//! An environment for end-to-end tests: the Kubernetes API emulator, the Microsoft 365
-//! simulator and the real operator, all in-process on loopback, plus helpers to apply the
-//! examples (pointed at the simulator) and wait for conditions with a deadline.
+//! An environment for end-to-end tests: Kubernetes (the API emulator in-process, or a real
+//! kube-apiserver, see `cluster.rs`), the Microsoft 365 simulator and the real operator watching
+//! the test's own namespace, all on loopback, plus helpers to apply the examples (pointed at the
+//! simulator) and wait for conditions with a deadline.
 
 #![allow(dead_code)]
 
@@ -13,11 +14,15 @@ use exo_operator::microsoft::http::RetryPolicy;
 use exo_operator::microsoft::retry::Backoff;
 use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
 use exo_operator::resources::sync_target_list::SyncTargetList;
-use exo_operator::sim::kube::{Emulator, EmulatorOptions, install_crds};
+use exo_operator::sim::kube::{AuditEntry, EmulatorOptions};
 use exo_operator::sim::m365::{SimOptions, Simulator};
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
+
+#[path = "cluster.rs"]
+pub mod cluster;
+pub use cluster::Cluster;
 
 /// Deadline of every wait.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,11 +59,11 @@ fn install_log_capture() {
 
 /// Both simulators and, when started, the operator.
 pub struct Env {
-    /// The Kubernetes API emulator.
-    pub kube: Emulator,
+    /// Kubernetes: the emulator or a real API server, and the test's namespace.
+    pub cluster: Cluster,
     /// The Microsoft 365 simulator.
     pub m365: Simulator,
-    /// A client of the emulator.
+    /// A client of the cluster whose default namespace is the test's.
     pub client: kube::Client,
     /// The operator.
     pub operator: Option<Operator>,
@@ -71,16 +76,16 @@ impl Env {
         Self::start_with(opts, EmulatorOptions::default()).await
     }
 
-    /// Starts both simulators (the emulator with `kube_opts`), installs the CRDs and starts
-    /// the operator.
+    /// Starts both simulators (the emulator, when it is the backend, with `kube_opts`),
+    /// installs the CRDs and starts the operator.
     pub async fn start_with(opts: SimOptions, kube_opts: EmulatorOptions) -> Env {
         install_log_capture();
-        let kube = Emulator::start(kube_opts).await.unwrap();
+        let cluster = Cluster::start_with(kube_opts).await;
         let m365 = Simulator::start(opts).await.unwrap();
-        let client = kube.client().await.unwrap();
-        install_crds(&client).await.unwrap();
+        let client = cluster.client.clone();
+        cluster.install_crds().await;
         let mut env = Env {
-            kube,
+            cluster,
             m365,
             client,
             operator: None,
@@ -108,9 +113,16 @@ impl Env {
         self.start_operator_with(Duration::from_millis(300)).await;
     }
 
-    /// Starts the operator, checking for consent every `consent_poll`.
+    /// Starts the operator (watching the test's namespace), checking for consent every
+    /// `consent_poll`.
     pub async fn start_operator_with(&mut self, consent_poll: Duration) {
-        self.start_operator_in(consent_poll, Scope::default()).await;
+        let scope = Scope::namespace(&self.cluster.namespace);
+        self.start_operator_in(consent_poll, scope).await;
+    }
+
+    /// The test's namespace.
+    pub fn ns(&self) -> &str {
+        &self.cluster.namespace
     }
 
     /// Starts the operator watching `scope`.
@@ -154,13 +166,14 @@ impl Env {
             .join(file);
         let text = std::fs::read_to_string(path).unwrap();
         for doc in text.split("\n---") {
-            let value: Value = match serde_saphyr::from_str(doc) {
+            let mut value: Value = match serde_saphyr::from_str(doc) {
                 Ok(v) => v,
                 Err(_) => continue,
             };
             if value.is_null() {
                 continue;
             }
+            value["metadata"]["namespace"] = json!(self.ns());
             self.create(self.point_at_simulator(value)).await;
         }
     }
@@ -175,7 +188,7 @@ impl Env {
         value
     }
 
-    /// Creates an object given as JSON.
+    /// Creates an object given as JSON (in the test's namespace unless it names another).
     pub async fn create(&self, value: Value) {
         let (group, version) = match value["apiVersion"].as_str().unwrap().split_once('/') {
             Some((g, v)) => (g.to_string(), v.to_string()),
@@ -188,7 +201,7 @@ impl Env {
         let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(&group, &version, &kind));
         let ns = value["metadata"]["namespace"]
             .as_str()
-            .unwrap_or("default")
+            .unwrap_or(self.ns())
             .to_string();
         let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &ns, &ar);
         let obj: DynamicObject = serde_json::from_value(value).unwrap();
@@ -318,7 +331,7 @@ impl Env {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
-    /// Waits (bounded) until the emulator records no write for half a second.
+    /// Waits (bounded) until no write is recorded in the test's namespace for half a second.
     pub async fn settle(&self) {
         for _ in 0..40 {
             let before = self.writes();
@@ -329,9 +342,14 @@ impl Env {
         }
     }
 
-    /// Writes recorded by the emulator so far.
+    /// How many writes were made in the test's namespace so far.
     pub fn writes(&self) -> usize {
-        self.kube.stats().audit.len()
+        self.audit().len()
+    }
+
+    /// The writes made in the test's namespace so far, oldest first.
+    pub fn audit(&self) -> Vec<AuditEntry> {
+        self.cluster.writes()
     }
 }
 

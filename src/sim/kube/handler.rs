@@ -1203,6 +1203,19 @@ fn create(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
         let mut st = emu.store.lock();
         let outcome = (|| {
             check_namespace(&st, t)?;
+            // kube-apiserver's storage refuses this before it looks for the name, as an
+            // internal error without a reason.
+            if body
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .is_some_and(|rv| !rv.is_empty())
+            {
+                return Err(ApiError::new(
+                    500,
+                    "",
+                    "resourceVersion should not be set on objects to be created".into(),
+                ));
+            }
             if st
                 .objects
                 .get(&t.rt.storage)
