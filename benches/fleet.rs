@@ -1,5 +1,8 @@
 //! Fleet-scale benchmark: the real operator binary (a child process, so its memory and CPU are
-//! its own) against the Kubernetes API emulator and the Microsoft 365 simulator.
+//! its own) against Kubernetes and the Microsoft 365 simulator. Kubernetes is the API emulator,
+//! or with `EXO_TEST_BACKEND=apiserver` (and `EXO_TEST_KUBECONFIG`, `EXO_TEST_AUDIT_LOG` from
+//! `scripts/control-plane start DIR`) a real kube-apiserver: each scenario works in a namespace
+//! of its own, its writes counted from the emulator's audit or the server's audit log.
 //!
 //! 1. Fleet: N accounts (consent granted, Selected scope, a SyncTargetList of 10 users each)
 //!    applied at once: time until all are Ready, operator peak RSS, writes and Microsoft calls
@@ -28,7 +31,9 @@ use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
 use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
-use exo_operator::sim::kube::{Emulator, EmulatorOptions, install_crds};
+#[path = "../tests/support/cluster.rs"]
+mod cluster;
+use cluster::Cluster;
 use exo_operator::sim::m365::tenants::{
     ConsentSpec, DEMO_CLIENT_ID, DEMO_SECRET, DomainSpec, Generate, TenantSpec, TenantsFile,
     UserSpec, demo,
@@ -51,20 +56,16 @@ struct OperatorProcess {
 }
 
 impl OperatorProcess {
-    fn start(kube: &Emulator, concurrency: u16) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "exo-fleet-{}-{}",
-            std::process::id(),
-            jiff::Timestamp::now().as_millisecond()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let kubeconfig = dir.join("kubeconfig");
-        kube.write_kubeconfig(&kubeconfig).unwrap();
+    /// Starts the operator watching the cluster's namespace.
+    fn start(kube: &Cluster, concurrency: u16) -> Self {
+        let dir = kube.dir().to_path_buf();
         let child = Command::new(env!("CARGO_BIN_EXE_exo-operator"))
             .args(["run", "--http-addr", "127.0.0.1:0", "--concurrency"])
             .arg(concurrency.to_string())
+            .arg("--namespaces")
+            .arg(&kube.namespace)
             .arg("--kubeconfig")
-            .arg(&kubeconfig)
+            .arg(&kube.kubeconfig)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -165,7 +166,7 @@ async fn create(client: &kube::Client, value: Value) {
         &version,
         value["kind"].as_str().unwrap(),
     ));
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
+    let api: Api<DynamicObject> = Api::default_namespaced_with(client.clone(), &ar);
     api.create(
         &PostParams::default(),
         &serde_json::from_value(value).unwrap(),
@@ -184,13 +185,13 @@ fn account(name: &str, tenant: &str, url: &str, selected: bool) -> Value {
         spec["sync"] = json!({"scope": "Selected", "targetListRef": {"name": name}});
     }
     json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
-        "metadata": {"name": name, "namespace": "default"}, "spec": spec})
+        "metadata": {"name": name}, "spec": spec})
 }
 
 /// The inline example's account (Northwind, Inbound, scope All), with a client secret.
 fn inline_account(url: &str) -> Value {
     json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
-    "metadata": {"name": "northwind", "namespace": "default"},
+    "metadata": {"name": "northwind"},
     "spec": {
         "tenant": "northwind.onmicrosoft.com", "mode": "Inline",
         "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "app"}},
@@ -264,14 +265,14 @@ fn microsoft_calls(sim: &Simulator) -> u64 {
 }
 
 /// Successful API-server writes, whoever made them.
-fn all_writes(kube: &Emulator) -> usize {
-    kube.stats().audit.iter().filter(|a| a.code < 300).count()
+fn all_writes(kube: &Cluster) -> usize {
+    kube.writes().iter().filter(|a| a.code < 300).count()
 }
 
 /// Successful API-server writes by verb and resource (`patch exchangeserviceaccounts/status`).
-fn writes_by_kind(kube: &Emulator) -> std::collections::BTreeMap<String, usize> {
+fn writes_by_kind(kube: &Cluster) -> std::collections::BTreeMap<String, usize> {
     let mut breakdown = std::collections::BTreeMap::<String, usize>::new();
-    for a in kube.stats().audit.iter().filter(|a| a.code < 300) {
+    for a in kube.writes().iter().filter(|a| a.code < 300) {
         let key = format!(
             "{} {}{}",
             a.verb,
@@ -299,12 +300,12 @@ async fn fleet<T>(
     })
     .await
     .unwrap();
-    let kube = Emulator::start(EmulatorOptions::default()).await.unwrap();
-    let client = kube.client().await.unwrap();
-    install_crds(&client).await.unwrap();
+    let kube = Cluster::start().await;
+    let client = kube.client.clone();
+    kube.install_crds().await;
     create(
         &client,
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "namespace": "default"},
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app"},
             "stringData": {"client-secret": DEMO_SECRET}}),
     )
     .await;
@@ -325,7 +326,7 @@ async fn fleet<T>(
                 create(
                     &client,
                     json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList",
-                    "metadata": {"name": name, "namespace": "default"},
+                    "metadata": {"name": name},
                     "spec": {"serviceAccountRef": {"name": name}, "users": users}}),
                 )
                 .await;
@@ -409,12 +410,12 @@ async fn directory() -> Value {
     })
     .await
     .unwrap();
-    let kube = Emulator::start(EmulatorOptions::default()).await.unwrap();
-    let client = kube.client().await.unwrap();
-    install_crds(&client).await.unwrap();
+    let kube = Cluster::start().await;
+    let client = kube.client.clone();
+    kube.install_crds().await;
     create(
         &client,
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "namespace": "default"},
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app"},
             "stringData": {"client-secret": DEMO_SECRET}}),
     )
     .await;
@@ -549,12 +550,12 @@ async fn critical_path(latency_ms: u64, flow: Flow) -> Value {
             .await
             .unwrap();
     }
-    let kube = Emulator::start(EmulatorOptions::default()).await.unwrap();
-    let client = kube.client().await.unwrap();
-    install_crds(&client).await.unwrap();
+    let kube = Cluster::start().await;
+    let client = kube.client.clone();
+    kube.install_crds().await;
     create(
         &client,
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "namespace": "default"},
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app"},
             "stringData": {"client-secret": DEMO_SECRET}}),
     )
     .await;
@@ -562,7 +563,7 @@ async fn critical_path(latency_ms: u64, flow: Flow) -> Value {
         create(
             &client,
             json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList",
-                "metadata": {"name": "contoso", "namespace": "default"},
+                "metadata": {"name": "contoso"},
                 "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com", "grace@contoso.com"]}}),
         )
         .await;

@@ -484,10 +484,11 @@ async fn the_chart_installs_and_its_rbac_is_all_the_operator_needs() {
         wait_account(&accounts, name, "Ready", ready, &operator).await;
     }
 
-    // A sync on demand (in a later second than the first sync, which status times count in):
-    // a second delta round, whose links replace the first's.
+    // A sync on demand, requested in whole seconds (`date -u +%FT%TZ`) and in a later second
+    // than the first sync (status times count in seconds): a second delta round, whose links
+    // replace the first's.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let requested = jiff::Timestamp::now();
+    let requested = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap();
     let (ok, out, err) = kubectl(
         &admin,
         &[

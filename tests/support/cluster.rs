@@ -160,6 +160,13 @@ impl Cluster {
         }
     }
 
+    /// Stops the emulator, if it is the backend (a real server outlives its tests).
+    pub async fn shutdown(self) {
+        if let Some(emulator) = self.emulator {
+            emulator.shutdown().await;
+        }
+    }
+
     /// A temporary directory that lives as long as the cluster.
     pub fn dir(&self) -> &Path {
         &self.dir.0

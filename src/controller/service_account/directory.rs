@@ -23,18 +23,6 @@ use crate::resources::exchange_service_account::{ExchangeServiceAccount, SyncSum
 /// Annotation requesting a synchronisation now: an RFC 3339 time later than the last sync.
 pub const SYNC_REQUESTED_ANNOTATION: &str = "exo-operator.io/sync-requested-at";
 
-/// The time of the sync requested on `object` (its `sync-requested-at` annotation), in whole
-/// seconds like the status times it is compared with: a request made within the second of a
-/// sync is served by it, instead of being found newer than it for ever.
-pub fn sync_requested_at(object: &impl kube::ResourceExt) -> Option<jiff::Timestamp> {
-    let requested: jiff::Timestamp = object
-        .annotations()
-        .get(SYNC_REQUESTED_ANNOTATION)?
-        .parse()
-        .ok()?;
-    jiff::Timestamp::from_second(requested.as_second()).ok()
-}
-
 /// The persisted state of the delta rounds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeltaState {
@@ -120,7 +108,10 @@ pub fn due(esa: &ExchangeServiceAccount, now: jiff::Timestamp) -> bool {
     {
         return true;
     }
-    if let Some(requested) = sync_requested_at(esa)
+    if let Some(requested) = esa
+        .annotations()
+        .get(SYNC_REQUESTED_ANNOTATION)
+        .and_then(|v| v.parse::<jiff::Timestamp>().ok())
         && requested > last
     {
         return true;
@@ -337,25 +328,6 @@ pub async fn sync_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_requested_sync_is_read_in_whole_seconds() {
-        let with = |value: &str| {
-            let mut cm = ConfigMap::default();
-            cm.annotations_mut()
-                .insert(SYNC_REQUESTED_ANNOTATION.into(), value.into());
-            sync_requested_at(&cm).map(|t| t.to_string())
-        };
-        for (value, read) in [
-            ("2026-12-02T01:09:06.912Z", Some("2026-12-02T01:09:06Z")),
-            ("2026-12-02T01:09:06Z", Some("2026-12-02T01:09:06Z")),
-            ("2026-12-02T02:09:06+01:00", Some("2026-12-02T01:09:06Z")),
-            ("yesterday", None),
-        ] {
-            assert_eq!(with(value).as_deref(), read, "{value}");
-        }
-        assert_eq!(sync_requested_at(&ConfigMap::default()), None);
-    }
 
     #[test]
     fn durations_parse_like_kubernetes() {

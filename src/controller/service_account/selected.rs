@@ -8,7 +8,7 @@ use kube::api::Api;
 use super::account::Account;
 use super::authorize::Authorization;
 use super::decide::{AuthorizationObservation, SyncObservation};
-use super::directory;
+use super::directory::{self, SYNC_REQUESTED_ANNOTATION};
 use crate::controller::conditions;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
@@ -58,7 +58,10 @@ fn due(esa: &ExchangeServiceAccount, stl: &SyncTargetList, now: jiff::Timestamp)
         return true;
     }
     let last = status.last_resolved_time.map(|t| t.0);
-    directory::sync_requested_at(stl).is_some_and(|requested| last.is_none_or(|l| requested > l))
+    stl.annotations()
+        .get(SYNC_REQUESTED_ANNOTATION)
+        .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|requested| last.is_none_or(|l| requested > l))
 }
 
 /// What resolving the list found, before anything is written: Graph reads only, so it may run

@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 use self::desired::{DesiredObject, Inputs, Kind, Names};
 use super::account::Account;
 use super::decide::{InlineCheck, InlineObservation};
-use super::directory;
+use super::directory::{self, SYNC_REQUESTED_ANNOTATION};
 use crate::controller::conditions::{
     self, MAIL_FLOW_CONFIGURED, MAIL_FLOW_DRIFTED, SECURITY_SETTINGS_VERIFIED,
 };
@@ -367,7 +367,10 @@ fn settled(esa: &ExchangeServiceAccount, previous: &MailFlowStatus, now: jiff::T
     if last + directory::interval(esa) <= now {
         return false;
     }
-    directory::sync_requested_at(esa).is_none_or(|requested| requested <= last)
+    esa.annotations()
+        .get(SYNC_REQUESTED_ANNOTATION)
+        .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+        .is_none_or(|requested| requested <= last)
 }
 
 /// The kinds a pass reads: those it wants (they depend only on the spec), those it owns, and
