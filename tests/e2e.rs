@@ -17,6 +17,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
+#[path = "support/scenario.rs"]
+mod scenario;
+
 const TIMEOUT: Duration = Duration::from_secs(90);
 
 async fn wait(
@@ -25,19 +28,7 @@ async fn wait(
     what: &str,
     pred: impl Fn(&ExchangeServiceAccount) -> bool,
 ) -> ExchangeServiceAccount {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if let Some(esa) = api.get_opt(name).await.unwrap()
-            && pred(&esa)
-        {
-            return esa;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}: timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    scenario::wait_account(api, name, what, TIMEOUT, pred, String::new).await
 }
 
 /// An `exo-sim kube` process (killed on drop) and the kubeconfig it wrote.
@@ -155,25 +146,8 @@ async fn scenarios_on_a_real_cluster() {
         .unwrap();
     let accounts: Api<ExchangeServiceAccount> = Api::namespaced(client.clone(), &namespace);
     let url = m365.url();
-    let account = |name: &str, tenant: &str, mode: &str| {
-        let mut spec = json!({
-            "tenant": tenant, "mode": mode,
-            "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "app"}},
-            "endpoints": {"login": url, "graph": url, "exchange": url, "management": url},
-            "deletionPolicy": "Delete",
-        });
-        if mode == "Inline" {
-            spec["inline"] = json!({"mailFlow": {
-                "smartHost": "relay.mail-security.example.com",
-                "tlsCertificateDomain": "*.mail-security.example.com",
-                "serviceIpRanges": ["203.0.113.0/24"],
-            }});
-        }
-        serde_json::from_value::<ExchangeServiceAccount>(json!({
-            "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
-            "metadata": {"name": name}, "spec": spec,
-        }))
-        .unwrap()
+    let account = |name: &str, tenant: &str, mode: &str| -> ExchangeServiceAccount {
+        serde_json::from_value(scenario::account(name, tenant, mode, &url)).unwrap()
     };
 
     // API mode: consent required, granted, Ready.
@@ -218,26 +192,7 @@ async fn scenarios_on_a_real_cluster() {
         4,
         "inline inbound objects"
     );
-    for name in ["contoso", "northwind"] {
-        accounts
-            .delete(name, &DeleteParams::default())
-            .await
-            .unwrap();
-    }
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while !accounts
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "accounts not deleted"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    scenario::delete_all(&accounts, &["contoso", "northwind"], TIMEOUT, String::new).await;
     let left = m365.with_world(|w| {
         w.tenant("northwind.onmicrosoft.com")
             .unwrap()

@@ -8,6 +8,8 @@
 
 #[path = "support/cluster.rs"]
 mod cluster;
+#[path = "support/scenario.rs"]
+mod scenario;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -18,7 +20,8 @@ use cluster::{Backend, Cluster, unique};
 use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
 use exo_operator::sim::m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
 use exo_operator::sim::m365::{SimOptions, Simulator};
-use kube::api::{Api, DeleteParams};
+use kube::api::Api;
+use scenario::{ready, wait_account};
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -244,38 +247,6 @@ fn granted(manifest: &[Value]) -> BTreeSet<(String, String, String)> {
     out
 }
 
-async fn wait_account(
-    api: &Api<ExchangeServiceAccount>,
-    name: &str,
-    what: &str,
-    pred: impl Fn(&ExchangeServiceAccount) -> bool,
-    operator: &Operator,
-) -> ExchangeServiceAccount {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if let Some(esa) = api.get_opt(name).await.unwrap()
-            && pred(&esa)
-        {
-            return esa;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}: timed out waiting for {what}: {:?}\noperator log:\n{}",
-            api.get_opt(name).await.unwrap().and_then(|e| e.status),
-            operator.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn ready(esa: &ExchangeServiceAccount) -> bool {
-    esa.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    })
-}
-
 fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut child = Command::new("kubectl")
         .env("KUBECONFIG", kubeconfig)
@@ -418,21 +389,9 @@ async fn the_chart_installs_and_its_rbac_is_all_the_operator_needs() {
             .unwrap();
     }
     let account = |name: &str, tenant: &str, mode: &str| {
-        let mut spec = json!({
-            "tenant": tenant, "mode": mode,
-            "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "app"}},
-            "endpoints": {"login": url, "graph": url, "exchange": url, "management": url},
-            "deletionPolicy": "Delete",
-        });
-        if mode == "Inline" {
-            spec["inline"] = json!({"mailFlow": {
-                "smartHost": "relay.mail-security.example.com",
-                "tlsCertificateDomain": "*.mail-security.example.com",
-                "serviceIpRanges": ["203.0.113.0/24"],
-            }});
-        }
-        json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
-               "metadata": {"name": name, "namespace": watched}, "spec": spec})
+        let mut account = scenario::account(name, tenant, mode, &url);
+        account["metadata"]["namespace"] = json!(watched);
+        account
     };
     let secret = json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "app", "namespace": watched}, "stringData": {"client-secret": DEMO_SECRET}});
@@ -463,13 +422,14 @@ async fn the_chart_installs_and_its_rbac_is_all_the_operator_needs() {
         &accounts,
         "fabrikam",
         "the sign-in prompt",
+        TIMEOUT,
         |e| {
             e.status
                 .as_ref()
                 .and_then(|s| s.consent.as_ref())
                 .is_some_and(|c| c.user_code.is_some())
         },
-        &operator,
+        || operator.log(),
     )
     .await;
     let code = prompted.status.unwrap().consent.unwrap().user_code.unwrap();
@@ -481,7 +441,7 @@ async fn the_chart_installs_and_its_rbac_is_all_the_operator_needs() {
         .unwrap();
     assert!(approved.status().is_success());
     for name in ["contoso", "northwind", "fabrikam"] {
-        wait_account(&accounts, name, "Ready", ready, &operator).await;
+        wait_account(&accounts, name, "Ready", TIMEOUT, ready, || operator.log()).await;
     }
 
     // A sync on demand, requested in whole seconds (`date -u +%FT%TZ`) and in a later second
@@ -506,6 +466,7 @@ async fn the_chart_installs_and_its_rbac_is_all_the_operator_needs() {
         &accounts,
         "contoso",
         "the requested sync",
+        TIMEOUT,
         |e| {
             e.status
                 .as_ref()
@@ -513,32 +474,13 @@ async fn the_chart_installs_and_its_rbac_is_all_the_operator_needs() {
                 .and_then(|s| s.last_sync_time.as_ref())
                 .is_some_and(|t| t.0.as_second() >= requested.as_second())
         },
-        &operator,
+        || operator.log(),
     )
     .await;
 
     // Deletion (policy Delete) uses the rest of the operator's verbs.
-    for name in ["contoso", "northwind", "fabrikam"] {
-        accounts
-            .delete(name, &DeleteParams::default())
-            .await
-            .unwrap();
-    }
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while !accounts
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "accounts not deleted; operator log:\n{}",
-            operator.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let names = ["contoso", "northwind", "fabrikam"];
+    scenario::delete_all(&accounts, &names, TIMEOUT, || operator.log()).await;
 
     // Every verb the operator used is granted (else it would have failed), and every verb
     // granted was used: least privilege, measured.
