@@ -1,6 +1,6 @@
 //! Leader election with two real `exo-operator run` processes against the Kubernetes API
-//! emulator or a real API server: only the Lease holder writes, and killing it hands over within the lease duration
-//! without status flapping.
+//! emulator or a real API server: only the Lease holder writes, and killing it hands over
+//! within the lease duration without status flapping.
 
 #[path = "support/env.rs"]
 mod env;
