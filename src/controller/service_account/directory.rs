@@ -23,6 +23,18 @@ use crate::resources::exchange_service_account::{ExchangeServiceAccount, SyncSum
 /// Annotation requesting a synchronisation now: an RFC 3339 time later than the last sync.
 pub const SYNC_REQUESTED_ANNOTATION: &str = "exo-operator.io/sync-requested-at";
 
+/// Whether the sync requested on `object` is dated within the second of `now`. Status
+/// times count in whole seconds, so a pass made now is stamped before such a request and
+/// cannot show it served: the account must be looked at again once the second is over, or the
+/// request would wait for the next event or the periodic resync.
+pub fn requested_within_the_second(object: &impl ResourceExt, now: jiff::Timestamp) -> bool {
+    object
+        .annotations()
+        .get(SYNC_REQUESTED_ANNOTATION)
+        .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|requested| requested.as_second() == now.as_second())
+}
+
 /// The persisted state of the delta rounds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeltaState {
@@ -328,6 +340,31 @@ pub async fn sync_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_within_the_current_second_asks_for_another_look() {
+        let now: jiff::Timestamp = "2026-12-02T01:09:06.700Z".parse().unwrap();
+        let with = |value: Option<&str>| {
+            let mut cm = ConfigMap::default();
+            if let Some(value) = value {
+                cm.annotations_mut()
+                    .insert(SYNC_REQUESTED_ANNOTATION.into(), value.into());
+            }
+            requested_within_the_second(&cm, now)
+        };
+        for (value, again) in [
+            (Some("2026-12-02T01:09:06.500Z"), true),
+            (Some("2026-12-02T01:09:06Z"), true),
+            // A request dated later (a skewed clock) is not looked at every second.
+            (Some("2026-12-02T01:09:07.100Z"), false),
+            (Some("2026-12-02T01:09:05.999Z"), false),
+            (Some("2026-12-02T02:09:06.5+01:00"), true),
+            (Some("yesterday"), false),
+            (None, false),
+        ] {
+            assert_eq!(with(value), again, "{value:?}");
+        }
+    }
 
     #[test]
     fn durations_parse_like_kubernetes() {

@@ -381,6 +381,9 @@ async fn finish(
     if let Some(hint) = requeue_hint {
         next = next.min(hint);
     }
+    if directory::requested_within_the_second(esa, now) {
+        next = next.min(Duration::from_secs(1));
+    }
     Ok(Action::requeue(next.max(Duration::from_secs(1))))
 }
 
