@@ -187,11 +187,27 @@ impl Drop for Emulator {
     }
 }
 
-/// Creates the exo-operator CRDs through `client`.
+/// The exo-operator CRDs as committed in `crds/` (what `kubectl apply -f crds/` sends), not as
+/// the operator's types would generate them: the emulator installs what users install.
+const CRD_MANIFESTS: [(&str, &str); 2] = [
+    (
+        "crds/exchangeserviceaccounts.exo-operator.io.yaml",
+        include_str!("../../../crds/exchangeserviceaccounts.exo-operator.io.yaml"),
+    ),
+    (
+        "crds/synctargetlists.exo-operator.io.yaml",
+        include_str!("../../../crds/synctargetlists.exo-operator.io.yaml"),
+    ),
+];
+
+/// Creates the exo-operator CRDs (the manifests of `crds/`) through `client`.
 pub async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
+    use anyhow::Context as _;
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
-    for crd in crate::resources::crds() {
+    for (file, text) in CRD_MANIFESTS {
+        let crd: CustomResourceDefinition =
+            serde_saphyr::from_str(text).with_context(|| format!("parsing {file}"))?;
         api.create(&Default::default(), &crd).await?;
     }
     Ok(())
@@ -222,4 +238,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     emulator.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_committed_crd_is_installed_and_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+        let mut committed: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| format!("crds/{}", e.unwrap().file_name().to_string_lossy()))
+            .filter(|f| f.ends_with(".yaml"))
+            .collect();
+        committed.sort();
+        let mut installed: Vec<String> = CRD_MANIFESTS.iter().map(|(f, _)| f.to_string()).collect();
+        installed.sort();
+        assert_eq!(installed, committed);
+        for (file, text) in CRD_MANIFESTS {
+            let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition =
+                serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(file.contains(crd.metadata.name.as_deref().unwrap()));
+        }
+    }
 }
