@@ -10,7 +10,7 @@ use std::time::Duration;
 use exo_operator::controller::context::{Context, Settings};
 use exo_operator::controller::run::{Operator, Scope};
 use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
-use exo_operator::sim::m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
+use exo_operator::sim::m365::tenants::DEMO_SECRET;
 use exo_operator::sim::m365::{SimOptions, Simulator};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -162,14 +162,7 @@ async fn scenarios_on_a_real_cluster() {
         condition(e, "Authorized").is_some_and(|(_, r)| r == "ConsentRequired")
     })
     .await;
-    let http = reqwest::Client::new();
-    for tenant in ["contoso.com", "northwind.onmicrosoft.com"] {
-        http.post(format!("{url}/_sim/tenants/{tenant}/consent"))
-            .json(&json!({"clientId": DEMO_CLIENT_ID}))
-            .send()
-            .await
-            .unwrap();
-    }
+    scenario::consent(&url, &["contoso.com", "northwind.onmicrosoft.com"]).await;
     wait(&accounts, "contoso", "Ready", |e| {
         condition(e, "Ready").is_some_and(|(s, _)| s == "True")
     })

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use cluster::{Backend, Cluster, unique};
 use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
-use exo_operator::sim::m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
+use exo_operator::sim::m365::tenants::DEMO_SECRET;
 use exo_operator::sim::m365::{SimOptions, Simulator};
 use kube::api::Api;
 use scenario::{ready, wait_account};
@@ -380,14 +380,8 @@ async fn the_chart_installs_and_its_rbac_is_all_the_operator_needs() {
     // An API-mode and an inline-mode account, created by the platform team (admin).
     let m365 = Simulator::start(SimOptions::default()).await.unwrap();
     let url = m365.url();
+    scenario::consent(&url, &["contoso.com", "northwind.onmicrosoft.com"]).await;
     let http = reqwest::Client::new();
-    for tenant in ["contoso.com", "northwind.onmicrosoft.com"] {
-        http.post(format!("{url}/_sim/tenants/{tenant}/consent"))
-            .json(&json!({"clientId": DEMO_CLIENT_ID}))
-            .send()
-            .await
-            .unwrap();
-    }
     let account = |name: &str, tenant: &str, mode: &str| {
         let mut account = scenario::account(name, tenant, mode, &url);
         account["metadata"]["namespace"] = json!(watched);

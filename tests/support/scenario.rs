@@ -32,6 +32,21 @@ pub fn account(name: &str, tenant: &str, mode: &str, url: &str) -> Value {
            "metadata": {"name": name}, "spec": spec})
 }
 
+/// Grants admin consent to the demo application in each of `tenants` of the simulator at `url`,
+/// as a Global Administrator would.
+pub async fn consent(url: &str, tenants: &[&str]) {
+    let http = reqwest::Client::new();
+    for tenant in tenants {
+        let granted = http
+            .post(format!("{url}/_sim/tenants/{tenant}/consent"))
+            .json(&json!({"clientId": DEMO_CLIENT_ID}))
+            .send()
+            .await
+            .unwrap();
+        assert!(granted.status().is_success(), "consent in {tenant}");
+    }
+}
+
 /// Waits until account `name` satisfies `pred`; after `timeout` panics with `what` and
 /// `context()` (a log, say).
 pub async fn wait_account(
