@@ -10,6 +10,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends musl-tools \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY crates ./crates
 COPY benches ./benches
 # Without the default `sim` feature: neither the simulators nor the demo are built in.
 RUN cargo build --release --locked --no-default-features \

@@ -30,15 +30,15 @@ use kube::api::{Api, DynamicObject, GroupVersionKind, ListParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
-use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
+use exo_api::exchange_service_account::ExchangeServiceAccount;
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
 use cluster::Cluster;
-use exo_operator::sim::m365::tenants::{
+use exo_sim_m365::tenants::{
     ConsentSpec, DEMO_CLIENT_ID, DEMO_SECRET, DomainSpec, Generate, TenantSpec, TenantsFile,
     UserSpec, demo,
 };
-use exo_operator::sim::m365::{SimOptions, Simulator};
+use exo_sim_m365::{SimOptions, Simulator};
 
 const USERS_PER_LIST: usize = 10;
 

@@ -12,10 +12,10 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 
-use exo_operator::resources::sync_target_list::SyncTargetList;
-use exo_operator::sim::kube::{Emulator, EmulatorOptions, install_crds};
-use exo_operator::sim::m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
-use exo_operator::sim::m365::{Generate, SimOptions, Simulator};
+use exo_api::sync_target_list::SyncTargetList;
+use exo_sim_kube::{Emulator, EmulatorOptions, install_crds};
+use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
+use exo_sim_m365::{Generate, SimOptions, Simulator};
 
 const OBJECTS: usize = 1000;
 const CONCURRENCY: usize = 8;
@@ -125,7 +125,7 @@ async fn kube_bench() -> Value {
 
 async fn m365_bench() -> Value {
     let base_rss = rss_mib();
-    let mut world = exo_operator::sim::m365::tenants::demo();
+    let mut world = exo_sim_m365::tenants::demo();
     world.tenants.truncate(1);
     let started = Instant::now();
     let sim = Simulator::start(SimOptions {

@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 
 use crate::controller::context::{Context, Settings};
 use crate::controller::run::{Operator, Scope};
-use crate::resources::exchange_service_account::{ExchangeServiceAccount, Mode};
-use crate::sim::kube::{Emulator, EmulatorOptions, install_crds};
-use crate::sim::m365::{SimOptions, Simulator};
+use exo_api::exchange_service_account::{ExchangeServiceAccount, Mode};
+use exo_sim_kube::{Emulator, EmulatorOptions, install_crds};
+use exo_sim_m365::{SimOptions, Simulator};
 
 /// Options of the demo.
 #[derive(Clone, Debug)]
@@ -48,7 +48,7 @@ fn manifests(dir: &Path) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file)?;
-        let docs = crate::resources::manifests::parse_yaml_documents(&text)
+        let docs = crate::manifests::parse_yaml_documents(&text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         for doc in docs {
             if doc.get("kind").is_some() {

@@ -4,9 +4,7 @@
 pub mod controller;
 #[cfg(feature = "sim")]
 pub mod demo;
+pub mod manifests;
 pub mod microsoft;
 pub mod notify;
-pub mod resources;
-#[cfg(feature = "sim")]
-pub mod sim;
 pub mod telemetry;

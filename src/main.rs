@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use exo_operator::resources::{self, manifests};
+use exo_api as resources;
+use exo_operator::manifests;
 use exo_operator::telemetry::{self, LogFormat};
 
 /// exo-operator: onboards Microsoft 365 Exchange Online tenants into an email-security service.

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use exo_operator::resources::{crd_file_name, crd_yaml, crds, helm_crds_template};
+use exo_api::{crd_file_name, crd_yaml, crds, helm_crds_template};
 
 const REGENERATE: &str = "regenerate with: cargo run -- crds --output-dir crds --helm-template charts/exo-operator/templates/crds.yaml";
 

@@ -7,11 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use exo_api::exchange_service_account::ExchangeServiceAccount;
 use exo_operator::controller::context::{Context, Settings};
 use exo_operator::controller::run::{Operator, Scope};
-use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
-use exo_operator::sim::m365::tenants::DEMO_SECRET;
-use exo_operator::sim::m365::{SimOptions, Simulator};
+use exo_sim_m365::tenants::DEMO_SECRET;
+use exo_sim_m365::{SimOptions, Simulator};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -99,7 +99,7 @@ async fn scenarios_on_a_real_cluster() {
 
     // CRDs, applied server-side (created, or updated to this version).
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in exo_operator::resources::crds() {
+    for crd in exo_api::crds() {
         let name = crd.metadata.name.clone().unwrap();
         crds.patch(
             &name,

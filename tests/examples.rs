@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use exo_operator::resources::exchange_service_account::{
+use exo_api::exchange_service_account::{
     AuthorizationMethod, CredentialType, Direction, Mode, SyncScope,
 };
-use exo_operator::resources::manifests::{Manifest, check_document, parse_yaml_documents};
+use exo_operator::manifests::{Manifest, check_document, parse_yaml_documents};
 use serde_json::Value;
 
 fn example_files() -> Vec<PathBuf> {

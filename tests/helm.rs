@@ -17,9 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use cluster::{Backend, Cluster, unique};
-use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
-use exo_operator::sim::m365::tenants::DEMO_SECRET;
-use exo_operator::sim::m365::{SimOptions, Simulator};
+use exo_api::exchange_service_account::ExchangeServiceAccount;
+use exo_sim_m365::tenants::DEMO_SECRET;
+use exo_sim_m365::{SimOptions, Simulator};
 use kube::api::Api;
 use scenario::{ready, wait_account};
 use serde_json::{Value, json};

@@ -8,9 +8,9 @@ mod env;
 use std::time::Duration;
 
 use env::{Env, TIMEOUT, is, reason};
-use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
-use exo_operator::sim::m365::SimOptions;
-use exo_operator::sim::m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET, demo};
+use exo_api::exchange_service_account::ExchangeServiceAccount;
+use exo_sim_m365::SimOptions;
+use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET, demo};
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ const NORTHWIND: &str = "northwind.onmicrosoft.com";
 const WOODGROVE: &str = "woodgrove.onmicrosoft.com";
 
 /// Simulator options with `edit` applied to the demo world.
-fn world(edit: impl Fn(&mut exo_operator::sim::m365::tenants::TenantSpec)) -> SimOptions {
+fn world(edit: impl Fn(&mut exo_sim_m365::tenants::TenantSpec)) -> SimOptions {
     let mut tenants = demo();
     for t in &mut tenants.tenants {
         edit(t);

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use env::{Env, TIMEOUT, is};
-use exo_operator::sim::m365::tenants::DEMO_CLIENT_ID;
+use exo_sim_m365::tenants::DEMO_CLIENT_ID;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
@@ -98,9 +98,7 @@ async fn reporters(env: &Env, name: &str) -> Vec<String> {
     out
 }
 
-fn ready_since(
-    esa: &exo_operator::resources::exchange_service_account::ExchangeServiceAccount,
-) -> String {
+fn ready_since(esa: &exo_api::exchange_service_account::ExchangeServiceAccount) -> String {
     esa.status
         .as_ref()
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use env::{Env, is, reason};
 use exo_operator::controller::service_account::decide::READY_MESSAGE;
-use exo_operator::sim::m365::SimOptions;
+use exo_sim_m365::SimOptions;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -523,7 +523,7 @@ async fn selected_to_all_and_back_without_a_new_grant() {
 }
 
 /// The reason of a list's `Ready` condition.
-fn list_ready_reason(stl: &exo_operator::resources::sync_target_list::SyncTargetList) -> String {
+fn list_ready_reason(stl: &exo_api::sync_target_list::SyncTargetList) -> String {
     stl.status
         .iter()
         .flat_map(|s| &s.conditions)
@@ -629,7 +629,7 @@ async fn a_lagging_watch_cache_does_not_make_the_operator_redo_its_work() {
     // one read a cache without its status.
     let env = Env::start_with(
         Env::fast(),
-        exo_operator::sim::kube::EmulatorOptions {
+        exo_sim_kube::EmulatorOptions {
             watch_delay: Duration::from_millis(400),
             ..Default::default()
         },
@@ -637,10 +637,10 @@ async fn a_lagging_watch_cache_does_not_make_the_operator_redo_its_work() {
     .await;
     consent_all(&env, "contoso.com").await;
     env.create(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "few"}, "spec": {"serviceAccountRef": {"name": "contoso"}, "users": ["ada@contoso.com", "grace@contoso.com"]}})).await;
-    env.create(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "contoso-app"}, "stringData": {"client-secret": exo_operator::sim::m365::tenants::DEMO_SECRET}})).await;
+    env.create(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "contoso-app"}, "stringData": {"client-secret": exo_sim_m365::tenants::DEMO_SECRET}})).await;
     env.create(env.point_at_simulator(json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount", "metadata": {"name": "contoso"}, "spec": {
         "tenant": "contoso.onmicrosoft.com", "mode": "Api",
-        "application": {"clientId": exo_operator::sim::m365::tenants::DEMO_CLIENT_ID, "credentials": {"secretName": "contoso-app"}},
+        "application": {"clientId": exo_sim_m365::tenants::DEMO_CLIENT_ID, "credentials": {"secretName": "contoso-app"}},
         "sync": {"scope": "Selected", "targetListRef": {"name": "few"}}}}))).await;
     env.wait_account("contoso", "Ready", |e| is(e, "Ready"))
         .await;
@@ -670,8 +670,8 @@ async fn a_lagging_watch_cache_does_not_make_the_operator_redo_its_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_100_users_is_refused_and_the_last_good_list_is_kept() {
-    let mut world = exo_operator::sim::m365::tenants::demo();
-    world.tenants[0].generate = Some(exo_operator::sim::m365::Generate {
+    let mut world = exo_sim_m365::tenants::demo();
+    world.tenants[0].generate = Some(exo_sim_m365::Generate {
         users: 150,
         groups: 1,
         seed: 9,
@@ -872,8 +872,7 @@ async fn no_token_secret_or_refresh_token_reaches_logs_events_or_status() {
     .await;
 
     let secrets: Api<Secret> = Api::default_namespaced(env.client.clone());
-    let mut forbidden: Vec<String> =
-        vec![exo_operator::sim::m365::tenants::DEMO_SECRET.to_string()];
+    let mut forbidden: Vec<String> = vec![exo_sim_m365::tenants::DEMO_SECRET.to_string()];
     let refresh_tokens = env
         .m365
         .with_world(|w| w.refresh_tokens.keys().cloned().collect::<Vec<_>>());
@@ -996,8 +995,8 @@ async fn the_http_port_serves_health_metrics_and_the_consent_callback() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_watched_namespaces_are_reconciled() {
+    use exo_api::exchange_service_account::ExchangeServiceAccount;
     use exo_operator::controller::run::Scope;
-    use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
     let mut env = Env::start(Env::fast()).await;
     env.stop_operator().await;
     // Namespaces of their own on a shared server: the test's name with a suffix.
@@ -1013,7 +1012,7 @@ async fn only_the_watched_namespaces_are_reconciled() {
         env.cluster.create_namespace(ns).await;
         env.create(json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "app", "namespace": ns},
-            "stringData": {"client-secret": exo_operator::sim::m365::tenants::DEMO_SECRET}}))
+            "stringData": {"client-secret": exo_sim_m365::tenants::DEMO_SECRET}}))
             .await;
         env.create(env.point_at_simulator(json!({
             "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",

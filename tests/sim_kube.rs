@@ -18,8 +18,8 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
-use exo_operator::sim::kube::EmulatorOptions;
+use exo_api::exchange_service_account::ExchangeServiceAccount;
+use exo_sim_kube::EmulatorOptions;
 
 #[path = "support/cluster.rs"]
 mod cluster;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use base64::Engine;
 use exo_operator::microsoft::errors::{IdentityErrorBody, TokenFailure, classify_identity_error};
 use exo_operator::microsoft::identity::token::TokenClaims;
-use exo_operator::sim::m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
-use exo_operator::sim::m365::{Generate, SimOptions, Simulator};
+use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
+use exo_sim_m365::{Generate, SimOptions, Simulator};
 use serde_json::{Value, json};
 
 const CONTOSO: &str = "contoso.onmicrosoft.com";
@@ -1062,7 +1062,7 @@ async fn invoke(
 
 #[tokio::test]
 async fn exchange_admin_api_cmdlets_roles_validation_and_paging() {
-    let mut world = exo_operator::sim::m365::tenants::demo();
+    let mut world = exo_sim_m365::tenants::demo();
     world.tenants[2].role_propagation_seconds = 600;
     let s = sim_with(SimOptions {
         tenants: world,

@@ -1,7 +1,6 @@
 //! `exo-sim`: the Microsoft 365 tenant simulator and the Kubernetes API emulator.
 
 use clap::{Parser, Subcommand};
-use exo_operator::sim;
 
 /// Local stand-ins for Microsoft 365 and a Kubernetes API server, for trials and tests.
 #[derive(Parser)]
@@ -14,15 +13,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve a simulated Microsoft 365 tenant: identity platform, Graph and Exchange admin API.
-    M365(sim::m365::Args),
+    M365(exo_sim_m365::Args),
     /// Serve an emulated Kubernetes API that kube-rs and kubectl can use.
-    Kube(sim::kube::Args),
+    Kube(exo_sim_kube::Args),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::M365(args) => sim::m365::run(args).await,
-        Command::Kube(args) => sim::kube::run(args).await,
+        Command::M365(args) => exo_sim_m365::run(args).await,
+        Command::Kube(args) => exo_sim_kube::run(args).await,
     }
 }

@@ -4,27 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-/// Summary condition: the grant (or list) does its job.
-pub const READY: &str = "Ready";
-/// kstatus "abnormal-true": work is under way.
-pub const RECONCILING: &str = "Reconciling";
-/// kstatus "abnormal-true": only a human can make progress (consent missing, credential invalid).
-pub const STALLED: &str = "Stalled";
-/// The required permissions are granted.
-pub const AUTHORIZED: &str = "Authorized";
-/// A valid access token is held and refreshed.
-pub const TOKEN_VALID: &str = "TokenValid";
-/// The directory (or the selected users) is synchronised.
-pub const DIRECTORY_SYNCED: &str = "DirectorySynced";
-/// Inline mode: the Exchange Administrator role is assigned to the service principal.
-pub const ROLE_ASSIGNED: &str = "RoleAssigned";
-/// Inline mode: the mail-flow objects match the desired state.
-pub const MAIL_FLOW_CONFIGURED: &str = "MailFlowConfigured";
-/// Inline mode: the related security settings (enhanced filtering, allow list, no bypassing
-/// rule, mail domains) were checked and are right.
-pub const SECURITY_SETTINGS_VERIFIED: &str = "SecuritySettingsVerified";
-/// Inline mode: owned Exchange objects differ from the desired state (drift policy Report).
-pub const MAIL_FLOW_DRIFTED: &str = "MailFlowDrifted";
+pub use exo_api::conditions::*;
 
 /// Longest message kept in a condition; longer ones are cut at a character boundary.
 pub const MAX_MESSAGE_LEN: usize = 1024;

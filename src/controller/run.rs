@@ -17,8 +17,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::context::Context;
 use super::{service_account, sync_target_list};
-use crate::resources::exchange_service_account::{AuthorizationMethod, ExchangeServiceAccount};
-use crate::resources::sync_target_list::SyncTargetList;
+use exo_api::exchange_service_account::{AuthorizationMethod, ExchangeServiceAccount};
+use exo_api::sync_target_list::SyncTargetList;
 
 /// Where the controllers look.
 #[derive(Clone, Debug, Default)]

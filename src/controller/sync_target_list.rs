@@ -16,13 +16,10 @@ use super::context::Context;
 use super::error::{Error, Result};
 use super::patch::merge_diff;
 use super::targets::{MAX_USERS, Resolution};
-use crate::resources::exchange_service_account::{ExchangeServiceAccount, SyncScope};
-use crate::resources::sync_target_list::{SyncTargetList, SyncTargetListStatus};
+use exo_api::exchange_service_account::{ExchangeServiceAccount, SyncScope};
+use exo_api::sync_target_list::{SyncTargetList, SyncTargetListStatus};
 
-/// Condition: every entry resolved and the total is within the limit.
-pub const RESOLVED: &str = "Resolved";
-/// Condition: the referenced account exists, selects this list and holds a valid grant.
-pub const SERVICE_ACCOUNT_READY: &str = "ServiceAccountReady";
+pub use exo_api::conditions::{RESOLVED, SERVICE_ACCOUNT_READY};
 
 /// The status after a resolution. Over the limit, the last good users are kept.
 pub fn resolved_status(
@@ -348,7 +345,7 @@ pub fn error_policy(_stl: Arc<SyncTargetList>, error: &Error, _ctx: Arc<Context>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::sync_target_list::{ResolvedUser, SyncTargetListSpec, UnresolvedEntry};
+    use exo_api::sync_target_list::{ResolvedUser, SyncTargetListSpec, UnresolvedEntry};
 
     fn stl() -> SyncTargetList {
         let mut s = SyncTargetList::new(

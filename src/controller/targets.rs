@@ -9,9 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::microsoft::graph::{GraphClient, GraphError};
 use crate::microsoft::identity::token::AccessToken;
-use crate::resources::sync_target_list::{
-    GroupTarget, ResolvedUser, SyncTargetListSpec, UnresolvedEntry,
-};
+use exo_api::sync_target_list::{GroupTarget, ResolvedUser, SyncTargetListSpec, UnresolvedEntry};
 
 /// Most users a list may resolve to.
 pub const MAX_USERS: usize = 100;

@@ -2,7 +2,7 @@
 //! applied. Overrides change where requests go, never which resource a token is for, so the
 //! simulator and sovereign clouds are configuration only.
 
-use crate::resources::exchange_service_account::{Cloud, EndpointOverrides};
+use exo_api::exchange_service_account::{Cloud, EndpointOverrides};
 
 /// Base URLs (no trailing slash) and token scopes of the services the operator calls.
 #[derive(Clone, Debug, PartialEq, Eq)]

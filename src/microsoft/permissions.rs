@@ -2,7 +2,7 @@
 //! consent (`.default` scopes grant what the app registration lists) and verified against the
 //! `roles` of a fresh app-only token and the service principal's app-role assignments.
 
-use crate::resources::exchange_service_account::{ExchangeServiceAccountSpec, Mode};
+use exo_api::exchange_service_account::{ExchangeServiceAccountSpec, Mode};
 
 /// Application id of Microsoft Graph.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
@@ -105,7 +105,7 @@ pub fn required(spec: &ExchangeServiceAccountSpec) -> Vec<Permission> {
         Mode::Inline => {
             let automatic = spec.inline.as_ref().is_none_or(|i| {
                 i.role_assignment.mode
-                    == crate::resources::exchange_service_account::RoleAssignmentMode::Automatic
+                    == exo_api::exchange_service_account::RoleAssignmentMode::Automatic
             });
             if automatic {
                 out.push(ROLE_MANAGEMENT_READ_WRITE);
@@ -135,7 +135,7 @@ pub fn missing<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::exchange_service_account::*;
+    use exo_api::exchange_service_account::*;
 
     fn spec(
         mode: Mode,

@@ -8,14 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use exo_api::exchange_service_account::ExchangeServiceAccount;
+use exo_api::sync_target_list::SyncTargetList;
 use exo_operator::controller::context::{Context, Settings};
 use exo_operator::controller::run::{Operator, Scope};
 use exo_operator::microsoft::http::RetryPolicy;
 use exo_operator::microsoft::retry::Backoff;
-use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
-use exo_operator::resources::sync_target_list::SyncTargetList;
-use exo_operator::sim::kube::{AuditEntry, EmulatorOptions};
-use exo_operator::sim::m365::{SimOptions, Simulator};
+use exo_sim_kube::{AuditEntry, EmulatorOptions};
+use exo_sim_m365::{SimOptions, Simulator};
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use exo_operator::resources::exchange_service_account::ExchangeServiceAccount;
-use exo_operator::sim::m365::tenants::DEMO_CLIENT_ID;
+use exo_api::exchange_service_account::ExchangeServiceAccount;
+use exo_sim_m365::tenants::DEMO_CLIENT_ID;
 use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
 

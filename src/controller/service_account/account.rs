@@ -16,7 +16,7 @@ use crate::microsoft::http::HttpClient;
 use crate::microsoft::identity::IdentityClient;
 use crate::microsoft::identity::cache::CacheKey;
 use crate::microsoft::identity::credential::ClientCredential;
-use crate::resources::exchange_service_account::{CaBundleKind, ExchangeServiceAccount};
+use exo_api::exchange_service_account::{CaBundleKind, ExchangeServiceAccount};
 
 /// Reads a Secret's data, `None` when the Secret does not exist.
 pub async fn secret_data(

@@ -7,7 +7,7 @@ use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
 use crate::microsoft::management::{CONTENT_TYPES, ManagementClient};
 use crate::microsoft::permissions::ACTIVITY_FEED_READ;
-use crate::resources::exchange_service_account::ExchangeServiceAccount;
+use exo_api::exchange_service_account::ExchangeServiceAccount;
 
 /// The `ActivityDataAuthorized` observation: (authorized, reason, message).
 pub type ActivityObservation = Option<(bool, String, String)>;

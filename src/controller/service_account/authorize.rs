@@ -18,12 +18,11 @@ use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
 use crate::microsoft::identity::{PollOutcome, TokenError};
 use crate::microsoft::permissions::{self, Permission, Resource};
-use crate::resources::exchange_service_account::{
+use exo_api::exchange_service_account::{
     ExchangeServiceAccount, RegrantPolicy, ServicePrincipalStatus,
 };
 
-/// Annotation a human sets (any new value) to start a new device-code sign-in.
-pub const REGRANT_ANNOTATION: &str = "exo-operator.io/regrant";
+pub use exo_api::annotations::REGRANT as REGRANT_ANNOTATION;
 
 /// The outcome of the authorization step.
 #[derive(Debug)]

@@ -6,15 +6,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::controller::conditions::{self, Status};
 use crate::microsoft::errors::{ErrorClass, TokenFailure};
-use crate::resources::exchange_service_account::{
+use exo_api::exchange_service_account::{
     ConsentPrompt, ExchangeServiceAccountStatus, MailFlowStatus, ServicePrincipalStatus,
     SyncSummary, TokenStatus,
 };
 
-/// Condition: the policies of `spec.policies` are enabled.
-pub const POLICY_ENABLED: &str = "PolicyEnabled";
-/// Condition: the activity-data permission is granted and subscriptions are started.
-pub const ACTIVITY_DATA_AUTHORIZED: &str = "ActivityDataAuthorized";
+pub use exo_api::conditions::{ACTIVITY_DATA_AUTHORIZED, POLICY_ENABLED};
 
 /// The `message` of a Ready account, as the hosted console words it.
 pub const READY_MESSAGE: &str = "Successfully created a service account and synced data.";

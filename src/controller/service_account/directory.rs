@@ -18,10 +18,9 @@ use crate::microsoft::graph::directory::DeltaStart;
 use crate::microsoft::graph::models::{Group, User};
 use crate::microsoft::graph::{GraphError, GraphFailure, Page};
 use crate::microsoft::identity::token::AccessToken;
-use crate::resources::exchange_service_account::{ExchangeServiceAccount, SyncSummary};
+use exo_api::exchange_service_account::{ExchangeServiceAccount, SyncSummary};
 
-/// Annotation requesting a synchronisation now: an RFC 3339 time later than the last sync.
-pub const SYNC_REQUESTED_ANNOTATION: &str = "exo-operator.io/sync-requested-at";
+pub use exo_api::annotations::SYNC_REQUESTED_AT as SYNC_REQUESTED_ANNOTATION;
 
 /// Whether the sync requested on `object` is dated within the second of `now`. Status
 /// times count in whole seconds, so a pass made now is stamped before such a request and

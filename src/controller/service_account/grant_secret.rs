@@ -17,8 +17,7 @@ use crate::microsoft::identity::DeviceCodePrompt;
 pub const REFRESH_TOKEN_KEY: &str = "refresh-token";
 /// Key of the open device-code prompt (JSON).
 pub const PROMPT_KEY: &str = "device-code-prompt";
-/// Annotation recording the last `exo-operator.io/regrant` value acted on.
-pub const REGRANT_HANDLED: &str = "exo-operator.io/regrant-handled";
+pub use exo_api::annotations::REGRANT_HANDLED;
 
 /// The grant Secret of one account.
 pub struct GrantSecret {

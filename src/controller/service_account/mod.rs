@@ -31,8 +31,8 @@ use super::error::{Error, Result};
 use super::finalizer;
 use super::patch::merge_diff;
 use crate::microsoft::graph::GraphFailure;
-use crate::resources::FINALIZER;
-use crate::resources::exchange_service_account::{
+use exo_api::FINALIZER;
+use exo_api::exchange_service_account::{
     AuthorizationMethod, DeletionPolicy, ExchangeServiceAccount, Mode, SyncScope,
 };
 
@@ -308,7 +308,7 @@ fn waiting_for_grant(esa: &ExchangeServiceAccount) -> Option<InlineObservation> 
 
 fn sync_failed(
     e: &crate::microsoft::graph::GraphError,
-    previous: Option<crate::resources::exchange_service_account::SyncSummary>,
+    previous: Option<exo_api::exchange_service_account::SyncSummary>,
 ) -> SyncObservation {
     SyncObservation::Failed {
         reason: e.failure.reason().to_string(),
@@ -389,7 +389,7 @@ async fn finish(
 
 fn record_gauges(
     esa: &ExchangeServiceAccount,
-    status: &crate::resources::exchange_service_account::ExchangeServiceAccountStatus,
+    status: &exo_api::exchange_service_account::ExchangeServiceAccountStatus,
 ) {
     use crate::telemetry::metrics::{AccountLabels, metrics};
     let labels = AccountLabels {

@@ -8,7 +8,7 @@ use super::account::secret_data;
 use super::decide::Transition;
 use crate::controller::context::Context;
 use crate::notify::{Notice, NoticeKind, SmtpSettings};
-use crate::resources::exchange_service_account::ExchangeServiceAccount;
+use exo_api::exchange_service_account::ExchangeServiceAccount;
 
 /// Sends the notifications configured on `esa` for transition `t`.
 pub async fn notify(esa: &ExchangeServiceAccount, ctx: &Context, t: &Transition) {

@@ -17,8 +17,8 @@ use crate::controller::sync_target_list::{
 };
 use crate::controller::targets;
 use crate::microsoft::identity::token::AccessToken;
-use crate::resources::exchange_service_account::{ExchangeServiceAccount, SyncSummary};
-use crate::resources::sync_target_list::{SyncTargetList, SyncTargetListStatus};
+use exo_api::exchange_service_account::{ExchangeServiceAccount, SyncSummary};
+use exo_api::sync_target_list::{SyncTargetList, SyncTargetListStatus};
 
 async fn target_list(
     esa: &ExchangeServiceAccount,

@@ -225,7 +225,7 @@ pub fn query_value(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::microsoft::http::RetryPolicy;
-    use crate::resources::exchange_service_account::Cloud;
+    use exo_api::exchange_service_account::Cloud;
     use futures::TryStreamExt;
     use std::sync::{Arc, Mutex};
 

@@ -15,7 +15,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
-use crate::resources::exchange_service_account::{CredentialType, Credentials};
+use exo_api::exchange_service_account::{CredentialType, Credentials};
 
 /// Default key of the client secret in the credentials Secret.
 pub const DEFAULT_CLIENT_SECRET_KEY: &str = "client-secret";

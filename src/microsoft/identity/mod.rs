@@ -290,7 +290,7 @@ mod tests {
     use super::*;
     use crate::microsoft::http::RetryPolicy;
     use crate::microsoft::retry::Backoff;
-    use crate::resources::exchange_service_account::Cloud;
+    use exo_api::exchange_service_account::Cloud;
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::resources::exchange_service_account::{Direction, InlineSpec, SyncScope};
+use exo_api::exchange_service_account::{Direction, InlineSpec, SyncScope};
 
 /// Header stamped on mail routed to the service; its value is the tenant's routing token.
 pub const ROUTED_HEADER: &str = "X-EXO-Operator-Routed";
@@ -410,7 +410,7 @@ pub fn membership_changes(desired: &[String], current: &[String]) -> (Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::exchange_service_account::{DriftPolicy, MailFlow, RoleAssignment};
+    use exo_api::exchange_service_account::{DriftPolicy, MailFlow, RoleAssignment};
 
     fn inline(direction: Direction) -> InlineSpec {
         InlineSpec {

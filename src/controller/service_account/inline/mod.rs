@@ -38,10 +38,10 @@ use crate::microsoft::exchange::{ExchangeClient, ExchangeError, ExchangeFailure}
 use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
 use crate::microsoft::permissions::EXCHANGE_MANAGE_AS_APP;
-use crate::resources::exchange_service_account::{
+use exo_api::exchange_service_account::{
     DriftPolicy, ExchangeServiceAccount, InlineSpec, MailFlowStatus, RoleAssignmentMode, SyncScope,
 };
-use crate::resources::sync_target_list::SyncTargetList;
+use exo_api::sync_target_list::SyncTargetList;
 
 /// Key of the routing token in the account's mail-flow Secret.
 const TOKEN_KEY: &str = "routing-token";

@@ -14,7 +14,7 @@ use crate::microsoft::graph::roles::{
     EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, RoleRequestOutcome,
 };
 use crate::microsoft::identity::token::AccessToken;
-use crate::resources::exchange_service_account::{InlineSpec, RoleAssignmentMode};
+use exo_api::exchange_service_account::{InlineSpec, RoleAssignmentMode};
 
 /// How often to look while the role propagates.
 pub const PROPAGATION_POLL: Duration = Duration::from_secs(10);
@@ -165,7 +165,7 @@ pub async fn ensure(
 /// check turns into `RolePropagationSlow` (Stalled), while the operator keeps looking.
 pub fn bound_propagation(
     check: InlineCheck,
-    esa: &crate::resources::exchange_service_account::ExchangeServiceAccount,
+    esa: &exo_api::exchange_service_account::ExchangeServiceAccount,
     now: jiff::Timestamp,
 ) -> InlineCheck {
     if check.reason != "RolePropagating" {
@@ -198,9 +198,7 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
     use super::*;
-    use crate::resources::exchange_service_account::{
-        ExchangeServiceAccount, ExchangeServiceAccountStatus,
-    };
+    use exo_api::exchange_service_account::{ExchangeServiceAccount, ExchangeServiceAccountStatus};
 
     #[test]
     fn a_long_propagation_needs_a_human() {

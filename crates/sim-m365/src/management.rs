@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::Sim;
 use super::errors::activity as error;
-use crate::microsoft::permissions::MANAGEMENT_APP_ID;
+use crate::ids::MANAGEMENT_APP_ID;
 
 const CONTENT_TYPES: [&str; 5] = [
     "Audit.AzureActiveDirectory",

@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::core::cel::{CompiledSchema, compile_schema, validate_compiled};
+use kube_core::cel::{CompiledSchema, compile_schema, validate_compiled};
 use regex::Regex;
 use serde_json::{Map, Value};
 

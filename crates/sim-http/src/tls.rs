@@ -22,7 +22,7 @@ impl LocalTls {
     /// Generates a CA named `name` and a server certificate for the loopback names; the server
     /// speaks HTTP/2 and HTTP/1.1.
     pub fn generate(name: &str) -> anyhow::Result<Self> {
-        crate::microsoft::http::install_crypto_provider();
+        crate::install_crypto_provider();
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params

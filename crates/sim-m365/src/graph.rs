@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use super::Sim;
 use super::errors::graph as error;
 use super::state::{Group, PimRequest, ROLES, RoleAssignment, Tenant, User, World, guid};
-use crate::microsoft::permissions::GRAPH_APP_ID;
+use crate::ids::{self, GRAPH_APP_ID};
 
 /// Default page size.
 pub const DEFAULT_PAGE: usize = 100;
@@ -358,7 +358,7 @@ fn route(base: &str, world: &mut World, tid: &str, req: &Req) -> Response {
                 .map(|g| json!({
                     "id": g.id, "appRoleId": g.role_id, "principalId": sp.id, "principalType": "ServicePrincipal",
                     "principalDisplayName": sp.display_name, "resourceId": resource_sp_id(&tenant.id, &g.resource_app),
-                    "resourceDisplayName": resource_name(&g.resource_app), "createdDateTime": "2024-01-01T00:00:00Z",
+                    "resourceDisplayName": ids::resource_name(&g.resource_app).unwrap_or("Unknown"), "createdDateTime": "2024-01-01T00:00:00Z",
                 }))
                 .collect();
                 paged(base, req, items.len(), |i| items.get(i).cloned())
@@ -586,25 +586,16 @@ fn resource_sp_id(tenant: &str, resource_app: &str) -> String {
     )
 }
 
-fn resource_name(app: &str) -> &'static str {
-    match app {
-        crate::microsoft::permissions::GRAPH_APP_ID => "Microsoft Graph",
-        crate::microsoft::permissions::EXCHANGE_APP_ID => "Office 365 Exchange Online",
-        crate::microsoft::permissions::MANAGEMENT_APP_ID => "Office 365 Management APIs",
-        _ => "Unknown",
-    }
-}
-
 /// Service principals as Graph lists them: the consented applications and the Microsoft
 /// resource APIs.
 fn tenant_sps(tenant: &Tenant, _world: &World) -> Vec<Value> {
     let mut out: Vec<Value> = [
-        crate::microsoft::permissions::GRAPH_APP_ID,
-        crate::microsoft::permissions::EXCHANGE_APP_ID,
-        crate::microsoft::permissions::MANAGEMENT_APP_ID,
+        ids::GRAPH_APP_ID,
+        ids::EXCHANGE_APP_ID,
+        ids::MANAGEMENT_APP_ID,
     ]
     .iter()
-    .map(|app| json!({"id": resource_sp_id(&tenant.id, app), "appId": app, "displayName": resource_name(app), "servicePrincipalType": "Application"}))
+    .map(|app| json!({"id": resource_sp_id(&tenant.id, app), "appId": app, "displayName": ids::resource_name(app).unwrap_or("Unknown"), "servicePrincipalType": "Application"}))
     .collect();
     out.extend(tenant.service_principals.iter().map(|s| json!({"id": s.id, "appId": s.app_id, "displayName": s.display_name, "servicePrincipalType": "Application", "accountEnabled": true})));
     out

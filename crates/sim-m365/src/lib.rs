@@ -7,6 +7,7 @@ pub mod errors;
 pub mod exchange;
 pub mod graph;
 pub mod identity;
+pub mod ids;
 pub mod jwt;
 pub mod management;
 pub mod state;
@@ -212,14 +213,14 @@ async fn faults(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Re
 impl Simulator {
     /// Starts a simulator.
     pub async fn start(opts: SimOptions) -> anyhow::Result<Simulator> {
-        crate::microsoft::http::install_crypto_provider();
+        exo_sim_http::install_crypto_provider();
         let mut world = World::from_file(&opts.tenants, opts.generate)?;
         world.token_lifetime = jiff::SignedDuration::try_from(opts.token_lifetime)?;
         world.device_interval = opts.device_code_interval.max(1);
         let listener = tokio::net::TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
         let (scheme, tls) = if opts.tls {
-            let tls = super::tls::LocalTls::generate("exo-sim m365")?;
+            let tls = exo_sim_http::tls::LocalTls::generate("exo-sim m365")?;
             ("https", Some(tls))
         } else {
             ("http", None)
@@ -230,7 +231,7 @@ impl Simulator {
             base_url: format!("{scheme}://{addr}"),
         });
         let (shutdown, rx) = watch::channel(false);
-        let task = tokio::spawn(super::serve::serve(
+        let task = tokio::spawn(exo_sim_http::serve::serve(
             listener,
             router(sim.clone()),
             tls.as_ref().map(|t| t.server_config.clone()),

@@ -1,10 +1,11 @@
-//! The custom resource types of the `exo-operator.io/v1alpha1` API and their CRDs.
+//! The `exo-operator.io/v1alpha1` API: the custom resource types, their CRDs and the
+//! condition vocabulary of their status.
 
+pub mod annotations;
 pub mod common;
+pub mod conditions;
 pub mod exchange_service_account;
-pub mod manifests;
 pub mod sync_target_list;
-pub mod validation;
 
 #[cfg(test)]
 mod admission_tests;

@@ -10,121 +10,10 @@ use ring::digest;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
+pub use super::ids::{
+    EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, ROLES, permission, permission_name, resource_of,
+};
 use super::tenants::{Generate, TenantsFile};
-use crate::microsoft::permissions::{self, EXCHANGE_APP_ID, GRAPH_APP_ID, MANAGEMENT_APP_ID};
-
-/// Template id of the Global Administrator role.
-pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
-/// Template id of the Exchange Administrator role.
-pub const EXCHANGE_ADMINISTRATOR: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
-
-/// Directory roles the simulator knows: (template id, display name).
-pub const ROLES: &[(&str, &str)] = &[
-    (GLOBAL_ADMINISTRATOR, "Global Administrator"),
-    (EXCHANGE_ADMINISTRATOR, "Exchange Administrator"),
-    (
-        "e8611ab8-c189-46e8-94e1-60213ab1f814",
-        "Privileged Role Administrator",
-    ),
-    (
-        "194ae4cb-b126-40b2-bd5b-6091b380977d",
-        "Security Administrator",
-    ),
-    ("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader"),
-];
-
-/// Permissions the simulator knows: (name, resource app id, app-role id).
-pub fn known_permissions() -> Vec<(&'static str, &'static str, &'static str)> {
-    let mut out: Vec<(&str, &str, &str)> = [
-        permissions::USER_READ_ALL,
-        permissions::GROUP_READ_ALL,
-        permissions::DOMAIN_READ_ALL,
-        permissions::MAIL_READ_WRITE,
-        permissions::APPLICATION_READ_ALL,
-        permissions::ROLE_MANAGEMENT_READ_WRITE,
-        permissions::EXCHANGE_MANAGE_AS_APP,
-        permissions::ACTIVITY_FEED_READ,
-    ]
-    .iter()
-    .map(|p| {
-        let resource = match p.resource {
-            permissions::Resource::Graph => GRAPH_APP_ID,
-            permissions::Resource::Exchange => EXCHANGE_APP_ID,
-            permissions::Resource::Management => MANAGEMENT_APP_ID,
-        };
-        (p.name, resource, p.id)
-    })
-    .collect();
-    out.extend([
-        (
-            "Directory.Read.All",
-            GRAPH_APP_ID,
-            "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
-        ),
-        (
-            "GroupMember.Read.All",
-            GRAPH_APP_ID,
-            "98830695-27a2-44f7-8c18-0c3ebc9698f6",
-        ),
-        (
-            "Organization.Read.All",
-            GRAPH_APP_ID,
-            "498476ce-e0fe-48b0-b801-37ba7e2685c6",
-        ),
-        (
-            "RoleManagement.Read.Directory",
-            GRAPH_APP_ID,
-            "483bed4a-2ad3-4361-a73b-c83ccdbdc53c",
-        ),
-        (
-            "Mail.Read",
-            GRAPH_APP_ID,
-            "810c84a8-4a9e-49e6-bf7d-12d183f40d01",
-        ),
-    ]);
-    out
-}
-
-/// The resource app id of a permission name, and its app-role id.
-pub fn permission(name: &str) -> Option<(&'static str, &'static str)> {
-    known_permissions()
-        .into_iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, r, id)| (r, id))
-}
-
-/// The permission name of an app-role id.
-pub fn permission_name(role_id: &str) -> Option<&'static str> {
-    known_permissions()
-        .into_iter()
-        .find(|(_, _, id)| *id == role_id)
-        .map(|(n, _, _)| n)
-}
-
-/// The resource app id of a token audience or `.default` scope resource.
-pub fn resource_of(audience: &str) -> Option<&'static str> {
-    let a = audience.trim_end_matches('/');
-    match a {
-        "https://graph.microsoft.com"
-        | "https://graph.microsoft.us"
-        | "https://dod-graph.microsoft.us"
-        | "https://microsoftgraph.chinacloudapi.cn"
-        | GRAPH_APP_ID => Some(GRAPH_APP_ID),
-        "https://outlook.office365.com"
-        | "https://outlook.office.com"
-        | "https://outlook.office365.us"
-        | "https://webmail.apps.mil"
-        | "https://partner.outlook.cn"
-        | EXCHANGE_APP_ID => Some(EXCHANGE_APP_ID),
-        "https://manage.office.com"
-        | "https://manage.office365.us"
-        | "https://manage-gcc.office.com"
-        | "https://manage.protection.apps.mil"
-        | "https://manage.chinacloudapi.cn"
-        | MANAGEMENT_APP_ID => Some(MANAGEMENT_APP_ID),
-        _ => None,
-    }
-}
 
 /// A client secret.
 #[derive(Clone, Debug)]
@@ -861,7 +750,7 @@ pub fn grant_consent(tenant: &mut Tenant, app: &App, perms: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::m365::tenants;
+    use crate::tenants;
 
     #[test]
     fn the_demo_world_builds_with_nested_groups() {

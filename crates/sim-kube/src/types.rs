@@ -5,7 +5,7 @@ use std::sync::Arc;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Value, json};
 
-use crate::resources::validation::SchemaValidator;
+use exo_admission::SchemaValidator;
 
 /// A printer column of a custom resource.
 #[derive(Clone, Debug)]

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::Sim;
 use super::state::{EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, Tenant, guid};
-use crate::microsoft::permissions::EXCHANGE_APP_ID;
+use crate::ids::EXCHANGE_APP_ID;
 
 /// Kind of a parameter value.
 #[derive(Clone, Copy, PartialEq, Eq)]

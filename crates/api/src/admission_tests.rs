@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::validation::{FieldError, FieldErrorKind, SchemaValidator};
 use super::{ExchangeServiceAccount, SyncTargetList};
+use exo_admission::{FieldError, FieldErrorKind, SchemaValidator};
 use kube::CustomResourceExt;
 
 fn esa_validator() -> SchemaValidator {
@@ -811,7 +811,7 @@ fn every_schema_property_has_a_description() {
 #[test]
 fn the_shared_admission_table_agrees_with_the_validator() {
     let table: Vec<Value> =
-        serde_json::from_str(include_str!("../../tests/admission/cases.json")).unwrap();
+        serde_json::from_str(include_str!("../../../tests/admission/cases.json")).unwrap();
     assert!(table.len() > 100);
     let (esa, stl) = (esa_validator(), stl_validator());
     for case in &table {

@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use super::validation::SchemaValidator;
-use super::{ExchangeServiceAccount, GROUP, SyncTargetList, VERSION};
+use exo_admission::SchemaValidator;
+use exo_api::{ExchangeServiceAccount, GROUP, SyncTargetList, VERSION};
 
 /// A manifest document after the checks.
 #[derive(Debug, Clone)]

@@ -640,11 +640,7 @@ fn audit(st: &mut Inner, w: &Write, t: &Target, name: &str, code: u16, changed: 
     });
 }
 
-fn invalid(
-    rt: &ResourceType,
-    name: &str,
-    errors: &[crate::resources::validation::FieldError],
-) -> ApiError {
+fn invalid(rt: &ResourceType, name: &str, errors: &[exo_admission::FieldError]) -> ApiError {
     let causes: Vec<Value> = errors
         .iter()
         .map(|e| json!({"reason": e.kind.cause_type(), "message": e.to_string().split_once(": ").map(|(_, m)| m.to_string()).unwrap_or_default(), "field": e.field}))

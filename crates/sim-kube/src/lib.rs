@@ -27,7 +27,7 @@ use self::handler::Emu;
 use self::store::Store;
 pub use self::store::{AuditEntry, Stats};
 use self::types::ResourceType;
-use super::tls::LocalTls;
+use exo_sim_http::tls::LocalTls;
 
 /// Command-line options of `exo-sim kube`.
 #[derive(clap::Args, Debug, Clone)]
@@ -105,7 +105,7 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let (shutdown, rx) = watch::channel(false);
         let router = handler::router(emu.clone());
-        let task = tokio::spawn(super::serve::serve(
+        let task = tokio::spawn(exo_sim_http::serve::serve(
             listener,
             router,
             Some(tls.server_config.clone()),
@@ -161,7 +161,7 @@ impl Emulator {
 
     /// A kube-rs client for this emulator.
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
-        crate::microsoft::http::install_crypto_provider();
+        exo_sim_http::install_crypto_provider();
         let config =
             kube::Config::from_custom_kubeconfig(self.kubeconfig(), &Default::default()).await?;
         Ok(kube::Client::try_from(config)?)
@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn every_committed_crd_is_installed_and_parses() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crds");
         let mut committed: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| format!("crds/{}", e.unwrap().file_name().to_string_lossy()))
