@@ -6,7 +6,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -39,7 +39,7 @@ where
             let patched = api
                 .patch(
                     &obj.name_any(),
-                    &PatchParams::default(),
+                    &super::field_manager::patch(),
                     &json_patch(patch)?,
                 )
                 .await?;
@@ -59,7 +59,7 @@ where
     };
     api.patch(
         &obj.name_any(),
-        &PatchParams::default(),
+        &super::field_manager::patch(),
         &json_patch(patch)?,
     )
     .await?;

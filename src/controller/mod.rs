@@ -3,9 +3,10 @@
 pub mod conditions;
 pub mod context;
 pub mod error;
+pub mod field_manager;
 pub mod finalizer;
 pub mod leader;
-pub mod patch;
+pub mod report;
 pub mod run;
 pub mod service_account;
 pub mod sync_target_list;

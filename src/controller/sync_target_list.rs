@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::conditions::{self, Status};
 use super::context::Context;
 use super::error::{Error, Result};
-use super::patch::merge_diff;
+use super::report;
 use super::targets::{MAX_USERS, Resolution};
 use exo_api::exchange_service_account::{ExchangeServiceAccount, SyncScope};
 use exo_api::sync_target_list::{SyncTargetList, SyncTargetListStatus};
@@ -258,24 +258,18 @@ pub async fn write_status(
     stl: &SyncTargetList,
     status: &SyncTargetListStatus,
 ) -> Result<bool> {
-    let old = serde_json::to_value(&stl.status)?;
-    let new = serde_json::to_value(Some(status))?;
-    let diff = match old {
-        serde_json::Value::Null => Some(new),
-        ref old => merge_diff(old, &new),
-    };
-    let Some(diff) = diff else {
-        return Ok(false);
-    };
     let api: Api<SyncTargetList> =
         Api::namespaced(client.clone(), &stl.namespace().unwrap_or_default());
-    api.patch_status(
-        &stl.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(serde_json::json!({ "status": diff })),
+    // Both reconcilers write a list's status: each applies only to the version it read.
+    let written = report::write_status(
+        &api,
+        stl,
+        stl.status.as_ref(),
+        status,
+        report::Precondition::SameVersion,
     )
     .await?;
-    Ok(true)
+    Ok(written.is_some())
 }
 
 /// Reconciles one list: reports a missing account or one that does not select the list.

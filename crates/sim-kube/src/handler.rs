@@ -1503,6 +1503,17 @@ fn server_side_apply(
         );
         return Ok((obj, true));
     };
+    // A resourceVersion in the apply configuration is a precondition, as for an update.
+    if let Some(rv) = applied
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        && old
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            != Some(rv)
+    {
+        return Err(ApiError::conflict(&t.rt.qualified(), &name));
+    }
     let mut managed: Vec<Value> = old
         .pointer("/metadata/managedFields")
         .and_then(Value::as_array)
@@ -1588,6 +1599,9 @@ fn server_side_apply(
             patch::remove_field(&mut next, path);
         }
     }
+    // The subresource's part is taken first (a status apply keeps the stored metadata), then
+    // the ownership this apply leaves is recorded on what is stored.
+    let mut next = next_state(t, old, next);
     next["metadata"]["managedFields"] = Value::Array(managed);
     set_managed(
         &mut next,
@@ -1597,7 +1611,6 @@ fn server_side_apply(
         &applied_fields,
         t.sub.as_deref(),
     );
-    let next = next_state(t, old, next);
     Ok((next, false))
 }
 

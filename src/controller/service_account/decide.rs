@@ -2,13 +2,14 @@
 //! tenant and the cluster, the status to write and the transitions to announce. No I/O here,
 //! so every condition rule is unit-tested.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+#[cfg(test)]
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::controller::conditions::{self, Status};
-use crate::microsoft::errors::{ErrorClass, TokenFailure};
+use crate::controller::conditions;
+use crate::microsoft::errors::TokenFailure;
 use exo_api::exchange_service_account::{
-    ConsentPrompt, ExchangeServiceAccountStatus, MailFlowStatus, ServicePrincipalStatus,
-    SyncSummary, TokenStatus,
+    ExchangeServiceAccountStatus, MailFlowStatus, ServicePrincipalStatus, SyncSummary,
 };
 
 pub use exo_api::conditions::{ACTIVITY_DATA_AUTHORIZED, POLICY_ENABLED};
@@ -166,8 +167,8 @@ impl InlineCheck {
         }
     }
 
-    /// Marks it as needing a human.
-    pub fn human(mut self) -> Self {
+    /// The same check, marked as one only a human can fix (Stalled).
+    pub fn needing_a_human(mut self) -> Self {
         self.needs_human = true;
         self
     }
@@ -212,10 +213,6 @@ pub enum Transition {
     },
 }
 
-fn time(t: jiff::Timestamp) -> Time {
-    Time(t)
-}
-
 /// Computes the new status and the transitions, given the previous status.
 pub fn decide(
     generation: Option<i64>,
@@ -223,9 +220,8 @@ pub fn decide(
     observed: &Observation,
     now: jiff::Timestamp,
 ) -> (ExchangeServiceAccountStatus, Vec<Transition>) {
-    let now_t = time(now);
     let old = previous.cloned().unwrap_or_default();
-    let mut status = ExchangeServiceAccountStatus {
+    let start = ExchangeServiceAccountStatus {
         observed_generation: generation,
         conditions: old.conditions.clone(),
         consent: None,
@@ -241,374 +237,21 @@ pub fn decide(
             .and_then(|i| i.status.clone().or(old.mail_flow.clone())),
         message: None,
     };
-    let conds = &mut status.conditions;
-    let mut stalled: Option<(String, String)> = None;
-    let set = |conds: &mut Vec<Condition>, t: &str, s: Status, r: &str, m: &str| {
-        conditions::set(conds, t, s, r, m, generation, &now_t);
+    let mut draft = Draft::new(start, generation, now);
+    draft.token(observed, now);
+    let authorized = draft.authorization(observed);
+    let synced = draft.directory(observed, authorized);
+    let extras = draft.extras(observed, authorized);
+    let (inline_ok, inline_problem) = draft.inline(observed);
+    let verdicts = Verdicts {
+        authorized,
+        synced,
+        extras: extras && inline_ok,
+        inline_problem,
     };
-
-    // Token validity.
-    match (&observed.config, &observed.token) {
-        (Some(problem), _) => {
-            set(
-                conds,
-                conditions::TOKEN_VALID,
-                Status::False,
-                problem.reason,
-                &problem.message,
-            );
-            stalled = Some((problem.reason.to_string(), problem.message.clone()));
-        }
-        (
-            None,
-            TokenObservation::Valid {
-                expires_at,
-                obtained_at,
-            },
-        ) => {
-            set(
-                conds,
-                conditions::TOKEN_VALID,
-                Status::True,
-                "TokenValid",
-                "An access token is held and refreshed before it expires.",
-            );
-            status.token = Some(TokenStatus {
-                expires_at: Some(time(*expires_at)),
-                last_refresh_time: Some(time(*obtained_at)),
-            });
-        }
-        (
-            None,
-            TokenObservation::Failed {
-                failure,
-                message,
-                still_valid_until,
-            },
-        ) => {
-            let transient = matches!(
-                failure.class(),
-                ErrorClass::Transient | ErrorClass::Throttled(_)
-            );
-            match (transient, still_valid_until) {
-                (true, Some(until)) if *until > now => set(
-                    conds,
-                    conditions::TOKEN_VALID,
-                    Status::True,
-                    "Refreshing",
-                    &format!(
-                        "The token is still valid; refreshing it failed for now and is retried: {message}"
-                    ),
-                ),
-                (true, _) => set(
-                    conds,
-                    conditions::TOKEN_VALID,
-                    Status::Unknown,
-                    failure.reason(),
-                    message,
-                ),
-                (false, _) => {
-                    set(
-                        conds,
-                        conditions::TOKEN_VALID,
-                        Status::False,
-                        failure.reason(),
-                        message,
-                    );
-                    stalled = Some((failure.reason().to_string(), message.clone()));
-                }
-            }
-        }
-        (None, TokenObservation::NotAttempted) => {
-            if conditions::get(conds, conditions::TOKEN_VALID).is_none()
-                || !matches!(observed.authorization, AuthorizationObservation::Unknown)
-            {
-                set(
-                    conds,
-                    conditions::TOKEN_VALID,
-                    Status::False,
-                    "NotGranted",
-                    "No token yet: access has not been granted.",
-                );
-            }
-        }
-    }
-
-    // Authorization.
-    let authorized = match &observed.authorization {
-        AuthorizationObservation::Granted => {
-            set(
-                conds,
-                conditions::AUTHORIZED,
-                Status::True,
-                "Granted",
-                "Every required permission is granted.",
-            );
-            true
-        }
-        AuthorizationObservation::Unknown => {
-            if conditions::get(conds, conditions::AUTHORIZED).is_none() {
-                set(
-                    conds,
-                    conditions::AUTHORIZED,
-                    Status::Unknown,
-                    "Pending",
-                    "Access has not been checked yet.",
-                );
-            }
-            conditions::is_true(conds, conditions::AUTHORIZED) && observed.config.is_none()
-        }
-        AuthorizationObservation::ConsentRequired { url, missing } => {
-            let message = if missing.is_empty() {
-                format!(
-                    "A Global Administrator must grant admin consent to the application at {url}"
-                )
-            } else {
-                format!(
-                    "A Global Administrator must grant admin consent at {url} for: {}",
-                    missing.join(", ")
-                )
-            };
-            set(
-                conds,
-                conditions::AUTHORIZED,
-                Status::False,
-                "ConsentRequired",
-                &message,
-            );
-            status.consent = Some(ConsentPrompt {
-                admin_consent_url: Some(url.clone()),
-                missing_permissions: missing.clone(),
-                ..Default::default()
-            });
-            stalled = Some(("ConsentRequired".into(), message));
-            false
-        }
-        AuthorizationObservation::Propagating { missing } => {
-            set(
-                conds,
-                conditions::AUTHORIZED,
-                Status::False,
-                "ConsentPropagating",
-                &format!(
-                    "Consent was granted; waiting for the tenant to list: {}",
-                    missing.join(", ")
-                ),
-            );
-            false
-        }
-        AuthorizationObservation::AwaitingSignIn {
-            verification_uri,
-            user_code,
-            expires_at,
-            missing,
-        } => {
-            let message = format!(
-                "A Global Administrator must sign in at {verification_uri} with the code {user_code} before {expires_at}"
-            );
-            set(
-                conds,
-                conditions::AUTHORIZED,
-                Status::False,
-                "AwaitingSignIn",
-                &message,
-            );
-            status.consent = Some(ConsentPrompt {
-                verification_uri: Some(verification_uri.clone()),
-                user_code: Some(user_code.clone()),
-                expires_at: Some(time(*expires_at)),
-                missing_permissions: missing.clone(),
-                ..Default::default()
-            });
-            stalled = Some(("AwaitingSignIn".into(), message));
-            false
-        }
-        AuthorizationObservation::Declined => {
-            let message = "The administrator declined the sign-in; set the annotation exo-operator.io/regrant to start a new one.";
-            set(
-                conds,
-                conditions::AUTHORIZED,
-                Status::False,
-                "SignInDeclined",
-                message,
-            );
-            stalled = Some(("SignInDeclined".into(), message.into()));
-            false
-        }
-        AuthorizationObservation::RegrantRequired => {
-            let message = "The grant must be renewed; set the annotation exo-operator.io/regrant to start a device-code sign-in.";
-            set(
-                conds,
-                conditions::AUTHORIZED,
-                Status::False,
-                "RegrantRequired",
-                message,
-            );
-            stalled = Some(("RegrantRequired".into(), message.into()));
-            false
-        }
-    };
-
-    // Directory synchronisation.
-    let mut sync_ok = false;
-    match &observed.sync {
-        SyncObservation::NotStarted => {
-            if conditions::get(conds, conditions::DIRECTORY_SYNCED).is_none() || !authorized {
-                set(
-                    conds,
-                    conditions::DIRECTORY_SYNCED,
-                    Status::False,
-                    "WaitingForGrant",
-                    "The directory is synchronised once access is granted.",
-                );
-            }
-        }
-        SyncObservation::Synced(summary) => {
-            let message = format!(
-                "Synchronised {} users, {} groups and {} mail domains.",
-                summary.users, summary.groups, summary.domains
-            );
-            set(
-                conds,
-                conditions::DIRECTORY_SYNCED,
-                Status::True,
-                "Synced",
-                &message,
-            );
-            status.sync = Some(summary.clone());
-            sync_ok = true;
-        }
-        SyncObservation::Failed {
-            reason,
-            message,
-            needs_human,
-            previous,
-        } => {
-            set(
-                conds,
-                conditions::DIRECTORY_SYNCED,
-                Status::False,
-                reason,
-                message,
-            );
-            if previous.is_some() {
-                status.sync = previous.clone();
-            }
-            if *needs_human && stalled.is_none() {
-                stalled = Some((reason.clone(), message.clone()));
-            }
-        }
-    }
-
-    // Policies and activity data.
-    let mut extras_ok = true;
-    match &observed.policies {
-        Some(names) if authorized => set(
-            conds,
-            POLICY_ENABLED,
-            Status::True,
-            "PoliciesEnabled",
-            &format!("Enabled: {}", names.join(", ")),
-        ),
-        Some(_) => {
-            extras_ok = false;
-            set(
-                conds,
-                POLICY_ENABLED,
-                Status::False,
-                "WaitingForGrant",
-                "Policies are enabled once access is granted.",
-            )
-        }
-        None => {
-            conds.retain(|c| c.type_ != POLICY_ENABLED);
-        }
-    }
-    match &observed.activity {
-        Some((ok, reason, message)) => {
-            extras_ok &= *ok;
-            set(
-                conds,
-                ACTIVITY_DATA_AUTHORIZED,
-                Status::from(*ok),
-                reason,
-                message,
-            );
-        }
-        None => conds.retain(|c| c.type_ != ACTIVITY_DATA_AUTHORIZED),
-    }
-    let inline = observed.inline.as_ref();
-    conds.retain(|c| {
-        !INLINE_CONDITIONS.contains(&c.type_.as_str())
-            || inline.is_some_and(|i| i.checks.iter().any(|k| k.type_ == c.type_))
-    });
-    let mut inline_problem: Option<(String, String)> = None;
-    for check in inline.map(|i| i.checks.as_slice()).unwrap_or_default() {
-        extras_ok &= check.healthy;
-        set(
-            conds,
-            check.type_,
-            Status::from(check.status),
-            &check.reason,
-            &check.message,
-        );
-        if !check.healthy && inline_problem.is_none() {
-            inline_problem = Some((check.reason.clone(), check.message.clone()));
-        }
-        if check.needs_human && stalled.is_none() {
-            stalled = Some((check.reason.clone(), check.message.clone()));
-        }
-    }
-
-    // Summary conditions.
-    let token_ok = conditions::is_true(conds, conditions::TOKEN_VALID);
-    let ready = authorized && token_ok && sync_ok && extras_ok && observed.config.is_none();
-    if ready {
-        set(
-            conds,
-            conditions::READY,
-            Status::True,
-            "Ready",
-            READY_MESSAGE,
-        );
-        set(conds, conditions::STALLED, Status::False, "Ready", "");
-        set(conds, conditions::RECONCILING, Status::False, "Ready", "");
-        status.message = Some(READY_MESSAGE.to_string());
-    } else {
-        let (reason, message) = stalled.clone().unwrap_or_else(|| {
-            let first = first_problem(conds);
-            match inline_problem {
-                Some(p) if first.0 == "Progressing" => p,
-                _ => first,
-            }
-        });
-        set(conds, conditions::READY, Status::False, &reason, &message);
-        match &stalled {
-            Some((r, m)) => {
-                set(conds, conditions::STALLED, Status::True, r, m);
-                set(
-                    conds,
-                    conditions::RECONCILING,
-                    Status::False,
-                    r,
-                    "Waiting for a human.",
-                );
-            }
-            None => {
-                set(conds, conditions::STALLED, Status::False, "Progressing", "");
-                set(
-                    conds,
-                    conditions::RECONCILING,
-                    Status::True,
-                    &reason,
-                    &message,
-                );
-            }
-        }
-        status.message = Some(message);
-    }
+    draft.summary(observed, &verdicts);
+    let mut status = draft.status;
     sort_conditions(&mut status.conditions);
-
     let transitions = transitions(&old, &status, observed);
     (status, transitions)
 }
@@ -693,5 +336,10 @@ fn had_been_valid(old: &ExchangeServiceAccountStatus) -> bool {
         .is_some_and(|t| t.last_refresh_time.is_some())
 }
 
+mod draft;
+mod next_look;
 #[cfg(test)]
 mod tests;
+
+use draft::{Draft, Verdicts};
+pub use next_look::next_look;

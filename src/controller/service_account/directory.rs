@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::ResourceExt;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 
 use super::account::Account;
 use crate::controller::error::Result;
@@ -307,7 +307,8 @@ pub async fn sync_all(
         match existing {
             Some(mut cm) => {
                 cm.data = Some(data);
-                api.replace(&name, &PostParams::default(), &cm).await?;
+                api.replace(&name, &crate::controller::field_manager::post(), &cm)
+                    .await?;
             }
             None => {
                 let cm = ConfigMap {
@@ -323,7 +324,8 @@ pub async fn sync_all(
                     data: Some(data),
                     ..Default::default()
                 };
-                api.create(&PostParams::default(), &cm).await?;
+                api.create(&crate::controller::field_manager::post(), &cm)
+                    .await?;
             }
         }
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::controller::error::Result;
@@ -106,7 +106,11 @@ impl GrantSecret {
                     secret.string_data = None;
                     set_annotation(&mut secret.metadata, state.regrant_handled.as_deref());
                     self.api
-                        .replace(&self.name, &PostParams::default(), &secret)
+                        .replace(
+                            &self.name,
+                            &crate::controller::field_manager::post(),
+                            &secret,
+                        )
                         .await
                 }
                 None => {
@@ -126,7 +130,9 @@ impl GrantSecret {
                         type_: Some("Opaque".into()),
                         ..Default::default()
                     };
-                    self.api.create(&PostParams::default(), &secret).await
+                    self.api
+                        .create(&crate::controller::field_manager::post(), &secret)
+                        .await
                 }
             };
             match result {

@@ -285,7 +285,12 @@ fn inline_mode_is_ready_only_when_every_inline_condition_is_healthy() {
     };
 
     // Waiting for an approver: not Ready, Stalled on the role.
-    let (pending, _) = decide(Some(1), None, &with(vec![role(false).human()]), at(1));
+    let (pending, _) = decide(
+        Some(1),
+        None,
+        &with(vec![role(false).needing_a_human()]),
+        at(1),
+    );
     assert_eq!(cond(&pending, "Ready").reason, "PendingApproval");
     assert_eq!(cond(&pending, "Stalled").status, "True");
     assert!(pending.mail_flow.is_some());

@@ -20,7 +20,7 @@ use std::time::Duration;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ObjectMeta};
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::{Map, Value, json};
@@ -74,7 +74,11 @@ async fn exchange_token(
 
 /// Fetches the Exchange token into the cache while the Graph grant is being confirmed; a
 /// failure is left for the inline pass to report.
-pub async fn warm_exchange_token(account: &Account, credential: &ClientCredential, ctx: &Context) {
+pub async fn prefetch_exchange_token(
+    account: &Account,
+    credential: &ClientCredential,
+    ctx: &Context,
+) {
     if let Err(e) = exchange_token(account, credential, ctx).await {
         tracing::debug!(error = %e, "Exchange token not available yet");
     }
@@ -147,7 +151,7 @@ pub async fn ensure(
                     account.consent_url(esa)
                 ),
             )
-            .human(),
+            .needing_a_human(),
             Some(ctx.settings.consent_poll),
         ));
     }
@@ -297,7 +301,14 @@ pub async fn ensure(
             let check = not_configured(reason, message);
             Ok(InlineOutcome {
                 observation: InlineObservation {
-                    checks: vec![role.check, if human { check.human() } else { check }],
+                    checks: vec![
+                        role.check,
+                        if human {
+                            check.needing_a_human()
+                        } else {
+                            check
+                        },
+                    ],
                     status: Some(status),
                 },
                 requeue: Some(requeue),
@@ -511,7 +522,10 @@ async fn routing_token(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<St
         )])),
         ..Default::default()
     };
-    match api.create(&PostParams::default(), &secret).await {
+    match api
+        .create(&crate::controller::field_manager::post(), &secret)
+        .await
+    {
         Ok(_) => Ok(token),
         // Created meanwhile (another replica or a retried reconcile): use that one.
         Err(kube::Error::Api(e)) if e.code == 409 => {
@@ -586,19 +600,11 @@ impl Pass<'_> {
 
     /// Records `objects` in status before the object is created (the intent log).
     async fn record(&self, status: &MailFlowStatus) -> Result<()> {
-        let api: Api<ExchangeServiceAccount> = Api::namespaced(
-            self.ctx.client.clone(),
-            &self.esa.namespace().unwrap_or_default(),
-        );
-        api.patch_status(
-            &self.esa.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"mailFlow": {
-                "objects": status.objects,
-                "allowListEntries": status.allow_list_entries,
-            }}})),
-        )
-        .await?;
+        let mut full = self.esa.status.clone().unwrap_or_default();
+        let mail_flow = full.mail_flow.get_or_insert_with(Default::default);
+        mail_flow.objects = status.objects.clone();
+        mail_flow.allow_list_entries = status.allow_list_entries.clone();
+        super::write_status(self.ctx, self.esa, &full).await?;
         Ok(())
     }
 
@@ -884,7 +890,7 @@ impl Pass<'_> {
                         conflicts.join(", ")
                     ),
                 )
-                .human(),
+                .needing_a_human(),
             );
         }
         out.push(if failed.is_empty() {

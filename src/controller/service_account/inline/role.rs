@@ -46,7 +46,11 @@ fn waiting(reason: &str, message: String, human: bool, requeue: Duration) -> Rol
     let check = InlineCheck::positive(ROLE_ASSIGNED, false, reason, message);
     RoleState {
         assigned: false,
-        check: if human { check.human() } else { check },
+        check: if human {
+            check.needing_a_human()
+        } else {
+            check
+        },
         request_id: None,
         requeue: Some(requeue),
     }
@@ -187,7 +191,7 @@ pub fn bound_propagation(
                     "The Exchange Administrator role was assigned at {t} but Exchange Online still refuses the application after an hour; check the assignment in the Microsoft Entra admin center (Roles and administrators, Exchange Administrator)."
                 ),
             )
-            .human()
+            .needing_a_human()
         }
         _ => check,
     }

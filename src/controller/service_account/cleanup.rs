@@ -1,0 +1,106 @@
+//! Deletion: what the operator started in the tenant is stopped and removed (or left, with
+//! deletionPolicy Orphan), and the Secret and ConfigMap it created for the account deleted.
+
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+
+use super::account::Account;
+use super::report::write_status;
+use super::{activity, authorize, directory, inline};
+use crate::controller::context::Context;
+use crate::controller::error::Result;
+use exo_api::exchange_service_account::{DeletionPolicy, ExchangeServiceAccount, Mode};
+
+/// Deletes the Secret and ConfigMap the operator created for the account (those it owns).
+async fn delete_owned(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<()> {
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    let namespace = esa.namespace().unwrap_or_default();
+    let uid = esa.uid();
+    let owned = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        meta.owner_references
+            .iter()
+            .flatten()
+            .any(|o| Some(&o.uid) == uid.as_ref())
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let name = authorize::grant_secret_name(esa);
+    if let Some(s) = secrets.get_opt(&name).await?
+        && owned(&s.metadata)
+    {
+        secrets.delete(&name, &Default::default()).await?;
+    }
+    let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+    let name = directory::state_name(esa);
+    if let Some(cm) = maps.get_opt(&name).await?
+        && owned(&cm.metadata)
+    {
+        maps.delete(&name, &Default::default()).await?;
+    }
+    Ok(())
+}
+
+/// Releases what the account holds in the tenant (deletionPolicy Delete) and in the cluster
+/// before its finalizer is removed.
+pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
+    let key = Account::key_of(esa);
+    if esa.spec.deletion_policy == DeletionPolicy::Delete
+        && let Ok(Ok(account)) = Account::load(esa, ctx).await
+        && let Ok(Ok(credential)) = account.credential(esa, ctx).await
+    {
+        if esa.spec.mode == Mode::Inline
+            && let Err(e) = inline::cleanup(esa, &account, &credential, ctx).await
+        {
+            // The finalizer stays until everything owned is gone; say what is left.
+            let message = format!(
+                "Deletion is waiting: {e}. Fix access (or set deletionPolicy Orphan) to let it finish."
+            );
+            let _ = ctx
+                .recorder
+                .publish(
+                    &Event {
+                        type_: EventType::Warning,
+                        reason: "CleanupIncomplete".into(),
+                        note: Some(message.clone()),
+                        action: "Cleanup".into(),
+                        secondary: None,
+                    },
+                    &esa.object_ref(&()),
+                )
+                .await;
+            let mut status = esa.status.clone().unwrap_or_default();
+            status.message = Some(message);
+            let _ = write_status(ctx, esa, &status).await;
+            return Err(e);
+        }
+        activity::stop(esa, &account, &credential, ctx).await;
+    }
+    if esa.spec.deletion_policy == DeletionPolicy::Delete {
+        delete_owned(esa, ctx).await?;
+    }
+    ctx.tokens
+        .forget(&esa.spec.tenant, &esa.spec.application.client_id);
+    ctx.forget(&key);
+    crate::telemetry::metrics::metrics()
+        .forget_account(&esa.namespace().unwrap_or_default(), &esa.name_any());
+    let reference = esa.object_ref(&());
+    let note = match esa.spec.deletion_policy {
+        DeletionPolicy::Delete => "Stopped what the operator started in the tenant.",
+        DeletionPolicy::Orphan => "Left the tenant as it is (deletionPolicy Orphan).",
+    };
+    let _ = ctx
+        .recorder
+        .publish(
+            &Event {
+                type_: EventType::Normal,
+                reason: "Deleted".into(),
+                note: Some(note.into()),
+                action: "Cleanup".into(),
+                secondary: None,
+            },
+            &reference,
+        )
+        .await;
+    Ok(Action::await_change())
+}

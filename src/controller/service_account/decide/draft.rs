@@ -1,0 +1,422 @@
+//! The status being decided, one concern at a time: each method sets its conditions from
+//! its part of the observation and says whether that part allows `Ready`; [`Draft::summary`]
+//! then derives `Ready`, `Stalled` and `Reconciling`.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::{
+    ACTIVITY_DATA_AUTHORIZED, AuthorizationObservation, INLINE_CONDITIONS, Observation,
+    POLICY_ENABLED, READY_MESSAGE, SyncObservation, TokenObservation, first_problem,
+};
+use crate::controller::conditions::{self, Status};
+use crate::microsoft::errors::ErrorClass;
+use exo_api::exchange_service_account::{ConsentPrompt, ExchangeServiceAccountStatus, TokenStatus};
+
+/// What the sub-conditions said, for the summary.
+pub struct Verdicts {
+    /// Access is granted.
+    pub authorized: bool,
+    /// The directory (or the selected users) is synchronised.
+    pub synced: bool,
+    /// Policies, activity data and inline mode's conditions allow Ready.
+    pub extras: bool,
+    /// The first inline condition that does not allow Ready.
+    pub inline_problem: Option<(String, String)>,
+}
+
+/// The status under construction.
+pub struct Draft {
+    /// The status so far.
+    pub status: ExchangeServiceAccountStatus,
+    /// The first problem only a human can fix (reason, message).
+    pub stalled: Option<(String, String)>,
+    generation: Option<i64>,
+    now: Time,
+}
+
+fn time(t: jiff::Timestamp) -> Time {
+    Time(t)
+}
+
+impl Draft {
+    /// Starts from `status`, at `now`, for `generation`.
+    pub fn new(
+        status: ExchangeServiceAccountStatus,
+        generation: Option<i64>,
+        now: jiff::Timestamp,
+    ) -> Self {
+        Self {
+            status,
+            stalled: None,
+            generation,
+            now: Time(now),
+        }
+    }
+
+    fn set(&mut self, type_: &str, status: Status, reason: &str, message: &str) {
+        conditions::set(
+            &mut self.status.conditions,
+            type_,
+            status,
+            reason,
+            message,
+            self.generation,
+            &self.now,
+        );
+    }
+
+    /// Records a problem only a human can fix, replacing an earlier one (the grant outranks
+    /// the token).
+    fn stall(&mut self, problem: (String, String)) {
+        self.stalled = Some(problem);
+    }
+
+    /// Records a problem only a human can fix unless one is recorded already.
+    fn stall_first(&mut self, problem: (String, String)) {
+        if self.stalled.is_none() {
+            self.stalled = Some(problem);
+        }
+    }
+
+    /// `TokenValid`: a token held and refreshed, a refresh failing for now, or why there is none.
+    pub fn token(&mut self, observed: &Observation, now: jiff::Timestamp) {
+        match (&observed.config, &observed.token) {
+            (Some(problem), _) => {
+                self.set(
+                    conditions::TOKEN_VALID,
+                    Status::False,
+                    problem.reason,
+                    &problem.message,
+                );
+                self.stall((problem.reason.to_string(), problem.message.clone()));
+            }
+            (
+                None,
+                TokenObservation::Valid {
+                    expires_at,
+                    obtained_at,
+                },
+            ) => {
+                self.set(
+                    conditions::TOKEN_VALID,
+                    Status::True,
+                    "TokenValid",
+                    "An access token is held and refreshed before it expires.",
+                );
+                self.status.token = Some(TokenStatus {
+                    expires_at: Some(time(*expires_at)),
+                    last_refresh_time: Some(time(*obtained_at)),
+                });
+            }
+            (
+                None,
+                TokenObservation::Failed {
+                    failure,
+                    message,
+                    still_valid_until,
+                },
+            ) => {
+                let transient = matches!(
+                    failure.class(),
+                    ErrorClass::Transient | ErrorClass::Throttled(_)
+                );
+                match (transient, still_valid_until) {
+                    (true, Some(until)) if *until > now => self.set(conditions::TOKEN_VALID,
+                        Status::True,
+                        "Refreshing",
+                        &format!(
+                            "The token is still valid; refreshing it failed for now and is retried: {message}"
+                        ),
+                    ),
+                    (true, _) => self.set(conditions::TOKEN_VALID,
+                        Status::Unknown,
+                        failure.reason(),
+                        message,
+                    ),
+                    (false, _) => {
+                        self.set(conditions::TOKEN_VALID,
+                            Status::False,
+                            failure.reason(),
+                            message,
+                        );
+                        self.stall((failure.reason().to_string(), message.clone()));
+                    }
+                }
+            }
+            (None, TokenObservation::NotAttempted) => {
+                if conditions::get(&self.status.conditions, conditions::TOKEN_VALID).is_none()
+                    || !matches!(observed.authorization, AuthorizationObservation::Unknown)
+                {
+                    self.set(
+                        conditions::TOKEN_VALID,
+                        Status::False,
+                        "NotGranted",
+                        "No token yet: access has not been granted.",
+                    );
+                }
+            }
+        }
+    }
+
+    /// `Authorized` and the consent prompt; whether access is granted.
+    pub fn authorization(&mut self, observed: &Observation) -> bool {
+        match &observed.authorization {
+            AuthorizationObservation::Granted => {
+                self.set(
+                    conditions::AUTHORIZED,
+                    Status::True,
+                    "Granted",
+                    "Every required permission is granted.",
+                );
+                true
+            }
+            AuthorizationObservation::Unknown => {
+                if conditions::get(&self.status.conditions, conditions::AUTHORIZED).is_none() {
+                    self.set(
+                        conditions::AUTHORIZED,
+                        Status::Unknown,
+                        "Pending",
+                        "Access has not been checked yet.",
+                    );
+                }
+                conditions::is_true(&self.status.conditions, conditions::AUTHORIZED)
+                    && observed.config.is_none()
+            }
+            AuthorizationObservation::ConsentRequired { url, missing } => {
+                let message = if missing.is_empty() {
+                    format!(
+                        "A Global Administrator must grant admin consent to the application at {url}"
+                    )
+                } else {
+                    format!(
+                        "A Global Administrator must grant admin consent at {url} for: {}",
+                        missing.join(", ")
+                    )
+                };
+                self.set(
+                    conditions::AUTHORIZED,
+                    Status::False,
+                    "ConsentRequired",
+                    &message,
+                );
+                self.status.consent = Some(ConsentPrompt {
+                    admin_consent_url: Some(url.clone()),
+                    missing_permissions: missing.clone(),
+                    ..Default::default()
+                });
+                self.stall(("ConsentRequired".into(), message));
+                false
+            }
+            AuthorizationObservation::Propagating { missing } => {
+                self.set(
+                    conditions::AUTHORIZED,
+                    Status::False,
+                    "ConsentPropagating",
+                    &format!(
+                        "Consent was granted; waiting for the tenant to list: {}",
+                        missing.join(", ")
+                    ),
+                );
+                false
+            }
+            AuthorizationObservation::AwaitingSignIn {
+                verification_uri,
+                user_code,
+                expires_at,
+                missing,
+            } => {
+                let message = format!(
+                    "A Global Administrator must sign in at {verification_uri} with the code {user_code} before {expires_at}"
+                );
+                self.set(
+                    conditions::AUTHORIZED,
+                    Status::False,
+                    "AwaitingSignIn",
+                    &message,
+                );
+                self.status.consent = Some(ConsentPrompt {
+                    verification_uri: Some(verification_uri.clone()),
+                    user_code: Some(user_code.clone()),
+                    expires_at: Some(time(*expires_at)),
+                    missing_permissions: missing.clone(),
+                    ..Default::default()
+                });
+                self.stall(("AwaitingSignIn".into(), message));
+                false
+            }
+            AuthorizationObservation::Declined => {
+                let message = "The administrator declined the sign-in; set the annotation exo-operator.io/regrant to start a new one.";
+                self.set(
+                    conditions::AUTHORIZED,
+                    Status::False,
+                    "SignInDeclined",
+                    message,
+                );
+                self.stall(("SignInDeclined".into(), message.into()));
+                false
+            }
+            AuthorizationObservation::RegrantRequired => {
+                let message = "The grant must be renewed; set the annotation exo-operator.io/regrant to start a device-code sign-in.";
+                self.set(
+                    conditions::AUTHORIZED,
+                    Status::False,
+                    "RegrantRequired",
+                    message,
+                );
+                self.stall(("RegrantRequired".into(), message.into()));
+                false
+            }
+        }
+    }
+
+    /// `DirectorySynced` and the sync summary; whether the directory is synchronised.
+    pub fn directory(&mut self, observed: &Observation, authorized: bool) -> bool {
+        match &observed.sync {
+            SyncObservation::NotStarted => {
+                if conditions::get(&self.status.conditions, conditions::DIRECTORY_SYNCED).is_none()
+                    || !authorized
+                {
+                    self.set(
+                        conditions::DIRECTORY_SYNCED,
+                        Status::False,
+                        "WaitingForGrant",
+                        "The directory is synchronised once access is granted.",
+                    );
+                }
+            }
+            SyncObservation::Synced(summary) => {
+                let message = format!(
+                    "Synchronised {} users, {} groups and {} mail domains.",
+                    summary.users, summary.groups, summary.domains
+                );
+                self.set(
+                    conditions::DIRECTORY_SYNCED,
+                    Status::True,
+                    "Synced",
+                    &message,
+                );
+                self.status.sync = Some(summary.clone());
+                return true;
+            }
+            SyncObservation::Failed {
+                reason,
+                message,
+                needs_human,
+                previous,
+            } => {
+                self.set(conditions::DIRECTORY_SYNCED, Status::False, reason, message);
+                if previous.is_some() {
+                    self.status.sync = previous.clone();
+                }
+                if *needs_human {
+                    self.stall_first((reason.clone(), message.clone()));
+                }
+            }
+        }
+
+        false
+    }
+
+    /// `PolicyEnabled` and `ActivityDataAuthorized`; whether they allow Ready.
+    pub fn extras(&mut self, observed: &Observation, authorized: bool) -> bool {
+        let mut all_ok = true;
+        match &observed.policies {
+            Some(names) if authorized => self.set(
+                POLICY_ENABLED,
+                Status::True,
+                "PoliciesEnabled",
+                &format!("Enabled: {}", names.join(", ")),
+            ),
+            Some(_) => {
+                all_ok = false;
+                self.set(
+                    POLICY_ENABLED,
+                    Status::False,
+                    "WaitingForGrant",
+                    "Policies are enabled once access is granted.",
+                )
+            }
+            None => {
+                self.status.conditions.retain(|c| c.type_ != POLICY_ENABLED);
+            }
+        }
+        match &observed.activity {
+            Some((ok, reason, message)) => {
+                all_ok &= *ok;
+                self.set(ACTIVITY_DATA_AUTHORIZED, Status::from(*ok), reason, message);
+            }
+            None => self
+                .status
+                .conditions
+                .retain(|c| c.type_ != ACTIVITY_DATA_AUTHORIZED),
+        }
+        all_ok
+    }
+
+    /// Inline mode's conditions (and the removal of those no longer checked); whether they
+    /// allow Ready, and the first that does not.
+    pub fn inline(&mut self, observed: &Observation) -> (bool, Option<(String, String)>) {
+        let inline = observed.inline.as_ref();
+        let mut all_ok = true;
+        self.status.conditions.retain(|c| {
+            !INLINE_CONDITIONS.contains(&c.type_.as_str())
+                || inline.is_some_and(|i| i.checks.iter().any(|k| k.type_ == c.type_))
+        });
+        let mut inline_problem: Option<(String, String)> = None;
+        for check in inline.map(|i| i.checks.as_slice()).unwrap_or_default() {
+            all_ok &= check.healthy;
+            self.set(
+                check.type_,
+                Status::from(check.status),
+                &check.reason,
+                &check.message,
+            );
+            if !check.healthy && inline_problem.is_none() {
+                inline_problem = Some((check.reason.clone(), check.message.clone()));
+            }
+            if check.needs_human {
+                self.stall_first((check.reason.clone(), check.message.clone()));
+            }
+        }
+
+        (all_ok, inline_problem)
+    }
+
+    /// `Ready`, `Stalled`, `Reconciling` and the top-level message, from the verdicts.
+    pub fn summary(&mut self, observed: &Observation, ok: &Verdicts) {
+        let token_ok = conditions::is_true(&self.status.conditions, conditions::TOKEN_VALID);
+        let ready =
+            ok.authorized && token_ok && ok.synced && ok.extras && observed.config.is_none();
+        if ready {
+            self.set(conditions::READY, Status::True, "Ready", READY_MESSAGE);
+            self.set(conditions::STALLED, Status::False, "Ready", "");
+            self.set(conditions::RECONCILING, Status::False, "Ready", "");
+            self.status.message = Some(READY_MESSAGE.to_string());
+        } else {
+            let (reason, message) = self.stalled.clone().unwrap_or_else(|| {
+                let first = first_problem(&self.status.conditions);
+                match ok.inline_problem.clone() {
+                    Some(p) if first.0 == "Progressing" => p,
+                    _ => first,
+                }
+            });
+            self.set(conditions::READY, Status::False, &reason, &message);
+            match &self.stalled.clone() {
+                Some((r, m)) => {
+                    self.set(conditions::STALLED, Status::True, r, m);
+                    self.set(
+                        conditions::RECONCILING,
+                        Status::False,
+                        r,
+                        "Waiting for a human.",
+                    );
+                }
+                None => {
+                    self.set(conditions::STALLED, Status::False, "Progressing", "");
+                    self.set(conditions::RECONCILING, Status::True, &reason, &message);
+                }
+            }
+            self.status.message = Some(message);
+        }
+    }
+}

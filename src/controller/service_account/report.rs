@@ -1,0 +1,129 @@
+//! Report: the account's only status writer, its Events and notifications, and its gauges.
+//! Everything reported was decided in [`super::decide`]; nothing here decides.
+
+use kube::api::Api;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+
+use super::account::Account;
+use super::decide::{self, Transition};
+use super::notifications;
+use crate::controller::conditions;
+use crate::controller::context::Context;
+use crate::controller::error::Result;
+use crate::controller::report as status_writer;
+use exo_api::exchange_service_account::{ExchangeServiceAccount, ExchangeServiceAccountStatus};
+
+/// Writes the account's status (when it changed) through the one status writer, and remembers
+/// the version written so that the next reconcile does not decide from a cache that has not
+/// caught up with it (the intent log of inline mode is written mid-pass, and must not be
+/// overwritten from a stale copy).
+pub async fn write_status(
+    ctx: &Context,
+    esa: &ExchangeServiceAccount,
+    status: &ExchangeServiceAccountStatus,
+) -> Result<Option<ExchangeServiceAccount>> {
+    let api: Api<ExchangeServiceAccount> =
+        Api::namespaced(ctx.client.clone(), &esa.namespace().unwrap_or_default());
+    let written = status_writer::write_status(
+        &api,
+        esa,
+        esa.status.as_ref(),
+        status,
+        status_writer::Precondition::None,
+    )
+    .await?;
+    if let Some(written) = &written {
+        ctx.update_memo(&Account::key_of(esa), |m| {
+            m.written_version = written.resource_version();
+        });
+    }
+    Ok(written)
+}
+
+/// Writes the decided status if it changed, announces the transitions (Events, and
+/// notifications for the token's), and updates the account's gauges.
+pub async fn report(
+    esa: &ExchangeServiceAccount,
+    ctx: &Context,
+    status: &ExchangeServiceAccountStatus,
+    transitions: &[Transition],
+) -> Result<()> {
+    write_status(ctx, esa, status).await?;
+    announce(esa, ctx, transitions).await;
+    record_gauges(esa, status);
+    Ok(())
+}
+
+fn record_gauges(
+    esa: &ExchangeServiceAccount,
+    status: &exo_api::exchange_service_account::ExchangeServiceAccountStatus,
+) {
+    use crate::telemetry::metrics::{AccountLabels, metrics};
+    let labels = AccountLabels {
+        namespace: esa.namespace().unwrap_or_default(),
+        name: esa.name_any(),
+    };
+    let m = metrics();
+    let valid = conditions::is_true(&status.conditions, conditions::TOKEN_VALID);
+    m.token_valid.get_or_create(&labels).set(i64::from(valid));
+    if let Some(expires) = status.token.as_ref().and_then(|t| t.expires_at.as_ref()) {
+        m.token_expiry
+            .get_or_create(&labels)
+            .set(expires.0.as_millisecond() as f64 / 1000.0);
+    }
+    if let Some(sync) = &status.sync {
+        m.synced_users.get_or_create(&labels).set(sync.users);
+        if let Some(t) = &sync.last_sync_time {
+            m.last_sync
+                .get_or_create(&labels)
+                .set(t.0.as_millisecond() as f64 / 1000.0);
+        }
+    }
+}
+
+async fn announce(esa: &ExchangeServiceAccount, ctx: &Context, transitions: &[Transition]) {
+    let reference = esa.object_ref(&());
+    for t in transitions {
+        let (type_, reason, note) = match t {
+            Transition::BecameReady => (
+                EventType::Normal,
+                "Ready",
+                decide::READY_MESSAGE.to_string(),
+            ),
+            Transition::TokenInvalid { reason, message } => (
+                EventType::Warning,
+                "TokenInvalid",
+                format!("{reason}: {message}"),
+            ),
+            Transition::TokenRecovered => (
+                EventType::Normal,
+                "TokenRecovered",
+                "The access token is valid again.".to_string(),
+            ),
+            Transition::ConsentRequired { message } => {
+                (EventType::Warning, "ConsentRequired", message.clone())
+            }
+            Transition::DeviceCodeIssued { message } => {
+                (EventType::Normal, "DeviceCodeIssued", message.clone())
+            }
+            Transition::Synced { message } => (EventType::Normal, "Synced", message.clone()),
+        };
+        let event = Event {
+            type_,
+            reason: reason.to_string(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            tracing::warn!(error = %e, reason, "cannot publish Event");
+        }
+        if matches!(
+            t,
+            Transition::TokenInvalid { .. } | Transition::TokenRecovered
+        ) {
+            notifications::notify(esa, ctx, t).await;
+        }
+    }
+}
