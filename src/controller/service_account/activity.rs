@@ -1,7 +1,7 @@
 //! Activity data: the `ActivityFeed.Read` permission on the Office 365 Management APIs,
 //! verified from an app-only token, and the activity-feed subscriptions started once per token.
 
-use super::account::Account;
+use super::tenant_clients::TenantClients;
 use crate::controller::context::Context;
 use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
@@ -13,7 +13,7 @@ use exo_api::exchange_service_account::ExchangeServiceAccount;
 pub type ActivityObservation = Option<(bool, String, String)>;
 
 async fn management_token(
-    account: &Account,
+    account: &TenantClients,
     credential: &ClientCredential,
     ctx: &Context,
 ) -> Result<AccessToken, crate::microsoft::identity::TokenError> {
@@ -26,7 +26,7 @@ async fn management_token(
 /// not asked for).
 pub async fn ensure(
     esa: &ExchangeServiceAccount,
-    account: &Account,
+    account: &TenantClients,
     credential: &ClientCredential,
     ctx: &Context,
     graph_token: &AccessToken,
@@ -94,7 +94,7 @@ pub async fn ensure(
 /// logged: a tenant that cannot be reached must not block deletion forever.
 pub async fn stop(
     esa: &ExchangeServiceAccount,
-    account: &Account,
+    account: &TenantClients,
     credential: &ClientCredential,
     ctx: &Context,
 ) {

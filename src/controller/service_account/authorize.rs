@@ -7,9 +7,9 @@ use std::time::Duration;
 use kube::ResourceExt;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::account::Account;
 use super::decide::{AuthorizationObservation, TokenObservation};
 use super::grant_secret::{GrantSecret, GrantState};
+use super::tenant_clients::TenantClients;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
 use crate::microsoft::errors::{ErrorClass, TokenFailure};
@@ -81,7 +81,7 @@ pub enum ConsentStep {
 /// permission, confirmed once per token through the service principal's app-role assignments.
 pub async fn application_consent(
     esa: &ExchangeServiceAccount,
-    account: &Account,
+    account: &TenantClients,
     credential: &ClientCredential,
     ctx: &Context,
 ) -> Result<Authorization> {
@@ -94,7 +94,7 @@ pub async fn application_consent(
 /// ApplicationConsent, first step: obtains the token and checks its `roles`.
 pub async fn consent_token(
     esa: &ExchangeServiceAccount,
-    account: &Account,
+    account: &TenantClients,
     credential: &ClientCredential,
     ctx: &Context,
 ) -> Result<ConsentStep> {
@@ -182,7 +182,7 @@ pub async fn consent_token(
 /// principal's app-role assignments (once per token) and finds the service principal.
 pub async fn confirm_grants(
     esa: &ExchangeServiceAccount,
-    account: &Account,
+    account: &TenantClients,
     ctx: &Context,
     token: AccessToken,
 ) -> Result<Authorization> {
@@ -255,7 +255,7 @@ pub fn grant_secret_name(esa: &ExchangeServiceAccount) -> String {
 /// a device-code sign-in opened (and polled once per reconcile) whenever there is none.
 pub async fn device_code(
     esa: &ExchangeServiceAccount,
-    account: &Account,
+    account: &TenantClients,
     credential: Option<&ClientCredential>,
     ctx: &Context,
 ) -> Result<Authorization> {
@@ -264,7 +264,7 @@ pub async fn device_code(
         &ctx.client,
         &account.namespace,
         &grant_secret_name(esa),
-        Account::owner_reference(esa),
+        TenantClients::owner_reference(esa),
     )
     .await?;
     let mut state = secret.state();
@@ -464,7 +464,7 @@ fn awaiting(
 }
 
 async fn open_prompt(
-    account: &Account,
+    account: &TenantClients,
     credential: Option<&ClientCredential>,
     secret: &mut GrantSecret,
     mut state: GrantState,
@@ -491,7 +491,7 @@ async fn open_prompt(
 /// A delegated token: authorized when its `scp` holds every required Graph permission.
 fn delegated_grant(
     esa: &ExchangeServiceAccount,
-    account: &Account,
+    account: &TenantClients,
     token: AccessToken,
     consent_poll: Duration,
 ) -> Authorization {

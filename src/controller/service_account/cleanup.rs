@@ -6,8 +6,8 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
-use super::account::Account;
 use super::report::write_status;
+use super::tenant_clients::TenantClients;
 use super::{activity, authorize, directory, inline};
 use crate::controller::context::Context;
 use crate::controller::error::Result;
@@ -44,9 +44,9 @@ async fn delete_owned(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<()>
 /// Releases what the account holds in the tenant (deletionPolicy Delete) and in the cluster
 /// before its finalizer is removed.
 pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
-    let key = Account::key_of(esa);
+    let key = TenantClients::key_of(esa);
     if esa.spec.deletion_policy == DeletionPolicy::Delete
-        && let Ok(Ok(account)) = Account::load(esa, ctx).await
+        && let Ok(Ok(account)) = TenantClients::load(esa, ctx).await
         && let Ok(Ok(credential)) = account.credential(esa, ctx).await
     {
         if esa.spec.mode == Mode::Inline

@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::account::Account;
+use super::tenant_clients::TenantClients;
 use crate::controller::error::Result;
 use crate::microsoft::graph::directory::DeltaStart;
 use crate::microsoft::graph::models::{Group, User};
@@ -176,7 +176,7 @@ struct Round {
 }
 
 async fn users_round(
-    account: &Account,
+    account: &TenantClients,
     token: &AccessToken,
     link: Option<String>,
     count: i64,
@@ -210,7 +210,7 @@ async fn users_round(
 }
 
 async fn groups_round(
-    account: &Account,
+    account: &TenantClients,
     token: &AccessToken,
     link: Option<String>,
     count: i64,
@@ -267,7 +267,7 @@ async fn run_round<T>(
 /// state and returns the summary.
 pub async fn sync_all(
     esa: &ExchangeServiceAccount,
-    account: &Account,
+    account: &TenantClients,
     token: &AccessToken,
     client: &kube::Client,
     now: jiff::Timestamp,
@@ -314,7 +314,7 @@ pub async fn sync_all(
                 let cm = ConfigMap {
                     metadata: ObjectMeta {
                         name: Some(name.clone()),
-                        owner_references: Account::owner_reference(esa).map(|o| vec![o]),
+                        owner_references: TenantClients::owner_reference(esa).map(|o| vec![o]),
                         labels: Some(BTreeMap::from([(
                             "app.kubernetes.io/managed-by".to_string(),
                             "exo-operator".to_string(),

@@ -7,7 +7,6 @@
 //!
 //! Deletion is [`cleanup`].
 
-pub mod account;
 pub mod activity;
 pub mod authorize;
 pub mod cleanup;
@@ -19,6 +18,7 @@ pub mod notifications;
 pub mod observe;
 pub mod report;
 pub mod selected;
+pub mod tenant_clients;
 
 use std::sync::Arc;
 
@@ -26,7 +26,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
-use self::account::Account;
+use self::tenant_clients::TenantClients;
 use super::context::Context;
 use super::error::{Error, Result};
 use super::finalizer;
@@ -39,7 +39,7 @@ pub use self::report::write_status;
 /// Reconciles one account.
 pub async fn reconcile(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) -> Result<Action> {
     let started = std::time::Instant::now();
-    let key = Account::key_of(&esa);
+    let key = TenantClients::key_of(&esa);
     let span = tracing::info_span!("reconcile", account = %key);
     let result = tracing::Instrument::instrument(reconcile_inner(esa, ctx), span).await;
     crate::telemetry::metrics::metrics().reconciled(
@@ -59,7 +59,7 @@ async fn reconcile_inner(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) ->
         finalizer::Step::Apply(esa) => {
             if esa.resource_version() != read {
                 // The finalizer was just added: that is a write the cache must catch up with.
-                ctx.update_memo(&Account::key_of(&esa), |m| {
+                ctx.update_memo(&TenantClients::key_of(&esa), |m| {
                     m.written_version = esa.resource_version();
                 });
             }
@@ -84,7 +84,7 @@ async fn caught_up(
     esa: Arc<ExchangeServiceAccount>,
     ctx: &Context,
 ) -> Result<Arc<ExchangeServiceAccount>> {
-    let key = Account::key_of(&esa);
+    let key = TenantClients::key_of(&esa);
     let Some(written) = ctx.memo(&key).written_version else {
         return Ok(esa);
     };
@@ -102,7 +102,7 @@ async fn caught_up(
 
 /// Retry policy after a failed reconcile: the service's `Retry-After`, else backoff per account.
 pub fn error_policy(esa: Arc<ExchangeServiceAccount>, error: &Error, ctx: Arc<Context>) -> Action {
-    let key = Account::key_of(&esa);
+    let key = TenantClients::key_of(&esa);
     let mut failures = 0;
     ctx.update_memo(&key, |m| {
         m.failures = m.failures.saturating_add(1);

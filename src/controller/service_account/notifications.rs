@@ -4,8 +4,8 @@
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
-use super::account::secret_data;
 use super::decide::Transition;
+use super::tenant_clients::secret_data;
 use crate::controller::context::Context;
 use crate::notify::{Notice, NoticeKind, SmtpSettings};
 use exo_api::exchange_service_account::ExchangeServiceAccount;

@@ -6,17 +6,19 @@
 
 use std::time::Duration;
 
-use super::account::Account;
 use super::authorize::{self, Authorization};
 use super::decide::{
     AuthorizationObservation, ConfigProblem, InlineCheck, InlineObservation, Observation,
     SyncObservation, TokenObservation,
 };
+use super::tenant_clients::TenantClients;
 use super::{activity, directory, inline, selected};
 use crate::controller::conditions;
 use crate::controller::context::Context;
 use crate::controller::error::{Error, Result};
 use crate::microsoft::graph::GraphFailure;
+use crate::microsoft::identity::credential::ClientCredential;
+use crate::microsoft::identity::token::AccessToken;
 use exo_api::exchange_service_account::{
     AuthorizationMethod, ExchangeServiceAccount, Mode, SyncScope,
 };
@@ -36,113 +38,183 @@ pub async fn observe(
     ctx: &Context,
     now: jiff::Timestamp,
 ) -> Result<Observed> {
-    let account = match Account::load(esa, ctx).await? {
+    let clients = match TenantClients::load(esa, ctx).await? {
         Ok(a) => a,
         Err(problem) => return Ok(Observed::config_problem(esa, problem)),
     };
-    ctx.update_memo(&account.key, |m| m.failures = 0);
-    let credential = match account.credential(esa, ctx).await? {
+    ctx.update_memo(&clients.key, |m| m.failures = 0);
+    let credential = match clients.credential(esa, ctx).await? {
         Ok(c) => c,
         Err(problem) => {
-            ctx.tokens.forget(&account.tenant, &account.client_id);
+            ctx.tokens.forget(&clients.tenant, &clients.client_id);
             return Ok(Observed::config_problem(esa, problem));
         }
     };
     // A rotated credential drops every token obtained with the old one.
     let fingerprint = credential.fingerprint();
-    if ctx.memo(&account.key).credential.as_deref() != Some(fingerprint.as_str()) {
-        ctx.tokens.forget(&account.tenant, &account.client_id);
-        ctx.update_memo(&account.key, |m| {
+    if ctx.memo(&clients.key).credential.as_deref() != Some(fingerprint.as_str()) {
+        ctx.tokens.forget(&clients.tenant, &clients.client_id);
+        ctx.update_memo(&clients.key, |m| {
             m.credential = Some(fingerprint.clone());
             m.verified_token = None;
         });
     }
+    let pass = Pass {
+        esa,
+        ctx,
+        clients: &clients,
+        credential: &credential,
+        now,
+    };
+    pass.observe().await
+}
 
-    // A selected list is resolved while a new token's grants are confirmed: both need only the
-    // token, and what the resolution found is written only once the grants hold.
-    // Inline mode's Exchange token needs only the credential: it is fetched meanwhile.
-    let authorize = async {
-        Ok::<_, Error>(match esa.spec.authorization.method {
+/// What one observation needs, carried once instead of in every parameter list.
+struct Pass<'a> {
+    esa: &'a ExchangeServiceAccount,
+    ctx: &'a Context,
+    clients: &'a TenantClients,
+    credential: &'a ClientCredential,
+    now: jiff::Timestamp,
+}
+
+impl Pass<'_> {
+    /// The grant first; then the directory and activity data, and inline mode's pass.
+    async fn observe(&self) -> Result<Observed> {
+        let (authorized, ()) = futures::join!(self.authorize(), self.prefetch_exchange_token());
+        let (auth, early_selection) = authorized?;
+        let granted = auth.grant == AuthorizationObservation::Granted;
+        let sync_and_activity = self.sync_and_activity(&auth, granted, early_selection);
+        let inline_pass = self.inline_pass(&auth, granted);
+        // The mail flow of scope Selected follows the list the sync has just written; that of
+        // scope All needs nothing from the sync and runs alongside it.
+        let (synced, inlined) = if self.esa.spec.sync.scope == SyncScope::Selected {
+            let synced = sync_and_activity.await;
+            (synced, inline_pass.await)
+        } else {
+            futures::join!(sync_and_activity, inline_pass)
+        };
+        let (sync, activity) = synced?;
+        let (inline, inline_requeue) = inlined?;
+        let requeue_hint = match (auth.requeue, inline_requeue) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let spec = &self.esa.spec;
+        let observation = Observation {
+            config: None,
+            token: auth.token.clone(),
+            authorization: auth.grant.clone(),
+            service_principal: auth.service_principal.clone(),
+            sync,
+            policies: (!spec.policies.is_empty()).then(|| spec.policies.clone()),
+            activity,
+            inline,
+        };
+        Ok(Observed {
+            observation,
+            requeue_hint,
+        })
+    }
+
+    /// The grant and a token. A selected list is resolved while a new token's grants are
+    /// confirmed: both need only the token, and what the resolution found is written only once
+    /// the grants hold.
+    async fn authorize(&self) -> Result<(Authorization, Option<Result<selected::Prepared>>)> {
+        let (esa, clients, ctx) = (self.esa, self.clients, self.ctx);
+        Ok(match esa.spec.authorization.method {
             AuthorizationMethod::ApplicationConsent => {
-                match authorize::consent_token(esa, &account, &credential, ctx).await? {
+                match authorize::consent_token(esa, clients, self.credential, ctx).await? {
                     authorize::ConsentStep::Done(auth) => (*auth, None),
                     authorize::ConsentStep::Confirm(token)
                         if esa.spec.sync.scope == SyncScope::Selected =>
                     {
                         let (auth, prepared) = futures::join!(
-                            authorize::confirm_grants(esa, &account, ctx, (*token).clone()),
-                            selected::prepare(esa, &account, &token, ctx, now)
+                            authorize::confirm_grants(esa, clients, ctx, (*token).clone()),
+                            selected::prepare(esa, clients, &token, ctx, self.now)
                         );
                         (auth?, Some(prepared))
                     }
                     authorize::ConsentStep::Confirm(token) => (
-                        authorize::confirm_grants(esa, &account, ctx, *token).await?,
+                        authorize::confirm_grants(esa, clients, ctx, *token).await?,
                         None,
                     ),
                 }
             }
             AuthorizationMethod::DeviceCode => (
-                authorize::device_code(esa, &account, Some(&credential), ctx).await?,
+                authorize::device_code(esa, clients, Some(self.credential), ctx).await?,
                 None,
             ),
         })
-    };
-    let prefetch = async {
-        if esa.spec.mode == Mode::Inline {
-            inline::prefetch_exchange_token(&account, &credential, ctx).await;
-        }
-    };
-    let (authorized, ()) = futures::join!(authorize, prefetch);
-    let (auth, early_selection): (Authorization, _) = authorized?;
-    let granted = auth.grant == AuthorizationObservation::Granted;
-    let previous_sync = esa.status.as_ref().and_then(|s| s.sync.clone());
+    }
 
-    let sync_and_activity = async {
-        Ok::<_, Error>(match (&auth.graph_token, granted) {
-            (Some(token), true) => {
-                let sync = async {
-                    match esa.spec.sync.scope {
-                        SyncScope::All if directory::due(esa, now) => {
-                            match directory::sync_all(esa, &account, token, &ctx.client, now).await
-                            {
-                                Ok(summary) => Ok(SyncObservation::Synced(summary)),
-                                Err(Error::Graph(e)) => Ok(sync_failed(&e, previous_sync.clone())),
-                                Err(e) => Err(e),
-                            }
-                        }
-                        SyncScope::All => Ok(previous_sync
-                            .clone()
-                            .map(SyncObservation::Synced)
-                            .unwrap_or(SyncObservation::NotStarted)),
-                        SyncScope::Selected => match early_selection {
-                            Some(prepared) => selected::commit(prepared?, ctx).await,
-                            None => selected::sync_selected(esa, &account, token, ctx, now).await,
-                        },
-                    }
-                };
-                let activity = activity::ensure(esa, &account, &credential, ctx, token);
-                let (sync, activity) = futures::join!(sync, activity);
-                (sync?, activity)
+    /// Inline mode's Exchange token needs only the credential: it is fetched meanwhile.
+    async fn prefetch_exchange_token(&self) {
+        if self.esa.spec.mode == Mode::Inline {
+            inline::prefetch_exchange_token(self.clients, self.credential, self.ctx).await;
+        }
+    }
+
+    /// The directory (or the selected list) and activity data, once access is granted.
+    async fn sync_and_activity(
+        &self,
+        auth: &Authorization,
+        granted: bool,
+        early_selection: Option<Result<selected::Prepared>>,
+    ) -> Result<(SyncObservation, Option<(bool, String, String)>)> {
+        let esa = self.esa;
+        let Some(token) = auth.graph_token.as_ref().filter(|_| granted) else {
+            if esa.spec.sync.scope == SyncScope::Selected {
+                selected::mark_account_not_ready(esa, self.ctx, auth, self.now).await?;
             }
-            _ => {
-                if esa.spec.sync.scope == SyncScope::Selected {
-                    selected::mark_account_not_ready(esa, ctx, &auth, now).await?;
-                }
+            let waiting = esa.spec.activity_data.then(|| {
                 (
-                    SyncObservation::NotStarted,
-                    esa.spec.activity_data.then(|| {
-                        (
-                            false,
-                            "WaitingForGrant".to_string(),
-                            "Activity data is subscribed once access is granted.".to_string(),
-                        )
-                    }),
+                    false,
+                    "WaitingForGrant".to_string(),
+                    "Activity data is subscribed once access is granted.".to_string(),
                 )
+            });
+            return Ok((SyncObservation::NotStarted, waiting));
+        };
+        let activity = activity::ensure(esa, self.clients, self.credential, self.ctx, token);
+        let (sync, activity) = futures::join!(self.sync(token, early_selection), activity);
+        Ok((sync?, activity))
+    }
+
+    /// Directory synchronisation when due (scope All), or the selected list's resolution.
+    async fn sync(
+        &self,
+        token: &AccessToken,
+        early_selection: Option<Result<selected::Prepared>>,
+    ) -> Result<SyncObservation> {
+        let (esa, ctx, now) = (self.esa, self.ctx, self.now);
+        let previous = esa.status.as_ref().and_then(|s| s.sync.clone());
+        match esa.spec.sync.scope {
+            SyncScope::All if directory::due(esa, now) => {
+                match directory::sync_all(esa, self.clients, token, &ctx.client, now).await {
+                    Ok(summary) => Ok(SyncObservation::Synced(summary)),
+                    Err(Error::Graph(e)) => Ok(sync_failed(&e, previous)),
+                    Err(e) => Err(e),
+                }
             }
-        })
-    };
-    let inline_pass = async {
-        Ok::<_, Error>(match (&auth.graph_token, granted, esa.spec.mode) {
+            SyncScope::All => Ok(previous
+                .map(SyncObservation::Synced)
+                .unwrap_or(SyncObservation::NotStarted)),
+            SyncScope::Selected => match early_selection {
+                Some(prepared) => selected::commit(prepared?, ctx).await,
+                None => selected::sync_selected(esa, self.clients, token, ctx, now).await,
+            },
+        }
+    }
+
+    /// Inline mode's role and mail flow, once access is granted.
+    async fn inline_pass(
+        &self,
+        auth: &Authorization,
+        granted: bool,
+    ) -> Result<(Option<InlineObservation>, Option<Duration>)> {
+        let esa = self.esa;
+        Ok(match (&auth.graph_token, granted, esa.spec.mode) {
             (_, _, Mode::Api) => (None, None),
             (Some(token), true, Mode::Inline) => {
                 let principal = auth
@@ -153,42 +225,21 @@ pub async fn observe(
                         .as_ref()
                         .and_then(|s| s.service_principal.as_ref()))
                     .and_then(|sp| sp.object_id.clone());
-                let outcome =
-                    inline::ensure(esa, &account, &credential, ctx, token, principal, now).await?;
+                let outcome = inline::ensure(
+                    esa,
+                    self.clients,
+                    self.credential,
+                    self.ctx,
+                    token,
+                    principal,
+                    self.now,
+                )
+                .await?;
                 (Some(outcome.observation), outcome.requeue)
             }
             _ => (waiting_for_grant(esa), None),
         })
-    };
-    // The mail flow of scope Selected follows the list the sync has just written; that of
-    // scope All needs nothing from the sync and runs alongside it.
-    let (synced, inlined) = if esa.spec.sync.scope == SyncScope::Selected {
-        let synced = sync_and_activity.await;
-        (synced, inline_pass.await)
-    } else {
-        futures::join!(sync_and_activity, inline_pass)
-    };
-    let (sync, activity) = synced?;
-    let (inline, inline_requeue) = inlined?;
-    let requeue = match (auth.requeue, inline_requeue) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-
-    let observation = Observation {
-        config: None,
-        token: auth.token.clone(),
-        authorization: auth.grant.clone(),
-        service_principal: auth.service_principal.clone(),
-        sync,
-        policies: (!esa.spec.policies.is_empty()).then(|| esa.spec.policies.clone()),
-        activity,
-        inline,
-    };
-    Ok(Observed {
-        observation,
-        requeue_hint: requeue,
-    })
+    }
 }
 
 impl Observed {

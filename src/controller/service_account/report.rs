@@ -5,9 +5,9 @@ use kube::api::Api;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
-use super::account::Account;
 use super::decide::{self, Transition};
 use super::notifications;
+use super::tenant_clients::TenantClients;
 use crate::controller::conditions;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
@@ -34,7 +34,7 @@ pub async fn write_status(
     )
     .await?;
     if let Some(written) = &written {
-        ctx.update_memo(&Account::key_of(esa), |m| {
+        ctx.update_memo(&TenantClients::key_of(esa), |m| {
             m.written_version = written.resource_version();
         });
     }

@@ -5,10 +5,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::account::Account;
 use super::authorize::Authorization;
 use super::decide::{AuthorizationObservation, SyncObservation};
 use super::directory::{self, SYNC_REQUESTED_ANNOTATION};
+use super::tenant_clients::TenantClients;
 use crate::controller::conditions;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
@@ -77,7 +77,7 @@ pub struct Prepared {
 /// Resolves the list when due and returns the account's sync observation.
 pub async fn sync_selected(
     esa: &ExchangeServiceAccount,
-    account: &Account,
+    account: &TenantClients,
     token: &AccessToken,
     ctx: &Context,
     now: jiff::Timestamp,
@@ -89,7 +89,7 @@ pub async fn sync_selected(
 /// Reads the list and, when due, resolves it in the tenant; writes nothing.
 pub async fn prepare(
     esa: &ExchangeServiceAccount,
-    account: &Account,
+    account: &TenantClients,
     token: &AccessToken,
     ctx: &Context,
     now: jiff::Timestamp,

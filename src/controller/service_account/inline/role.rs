@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use super::super::account::Account;
 use super::super::decide::InlineCheck;
+use super::super::tenant_clients::TenantClients;
 use crate::controller::conditions::ROLE_ASSIGNED;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
@@ -61,7 +61,7 @@ fn waiting(reason: &str, message: String, human: bool, requeue: Duration) -> Rol
 /// when this returns not assigned, so that the next look gets a fresh one.
 pub async fn ensure(
     spec: &InlineSpec,
-    account: &Account,
+    account: &TenantClients,
     ctx: &Context,
     graph_token: &AccessToken,
     exchange_token: &AccessToken,

@@ -39,8 +39,9 @@ pub async fn secret_data(
     }))
 }
 
-/// An account ready to call Microsoft.
-pub struct Account {
+/// The clients one account calls Microsoft with (identity platform, Graph, HTTP), and its
+/// identity: what a reconcile needs to reach the tenant.
+pub struct TenantClients {
     /// `namespace/name`.
     pub key: String,
     /// Namespace.
@@ -61,7 +62,7 @@ pub struct Account {
     pub http: HttpClient,
 }
 
-impl Account {
+impl TenantClients {
     /// An account's key, `namespace/name`: its memo, its tokens' cache entries, its log span.
     pub fn key_of(esa: &ExchangeServiceAccount) -> String {
         format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any())

@@ -1,0 +1,249 @@
+//! The plan of a pass, pure: which desired objects to create, adopt, correct or leave, which
+//! owned objects to remove, and the allow-list change.
+
+use super::*;
+
+/// What the tenant has, read at the start of a pass.
+pub(super) struct Current {
+    pub(super) objects: BTreeMap<Kind, Vec<Value>>,
+    pub(super) allow: Vec<String>,
+}
+
+/// What a pass does with one wanted object.
+#[derive(Debug, PartialEq)]
+pub(super) enum Step {
+    /// Create it (`recreate`: it was owned, and deleted outside the operator).
+    Create { recreate: bool },
+    /// Set these fields back.
+    Correct(Vec<String>),
+    /// Leave it (a group's members are still brought in line).
+    Keep,
+    /// Leave it alone entirely (a name conflict, or a deletion only reported).
+    Skip,
+}
+
+/// A pass decided from what the tenant has: a step per wanted object, in order.
+#[derive(Debug, Default)]
+pub(super) struct Plan {
+    pub(super) steps: Vec<Step>,
+    /// Objects to add to `status.mailFlow.objects`, created or adopted, in order.
+    pub(super) new_ids: Vec<String>,
+    /// Whether any object is created.
+    pub(super) creates: bool,
+    pub(super) drift: Vec<String>,
+    pub(super) conflicts: Vec<String>,
+}
+
+pub(super) fn make_plan(
+    wanted: &[DesiredObject],
+    current: &Current,
+    status: &MailFlowStatus,
+    report: bool,
+) -> Plan {
+    let mut plan = Plan::default();
+    for object in wanted {
+        let id = object.id();
+        let owned = status.objects.contains(&id);
+        let found = current.objects.get(&object.kind).and_then(|l| {
+            l.iter()
+                .find(|o| name_of(o).eq_ignore_ascii_case(&object.name))
+        });
+        let step = match found {
+            None if owned && report => {
+                plan.drift.push(format!("{id}: deleted"));
+                Step::Skip
+            }
+            None => {
+                if !owned {
+                    plan.new_ids.push(id);
+                }
+                plan.creates = true;
+                Step::Create { recreate: owned }
+            }
+            Some(actual) => {
+                let marked = object
+                    .kind
+                    .comment_field()
+                    .and_then(|f| actual.get(f).and_then(Value::as_str))
+                    .is_some_and(desired::is_marked);
+                if !owned && !marked {
+                    plan.conflicts.push(id);
+                    Step::Skip
+                } else {
+                    if !owned {
+                        plan.new_ids.push(id.clone());
+                    }
+                    let fields = desired::differences(object, actual);
+                    if fields.is_empty() {
+                        Step::Keep
+                    } else if report {
+                        plan.drift.push(format!("{id}: {}", fields.join(", ")));
+                        Step::Keep
+                    } else {
+                        Step::Correct(fields)
+                    }
+                }
+            }
+        };
+        plan.steps.push(step);
+    }
+    plan
+}
+
+/// The change to the connection-filter allow list: the service's ranges merged in, the
+/// operator's former entries taken out, other entries never touched.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct AllowChange {
+    pub(super) add: Vec<String>,
+    pub(super) remove: Vec<String>,
+    pub(super) drift: Vec<String>,
+}
+
+pub(super) fn allow_list_change(
+    ips: &[String],
+    allow: &[String],
+    entries: &[String],
+    report: bool,
+) -> AllowChange {
+    let mut change = AllowChange::default();
+    for ip in ips {
+        if has(allow, ip) {
+            continue;
+        }
+        if has(entries, ip) && report {
+            change.drift.push(format!(
+                "HostedConnectionFilterPolicy/Default: IPAllowList lacks {ip}"
+            ));
+        } else {
+            change.add.push(ip.clone());
+        }
+    }
+    change.remove = entries
+        .iter()
+        .filter(|e| !has(ips, e) && has(allow, e))
+        .cloned()
+        .collect();
+    change
+}
+
+pub(super) fn has(list: &[String], ip: &str) -> bool {
+    list.iter().any(|x| x.eq_ignore_ascii_case(ip))
+}
+
+/// Removal order: rules, then connectors, then groups.
+pub(super) fn removal_rank(id: &str) -> u8 {
+    match id.split_once('/').map(|(k, _)| k) {
+        Some("TransportRule") => 3,
+        Some("OutboundConnector" | "InboundConnector") => 2,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(kind: Kind, name: &str) -> DesiredObject {
+        DesiredObject {
+            kind,
+            name: name.into(),
+            params: params(json!({"Enabled": true})),
+            create_only: Map::new(),
+            members: None,
+        }
+    }
+
+    fn tenant(objects: Vec<(Kind, Value)>) -> Current {
+        let mut current = Current {
+            objects: BTreeMap::new(),
+            allow: Vec::new(),
+        };
+        for (kind, o) in objects {
+            current.objects.entry(kind).or_default().push(o);
+        }
+        current
+    }
+
+    #[test]
+    fn a_plan_creates_adopts_corrects_and_leaves_others_objects_alone() {
+        let wanted = [
+            object(Kind::OutboundConnector, "new"),
+            object(Kind::InboundConnector, "marked"),
+            object(Kind::InboundConnector, "foreign"),
+            object(Kind::TransportRule, "owned"),
+        ];
+        let current = tenant(vec![
+            (
+                Kind::InboundConnector,
+                json!({"Name": "Marked", "Enabled": true, "Comment": desired::marker("d/a")}),
+            ),
+            (
+                Kind::InboundConnector,
+                json!({"Name": "foreign", "Enabled": true, "Comment": "theirs"}),
+            ),
+            (
+                Kind::TransportRule,
+                json!({"Name": "owned", "Enabled": false}),
+            ),
+        ]);
+        let status = MailFlowStatus {
+            objects: vec!["TransportRule/owned".into()],
+            ..Default::default()
+        };
+        let p = make_plan(&wanted, &current, &status, false);
+        assert_eq!(
+            p.steps,
+            [
+                Step::Create { recreate: false },
+                Step::Keep,
+                Step::Skip,
+                Step::Correct(vec!["Enabled".into()]),
+            ]
+        );
+        assert_eq!(
+            p.new_ids,
+            ["OutboundConnector/new", "InboundConnector/marked"]
+        );
+        assert!(p.creates);
+        assert_eq!(p.conflicts, ["InboundConnector/foreign"]);
+        assert!(p.drift.is_empty());
+
+        // Drift policy Report: nothing is set back or re-created, everything is named.
+        let gone = tenant(vec![(
+            Kind::TransportRule,
+            json!({"Name": "owned", "Enabled": false}),
+        )]);
+        let status = MailFlowStatus {
+            objects: vec!["TransportRule/owned".into(), "OutboundConnector/new".into()],
+            ..Default::default()
+        };
+        let p = make_plan(&wanted[..1], &gone, &status, true);
+        assert_eq!(p.steps, [Step::Skip]);
+        assert!(!p.creates);
+        assert_eq!(p.drift, ["OutboundConnector/new: deleted"]);
+        let p = make_plan(&wanted[3..], &gone, &status, true);
+        assert_eq!(p.steps, [Step::Keep]);
+        assert_eq!(p.drift, ["TransportRule/owned: Enabled"]);
+    }
+
+    #[test]
+    fn the_allow_list_change_adds_ours_removes_our_former_entries_and_keeps_theirs() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let change = allow_list_change(
+            &s(&["203.0.113.0/24", "198.51.100.10"]),
+            &s(&["192.0.2.1", "198.51.100.10", "198.51.100.99"]),
+            &s(&["198.51.100.10", "198.51.100.99"]),
+            false,
+        );
+        assert_eq!(change.add, s(&["203.0.113.0/24"]));
+        assert_eq!(change.remove, s(&["198.51.100.99"]));
+        assert!(change.drift.is_empty());
+        // Reported, not restored: an entry of ours taken out by someone else.
+        let change = allow_list_change(&s(&["203.0.113.0/24"]), &[], &s(&["203.0.113.0/24"]), true);
+        assert!(change.add.is_empty());
+        assert_eq!(
+            change.drift,
+            ["HostedConnectionFilterPolicy/Default: IPAllowList lacks 203.0.113.0/24"]
+        );
+    }
+}

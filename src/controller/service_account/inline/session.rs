@@ -1,0 +1,405 @@
+//! One inline pass against Exchange Online: reads, the intent log, and the writes of the plan.
+
+use super::*;
+
+/// How many group-membership changes run at once.
+pub(super) const MEMBER_CONCURRENCY: usize = 8;
+
+/// A failed pass: the status reached so far (objects recorded) and the failure.
+pub(super) struct SessionError {
+    pub(super) status: MailFlowStatus,
+    pub(super) error: ExchangeError,
+}
+
+/// One pass over the tenant's mail flow.
+pub(super) struct MailFlowSession<'a> {
+    pub(super) esa: &'a ExchangeServiceAccount,
+    pub(super) ctx: &'a Context,
+    pub(super) exchange: &'a ExchangeClient,
+    pub(super) token: &'a AccessToken,
+    pub(super) spec: &'a InlineSpec,
+}
+
+pub(super) fn params(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+pub(super) fn name_of(v: &Value) -> &str {
+    v.get("Name").and_then(Value::as_str).unwrap_or("")
+}
+
+impl MailFlowSession<'_> {
+    pub(super) async fn run(
+        &self,
+        cmdlet: &str,
+        p: Value,
+    ) -> std::result::Result<Vec<Value>, ExchangeError> {
+        self.exchange.invoke(self.token, cmdlet, params(p)).await
+    }
+
+    /// The `IPAllowList` of the Default connection filter policy.
+    pub(super) async fn allow_list(&self) -> std::result::Result<Vec<String>, ExchangeError> {
+        let policy = self
+            .run(
+                "Get-HostedConnectionFilterPolicy",
+                json!({"Identity": "Default"}),
+            )
+            .await?;
+        Ok(policy
+            .first()
+            .and_then(|p| p.get("IPAllowList"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    pub(super) async fn list(&self, kind: Kind) -> std::result::Result<Vec<Value>, ExchangeError> {
+        self.run(&format!("Get-{}", kind.noun()), json!({})).await
+    }
+
+    /// Records `objects` in status before the object is created (the intent log).
+    pub(super) async fn record(&self, status: &MailFlowStatus) -> Result<()> {
+        let mut full = self.esa.status.clone().unwrap_or_default();
+        let mail_flow = full.mail_flow.get_or_insert_with(Default::default);
+        mail_flow.objects = status.objects.clone();
+        mail_flow.allow_list_entries = status.allow_list_entries.clone();
+        super::super::write_status(self.ctx, self.esa, &full).await?;
+        Ok(())
+    }
+
+    /// Publishes an Event about object `id`. The object is part of the action, so that events
+    /// about different objects are not folded into one series.
+    pub(super) async fn event(&self, reason: &str, id: &str, note: String) {
+        let event = Event {
+            type_: EventType::Normal,
+            reason: reason.into(),
+            note: Some(note),
+            action: format!("{reason} {id}").chars().take(128).collect(),
+            secondary: None,
+        };
+        if let Err(e) = self
+            .ctx
+            .recorder
+            .publish(&event, &self.esa.object_ref(&()))
+            .await
+        {
+            tracing::warn!(error = %e, reason, "cannot publish Event");
+        }
+    }
+
+    /// Reads the objects of `kinds` and the allow list, all at once.
+    pub(super) async fn read(
+        &self,
+        kinds: &BTreeSet<Kind>,
+    ) -> std::result::Result<Current, ExchangeError> {
+        let lists = futures::future::try_join_all(kinds.iter().map(|k| self.list(*k)));
+        let (lists, allow) = futures::try_join!(lists, self.allow_list())?;
+        Ok(Current {
+            objects: kinds.iter().copied().zip(lists).collect(),
+            allow,
+        })
+    }
+
+    /// Carries out one object's step: creates or corrects it, then brings a group's members in
+    /// line. Returns whether a new object was created.
+    pub(super) async fn carry_out(
+        &self,
+        object: &DesiredObject,
+        step: &Step,
+    ) -> std::result::Result<bool, ExchangeError> {
+        let id = object.id();
+        let mut created = false;
+        match step {
+            Step::Create { recreate } => {
+                let mut p = object.params.clone();
+                p.extend(object.create_only.clone());
+                p.insert("Name".into(), json!(object.name));
+                self.run(&format!("New-{}", object.kind.noun()), Value::Object(p))
+                    .await?;
+                if *recreate {
+                    self.event(
+                        "MailFlowCorrected",
+                        &id,
+                        format!("Re-created {id}, which was deleted outside the operator."),
+                    )
+                    .await;
+                } else {
+                    created = true;
+                }
+            }
+            Step::Correct(fields) => {
+                let mut p = object.params.clone();
+                p.insert("Identity".into(), json!(object.name));
+                self.run(&format!("Set-{}", object.kind.noun()), Value::Object(p))
+                    .await?;
+                self.event(
+                    "MailFlowCorrected",
+                    &id,
+                    format!("Restored {} of {id}.", fields.join(", ")),
+                )
+                .await;
+            }
+            Step::Keep => {}
+            Step::Skip => return Ok(false),
+        }
+        if let Some(members) = &object.members {
+            // A group just created has no members yet.
+            let now: Vec<String> = if matches!(step, Step::Create { .. }) {
+                Vec::new()
+            } else {
+                self.run(
+                    "Get-DistributionGroupMember",
+                    json!({"Identity": object.name}),
+                )
+                .await?
+                .iter()
+                .filter_map(|m| {
+                    m.get("PrimarySmtpAddress")
+                        .or(m.get("Name"))
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                })
+                .collect()
+            };
+            let (add, remove) = desired::membership_changes(members, &now);
+            let mut calls = Vec::new();
+            for (cmdlet, member) in add
+                .into_iter()
+                .map(|m| ("Add-DistributionGroupMember", m))
+                .chain(
+                    remove
+                        .into_iter()
+                        .map(|m| ("Remove-DistributionGroupMember", m)),
+                )
+            {
+                calls.push(self.run(
+                    cmdlet,
+                    json!({"Identity": object.name, "Member": member, "BypassSecurityGroupManagerCheck": true}),
+                ));
+            }
+            futures::stream::iter(calls)
+                .buffer_unordered(MEMBER_CONCURRENCY)
+                .try_collect::<Vec<_>>()
+                .await?;
+        }
+        Ok(created)
+    }
+
+    pub(super) async fn apply(
+        &self,
+        wanted: &[DesiredObject],
+        mut status: MailFlowStatus,
+        inputs: &Gathered,
+        current: std::result::Result<Current, ExchangeError>,
+    ) -> std::result::Result<(MailFlowStatus, Vec<InlineCheck>), SessionError> {
+        macro_rules! attempt {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(error) => return Err(SessionError { status, error }),
+                }
+            };
+        }
+        let current = attempt!(current);
+        let report = self.spec.mail_flow.drift_policy == DriftPolicy::Report;
+        let mut plan = make_plan(wanted, &current, &status, report);
+        let ips = &self.spec.mail_flow.service_ip_ranges;
+        let allow = allow_list_change(ips, &current.allow, &status.allow_list_entries, report);
+        plan.drift.extend(allow.drift.iter().cloned());
+
+        // The intent log: every object about to be created and every allow-list entry about to
+        // be added is recorded in one write before any of them exists.
+        let mut intent = status.clone();
+        intent.objects.extend(plan.new_ids.iter().cloned());
+        for ip in &allow.add {
+            if !has(&intent.allow_list_entries, ip) {
+                intent.allow_list_entries.push(ip.clone());
+            }
+        }
+        let writes_ahead = plan.creates || !allow.add.is_empty();
+        if writes_ahead
+            && (intent.objects != status.objects
+                || intent.allow_list_entries != status.allow_list_entries)
+            && let Err(e) = self.record(&intent).await
+        {
+            tracing::warn!(error = %e, "cannot record Exchange objects before creating them");
+            return Err(SessionError {
+                status,
+                error: ExchangeError::from_response("record", 503, b"", None),
+            });
+        }
+        status = intent;
+
+        // Groups and connectors do not depend on one another, nor on the allow list: they are
+        // written at once. Rules name them, and are created one by one in their order.
+        let (first, rules): (Vec<_>, Vec<_>) = wanted
+            .iter()
+            .zip(plan.steps.iter())
+            .partition(|(o, _)| o.kind != Kind::TransportRule);
+        let objects = futures::future::join_all(first.iter().map(|(o, s)| self.carry_out(o, s)));
+        let allow_write = async {
+            if allow.add.is_empty() && allow.remove.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut change = json!({"@odata.type": "#Exchange.GenericHashTable"});
+            if !allow.add.is_empty() {
+                change["Add"] = json!(allow.add);
+            }
+            if !allow.remove.is_empty() {
+                change["Remove"] = json!(allow.remove);
+            }
+            self.run(
+                "Set-HostedConnectionFilterPolicy",
+                json!({"Identity": "Default", "IPAllowList": change}),
+            )
+            .await
+        };
+        let (objects, allow_written) = futures::join!(objects, allow_write);
+        let mut created = Vec::new();
+        for ((object, _), outcome) in first.iter().zip(objects) {
+            if attempt!(outcome) {
+                created.push(object.id());
+            }
+        }
+        attempt!(allow_written);
+        status.allow_list_entries.retain(|e| has(ips, e));
+        for (object, step) in rules {
+            if attempt!(self.carry_out(object, step).await) {
+                created.push(object.id());
+            }
+        }
+
+        // Owned objects no longer wanted (e.g. the outbound set after a change back to
+        // Inbound): rules first, then connectors, then groups.
+        let wanted_ids: Vec<String> = wanted.iter().map(DesiredObject::id).collect();
+        let mut stale: Vec<String> = status
+            .objects
+            .iter()
+            .filter(|id| !wanted_ids.contains(id))
+            .cloned()
+            .collect();
+        stale.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
+        for id in stale {
+            let (noun, name) = id.split_once('/').unwrap_or(("", ""));
+            match self
+                .run(
+                    &format!("Remove-{noun}"),
+                    json!({"Identity": name, "Confirm": false}),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.failure == ExchangeFailure::NotFound => {}
+                Err(error) => return Err(SessionError { status, error }),
+            }
+            status.objects.retain(|o| o != &id);
+            self.event(
+                "MailFlowRemoved",
+                &id,
+                format!("Removed {id}, no longer needed."),
+            )
+            .await;
+        }
+        let Plan {
+            drift, conflicts, ..
+        } = plan;
+
+        // Security settings, read back after the changes.
+        let (rules, inbound, allow) = attempt!(futures::try_join!(
+            self.list(Kind::TransportRule),
+            self.list(Kind::InboundConnector),
+            self.allow_list()
+        ));
+        let names = Names::new(&self.spec.mail_flow.name_prefix);
+        let return_connector = inbound
+            .iter()
+            .find(|c| name_of(c).eq_ignore_ascii_case(&names.return_connector()));
+        let failed = checks::failed(&checks::Tenant {
+            service_ips: ips,
+            return_connector,
+            allow_list: &allow,
+            rules: &rules,
+            inbound_rule: &names.inbound_rule(),
+            protected_domains: &inputs.protected_domains,
+            mail_domains: &inputs.mail_domains,
+        });
+        status.failed_checks = failed.clone();
+        status.drift = drift.clone();
+
+        let mut out = Vec::new();
+        if conflicts.is_empty() {
+            let what = if created.is_empty() {
+                format!("{} Exchange objects match the desired state.", wanted.len())
+            } else {
+                format!(
+                    "{} Exchange objects configured; created {}.",
+                    wanted.len(),
+                    created.join(", ")
+                )
+            };
+            out.push(InlineCheck::positive(
+                MAIL_FLOW_CONFIGURED,
+                true,
+                "Configured",
+                what,
+            ));
+        } else {
+            out.push(
+                not_configured(
+                    "NameConflict",
+                    format!(
+                        "Objects with these names exist and were not created by exo-operator: {}. Rename them or choose another spec.inline.mailFlow.namePrefix.",
+                        conflicts.join(", ")
+                    ),
+                )
+                .needing_a_human(),
+            );
+        }
+        out.push(if failed.is_empty() {
+            InlineCheck::positive(
+                SECURITY_SETTINGS_VERIFIED,
+                true,
+                "Verified",
+                "Enhanced filtering, the allow list, rule order and mail domains are right.".into(),
+            )
+        } else {
+            InlineCheck::positive(
+                SECURITY_SETTINGS_VERIFIED,
+                false,
+                "ChecksFailed",
+                failed.join("; "),
+            )
+        });
+        out.push(if drift.is_empty() {
+            InlineCheck {
+                type_: MAIL_FLOW_DRIFTED,
+                status: false,
+                healthy: true,
+                reason: "InSync".into(),
+                message: "Owned Exchange objects match the desired state.".into(),
+                needs_human: false,
+            }
+        } else {
+            InlineCheck {
+                type_: MAIL_FLOW_DRIFTED,
+                status: true,
+                healthy: false,
+                reason: "Drifted".into(),
+                message: format!(
+                    "Changed outside the operator (drift policy Report, nothing was changed): {}",
+                    drift.join("; ")
+                ),
+                needs_human: false,
+            }
+        });
+        Ok((status, out))
+    }
+}
