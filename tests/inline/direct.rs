@@ -7,7 +7,7 @@ use std::time::Duration;
 use exo_sim_m365::tenants::DEMO_CLIENT_ID;
 use serde_json::json;
 
-use super::env::{self, Env, is, reason, settled};
+use super::env::{self, Env, is, settled};
 use super::{
     NORTHWIND, allow_list, delete_and_check_nothing_owned_is_left, events, exchange,
     mail_flow_objects, message, names, northwind, request_check, wait_exchange, world,
@@ -31,10 +31,8 @@ async fn inline_inbound_with_direct_assignment_corrects_drift_and_cleans_up_comp
     northwind(&env, json!({"mode": "Automatic"}), "Correct").await;
 
     // Assigned directly, then the role takes a while to reach Exchange.
-    env.wait_account("northwind", "the role propagating", |e| {
-        reason(e, "RoleAssigned", "RolePropagating")
-    })
-    .await;
+    env.wait_reason("northwind", "RoleAssigned", "RolePropagating")
+        .await;
     let state = exchange(&env, NORTHWIND).await;
     assert_eq!(state["roleAssignments"].as_array().unwrap().len(), 1);
     assert!(names(&state, "TransportRule").is_empty());
@@ -149,9 +147,7 @@ async fn manual_role_assignment_is_detected_and_a_bypassing_rule_fails_the_secur
     env.consent(NORTHWIND).await;
     northwind(&env, json!({"mode": "Manual"}), "Correct").await;
     let esa = env
-        .wait_account("northwind", "the manual steps", |e| {
-            reason(e, "RoleAssigned", "ManualAssignmentRequired")
-        })
+        .wait_reason("northwind", "RoleAssigned", "ManualAssignmentRequired")
         .await;
     assert!(is(&esa, "Stalled"));
     let text = message(&esa, "RoleAssigned");
@@ -181,9 +177,7 @@ async fn manual_role_assignment_is_detected_and_a_bypassing_rule_fails_the_secur
     .await;
     request_check(&env, "northwind").await;
     let esa = env
-        .wait_account("northwind", "the failed check", |e| {
-            reason(e, "SecuritySettingsVerified", "ChecksFailed")
-        })
+        .wait_reason("northwind", "SecuritySettingsVerified", "ChecksFailed")
         .await;
     let text = message(&esa, "SecuritySettingsVerified");
     assert!(
@@ -201,11 +195,8 @@ async fn an_operator_stopped_between_exchange_writes_converges_without_duplicate
     let mut env = Env::start(Env::fast()).await;
     env.consent(NORTHWIND).await;
     // Every Exchange call is slow, so the stop lands between two writes.
-    env.control(
-        "/faults",
-        json!({"path": "POST /adminapi/.*", "latencyMs": 150}),
-    )
-    .await;
+    env.fault(json!({"path": "POST /adminapi/.*", "latencyMs": 150}))
+        .await;
     northwind(&env, json!({"mode": "Automatic"}), "Correct").await;
     wait_exchange(&env, NORTHWIND, "a first object", |s| {
         !names(s, "OutboundConnector").is_empty()

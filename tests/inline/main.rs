@@ -164,6 +164,13 @@ async fn delete_and_check_nothing_owned_is_left(env: &Env, name: &str, tenant: &
     state
 }
 
+/// Asserts that `text` mentions each of `needles`.
+fn assert_mentions(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{needle} not in: {text}");
+    }
+}
+
 /// The message of an account's condition `type_` (empty if it has none).
 fn message(esa: &ExchangeServiceAccount, type_: &str) -> String {
     esa.status

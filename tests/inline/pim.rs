@@ -3,10 +3,10 @@
 
 use serde_json::{Value, json};
 
-use super::env::{Env, is, reason};
+use super::env::{Env, is};
 use super::{
-    WOODGROVE, allow_list, delete_and_check_nothing_owned_is_left, exchange, mail_flow_objects,
-    message, names, request_check, wait_exchange, world,
+    WOODGROVE, allow_list, assert_mentions, delete_and_check_nothing_owned_is_left, exchange,
+    mail_flow_objects, message, names, request_check, wait_exchange, world,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,9 +21,7 @@ async fn pim_approval_then_outbound_upgrade_and_back_with_reported_drift_and_mem
     env.apply_example("inline-inbound-outbound-pim.yaml").await;
 
     let esa = env
-        .wait_account("woodgrove", "the PIM request pending", |e| {
-            reason(e, "RoleAssigned", "PendingApproval")
-        })
+        .wait_reason("woodgrove", "RoleAssigned", "PendingApproval")
         .await;
     assert!(is(&esa, "Stalled") && !is(&esa, "Ready"));
     assert!(
@@ -181,27 +179,20 @@ async fn reported_drift_names_fields_and_each_failed_security_check_without_chan
                 && message(e, "SecuritySettingsVerified").contains("DomainsVerified")
         })
         .await;
-    let drift = message(&esa, "MailFlowDrifted");
-    assert!(
-        drift.contains("InboundConnector/exo-inline Connector from Service: EFSkipIPs"),
-        "{drift}"
+    assert_mentions(
+        &message(&esa, "MailFlowDrifted"),
+        &[
+            "InboundConnector/exo-inline Connector from Service: EFSkipIPs",
+            "IPAllowList lacks 203.0.113.0/24",
+        ],
     );
-    assert!(
-        drift.contains("IPAllowList lacks 203.0.113.0/24"),
-        "{drift}"
-    );
-    let checks = message(&esa, "SecuritySettingsVerified");
-    assert!(
-        checks.contains("EnhancedFiltering: the inbound connector does not skip 203.0.113.0/24"),
-        "{checks}"
-    );
-    assert!(
-        checks.contains("AllowList: the connection filter policy does not allow 203.0.113.0/24"),
-        "{checks}"
-    );
-    assert!(
-        checks.contains("DomainsVerified: not verified for e-mail: partner.example"),
-        "{checks}"
+    assert_mentions(
+        &message(&esa, "SecuritySettingsVerified"),
+        &[
+            "EnhancedFiltering: the inbound connector does not skip 203.0.113.0/24",
+            "AllowList: the connection filter policy does not allow 203.0.113.0/24",
+            "DomainsVerified: not verified for e-mail: partner.example",
+        ],
     );
     let failed = &esa
         .status

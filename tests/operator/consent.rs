@@ -5,13 +5,12 @@
 use std::time::Duration;
 
 use exo_operator::controller::service_account::decide::READY_MESSAGE;
-use exo_sim_m365::SimOptions;
 use exo_sim_m365::tenants::DEMO_CLIENT_ID;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use serde_json::json;
 
-use super::env::{self, Env, consent_url, is, list_is, reason, settled, user_code};
+use super::env::{self, Env, consent_url, is, list_is, settled, user_code};
 use super::{events_once_arrived, set_secret, smtp, webhook};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,9 +20,7 @@ async fn application_consent_then_directory_sync_then_nothing_to_write() {
 
     // Before consent: the consent URL and what is missing, Stalled for GitOps.
     let esa = env
-        .wait_account("contoso", "the consent prompt", |e| {
-            reason(e, "Authorized", "ConsentRequired")
-        })
+        .wait_reason("contoso", "Authorized", "ConsentRequired")
         .await;
     assert!(is(&esa, "Stalled"));
     let consent = esa.status.as_ref().unwrap().consent.clone().unwrap();
@@ -101,19 +98,13 @@ async fn application_consent_then_directory_sync_then_nothing_to_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_code_selected_users_then_revoked_grant_notifies_once_and_recovers() {
     let smtp = smtp::SmtpServer::start();
-    let env = Env::start(SimOptions {
-        token_lifetime: Duration::from_secs(4),
-        ..Env::fast()
-    })
-    .await;
+    let env = Env::start(Env::short_tokens(4)).await;
     env.apply_example("api-selected-users.yaml").await;
     set_secret(&env, "fabrikam-smtp-relay", json!({"host": "127.0.0.1", "port": smtp.port.to_string(), "from": "exo-operator@example.com", "tls": "none"})).await;
 
     // The device-code prompt is in status and in an Event.
     let esa = env
-        .wait_account("fabrikam", "a device code", |e| {
-            reason(e, "Authorized", "AwaitingSignIn")
-        })
+        .wait_reason("fabrikam", "Authorized", "AwaitingSignIn")
         .await;
     let consent = esa.status.unwrap().consent.unwrap();
     let code = consent.user_code.unwrap();
@@ -164,9 +155,7 @@ async fn device_code_selected_users_then_revoked_grant_notifies_once_and_recover
     env.control("/tenants/fabrikam.com/refresh-tokens/revoke", json!({}))
         .await;
     let esa = env
-        .wait_account("fabrikam", "the revoked grant", |e| {
-            reason(e, "TokenValid", "RefreshTokenRevoked")
-        })
+        .wait_reason("fabrikam", "TokenValid", "RefreshTokenRevoked")
         .await;
     assert!(!is(&esa, "Ready") && is(&esa, "Stalled"));
     let esa = env
@@ -212,11 +201,7 @@ async fn device_code_selected_users_then_revoked_grant_notifies_once_and_recover
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_consent_shows_the_url_again_and_a_webhook_fires_once_per_transition() {
     let (hook, received) = webhook().await;
-    let env = Env::start(SimOptions {
-        token_lifetime: Duration::from_secs(3),
-        ..Env::fast()
-    })
-    .await;
+    let env = Env::start(Env::short_tokens(3)).await;
     env.consent("contoso.com").await;
     env.apply_example("api-all-users.yaml").await;
     set_secret(
@@ -233,9 +218,7 @@ async fn revoked_consent_shows_the_url_again_and_a_webhook_fires_once_per_transi
     )
     .await;
     let esa = env
-        .wait_account("contoso", "consent required again", |e| {
-            reason(e, "TokenValid", "ConsentRequired")
-        })
+        .wait_reason("contoso", "TokenValid", "ConsentRequired")
         .await;
     let url = consent_url(&esa);
     assert!(is(&esa, "Stalled"));
@@ -265,20 +248,14 @@ async fn revoked_consent_shows_the_url_again_and_a_webhook_fires_once_per_transi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_client_secret_is_reported_and_a_rotated_secret_is_picked_up_at_once() {
-    let env = Env::start(SimOptions {
-        token_lifetime: Duration::from_secs(3),
-        ..Env::fast()
-    })
-    .await;
+    let env = Env::start(Env::short_tokens(3)).await;
     env.consent("contoso.com").await;
     env.apply_example("api-all-users.yaml").await;
     env.wait_ready("contoso").await;
     env.control(&format!("/apps/{DEMO_CLIENT_ID}/secrets/expire"), json!({}))
         .await;
     let esa = env
-        .wait_account("contoso", "CredentialExpired", |e| {
-            reason(e, "TokenValid", "CredentialExpired")
-        })
+        .wait_reason("contoso", "TokenValid", "CredentialExpired")
         .await;
     let (_, message) = env::condition(&esa, "Ready").unwrap();
     assert_eq!(message, "CredentialExpired");
@@ -306,9 +283,7 @@ async fn consent_missing_one_permission_is_named() {
     .await;
     env.apply_example("api-all-users.yaml").await;
     let esa = env
-        .wait_account("contoso", "the missing permission", |e| {
-            reason(e, "Authorized", "ConsentRequired")
-        })
+        .wait_reason("contoso", "Authorized", "ConsentRequired")
         .await;
     let consent = esa.status.as_ref().unwrap().consent.clone().unwrap();
     assert_eq!(consent.missing_permissions, ["Mail.ReadWrite"]);
@@ -322,9 +297,7 @@ async fn a_restarted_operator_resumes_the_sign_in_without_a_second_prompt() {
     let mut env = Env::start(Env::fast()).await;
     env.apply_example("api-selected-users.yaml").await;
     let esa = env
-        .wait_account("fabrikam", "a device code", |e| {
-            reason(e, "Authorized", "AwaitingSignIn")
-        })
+        .wait_reason("fabrikam", "Authorized", "AwaitingSignIn")
         .await;
     let code = user_code(&esa);
     env.stop_operator().await;

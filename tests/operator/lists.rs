@@ -108,11 +108,8 @@ async fn a_list_resolved_while_grants_are_confirmed_is_written_only_once_they_ho
     let env = Env::start(Env::fast()).await;
     env.consent("contoso.com").await;
     // The token carries every role, but the tenant refuses to show the app's assignments.
-    env.control(
-        "/faults",
-        json!({"path": "/appRoleAssignments", "status": 403}),
-    )
-    .await;
+    env.fault(json!({"path": "/appRoleAssignments", "status": 403}))
+        .await;
     contoso_list(&env, "few", json!({"users": ["ada@contoso.com"]})).await;
     env.apply_example("api-all-users.yaml").await;
     select(&env, "few").await;
@@ -170,9 +167,7 @@ async fn more_than_100_users_is_refused_and_the_last_good_list_is_kept() {
     )
     .await;
     let esa = env
-        .wait_account("contoso", "LimitExceeded", |e| {
-            reason(e, "DirectorySynced", "LimitExceeded")
-        })
+        .wait_reason("contoso", "DirectorySynced", "LimitExceeded")
         .await;
     assert!(is(&esa, "Stalled"));
     assert_eq!(

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use exo_sim_m365::SimOptions;
 use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -16,21 +15,12 @@ use super::{contoso_list, events_once_arrived};
 async fn throttling_and_5xx_bursts_are_retried() {
     let env = Env::start(Env::fast()).await;
     env.consent("contoso.com").await;
-    env.control(
-        "/faults",
-        json!({"path": "GET /v1.0/users/delta", "status": 429, "retryAfter": 1, "count": 1}),
-    )
-    .await;
-    env.control(
-        "/faults",
-        json!({"path": "GET /v1.0/domains", "status": 503, "count": 2}),
-    )
-    .await;
-    env.control(
-        "/faults",
-        json!({"path": "/oauth2/v2.0/token", "status": 503, "count": 1}),
-    )
-    .await;
+    env.fault(json!({"path": "GET /v1.0/users/delta", "status": 429, "retryAfter": 1, "count": 1}))
+        .await;
+    env.fault(json!({"path": "GET /v1.0/domains", "status": 503, "count": 2}))
+        .await;
+    env.fault(json!({"path": "/oauth2/v2.0/token", "status": 503, "count": 1}))
+        .await;
     let started = std::time::Instant::now();
     env.apply_example("api-all-users.yaml").await;
     env.wait_ready("contoso").await;
@@ -144,23 +134,15 @@ async fn deletion_stops_what_was_started_or_leaves_the_tenant_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_secret_or_refresh_token_reaches_logs_events_or_status() {
-    let env = Env::start(SimOptions {
-        token_lifetime: Duration::from_secs(3),
-        ..Env::fast()
-    })
-    .await;
+    let env = Env::start(Env::short_tokens(3)).await;
     env.apply_example("api-all-users.yaml").await;
     env.apply_example("api-selected-users.yaml").await;
     let esa = env
-        .wait_account("contoso", "consent", |e| {
-            reason(e, "Authorized", "ConsentRequired")
-        })
+        .wait_reason("contoso", "Authorized", "ConsentRequired")
         .await;
     env.open(&consent_url(&esa)).await;
     let esa = env
-        .wait_account("fabrikam", "a device code", |e| {
-            reason(e, "Authorized", "AwaitingSignIn")
-        })
+        .wait_reason("fabrikam", "Authorized", "AwaitingSignIn")
         .await;
     env.approve(&user_code(&esa)).await;
     env.wait_ready("contoso").await;
@@ -251,9 +233,7 @@ async fn the_http_port_serves_health_metrics_and_the_consent_callback() {
     assert_eq!(ready, 200, "/readyz after the caches filled");
     env.apply_example("api-all-users.yaml").await;
     let esa = env
-        .wait_account("contoso", "the consent prompt", |e| {
-            reason(e, "Authorized", "ConsentRequired")
-        })
+        .wait_reason("contoso", "Authorized", "ConsentRequired")
         .await;
     // The administrator consents; the identity platform redirects to the callback with the state.
     env.open(&consent_url(&esa)).await;

@@ -5,6 +5,7 @@ use exo_sim_m365::tenants::DEMO_CLIENT_ID;
 use exo_sim_m365::{Generate, SimOptions};
 use serde_json::{Value, json};
 
+use super::m365::pages;
 use super::{
     CONTOSO, CONTOSO_ID, EXCHANGE, EXCHANGE_ADMIN, GRAPH, Sim, WOODGROVE, claims, graph_error, sim,
     sim_with,
@@ -74,14 +75,10 @@ async fn graph_queries_paging_and_odata_rules() {
         2,
         "only selected properties"
     );
-    let mut next = b["@odata.nextLink"].as_str().unwrap().to_string();
+    let next = b["@odata.nextLink"].as_str().unwrap().to_string();
     assert!(next.contains("select") && next.contains("skiptoken"));
     let mut total = 100;
-    while !next.is_empty() {
-        let r = s.get_json(&next, Some(&token), &[]).await;
-        total += count(&r);
-        next = r["@odata.nextLink"].as_str().unwrap_or("").to_string();
-    }
+    pages(&s.http, next, &token, &[], |page| total += count(&page)).await;
     assert_eq!(total, 254);
     let (st, _) = s.graph(&token, "/users?$top=1000", &[]).await;
     assert_eq!(st, 400);
@@ -200,36 +197,27 @@ async fn role_assignments_direct_and_through_pim() {
 /// Follows a delta link to the end in pages of two: the items and the next delta link.
 async fn round(s: &Sim, token: &str, url: String) -> (Vec<Value>, String) {
     let mut items = Vec::new();
-    let mut next = url;
-    loop {
-        let r = s
-            .get_json(&next, Some(token), &[("Prefer", "odata.maxpagesize=2")])
-            .await;
-        items.extend(r["value"].as_array().unwrap().clone());
-        match r["@odata.nextLink"].as_str() {
-            Some(n) => next = n.to_string(),
-            None => return (items, r["@odata.deltaLink"].as_str().unwrap().to_string()),
-        }
-    }
+    let mut last = Value::Null;
+    let prefer = [("Prefer", "odata.maxpagesize=2")];
+    pages(&s.http, url, token, &prefer, |page| {
+        items.extend(page["value"].as_array().unwrap().clone());
+        last = page;
+    })
+    .await;
+    (
+        items,
+        last["@odata.deltaLink"].as_str().unwrap().to_string(),
+    )
 }
 
 #[tokio::test]
 async fn delta_rounds_report_changes_removals_and_resets() {
     let s = sim().await;
     let token = s.consented_token(CONTOSO).await;
-    let (users, link) = round(
-        &s,
-        &token,
-        s.url("/v1.0/users/delta?$select=id,userPrincipalName"),
-    )
-    .await;
+    let delta = async |url: String| round(&s, &token, url).await;
+    let (users, link) = delta(s.url("/v1.0/users/delta?$select=id,userPrincipalName")).await;
     assert_eq!(users.len(), 4);
-    let (groups, glink) = round(
-        &s,
-        &token,
-        s.url("/v1.0/groups/delta?$select=id,displayName,members"),
-    )
-    .await;
+    let (groups, glink) = delta(s.url("/v1.0/groups/delta?$select=id,displayName,members")).await;
     assert_eq!(groups.len(), 2);
     assert!(
         groups[0]["members@delta"]
@@ -254,7 +242,7 @@ async fn delta_rounds_report_changes_removals_and_resets() {
         json!({"upn": "edsger@contoso.com"}),
     )
     .await;
-    let (changes, link2) = round(&s, &token, link.clone()).await;
+    let (changes, link2) = delta(link.clone()).await;
     assert_eq!(changes.len(), 2);
     assert!(
         changes
@@ -262,7 +250,7 @@ async fn delta_rounds_report_changes_removals_and_resets() {
             .any(|c| c["userPrincipalName"] == "new@contoso.com")
     );
     assert!(changes.iter().any(|c| c["@removed"]["reason"] == "deleted"));
-    let (gchanges, _) = round(&s, &token, glink).await;
+    let (gchanges, _) = delta(glink).await;
     let eng = gchanges
         .iter()
         .find(|g| g["displayName"] == "Engineering")
@@ -274,7 +262,7 @@ async fn delta_rounds_report_changes_removals_and_resets() {
             .iter()
             .any(|m| m.get("@removed").is_none())
     );
-    let (none, _) = round(&s, &token, link2.clone()).await;
+    let (none, _) = delta(link2.clone()).await;
     assert!(none.is_empty());
     // Expired and unknown tokens.
     s.control("/clock/advance", json!({"seconds": 8 * 86400}))

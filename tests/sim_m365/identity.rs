@@ -60,19 +60,11 @@ async fn client_credentials_before_and_after_admin_consent() {
 
     // The JWKS publishes the signing key.
     let jwks: Value = s
-        .get_json(
-            &s.url(&format!("/{CONTOSO}/discovery/v2.0/keys")),
-            None,
-            &[],
-        )
+        .get_json(&s.url(&format!("/{CONTOSO}/discovery/v2.0/keys")))
         .await;
     assert_eq!(jwks["keys"][0]["kty"], "RSA");
     let oidc = s
-        .get_json(
-            &s.url(&format!("/{CONTOSO}/v2.0/.well-known/openid-configuration")),
-            None,
-            &[],
-        )
+        .get_json(&s.url(&format!("/{CONTOSO}/v2.0/.well-known/openid-configuration")))
         .await;
     assert!(
         oidc["token_endpoint"]

@@ -2,6 +2,9 @@
 //! (`graph`), Management Activity API and fault injection (`management`), the Exchange admin
 //! API (`exchange`) and the control API. This file holds the client the tests share.
 
+#[path = "../support/m365.rs"]
+mod m365;
+
 mod exchange;
 mod graph;
 mod identity;
@@ -196,17 +199,10 @@ impl Sim {
         (r.status().as_u16(), r.json().await.unwrap())
     }
 
-    /// GETs an absolute URL (a next or delta link; with `token` as bearer, if any) and decodes
-    /// the JSON body.
-    async fn get_json(&self, url: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Value {
-        let mut r = self.http.get(url);
-        if let Some(token) = token {
-            r = r.bearer_auth(token);
-        }
-        for (k, v) in headers {
-            r = r.header(*k, *v);
-        }
-        r.send().await.unwrap().json().await.unwrap()
+    /// GETs a URL of the simulator (without a token) and decodes the JSON body.
+    async fn get_json(&self, url: &str) -> Value {
+        let r = self.http.get(url).send().await.unwrap();
+        r.json().await.unwrap()
     }
 
     /// The object id of the demo application's service principal, read with Graph `token`.

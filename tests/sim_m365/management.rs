@@ -96,7 +96,7 @@ async fn faults_are_injected_per_path_and_counted() {
     let started = std::time::Instant::now();
     s.graph(&token, "/organization", &[]).await;
     assert!(started.elapsed() >= Duration::from_millis(200));
-    let counters = s.get_json(&s.url("/_sim/counters"), None, &[]).await;
+    let counters = s.get_json(&s.url("/_sim/counters")).await;
     assert_eq!(counters["GET /v1.0/domains"], 2);
     assert!(s.sim.count("/oauth2/v2.0/token") >= 1);
 }

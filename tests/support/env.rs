@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 #[path = "cluster.rs"]
 pub mod cluster;
 pub use cluster::Cluster;
+#[allow(unused_imports)]
 pub use cluster::wait::{settled, until};
 #[path = "status.rs"]
 mod status;
@@ -105,6 +106,14 @@ impl Env {
         };
         env.start_operator().await;
         env
+    }
+
+    /// [`Env::fast`] with access tokens that live `seconds`.
+    pub fn short_tokens(seconds: u64) -> SimOptions {
+        SimOptions {
+            token_lifetime: Duration::from_secs(seconds),
+            ..Self::fast()
+        }
     }
 
     /// Simulator options with a short token lifetime and device-code interval.
@@ -223,10 +232,7 @@ impl Env {
 
     /// Merge-patches the account `name` (spec, labels, annotations), as `kubectl patch` does.
     pub async fn merge_account(&self, name: &str, patch: Value) {
-        self.accounts()
-            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
-            .await
-            .unwrap();
+        merge(self.accounts(), name, patch).await;
     }
 
     /// The lists API.
@@ -236,10 +242,7 @@ impl Env {
 
     /// Merge-patches the list `name`.
     pub async fn merge_list(&self, name: &str, patch: Value) {
-        self.lists()
-            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
-            .await
-            .unwrap();
+        merge(self.lists(), name, patch).await;
     }
 
     /// Deletes account `name` and waits (bounded) until its finalizer has let it go.
@@ -275,6 +278,12 @@ impl Env {
             }
         })
         .await
+    }
+
+    /// Waits until condition `type_` of account `name` has reason `r`.
+    pub async fn wait_reason(&self, name: &str, type_: &str, r: &str) -> ExchangeServiceAccount {
+        self.wait_account(name, &format!("{type_} {r}"), |e| reason(e, type_, r))
+            .await
     }
 
     /// Waits until account `name` is Ready.
@@ -335,6 +344,11 @@ impl Env {
         .await;
     }
 
+    /// Adds a fault rule to the simulator (path, status, latency, count).
+    pub async fn fault(&self, rule: Value) {
+        self.control("/faults", rule).await;
+    }
+
     /// Approves the device-code sign-in with user code `code`, as an administrator would.
     pub async fn approve(&self, code: &str) {
         self.control(&format!("/devicecodes/{code}/approve"), json!({}))
@@ -392,6 +406,16 @@ impl Env {
     pub fn audit(&self) -> Vec<AuditEntry> {
         self.cluster.writes()
     }
+}
+
+/// Merge-patches object `name` of `api`.
+async fn merge<K>(api: Api<K>, name: &str, patch: Value)
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
 }
 
 /// The admin consent URL in an account's status.

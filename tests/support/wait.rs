@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 /// Calls `probe` every `every` until it returns `Ok` (its value is returned). Once `timeout`
-/// has passed, the next `Err` fails the test with its text: what was awaited and last seen.
-pub async fn until<T>(
+/// has passed, the next `Err` fails the test with its text (formatted only then): what was
+/// awaited and last seen.
+pub async fn until<T, E: std::fmt::Display>(
     timeout: Duration,
     every: Duration,
-    mut probe: impl AsyncFnMut() -> Result<T, String>,
+    mut probe: impl AsyncFnMut() -> Result<T, E>,
 ) -> T {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
