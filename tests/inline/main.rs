@@ -12,7 +12,7 @@ mod pim;
 use std::time::Duration;
 
 use env::{Env, TIMEOUT, until};
-use exo_api::exchange_service_account::ExchangeServiceAccount;
+use exo_api::exchange_service_account::{ExchangeServiceAccount, MailFlowStatus};
 use exo_sim_m365::SimOptions;
 use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET, demo};
 use k8s_openapi::api::core::v1::Event;
@@ -93,6 +93,11 @@ fn names(state: &Value, kind: &str) -> Vec<String> {
         .as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+/// How many entries list `key` (`roleAssignments`, `pimRequests`) of a tenant's state holds.
+fn listed(state: &Value, key: &str) -> usize {
+    state[key].as_array().unwrap().len()
 }
 
 /// The entries of the tenant's connection-filter allow list.
@@ -178,6 +183,14 @@ fn message(esa: &ExchangeServiceAccount, type_: &str) -> String {
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
         .map(|c| c.message.clone())
         .unwrap_or_default()
+}
+
+/// The mail-flow part of an account's status (which must be there).
+fn mail_flow(esa: &ExchangeServiceAccount) -> &MailFlowStatus {
+    esa.status
+        .as_ref()
+        .and_then(|s| s.mail_flow.as_ref())
+        .unwrap()
 }
 
 /// The Exchange objects an account's status lists as configured.

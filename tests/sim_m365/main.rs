@@ -135,15 +135,14 @@ impl Sim {
 
     /// Starts a device-code sign-in in `tenant` for `scope`: the device-authorization answer.
     async fn device_code(&self, tenant: &str, scope: &str) -> Value {
-        self.http
+        let r = self
+            .http
             .post(self.url(&format!("/{tenant}/oauth2/v2.0/devicecode")))
             .form(&[("client_id", DEMO_CLIENT_ID), ("scope", scope)])
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+            .unwrap();
+        r.json().await.unwrap()
     }
 
     /// Polls the token endpoint of `tenant` once with `device_code`.
