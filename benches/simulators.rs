@@ -14,8 +14,11 @@ use serde_json::{Value, json};
 
 use exo_api::sync_target_list::SyncTargetList;
 use exo_sim_kube::{Emulator, EmulatorOptions, install_crds};
+use exo_sim_m365::Simulator;
 use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
-use exo_sim_m365::{Generate, SimOptions, Simulator};
+
+#[path = "../tests/support/m365.rs"]
+mod m365;
 
 const OBJECTS: usize = 1000;
 const CONCURRENCY: usize = 8;
@@ -128,17 +131,9 @@ async fn m365_bench() -> Value {
     let mut world = exo_sim_m365::tenants::demo();
     world.tenants.truncate(1);
     let started = Instant::now();
-    let sim = Simulator::start(SimOptions {
-        tenants: world,
-        generate: Some(Generate {
-            users: 100_000,
-            groups: 5_000,
-            seed: 1,
-        }),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = Simulator::start(m365::large_directory(world))
+        .await
+        .unwrap();
     let startup_ms = started.elapsed().as_secs_f64() * 1000.0;
     let http = reqwest::Client::new();
     http.post(format!("{}/_sim/tenants/contoso.com/consent", sim.url()))
@@ -193,29 +188,15 @@ async fn m365_bench() -> Value {
 
     // Page through every user.
     let started = Instant::now();
-    let mut next = format!(
+    let first = format!(
         "{}/v1.0/users?$top=999&$select=id,userPrincipalName",
         sim.url()
     );
     let mut users = 0usize;
-    let mut requests = 0usize;
-    loop {
-        let page: Value = http
-            .get(&next)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        requests += 1;
+    let requests = m365::pages(&http, first, &token, &[], |page| {
         users += page["value"].as_array().unwrap().len();
-        match page["@odata.nextLink"].as_str() {
-            Some(n) => next = n.to_string(),
-            None => break,
-        }
-    }
+    })
+    .await;
     let full_s = started.elapsed().as_secs_f64();
     sim.shutdown().await;
     json!({
@@ -234,45 +215,81 @@ fn main() {
         .build()
         .unwrap();
     let (kube, m365) = runtime.block_on(async { (kube_bench().await, m365_bench().await) });
-    println!(
-        "Kubernetes API emulator ({} SyncTargetLists, {} clients in parallel)",
-        kube["objects"], kube["concurrency"]
-    );
-    println!(
-        "  creates/s              {:>10.0}",
-        kube["creates_per_s"].as_f64().unwrap()
-    );
-    println!(
-        "  status writes/s        {:>10.0}",
-        kube["status_writes_per_s"].as_f64().unwrap()
-    );
-    println!(
-        "  watch events/s         {:>10.0}  ({} events)",
-        kube["watch_events_per_s"].as_f64().unwrap(),
-        kube["watch_events"]
-    );
-    println!("Microsoft 365 simulator (100,000 generated users, 5,000 groups)");
-    println!(
-        "  start-up               {:>10.1} ms",
-        m365["startup_ms"].as_f64().unwrap()
-    );
-    println!(
-        "  RSS after start-up     {:>10.1} MiB",
-        m365["rss_after_start_mib"].as_f64().unwrap()
-    );
-    println!(
-        "  999-user pages/s       {:>10.1}",
-        m365["graph_999_user_pages_per_s"].as_f64().unwrap()
-    );
-    println!(
-        "  page through all users {:>10.2} s  ({} users, {} requests)",
-        m365["page_through_s"].as_f64().unwrap(),
-        m365["page_through_users"],
-        m365["page_through_requests"]
-    );
-    println!(
-        "  process peak RSS       {:>10.1} MiB",
-        m365["process_peak_rss_mib"].as_f64().unwrap()
-    );
+    let number = |v: &Value, key: &str| v[key].as_f64().unwrap();
+    // Each section's figures: label, value, decimals, and what follows (a unit, counts).
+    let kube_figures = vec![
+        (
+            "creates/s",
+            number(&kube, "creates_per_s"),
+            0,
+            String::new(),
+        ),
+        (
+            "status writes/s",
+            number(&kube, "status_writes_per_s"),
+            0,
+            String::new(),
+        ),
+        (
+            "watch events/s",
+            number(&kube, "watch_events_per_s"),
+            0,
+            format!("  ({} events)", kube["watch_events"]),
+        ),
+    ];
+    let m365_figures = vec![
+        (
+            "start-up",
+            number(&m365, "startup_ms"),
+            1,
+            " ms".to_string(),
+        ),
+        (
+            "RSS after start-up",
+            number(&m365, "rss_after_start_mib"),
+            1,
+            " MiB".into(),
+        ),
+        (
+            "999-user pages/s",
+            number(&m365, "graph_999_user_pages_per_s"),
+            1,
+            String::new(),
+        ),
+        (
+            "page through all users",
+            number(&m365, "page_through_s"),
+            2,
+            format!(
+                " s  ({} users, {} requests)",
+                m365["page_through_users"], m365["page_through_requests"]
+            ),
+        ),
+        (
+            "process peak RSS",
+            number(&m365, "process_peak_rss_mib"),
+            1,
+            " MiB".into(),
+        ),
+    ];
+    let sections = [
+        (
+            format!(
+                "Kubernetes API emulator ({} SyncTargetLists, {} clients in parallel)",
+                kube["objects"], kube["concurrency"]
+            ),
+            kube_figures,
+        ),
+        (
+            "Microsoft 365 simulator (100,000 generated users, 5,000 groups)".to_string(),
+            m365_figures,
+        ),
+    ];
+    for (title, figures) in sections {
+        println!("{title}");
+        for (label, value, decimals, after) in figures {
+            println!("  {label:<22} {value:>10.decimals$}{after}");
+        }
+    }
     println!("{}", json!({"kube": kube, "m365": m365}));
 }

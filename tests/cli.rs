@@ -7,6 +7,19 @@ fn exo_operator() -> Command {
     Command::new(env!("CARGO_BIN_EXE_exo-operator"))
 }
 
+/// Runs `command`, asserts that it succeeded (showing its output if not) and returns its
+/// stdout.
+fn succeeded(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("exo-operator-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -58,17 +71,7 @@ fn crds_writes_one_file_per_kind() {
 #[test]
 fn validate_accepts_the_examples() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let out = exo_operator()
-        .arg("validate")
-        .arg(examples)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(exo_operator().arg("validate").arg(examples));
     assert!(
         stdout.contains("ExchangeServiceAccount/contoso: valid"),
         "{stdout}"
@@ -100,17 +103,11 @@ fn validate_names_the_field_of_an_invalid_manifest() {
 #[test]
 fn demo_ends_with_every_example_ready() {
     let dir = scratch_dir("demo");
-    let out = exo_operator()
-        .args(["demo", "examples", "--timeout", "60", "--kubeconfig"])
-        .arg(dir.join("kubeconfig"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeeded(
+        exo_operator()
+            .args(["demo", "examples", "--timeout", "60", "--kubeconfig"])
+            .arg(dir.join("kubeconfig"))
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
     );
     assert!(
         stdout.contains("[simulated Global Administrator]"),

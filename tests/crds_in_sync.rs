@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinitionVersion;
+
 use exo_api::{crd_file_name, crd_yaml, crds, helm_crds_template};
 
 const REGENERATE: &str = "regenerate with: cargo run -- crds --output-dir crds --helm-template charts/exo-operator/templates/crds.yaml";
@@ -56,26 +58,12 @@ fn crds_carry_names_columns_and_status_subresource() {
         esa.metadata.name.as_deref(),
         Some("exchangeserviceaccounts.exo-operator.io")
     );
-    assert_eq!(
-        esa.spec.names.short_names.as_deref(),
-        Some(&["esa".to_string()][..])
-    );
-    assert_eq!(
-        esa.spec.names.categories.as_deref(),
-        Some(&["exo".to_string()][..])
-    );
+    assert_eq!(strings(&esa.spec.names.short_names), ["esa"]);
+    assert_eq!(strings(&esa.spec.names.categories), ["exo"]);
     let version = &esa.spec.versions[0];
     assert!(version.subresources.as_ref().unwrap().status.is_some());
-    let columns: Vec<&str> = version
-        .additional_printer_columns
-        .as_ref()
-        .unwrap()
-        .iter()
-        .filter(|c| c.priority.unwrap_or(0) == 0)
-        .map(|c| c.name.as_str())
-        .collect();
     assert_eq!(
-        columns,
+        default_columns(version),
         ["Tenant", "Mode", "Ready", "Token", "Users", "Age"]
     );
 
@@ -84,17 +72,26 @@ fn crds_carry_names_columns_and_status_subresource() {
         stl.metadata.name.as_deref(),
         Some("synctargetlists.exo-operator.io")
     );
+    assert_eq!(strings(&stl.spec.names.short_names), ["stl"]);
     assert_eq!(
-        stl.spec.names.short_names.as_deref(),
-        Some(&["stl".to_string()][..])
+        default_columns(&stl.spec.versions[0]),
+        ["Account", "Users", "Ready", "Age"]
     );
-    let columns: Vec<&str> = stl.spec.versions[0]
+}
+
+/// The names of a CRD version's printer columns that `kubectl get` shows without `-o wide`.
+fn default_columns(version: &CustomResourceDefinitionVersion) -> Vec<&str> {
+    version
         .additional_printer_columns
         .as_ref()
         .unwrap()
         .iter()
         .filter(|c| c.priority.unwrap_or(0) == 0)
         .map(|c| c.name.as_str())
-        .collect();
-    assert_eq!(columns, ["Account", "Users", "Ready", "Age"]);
+        .collect()
+}
+
+/// The strings of a list that must be present.
+fn strings(list: &Option<Vec<String>>) -> &[String] {
+    list.as_deref().expect("the list is set")
 }

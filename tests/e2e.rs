@@ -19,6 +19,7 @@ use serde_json::json;
 
 #[path = "support/scenario.rs"]
 mod scenario;
+use scenario::{ready, reason};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -62,15 +63,6 @@ fn emulator_process() -> (EmulatorProcess, std::path::PathBuf) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("exo-sim kube wrote no kubeconfig");
-}
-
-fn condition(esa: &ExchangeServiceAccount, type_: &str) -> Option<(String, String)> {
-    esa.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,40 +138,28 @@ async fn scenarios_on_a_real_cluster() {
         .unwrap();
     let accounts: Api<ExchangeServiceAccount> = Api::namespaced(client.clone(), &namespace);
     let url = m365.url();
-    let account = |name: &str, tenant: &str, mode: &str| -> ExchangeServiceAccount {
-        serde_json::from_value(scenario::account(name, tenant, mode, &url)).unwrap()
+    // Creates account `name` of `tenant` in `mode`.
+    let create = async |name: &str, tenant: &str, mode: &str| {
+        let account: ExchangeServiceAccount =
+            serde_json::from_value(scenario::account(name, tenant, mode, &url)).unwrap();
+        accounts
+            .create(&PostParams::default(), &account)
+            .await
+            .unwrap();
     };
 
     // API mode: consent required, granted, Ready.
-    accounts
-        .create(
-            &PostParams::default(),
-            &account("contoso", "contoso.com", "Api"),
-        )
-        .await
-        .unwrap();
+    create("contoso", "contoso.com", "Api").await;
     wait(&accounts, "contoso", "the consent prompt", |e| {
-        condition(e, "Authorized").is_some_and(|(_, r)| r == "ConsentRequired")
+        reason(e, "Authorized", "ConsentRequired")
     })
     .await;
     scenario::consent(&url, &["contoso.com", "northwind.onmicrosoft.com"]).await;
-    wait(&accounts, "contoso", "Ready", |e| {
-        condition(e, "Ready").is_some_and(|(s, _)| s == "True")
-    })
-    .await;
+    wait(&accounts, "contoso", "Ready", ready).await;
 
     // Inline mode: role, mail flow, Ready; deletion leaves nothing owned in the tenant.
-    accounts
-        .create(
-            &PostParams::default(),
-            &account("northwind", "northwind.onmicrosoft.com", "Inline"),
-        )
-        .await
-        .unwrap();
-    let esa = wait(&accounts, "northwind", "Ready", |e| {
-        condition(e, "Ready").is_some_and(|(s, _)| s == "True")
-    })
-    .await;
+    create("northwind", "northwind.onmicrosoft.com", "Inline").await;
+    let esa = wait(&accounts, "northwind", "Ready", ready).await;
     assert_eq!(
         esa.status.unwrap().mail_flow.unwrap().objects.len(),
         4,

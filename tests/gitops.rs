@@ -8,7 +8,7 @@ mod env;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use env::{Env, is, reason};
+use env::{Env, is, list_is};
 use serde_json::{Value, json};
 
 /// kstatus's status of a custom resource: `InProgress` while the latest generation is not
@@ -85,14 +85,23 @@ print(json.dumps({"status": hs["status"], "message": hs["message"]}))
     )
 }
 
-fn object(generation: i64, status: Value) -> Value {
+/// An account of generation 1 whose status, observed at generation 1, holds the conditions
+/// Ready, Reconciling and Stalled, each as (status, reason, message).
+fn account(
+    ready: (bool, &str, &str),
+    reconciling: (bool, &str, &str),
+    stalled: (bool, &str, &str),
+) -> Value {
+    let conditions: Vec<Value> = [("Ready", ready), ("Reconciling", reconciling), ("Stalled", stalled)]
+        .into_iter()
+        .map(|(type_, (status, reason, message))| {
+            json!({"type": type_, "status": if status { "True" } else { "False" }, "reason": reason, "message": message,
+                "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1})
+        })
+        .collect();
     json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
-        "metadata": {"name": "a", "namespace": "d", "generation": generation}, "status": status})
-}
-
-fn condition(type_: &str, status: bool, reason: &str, message: &str) -> Value {
-    json!({"type": type_, "status": if status { "True" } else { "False" }, "reason": reason, "message": message,
-        "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1})
+        "metadata": {"name": "a", "namespace": "d", "generation": 1},
+        "status": {"observedGeneration": 1, "conditions": conditions}})
 }
 
 #[test]
@@ -101,13 +110,10 @@ fn the_argo_cd_health_check_and_kstatus_agree_on_each_case() {
     assert_eq!(argo_health(&no_status).0, "Progressing");
     assert_eq!(kstatus(&no_status), "InProgress");
 
-    let ready = object(
-        1,
-        json!({"observedGeneration": 1, "conditions": [
-            condition("Ready", true, "Ready", "Access is granted."),
-            condition("Reconciling", false, "Ready", ""),
-            condition("Stalled", false, "Ready", ""),
-        ]}),
+    let ready = account(
+        (true, "Ready", "Access is granted."),
+        (false, "Ready", ""),
+        (false, "Ready", ""),
     );
     assert_eq!(
         argo_health(&ready),
@@ -123,26 +129,24 @@ fn the_argo_cd_health_check_and_kstatus_agree_on_each_case() {
     assert!(message.contains("generation 2"), "{message}");
     assert_eq!(kstatus(&newer), "InProgress");
 
-    let stalled = object(
-        1,
-        json!({"observedGeneration": 1, "conditions": [
-            condition("Ready", false, "ConsentRequired", "Grant admin consent."),
-            condition("Reconciling", false, "ConsentRequired", "Waiting for a human."),
-            condition("Stalled", true, "ConsentRequired", "Grant admin consent at https://login/..."),
-        ]}),
+    let stalled = account(
+        (false, "ConsentRequired", "Grant admin consent."),
+        (false, "ConsentRequired", "Waiting for a human."),
+        (
+            true,
+            "ConsentRequired",
+            "Grant admin consent at https://login/...",
+        ),
     );
     let (status, message) = argo_health(&stalled);
     assert_eq!(status, "Degraded");
     assert!(message.starts_with("ConsentRequired: "), "{message}");
     assert_eq!(kstatus(&stalled), "Failed");
 
-    let working = object(
-        1,
-        json!({"observedGeneration": 1, "conditions": [
-            condition("Ready", false, "RolePropagating", "Waiting for Exchange."),
-            condition("Reconciling", true, "RolePropagating", "Waiting for Exchange."),
-            condition("Stalled", false, "Progressing", ""),
-        ]}),
+    let working = account(
+        (false, "RolePropagating", "Waiting for Exchange."),
+        (true, "RolePropagating", "Waiting for Exchange."),
+        (false, "Progressing", ""),
     );
     assert_eq!(
         argo_health(&working),
@@ -166,23 +170,13 @@ async fn live_statuses_read_as_gitops_tools_expect() {
     assert_eq!(kstatus(&value), "Failed");
     assert_eq!(argo_health(&value).0, "Degraded");
 
-    let code = esa.status.unwrap().consent.unwrap().user_code.unwrap();
-    env.control(&format!("/devicecodes/{code}/approve"), json!({}))
-        .await;
-    let esa = env
-        .wait_account("fabrikam", "Ready", |e| is(e, "Ready"))
-        .await;
+    env.approve(&env::user_code(&esa)).await;
+    let esa = env.wait_ready("fabrikam").await;
     let value = serde_json::to_value(&esa).unwrap();
     assert_eq!(kstatus(&value), "Current");
     assert_eq!(argo_health(&value).0, "Healthy");
     let list = env
-        .wait_list("fabrikam-vip", "Ready", |l| {
-            l.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
-        })
+        .wait_list("fabrikam-vip", "Ready", |l| list_is(l, "Ready"))
         .await;
     let value = serde_json::to_value(&list).unwrap();
     assert_eq!(kstatus(&value), "Current");
@@ -191,9 +185,7 @@ async fn live_statuses_read_as_gitops_tools_expect() {
     // An application-consent account that is missing consent reads the same way.
     env.apply_example("api-all-users.yaml").await;
     let esa = env
-        .wait_account("contoso", "consent required", |e| {
-            reason(e, "Authorized", "ConsentRequired")
-        })
+        .wait_reason("contoso", "Authorized", "ConsentRequired")
         .await;
     let value = serde_json::to_value(&esa).unwrap();
     assert_eq!(kstatus(&value), "Failed");

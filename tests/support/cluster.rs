@@ -16,6 +16,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
+#[path = "wait.rs"]
+pub mod wait;
+
 /// Which API server judges the test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -196,27 +199,27 @@ impl Cluster {
             names.push(name);
         }
         for name in names {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-            loop {
-                let crd = crds.get(&name).await.unwrap();
-                let established = crd.status.as_ref().is_some_and(|s| {
-                    s.conditions.iter().flatten().any(|c| {
-                        c.type_ == "Established"
-                            && c.status == "True"
-                            && s.accepted_names
-                                .as_ref()
-                                .is_some_and(|n| n.kind == crd.spec.names.kind)
-                    })
-                });
-                if established {
-                    break;
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "CRD {name} not established in 30 s"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            let crds = &crds;
+            wait::until(
+                Duration::from_secs(30),
+                Duration::from_millis(100),
+                async || {
+                    let crd = crds.get(&name).await.unwrap();
+                    let established = crd.status.as_ref().is_some_and(|s| {
+                        s.conditions.iter().flatten().any(|c| {
+                            c.type_ == "Established"
+                                && c.status == "True"
+                                && s.accepted_names
+                                    .as_ref()
+                                    .is_some_and(|n| n.kind == crd.spec.names.kind)
+                        })
+                    });
+                    established
+                        .then_some(())
+                        .ok_or_else(|| format!("CRD {name} to be established (30 s)"))
+                },
+            )
+            .await;
         }
     }
 

@@ -15,14 +15,23 @@ use exo_operator::controller::run::{Operator, Scope};
 use exo_operator::microsoft::http::RetryPolicy;
 use exo_operator::microsoft::retry::Backoff;
 use exo_sim_kube::{AuditEntry, EmulatorOptions};
+use exo_sim_m365::tenants::DEMO_CLIENT_ID;
 use exo_sim_m365::{SimOptions, Simulator};
-use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
 #[path = "cluster.rs"]
 pub mod cluster;
 pub use cluster::Cluster;
+#[allow(unused_imports)]
+pub use cluster::wait::{settled, until};
+#[path = "status.rs"]
+mod status;
+#[allow(unused_imports)]
+pub use status::{condition, is, reason};
 
 /// Deadline of every wait.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -97,6 +106,14 @@ impl Env {
         };
         env.start_operator().await;
         env
+    }
+
+    /// [`Env::fast`] with access tokens that live `seconds`.
+    pub fn short_tokens(seconds: u64) -> SimOptions {
+        SimOptions {
+            token_lifetime: Duration::from_secs(seconds),
+            ..Self::fast()
+        }
     }
 
     /// Simulator options with a short token lifetime and device-code interval.
@@ -213,17 +230,34 @@ impl Env {
         Api::default_namespaced(self.client.clone())
     }
 
-    /// The lists API.
     /// Merge-patches the account `name` (spec, labels, annotations), as `kubectl patch` does.
     pub async fn merge_account(&self, name: &str, patch: Value) {
-        self.accounts()
-            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
-            .await
-            .unwrap();
+        merge(self.accounts(), name, patch).await;
     }
 
+    /// The lists API.
     pub fn lists(&self) -> Api<SyncTargetList> {
         Api::default_namespaced(self.client.clone())
+    }
+
+    /// Merge-patches the list `name`.
+    pub async fn merge_list(&self, name: &str, patch: Value) {
+        merge(self.lists(), name, patch).await;
+    }
+
+    /// Deletes account `name` and waits (bounded) until its finalizer has let it go.
+    pub async fn delete_account(&self, name: &str) {
+        self.accounts()
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+        until(TIMEOUT, Duration::from_millis(50), async || {
+            match self.accounts().get_opt(name).await.unwrap() {
+                None => Ok(()),
+                Some(_) => Err(format!("{name} to be deleted (its finalizer removed)")),
+            }
+        })
+        .await;
     }
 
     /// Waits until account `name` satisfies `pred`; panics with its status after the deadline.
@@ -233,23 +267,28 @@ impl Env {
         what: &str,
         pred: impl Fn(&ExchangeServiceAccount) -> bool,
     ) -> ExchangeServiceAccount {
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
-        loop {
-            if let Some(esa) = self.accounts().get_opt(name).await.unwrap() {
-                if pred(&esa) {
-                    return esa;
-                }
-                if tokio::time::Instant::now() > deadline {
-                    panic!(
-                        "{name}: timed out waiting for {what}; status: {}",
-                        serde_json::to_string_pretty(&esa.status).unwrap()
-                    );
-                }
-            } else if tokio::time::Instant::now() > deadline {
-                panic!("{name}: timed out waiting for {what}; the account does not exist");
+        until(TIMEOUT, Duration::from_millis(50), async || {
+            match self.accounts().get_opt(name).await.unwrap() {
+                Some(esa) if pred(&esa) => Ok(esa),
+                Some(esa) => Err(format!(
+                    "{name}: {what}; status: {}",
+                    serde_json::to_string_pretty(&esa.status).unwrap()
+                )),
+                None => Err(format!("{name}: {what}; the account does not exist")),
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
+    }
+
+    /// Waits until condition `type_` of account `name` has reason `r`.
+    pub async fn wait_reason(&self, name: &str, type_: &str, r: &str) -> ExchangeServiceAccount {
+        self.wait_account(name, &format!("{type_} {r}"), |e| reason(e, type_, r))
+            .await
+    }
+
+    /// Waits until account `name` is Ready.
+    pub async fn wait_ready(&self, name: &str) -> ExchangeServiceAccount {
+        self.wait_account(name, "Ready", |e| is(e, "Ready")).await
     }
 
     /// Waits until list `name` satisfies `pred`.
@@ -259,26 +298,34 @@ impl Env {
         what: &str,
         pred: impl Fn(&SyncTargetList) -> bool,
     ) -> SyncTargetList {
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
-        loop {
+        until(TIMEOUT, Duration::from_millis(50), async || {
             let stl = self.lists().get(name).await.unwrap();
             if pred(&stl) {
-                return stl;
+                return Ok(stl);
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{name}: timed out waiting for {what}; status: {}",
+            Err(format!(
+                "{name}: {what}; status: {}",
                 serde_json::to_string_pretty(&stl.status).unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            ))
+        })
+        .await
     }
 
     /// POSTs to the simulator's control API.
     pub async fn control(&self, path: &str, body: Value) -> Value {
+        self.control_with(reqwest::Method::POST, path, body).await
+    }
+
+    /// DELETEs on the simulator's control API.
+    pub async fn control_delete(&self, path: &str, body: Value) -> Value {
+        self.control_with(reqwest::Method::DELETE, path, body).await
+    }
+
+    /// Sends `body` to the simulator's control API with `method`; asserts success.
+    async fn control_with(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let r = self
             .http
-            .post(format!("{}/_sim{path}", self.m365.url()))
+            .request(method, format!("{}/_sim{path}", self.m365.url()))
             .json(&body)
             .send()
             .await
@@ -287,17 +334,25 @@ impl Env {
         r.json().await.unwrap_or(Value::Null)
     }
 
-    /// DELETEs on the simulator's control API.
-    pub async fn control_delete(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .delete(format!("{}/_sim{path}", self.m365.url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "control {path}: {}", r.status());
-        r.json().await.unwrap_or(Value::Null)
+    /// Grants admin consent to the demo application in `tenant` (every permission), as a
+    /// Global Administrator would.
+    pub async fn consent(&self, tenant: &str) {
+        self.control(
+            &format!("/tenants/{tenant}/consent"),
+            json!({"clientId": DEMO_CLIENT_ID}),
+        )
+        .await;
+    }
+
+    /// Adds a fault rule to the simulator (path, status, latency, count).
+    pub async fn fault(&self, rule: Value) {
+        self.control("/faults", rule).await;
+    }
+
+    /// Approves the device-code sign-in with user code `code`, as an administrator would.
+    pub async fn approve(&self, code: &str) {
+        self.control(&format!("/devicecodes/{code}/approve"), json!({}))
+            .await;
     }
 
     /// Opens a URL as a browser would (without following the redirect); returns the status.
@@ -353,22 +408,33 @@ impl Env {
     }
 }
 
-/// The condition `type_` of an account, as (status, reason).
-pub fn condition(esa: &ExchangeServiceAccount, type_: &str) -> Option<(String, String)> {
-    esa.status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.reason.clone()))
+/// Merge-patches object `name` of `api`.
+async fn merge<K>(api: Api<K>, name: &str, patch: Value)
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
 }
 
-/// Whether condition `type_` is True.
-pub fn is(esa: &ExchangeServiceAccount, type_: &str) -> bool {
-    condition(esa, type_).is_some_and(|(s, _)| s == "True")
+/// The admin consent URL in an account's status.
+pub fn consent_url(esa: &ExchangeServiceAccount) -> String {
+    let consent = esa.status.as_ref().and_then(|s| s.consent.as_ref());
+    consent.unwrap().admin_consent_url.clone().unwrap()
 }
 
-/// Whether condition `type_` has `reason`.
-pub fn reason(esa: &ExchangeServiceAccount, type_: &str, r: &str) -> bool {
-    condition(esa, type_).is_some_and(|(_, x)| x == r)
+/// The device-code sign-in's user code in an account's status.
+pub fn user_code(esa: &ExchangeServiceAccount) -> String {
+    let consent = esa.status.as_ref().and_then(|s| s.consent.as_ref());
+    consent.unwrap().user_code.clone().unwrap()
+}
+
+/// Whether a list's condition `type_` is True.
+pub fn list_is(stl: &SyncTargetList, type_: &str) -> bool {
+    stl.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == type_ && c.status == "True")
+    })
 }

@@ -11,6 +11,15 @@ use exo_sim_m365::tenants::DEMO_CLIENT_ID;
 use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
 
+#[path = "status.rs"]
+mod status;
+#[allow(unused_imports)]
+pub use status::{condition, is, ready, reason};
+// `helm.rs` loads `wait.rs` through `cluster.rs` too; `e2e.rs` through this file only.
+#[allow(clippy::duplicate_mod)]
+#[path = "wait.rs"]
+mod wait;
+
 /// An ExchangeServiceAccount `name` for `tenant` in `mode` (`Api` or `Inline`), whose
 /// endpoints are the simulator at `url`, with the client secret in Secret `app` and deletion
 /// policy `Delete`.
@@ -57,31 +66,16 @@ pub async fn wait_account(
     pred: impl Fn(&ExchangeServiceAccount) -> bool,
     context: impl Fn() -> String,
 ) -> ExchangeServiceAccount {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let esa = api.get_opt(name).await.unwrap();
-        if let Some(esa) = &esa
-            && pred(esa)
-        {
-            return esa.clone();
+    wait::until(timeout, Duration::from_millis(100), async || {
+        match api.get_opt(name).await.unwrap() {
+            Some(esa) if pred(&esa) => Ok(esa),
+            esa => Err(Seen(
+                format!("{name}: {what}; status: {:?}", esa.and_then(|e| e.status)),
+                &context,
+            )),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}: timed out waiting for {what}; status: {:?}\n{}",
-            esa.and_then(|e| e.status),
-            context()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Whether the account is Ready.
-pub fn ready(esa: &ExchangeServiceAccount) -> bool {
-    esa.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
     })
+    .await
 }
 
 /// Deletes accounts `names` and waits (up to `timeout`) until none of `api` is left.
@@ -94,19 +88,21 @@ pub async fn delete_all(
     for name in names {
         api.delete(name, &DeleteParams::default()).await.unwrap();
     }
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !api
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "accounts not deleted\n{}",
-            context()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    wait::until(timeout, Duration::from_millis(200), async || {
+        let left = api.list(&Default::default()).await.unwrap().items;
+        match left.is_empty() {
+            true => Ok(()),
+            false => Err(Seen("the accounts to be deleted".into(), &context)),
+        }
+    })
+    .await;
+}
+
+/// What a wait last saw, and the context (a log, say), read only when the wait fails.
+struct Seen<'a>(String, &'a dyn Fn() -> String);
+
+impl std::fmt::Display for Seen<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n{}", self.0, (self.1)())
     }
 }
