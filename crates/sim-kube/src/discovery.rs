@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::handler::Emu;
+use super::http::Emu;
 use super::types::ResourceType;
 
 /// The emulated Kubernetes version.

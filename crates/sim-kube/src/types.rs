@@ -89,6 +89,26 @@ impl ResourceType {
         }
     }
 
+    /// `group/version/plural` (`v1/secrets` for core), as in counters and the audit log.
+    pub fn resource_name(&self) -> String {
+        format!("{}/{}", self.api_version(), self.plural)
+    }
+
+    /// Whether this is the core type `plural` (`secrets`, `namespaces`, `events`).
+    pub fn is_core(&self, plural: &str) -> bool {
+        self.group.is_empty() && self.plural == plural
+    }
+
+    /// Whether this is `events.k8s.io` Events (stored in the core shape).
+    pub fn is_events_v1(&self) -> bool {
+        self.group == "events.k8s.io"
+    }
+
+    /// Whether this is CustomResourceDefinitions.
+    pub fn is_crd(&self) -> bool {
+        self.plural == "customresourcedefinitions"
+    }
+
     /// The APIResource entries of discovery (the resource and its status subresource).
     pub fn discovery(&self) -> Vec<Value> {
         let verbs = [
