@@ -73,19 +73,20 @@ impl ResourceType {
 
     /// `plural.group` as in messages (`exchangeserviceaccounts.exo-operator.io`).
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.clone()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
+        self.with_group(&self.plural)
     }
 
     /// `Kind.group`, as in validation messages.
     pub fn qualified_kind(&self) -> String {
+        self.with_group(&self.kind)
+    }
+
+    /// `name.group`, or `name` for core.
+    fn with_group(&self, name: &str) -> String {
         if self.group.is_empty() {
-            self.kind.clone()
+            name.to_string()
         } else {
-            format!("{}.{}", self.kind, self.group)
+            format!("{name}.{}", self.group)
         }
     }
 
