@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::http::Emu;
+use super::http::ServerState;
 use super::types::ResourceType;
 
 /// The emulated Kubernetes version.
@@ -17,13 +17,17 @@ pub const VERSION: (&str, &str) = ("1", "33");
 pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// The discovery or OpenAPI document at `segs`, if the path is one, with its content type.
-pub fn document(emu: &Emu, segs: &[&str], accept: &str) -> Option<(Value, &'static str)> {
-    let types = emu.store.lock().types.clone();
+pub fn document(
+    server: &ServerState,
+    segs: &[&str],
+    accept: &str,
+) -> Option<(Value, &'static str)> {
+    let types = server.store.lock().types.clone();
     if matches!(segs, ["api"] | ["apis"]) && wants_aggregated(accept) {
         let core = segs == ["api"];
         return Some((aggregated(&types, core), AGGREGATED));
     }
-    plain(emu, &types, segs).map(|doc| (doc, "application/json"))
+    plain(server, &types, segs).map(|doc| (doc, "application/json"))
 }
 
 /// Whether `accept` lists aggregated discovery v2 (clients list it first, then plain JSON).
@@ -69,7 +73,7 @@ fn aggregated(types: &[ResourceType], core: bool) -> Value {
 }
 
 /// The plain discovery or OpenAPI document at `segs`, if the path is one.
-fn plain(emu: &Emu, types: &[ResourceType], segs: &[&str]) -> Option<Value> {
+fn plain(server: &ServerState, types: &[ResourceType], segs: &[&str]) -> Option<Value> {
     match segs {
         ["version"] => Some(json!({
             "major": VERSION.0, "minor": VERSION.1,
@@ -104,7 +108,7 @@ fn plain(emu: &Emu, types: &[ResourceType], segs: &[&str]) -> Option<Value> {
         ["openapi", "v2"] => Some(
             json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": {}, "definitions": {}}),
         ),
-        ["openapi", "v3"] => Some(openapi_index(types, emu.store.lock().rv)),
+        ["openapi", "v3"] => Some(openapi_index(types, server.store.lock().rv)),
         ["openapi", "v3", "api", version] => Some(openapi(
             types
                 .iter()

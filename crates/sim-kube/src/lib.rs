@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::http::Emu;
+use self::http::ServerState;
 use self::store::Store;
 pub use self::store::{AuditEntry, Stats};
 use self::types::ResourceType;
@@ -79,7 +79,7 @@ const TOKEN_BYTES: usize = 24;
 
 /// A running emulator; it stops when dropped or on [`Emulator::shutdown`].
 pub struct Emulator {
-    emu: Arc<Emu>,
+    state: Arc<ServerState>,
     addr: SocketAddr,
     ca_pem: String,
     server: RunningServer,
@@ -92,7 +92,7 @@ impl Emulator {
         let token = exo_sim_http::ids::opaque_token(TOKEN_BYTES)?;
         let store = Store::new(ResourceType::builtins(), opts.history_limit);
         lifecycle::namespaces::seed(&store);
-        let emu = Arc::new(Emu {
+        let state = Arc::new(ServerState {
             store,
             token,
             bookmark_interval: opts.bookmark_interval,
@@ -102,11 +102,11 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let server = RunningServer::spawn(
             listener,
-            http::router(emu.clone()),
+            http::router(state.clone()),
             Some(tls.server_config.clone()),
         );
         Ok(Emulator {
-            emu,
+            state,
             addr,
             ca_pem: tls.ca_pem,
             server,
@@ -129,7 +129,7 @@ impl Emulator {
             "apiVersion: v1\nkind: Config\nclusters:\n- name: exo-sim\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: exo-sim\n  user:\n    token: {}\ncontexts:\n- name: exo-sim\n  context:\n    cluster: exo-sim\n    user: exo-sim\n    namespace: default\ncurrent-context: exo-sim\n",
             self.url(),
             STANDARD.encode(&self.ca_pem),
-            self.emu.token
+            self.state.token
         )
     }
 
@@ -162,7 +162,7 @@ impl Emulator {
 
     /// Request counters and the audit log of writes so far.
     pub fn stats(&self) -> Stats {
-        self.emu.store.lock().stats.clone()
+        self.state.store.lock().stats.clone()
     }
 
     /// Stops the server and waits until it has stopped.

@@ -16,8 +16,8 @@ use self::request::Call;
 use crate::status::ApiError;
 use crate::store::Store;
 
-/// Shared state of the server.
-pub struct Emu {
+/// State shared by every request: the store, the token clients must present, watch timing.
+pub struct ServerState {
     /// Objects and history.
     pub store: Store,
     /// The bearer token clients must present.
@@ -29,21 +29,21 @@ pub struct Emu {
 }
 
 /// The API router: every path goes through authentication, then the route table.
-pub fn router(emu: Arc<Emu>) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(emu)
+pub fn router(server: Arc<ServerState>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(server)
 }
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 64 << 20;
 
-async fn handle(State(emu): State<Arc<Emu>>, request: Request) -> Response {
+async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let authorized = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| same_secret(t.as_bytes(), emu.token.as_bytes()));
+        .is_some_and(|t| same_secret(t.as_bytes(), server.token.as_bytes()));
     if !authorized {
         return ApiError::unauthorized().into_response();
     }
@@ -52,7 +52,7 @@ async fn handle(State(emu): State<Arc<Emu>>, request: Request) -> Response {
     };
     let call = Call::new(&parts, body);
     let path = parts.uri.path().trim_end_matches('/');
-    routes::route(&emu, &call, path).unwrap_or_else(IntoResponse::into_response)
+    routes::route(&server, &call, path).unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Compares two secrets in time independent of where they differ.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::Emu;
+use super::ServerState;
 use super::request::Call;
 use crate::discovery;
 use crate::read;
@@ -92,12 +92,12 @@ impl Verb {
 }
 
 /// Serves `call` on `path` (without its trailing slash).
-pub fn route(emu: &Arc<Emu>, call: &Call, path: &str) -> Result<Response, ApiError> {
+pub fn route(server: &Arc<ServerState>, call: &Call, path: &str) -> Result<Response, ApiError> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if call.method == Method::GET
-        && let Some((doc, content_type)) = discovery::document(emu, &segs, call.accept())
+        && let Some((doc, content_type)) = discovery::document(server, &segs, call.accept())
     {
-        count(emu, "get", &format!("/{}", segs.join("/")));
+        count(server, "get", &format!("/{}", segs.join("/")));
         return Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, content_type)],
@@ -105,19 +105,19 @@ pub fn route(emu: &Arc<Emu>, call: &Call, path: &str) -> Result<Response, ApiErr
         )
             .into_response());
     }
-    let target = resolve(emu, &segs).ok_or_else(not_found)?;
+    let target = resolve(server, &segs).ok_or_else(not_found)?;
     let verb = Verb::of(&call.method, target.name.is_some(), call.flag("watch"))
         .ok_or_else(ApiError::method_not_allowed)?;
-    count(emu, verb.name(), &target.rt.resource_name());
+    count(server, verb.name(), &target.rt.resource_name());
     match verb {
-        Verb::Get => read::get(emu, call, &target),
-        Verb::List => read::list(emu, call, &target),
-        Verb::Watch => read::watch::watch(emu.clone(), call, &target),
-        Verb::Create => write::create::create(emu, call, &target),
-        Verb::Update => write::update::update(emu, call, &target),
-        Verb::Patch => write::patch::patch(emu, call, &target),
-        Verb::Delete => write::delete::delete(emu, call, &target),
-        Verb::DeleteCollection => write::delete::delete_collection(emu, call, &target),
+        Verb::Get => read::get(server, call, &target),
+        Verb::List => read::list(server, call, &target),
+        Verb::Watch => read::watch::watch(server.clone(), call, &target),
+        Verb::Create => write::create::create(server, call, &target),
+        Verb::Update => write::update::update(server, call, &target),
+        Verb::Patch => write::patch::patch(server, call, &target),
+        Verb::Delete => write::delete::delete(server, call, &target),
+        Verb::DeleteCollection => write::delete::delete_collection(server, call, &target),
     }
 }
 
@@ -131,11 +131,11 @@ fn not_found() -> ApiError {
 
 /// The target of a resource path, if it names a served type, an object of it in a fitting
 /// scope, or a subresource the type has.
-fn resolve(emu: &Emu, segs: &[&str]) -> Option<Target> {
+fn resolve(server: &ServerState, segs: &[&str]) -> Option<Target> {
     let target = match segs {
-        ["api", "v1", rest @ ..] if !rest.is_empty() => resolve_in(emu, "", "v1", rest),
+        ["api", "v1", rest @ ..] if !rest.is_empty() => resolve_in(server, "", "v1", rest),
         ["apis", group, version, rest @ ..] if !rest.is_empty() => {
-            resolve_in(emu, group, version, rest)
+            resolve_in(server, group, version, rest)
         }
         _ => None,
     }?;
@@ -151,8 +151,8 @@ fn resolve(emu: &Emu, segs: &[&str]) -> Option<Target> {
 }
 
 /// The target of the path `rest` below `group/version`.
-fn resolve_in(emu: &Emu, group: &str, version: &str, rest: &[&str]) -> Option<Target> {
-    let st = emu.store.lock();
+fn resolve_in(server: &ServerState, group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+    let st = server.store.lock();
     let find = |plural: &str| st.find_type(group, version, plural);
     let (rt, namespace, tail) = match rest {
         ["namespaces", ns, plural, tail @ ..] if find(plural).is_some_and(|t| t.namespaced) => {
@@ -176,8 +176,9 @@ fn resolve_in(emu: &Emu, group: &str, version: &str, rest: &[&str]) -> Option<Ta
 }
 
 /// Counts one request of `verb` on `resource`.
-fn count(emu: &Emu, verb: &str, resource: &str) {
-    *emu.store
+fn count(server: &ServerState, verb: &str, resource: &str) {
+    *server
+        .store
         .lock()
         .stats
         .requests

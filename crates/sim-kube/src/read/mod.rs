@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use crate::events;
-use crate::http::Emu;
+use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::response::{Shape, json_response, to_wire};
 use crate::http::routes::Target;
@@ -22,8 +22,8 @@ use crate::table;
 use crate::types::ResourceType;
 
 /// GET of one object.
-pub fn get(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
-    let st = emu.store.lock();
+pub fn get(server: &ServerState, call: &Call, t: &Target) -> Result<Response, ApiError> {
+    let st = server.store.lock();
     let name = t.name();
     let obj = st
         .object(&t.rt, &t.key_of(&name))
@@ -90,9 +90,9 @@ struct Page {
 }
 
 /// GET of a collection, paged by `limit` and `continue`.
-pub fn list(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
+pub fn list(server: &ServerState, call: &Call, t: &Target) -> Result<Response, ApiError> {
     let filter = Filter::from(call, t)?;
-    let page = read_page(emu, call, t, &filter);
+    let page = read_page(server, call, t, &filter);
     let rv = page.resource_version;
     if call.wants("Table") {
         let wire: Vec<Value> = page.items.iter().map(|o| to_wire(&t.rt, o)).collect();
@@ -115,10 +115,10 @@ pub fn list(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
 }
 
 /// The selected objects after the `continue` token, at most `limit` of them (0: all).
-fn read_page(emu: &Emu, call: &Call, t: &Target, filter: &Filter) -> Page {
+fn read_page(server: &ServerState, call: &Call, t: &Target, filter: &Filter) -> Page {
     let limit = call.number("limit").unwrap_or(0) as usize;
     let after = call.q("continue").and_then(decode_continue);
-    let st = emu.store.lock();
+    let st = server.store.lock();
     let mut page = Page {
         items: Vec::new(),
         next: None,

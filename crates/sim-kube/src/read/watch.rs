@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 
 use super::Filter;
-use crate::http::Emu;
+use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::response::{Shape, streaming};
 use crate::http::routes::Target;
@@ -107,11 +107,11 @@ fn watch_line(kind: &str, object: Value) -> Bytes {
 }
 
 /// GET of a collection with `watch=true`: a stream of watch events.
-pub fn watch(emu: Arc<Emu>, call: &Call, t: &Target) -> Result<Response, ApiError> {
+pub fn watch(server: Arc<ServerState>, call: &Call, t: &Target) -> Result<Response, ApiError> {
     let watch = Watch::from(call, t)?;
-    let changes = emu.store.subscribe();
+    let changes = server.store.subscribe();
     let (initial, last_rv) = {
-        let st = emu.store.lock();
+        let st = server.store.lock();
         match watch.initial_events(&st) {
             Ok(events) => (events, st.rv),
             Err(status) => {
@@ -129,17 +129,17 @@ pub fn watch(emu: Arc<Emu>, call: &Call, t: &Target) -> Result<Response, ApiErro
                 return;
             }
         }
-        follow(&emu, &watch, changes, last_rv, &tx).await;
+        follow(&server, &watch, changes, last_rv, &tx).await;
     });
     let stream =
         futures::stream::poll_fn(move |cx| out.poll_recv(cx).map(|o| o.map(Ok::<_, Infallible>)));
     Ok(streaming(stream))
 }
 
-/// Sends the selected changes after `last_rv` (each `emu.watch_delay` after its write) and
+/// Sends the selected changes after `last_rv` (each `server.watch_delay` after its write) and
 /// bookmarks, until the watch times out, the client leaves or falls behind.
 async fn follow(
-    emu: &Emu,
+    server: &ServerState,
     watch: &Watch,
     mut changes: broadcast::Receiver<Arc<Change>>,
     mut last_rv: u64,
@@ -147,13 +147,13 @@ async fn follow(
 ) {
     let deadline = tokio::time::sleep(watch.timeout);
     tokio::pin!(deadline);
-    let mut ticker = tokio::time::interval(emu.bookmark_interval);
+    let mut ticker = tokio::time::interval(server.bookmark_interval);
     ticker.tick().await;
     loop {
         let line = tokio::select! {
             _ = &mut deadline => return,
             _ = ticker.tick(), if watch.bookmarks => {
-                let rv = emu.store.lock().rv.max(last_rv);
+                let rv = server.store.lock().rv.max(last_rv);
                 watch_line("BOOKMARK", watch.bookmark(rv))
             }
             received = changes.recv() => match received {
@@ -162,8 +162,8 @@ async fn follow(
                         continue;
                     }
                     last_rv = change.rv;
-                    if !emu.watch_delay.is_zero() {
-                        tokio::time::sleep_until((change.at + emu.watch_delay).into()).await;
+                    if !server.watch_delay.is_zero() {
+                        tokio::time::sleep_until((change.at + server.watch_delay).into()).await;
                     }
                     let Some((kind, object)) = watch.event(change.kind, &change.object) else {
                         continue;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::managed_fields::{Operation, set_managed};
 use super::{Write, commit::commit, drop_status_of_custom_resource};
 use crate::events;
-use crate::http::Emu;
+use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::routes::Target;
 use crate::lifecycle::namespaces;
@@ -17,7 +17,7 @@ use crate::status::ApiError;
 const GENERATED_SUFFIX_LEN: usize = 5;
 
 /// POST: creates the object in the body.
-pub fn create(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
+pub fn create(server: &ServerState, call: &Call, t: &Target) -> Result<Response, ApiError> {
     if t.sub.is_some() {
         return Err(ApiError::method_not_allowed());
     }
@@ -34,7 +34,7 @@ pub fn create(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> 
     }
     let name = name_or_generate(t, &mut body)?;
     drop_status_of_custom_resource(t, &mut body);
-    let w = Write::new(emu, call, t, "create");
+    let w = Write::new(server, call, t, "create");
     w.perform(&name, |st| {
         namespaces::require(st, t)?;
         // kube-apiserver's storage refuses this before it looks for the name, as an

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{Write, Written};
-use crate::http::Emu;
+use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::response::{json_response, success_status};
 use crate::http::routes::Target;
@@ -13,9 +13,9 @@ use crate::read::Filter;
 use crate::status::ApiError;
 
 /// DELETE of one object; a dry run only looks it up.
-pub fn delete(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
+pub fn delete(server: &ServerState, call: &Call, t: &Target) -> Result<Response, ApiError> {
     let name = t.name();
-    let w = Write::new(emu, call, t, "delete");
+    let w = Write::new(server, call, t, "delete");
     w.perform(&name, |st| {
         let key = t.key_of(&name);
         let found = if call.dry_run() {
@@ -33,10 +33,14 @@ pub fn delete(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> 
 }
 
 /// DELETE of every selected object of a collection, each audited as a delete.
-pub fn delete_collection(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
+pub fn delete_collection(
+    server: &ServerState,
+    call: &Call,
+    t: &Target,
+) -> Result<Response, ApiError> {
     let filter = Filter::from(call, t)?;
-    let w = Write::new(emu, call, t, "delete");
-    let mut st = emu.store.lock();
+    let w = Write::new(server, call, t, "delete");
+    let mut st = server.store.lock();
     let keys: Vec<(String, String)> = st
         .objects
         .get(&t.rt.storage)

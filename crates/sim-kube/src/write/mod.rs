@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::http::Emu;
+use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::response::{json_response, now, to_wire};
 use crate::http::routes::Target;
@@ -24,7 +24,7 @@ use crate::store::{AuditEntry, Inner};
 /// One write request: the request, where it points and the verb it is audited as.
 pub struct Write<'a> {
     /// The emulator.
-    pub emu: &'a Emu,
+    pub server: &'a ServerState,
     /// The request.
     pub call: &'a Call,
     /// Where it points.
@@ -56,9 +56,14 @@ impl Written {
 
 impl<'a> Write<'a> {
     /// A write of `verb` by `call` to `target`.
-    pub fn new(emu: &'a Emu, call: &'a Call, target: &'a Target, verb: &'static str) -> Self {
+    pub fn new(
+        server: &'a ServerState,
+        call: &'a Call,
+        target: &'a Target,
+        verb: &'static str,
+    ) -> Self {
         Self {
-            emu,
+            server,
             call,
             target,
             verb,
@@ -73,7 +78,7 @@ impl<'a> Write<'a> {
         write: impl FnOnce(&mut Inner) -> Result<Written, ApiError>,
     ) -> Result<Response, ApiError> {
         let outcome = {
-            let mut st = self.emu.store.lock();
+            let mut st = self.server.store.lock();
             let outcome = write(&mut st);
             let code = match &outcome {
                 Ok(written) => written.status().as_u16(),

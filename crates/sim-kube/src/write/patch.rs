@@ -6,7 +6,7 @@ use axum::response::Response;
 use super::update::Replacement;
 use super::{Write, apply};
 use crate::events;
-use crate::http::Emu;
+use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::routes::Target;
 use crate::lifecycle::namespaces;
@@ -35,7 +35,7 @@ impl Format {
 }
 
 /// PATCH: patches the object, or applies it (creating it if need be).
-pub fn patch(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
+pub fn patch(server: &ServerState, call: &Call, t: &Target) -> Result<Response, ApiError> {
     let content_type = call.content_type.split(';').next().unwrap_or("").trim();
     let format =
         Format::of(content_type).ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
@@ -53,7 +53,7 @@ pub fn patch(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
         body = events::patch_to_core(&body);
     }
     let name = t.name();
-    let w = Write::new(emu, call, t, "patch");
+    let w = Write::new(server, call, t, "patch");
     w.perform(&name, |st| {
         if format == Format::Apply {
             namespaces::require(st, t)?;

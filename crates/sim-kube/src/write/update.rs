@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::managed_fields::{Operation, set_managed, transfer_ownership};
 use super::{Write, Written, commit::commit, next_state};
 use crate::events;
-use crate::http::Emu;
+use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::routes::Target;
 use crate::patch;
@@ -15,7 +15,7 @@ use crate::status::ApiError;
 use crate::store::Inner;
 
 /// PUT: replaces the object with the body.
-pub fn update(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> {
+pub fn update(server: &ServerState, call: &Call, t: &Target) -> Result<Response, ApiError> {
     let mut body = call.json_body()?;
     if t.rt.is_events_v1() {
         body = events::to_core(&body);
@@ -30,7 +30,7 @@ pub fn update(emu: &Emu, call: &Call, t: &Target) -> Result<Response, ApiError> 
             "the name of the object does not match the name on the URL",
         ));
     }
-    let w = Write::new(emu, call, t, "update");
+    let w = Write::new(server, call, t, "update");
     w.perform(&name, |st| {
         let old = w.existing(st, &name)?;
         let replaced = Replacement {
