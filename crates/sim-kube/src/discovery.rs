@@ -249,11 +249,6 @@ fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
         let id = schema_id(t);
         components.insert(id.clone(), s);
         let base = format!("/{}", group_version_path(t));
-        let item = if t.namespaced {
-            format!("{base}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
-        } else {
-            format!("{base}/{}/{{name}}", t.plural)
-        };
         let field_validation = json!({"name": "fieldValidation", "in": "query", "description": "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields.", "schema": {"type": "string", "uniqueItems": true}});
         let op = |action: &str| {
             json!({
@@ -263,22 +258,25 @@ fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
                 "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{id}")}}}}},
             })
         };
-        let mut patch = op("patch");
-        patch["parameters"] = json!([field_validation]);
-        let mut put = op("put");
-        put["parameters"] = json!([field_validation]);
-        paths.insert(
-            item,
-            json!({"get": op("get"), "put": put, "patch": patch, "delete": op("delete")}),
-        );
+        // Writes take the fieldValidation parameter.
+        let write_op = |action: &str| {
+            let mut o = op(action);
+            o["parameters"] = json!([field_validation]);
+            o
+        };
         let collection = if t.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}", t.plural)
         } else {
             format!("{base}/{}", t.plural)
         };
-        let mut post = op("post");
-        post["parameters"] = json!([field_validation]);
-        paths.insert(collection, json!({"get": op("list"), "post": post}));
+        paths.insert(
+            format!("{collection}/{{name}}"),
+            json!({"get": op("get"), "put": write_op("put"), "patch": write_op("patch"), "delete": op("delete")}),
+        );
+        paths.insert(
+            collection,
+            json!({"get": op("list"), "post": write_op("post")}),
+        );
     }
     json!({
         "openapi": "3.0.0",

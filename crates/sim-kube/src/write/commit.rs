@@ -110,11 +110,7 @@ fn set_type_meta(rt: &ResourceType, new: &mut Value) {
 /// Sets the metadata the server owns: namespace from the path, uid, timestamps and generation
 /// kept from `old` or given to a new object; empty finalizers dropped.
 fn set_server_metadata(w: &Write, old: Option<&Value>, new: &mut Value) -> Result<(), ApiError> {
-    let meta = new
-        .as_object_mut()
-        .ok_or_else(|| ApiError::bad_request("the object is not a JSON object"))?
-        .entry("metadata")
-        .or_insert_with(|| json!({}))
+    let meta = super::metadata_entry(new)?
         .as_object_mut()
         .ok_or_else(|| ApiError::bad_request("metadata is not an object"))?;
     match &w.target.namespace {

@@ -58,11 +58,7 @@ pub fn create(server: &ServerState, call: &Call, t: &Target) -> Result<Response,
 /// The name of the object to create: `metadata.name`, else `generateName` plus a random
 /// suffix (written into the object); 422 with neither.
 fn name_or_generate(t: &Target, body: &mut Value) -> Result<String, ApiError> {
-    let meta = body
-        .as_object_mut()
-        .ok_or_else(|| ApiError::bad_request("the object is not a JSON object"))?
-        .entry("metadata")
-        .or_insert_with(|| json!({}));
+    let meta = super::metadata_entry(body)?;
     if let Some(n) = meta.get("name").and_then(Value::as_str)
         && !n.is_empty()
     {

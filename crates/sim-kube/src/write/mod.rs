@@ -143,6 +143,16 @@ fn resource_version(object: &Value) -> Option<&str> {
         .and_then(Value::as_str)
 }
 
+/// The object's metadata (an empty one added when absent); 400 when the object is not a
+/// JSON object.
+fn metadata_entry(object: &mut Value) -> Result<&mut Value, ApiError> {
+    Ok(object
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("the object is not a JSON object"))?
+        .entry("metadata")
+        .or_insert_with(|| serde_json::json!({})))
+}
+
 /// Drops `status` from an object written to a custom resource with a status subresource
 /// (status is set through the subresource only).
 fn drop_status_of_custom_resource(t: &Target, object: &mut Value) {
