@@ -121,6 +121,7 @@ pub fn route(server: &Arc<ServerState>, call: &Call, path: &str) -> Result<Respo
     }
 }
 
+/// 404 for a path that names nothing served.
 fn not_found() -> ApiError {
     ApiError::new(
         404,
@@ -184,4 +185,23 @@ fn count(server: &ServerState, verb: &str, resource: &str) {
         .requests
         .entry(format!("{verb} {resource}"))
         .or_default() += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_map_to_verbs_by_whether_the_path_names_an_object() {
+        assert_eq!(Verb::of(&Method::GET, true, true), Some(Verb::Get));
+        assert_eq!(Verb::of(&Method::GET, false, true), Some(Verb::Watch));
+        assert_eq!(Verb::of(&Method::GET, false, false), Some(Verb::List));
+        assert_eq!(Verb::of(&Method::POST, false, false), Some(Verb::Create));
+        assert_eq!(Verb::of(&Method::POST, true, false), None);
+        assert_eq!(Verb::of(&Method::PUT, false, false), None);
+        assert_eq!(
+            Verb::of(&Method::DELETE, false, false).map(Verb::name),
+            Some("deletecollection")
+        );
+    }
 }

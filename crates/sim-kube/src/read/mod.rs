@@ -153,3 +153,15 @@ fn decode_continue(token: &str) -> Option<(String, String)> {
     let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip_and_reject_garbage() {
+        let key = ("default".to_string(), "contoso".to_string());
+        assert_eq!(decode_continue(&encode_continue(&key)), Some(key));
+        assert_eq!(decode_continue("not a token"), None);
+    }
+}
