@@ -408,3 +408,65 @@ async fn a_kube_runtime_controller_reconciles_every_object() {
     run.abort();
     assert!(reconciled.load(Ordering::SeqCst) >= 4);
 }
+
+/// Server-side apply of a status, as the operator writes every status: the manager owns what
+/// it applied, so a field it stops applying is removed; a `resourceVersion` in the apply
+/// configuration is a precondition (409 when the object has moved on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_apply_owns_its_fields_and_honours_a_resource_version() {
+    use exo_api::sync_target_list::SyncTargetList;
+    let c = Cluster::start().await;
+    c.install_crds().await;
+    let lists: Api<SyncTargetList> = Api::default_namespaced(c.client.clone());
+    let list: SyncTargetList = serde_json::from_value(json!({
+        "apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList",
+        "metadata": {"name": "finance"},
+        "spec": {"serviceAccountRef": {"name": "a"}, "users": ["a@contoso.com"]},
+    }))
+    .unwrap();
+    let list = lists.create(&PostParams::default(), &list).await.unwrap();
+    let apply = |status: serde_json::Value, version: Option<String>| {
+        let mut metadata = json!({"name": "finance"});
+        if let Some(v) = version {
+            metadata["resourceVersion"] = json!(v);
+        }
+        Patch::Apply(json!({
+            "apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList",
+            "metadata": metadata, "status": status,
+        }))
+    };
+    let params = PatchParams::apply("exo-operator").force();
+    let first = lists
+        .patch_status(
+            "finance",
+            &params,
+            &apply(
+                json!({"userCount": 1, "unresolved": [{"entry": "x@contoso.com", "reason": "NotFound"}]}),
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.status.as_ref().unwrap().unresolved.len(), 1);
+    let second = lists
+        .patch_status("finance", &params, &apply(json!({"userCount": 2}), None))
+        .await
+        .unwrap();
+    let status = second.status.clone().unwrap();
+    assert_eq!(status.user_count, 2);
+    assert!(status.unresolved.is_empty(), "{status:?}");
+
+    // Applied to the version it was computed from: refused once the object has moved on.
+    let stale = apply(json!({"userCount": 3}), list.resource_version());
+    match lists.patch_status("finance", &params, &stale).await {
+        Err(kube::Error::Api(e)) => assert_eq!((e.code, e.reason.as_str()), (409, "Conflict")),
+        other => panic!("a stale resourceVersion was accepted: {other:?}"),
+    }
+    let current = apply(json!({"userCount": 3}), second.resource_version());
+    let third = lists
+        .patch_status("finance", &params, &current)
+        .await
+        .unwrap();
+    assert_eq!(third.status.unwrap().user_count, 3);
+    c.shutdown().await;
+}

@@ -1,6 +1,9 @@
-//! Plumbing the stand-ins share: a throw-away local certificate authority and serving an
-//! axum router over plain HTTP or TLS until shut down.
+//! Plumbing the stand-ins share: a throw-away local certificate authority, serving an axum
+//! router over plain HTTP or TLS until shut down (in the background, with [`running`]), and
+//! random identifiers ([`ids`]).
 
+pub mod ids;
+pub mod running;
 pub mod serve;
 pub mod tls;
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::handler::Emu;
+use super::http::ServerState;
 use super::types::ResourceType;
 
 /// The emulated Kubernetes version.
@@ -17,13 +17,17 @@ pub const VERSION: (&str, &str) = ("1", "33");
 pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// The discovery or OpenAPI document at `segs`, if the path is one, with its content type.
-pub fn document(emu: &Emu, segs: &[&str], accept: &str) -> Option<(Value, &'static str)> {
-    let types = emu.store.lock().types.clone();
+pub fn document(
+    server: &ServerState,
+    segs: &[&str],
+    accept: &str,
+) -> Option<(Value, &'static str)> {
+    let types = server.store.lock().types.clone();
     if matches!(segs, ["api"] | ["apis"]) && wants_aggregated(accept) {
         let core = segs == ["api"];
         return Some((aggregated(&types, core), AGGREGATED));
     }
-    plain(emu, &types, segs).map(|doc| (doc, "application/json"))
+    plain(server, &types, segs).map(|doc| (doc, "application/json"))
 }
 
 /// Whether `accept` lists aggregated discovery v2 (clients list it first, then plain JSON).
@@ -68,7 +72,8 @@ fn aggregated(types: &[ResourceType], core: bool) -> Value {
     })
 }
 
-fn plain(emu: &Emu, types: &[ResourceType], segs: &[&str]) -> Option<Value> {
+/// The plain discovery or OpenAPI document at `segs`, if the path is one.
+fn plain(server: &ServerState, types: &[ResourceType], segs: &[&str]) -> Option<Value> {
     match segs {
         ["version"] => Some(json!({
             "major": VERSION.0, "minor": VERSION.1,
@@ -98,64 +103,62 @@ fn plain(emu: &Emu, types: &[ResourceType], segs: &[&str]) -> Option<Value> {
             doc["kind"] = json!("APIGroup");
             Some(doc)
         }
-        ["apis", group, version] => {
-            let matching: Vec<&ResourceType> = types
-                .iter()
-                .filter(|t| t.group == *group && t.version == *version)
-                .collect();
-            if matching.is_empty() {
-                return None;
-            }
-            Some(resource_list(
-                &format!("{group}/{version}"),
-                matching.into_iter(),
-            ))
-        }
+        ["apis", group, version] => served_in(types, group, version)
+            .map(|matching| resource_list(&format!("{group}/{version}"), matching.into_iter())),
         ["openapi", "v2"] => Some(
             json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": {}, "definitions": {}}),
         ),
-        ["openapi", "v3"] => {
-            let mut paths = Map::new();
-            let mut gvs: Vec<String> = types
-                .iter()
-                .map(|t| {
-                    if t.group.is_empty() {
-                        format!("api/{}", t.version)
-                    } else {
-                        format!("apis/{}/{}", t.group, t.version)
-                    }
-                })
-                .collect();
-            gvs.sort();
-            gvs.dedup();
-            let rv = emu.store.lock().rv;
-            for gv in gvs {
-                paths.insert(
-                    gv.clone(),
-                    json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={rv:016X}")}),
-                );
-            }
-            Some(json!({"paths": paths}))
-        }
+        ["openapi", "v3"] => Some(openapi_index(types, server.store.lock().rv)),
         ["openapi", "v3", "api", version] => Some(openapi(
             types
                 .iter()
                 .filter(|t| t.group.is_empty() && t.version == *version),
         )),
         ["openapi", "v3", "apis", group, version] => {
-            let matching: Vec<&ResourceType> = types
-                .iter()
-                .filter(|t| t.group == *group && t.version == *version)
-                .collect();
-            if matching.is_empty() {
-                return None;
-            }
-            Some(openapi(matching.into_iter()))
+            served_in(types, group, version).map(|matching| openapi(matching.into_iter()))
         }
         _ => None,
     }
 }
 
+/// The types served in `group/version`, `None` when there are none.
+fn served_in<'a>(
+    types: &'a [ResourceType],
+    group: &str,
+    version: &str,
+) -> Option<Vec<&'a ResourceType>> {
+    let matching: Vec<&ResourceType> = types
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+        .collect();
+    (!matching.is_empty()).then_some(matching)
+}
+
+/// The path of a type's group-version below the server root (`api/v1`, `apis/g/v1`).
+fn group_version_path(t: &ResourceType) -> String {
+    if t.group.is_empty() {
+        format!("api/{}", t.version)
+    } else {
+        format!("apis/{}/{}", t.group, t.version)
+    }
+}
+
+/// The OpenAPI v3 index: one document per group-version, its URL changing with `rv`.
+fn openapi_index(types: &[ResourceType], rv: u64) -> Value {
+    let mut gvs: Vec<String> = types.iter().map(group_version_path).collect();
+    gvs.sort();
+    gvs.dedup();
+    let mut paths = Map::new();
+    for gv in gvs {
+        paths.insert(
+            gv.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={rv:016X}")}),
+        );
+    }
+    json!({"paths": paths})
+}
+
+/// The named groups and their versions, in the order served.
 fn groups(types: &[ResourceType]) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for t in types.iter().filter(|t| !t.group.is_empty()) {
@@ -167,6 +170,7 @@ fn groups(types: &[ResourceType]) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// An `APIGroup` entry.
 fn group_doc(group: &str, versions: &[String]) -> Value {
     let vs: Vec<Value> = versions
         .iter()
@@ -175,6 +179,7 @@ fn group_doc(group: &str, versions: &[String]) -> Value {
     json!({"name": group, "versions": vs, "preferredVersion": vs.first().cloned().unwrap_or(Value::Null)})
 }
 
+/// An `APIResourceList` of `types`.
 fn resource_list<'a>(group_version: &str, types: impl Iterator<Item = &'a ResourceType>) -> Value {
     let resources: Vec<Value> = types.flat_map(ResourceType::discovery).collect();
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
@@ -207,6 +212,7 @@ fn hoist(schema: &Value, components: &mut Map<String, Value>) -> Value {
     s
 }
 
+/// Points `#/$defs/` references at `#/components/schemas/`.
 fn rewrite_refs(v: &mut Value) {
     match v {
         Value::Object(m) => {
@@ -222,6 +228,7 @@ fn rewrite_refs(v: &mut Value) {
     }
 }
 
+/// The OpenAPI v3 document of `types`: their schemas and paths.
 fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
     let mut components = Map::new();
     let mut paths = Map::new();
@@ -241,16 +248,7 @@ fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
         s["x-kubernetes-group-version-kind"] = json!([gvk]);
         let id = schema_id(t);
         components.insert(id.clone(), s);
-        let base = if t.group.is_empty() {
-            format!("/api/{}", t.version)
-        } else {
-            format!("/apis/{}/{}", t.group, t.version)
-        };
-        let item = if t.namespaced {
-            format!("{base}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
-        } else {
-            format!("{base}/{}/{{name}}", t.plural)
-        };
+        let base = format!("/{}", group_version_path(t));
         let field_validation = json!({"name": "fieldValidation", "in": "query", "description": "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields.", "schema": {"type": "string", "uniqueItems": true}});
         let op = |action: &str| {
             json!({
@@ -260,22 +258,25 @@ fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
                 "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{id}")}}}}},
             })
         };
-        let mut patch = op("patch");
-        patch["parameters"] = json!([field_validation]);
-        let mut put = op("put");
-        put["parameters"] = json!([field_validation]);
-        paths.insert(
-            item,
-            json!({"get": op("get"), "put": put, "patch": patch, "delete": op("delete")}),
-        );
+        // Writes take the fieldValidation parameter.
+        let write_op = |action: &str| {
+            let mut o = op(action);
+            o["parameters"] = json!([field_validation]);
+            o
+        };
         let collection = if t.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}", t.plural)
         } else {
             format!("{base}/{}", t.plural)
         };
-        let mut post = op("post");
-        post["parameters"] = json!([field_validation]);
-        paths.insert(collection, json!({"get": op("list"), "post": post}));
+        paths.insert(
+            format!("{collection}/{{name}}"),
+            json!({"get": op("get"), "put": write_op("put"), "patch": write_op("patch"), "delete": op("delete")}),
+        );
+        paths.insert(
+            collection,
+            json!({"get": op("list"), "post": write_op("post")}),
+        );
     }
     json!({
         "openapi": "3.0.0",

@@ -6,27 +6,29 @@
 
 pub mod discovery;
 pub mod events;
-pub mod handler;
+pub mod http;
+pub mod lifecycle;
 pub mod patch;
+pub mod read;
 pub mod selectors;
 pub mod status;
 pub mod store;
 pub mod table;
 pub mod types;
+pub mod write;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use tokio::sync::watch;
-
-use self::handler::Emu;
+use self::http::ServerState;
 use self::store::Store;
 pub use self::store::{AuditEntry, Stats};
 use self::types::ResourceType;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use exo_sim_http::running::RunningServer;
 use exo_sim_http::tls::LocalTls;
 
 /// Command-line options of `exo-sim kube`.
@@ -72,30 +74,25 @@ impl Default for EmulatorOptions {
     }
 }
 
+/// Random bytes of the bearer token.
+const TOKEN_BYTES: usize = 24;
+
 /// A running emulator; it stops when dropped or on [`Emulator::shutdown`].
 pub struct Emulator {
-    emu: Arc<Emu>,
+    state: Arc<ServerState>,
     addr: SocketAddr,
     ca_pem: String,
-    shutdown: watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: RunningServer,
 }
 
 impl Emulator {
     /// Starts an emulator.
     pub async fn start(opts: EmulatorOptions) -> anyhow::Result<Emulator> {
         let tls = LocalTls::generate("exo-sim kube")?;
-        let token = {
-            use ring::rand::{SecureRandom, SystemRandom};
-            let mut b = [0u8; 24];
-            SystemRandom::new()
-                .fill(&mut b)
-                .map_err(|_| anyhow::anyhow!("no randomness"))?;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-        };
+        let token = exo_sim_http::ids::opaque_token(TOKEN_BYTES)?;
         let store = Store::new(ResourceType::builtins(), opts.history_limit);
-        handler::seed(&store);
-        let emu = Arc::new(Emu {
+        lifecycle::namespaces::seed(&store);
+        let state = Arc::new(ServerState {
             store,
             token,
             bookmark_interval: opts.bookmark_interval,
@@ -103,20 +100,16 @@ impl Emulator {
         });
         let listener = tokio::net::TcpListener::bind(opts.listen).await?;
         let addr = listener.local_addr()?;
-        let (shutdown, rx) = watch::channel(false);
-        let router = handler::router(emu.clone());
-        let task = tokio::spawn(exo_sim_http::serve::serve(
+        let server = RunningServer::spawn(
             listener,
-            router,
+            http::router(state.clone()),
             Some(tls.server_config.clone()),
-            rx,
-        ));
+        );
         Ok(Emulator {
-            emu,
+            state,
             addr,
             ca_pem: tls.ca_pem,
-            shutdown,
-            task: Some(task),
+            server,
         })
     }
 
@@ -136,7 +129,7 @@ impl Emulator {
             "apiVersion: v1\nkind: Config\nclusters:\n- name: exo-sim\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: exo-sim\n  user:\n    token: {}\ncontexts:\n- name: exo-sim\n  context:\n    cluster: exo-sim\n    user: exo-sim\n    namespace: default\ncurrent-context: exo-sim\n",
             self.url(),
             STANDARD.encode(&self.ca_pem),
-            self.emu.token
+            self.state.token
         )
     }
 
@@ -169,21 +162,12 @@ impl Emulator {
 
     /// Request counters and the audit log of writes so far.
     pub fn stats(&self) -> Stats {
-        self.emu.store.lock().stats.clone()
+        self.state.store.lock().stats.clone()
     }
 
-    /// Stops the server.
-    pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+    /// Stops the server and waits until it has stopped.
+    pub async fn shutdown(self) {
+        self.server.stop().await;
     }
 }
 

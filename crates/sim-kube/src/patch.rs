@@ -251,8 +251,7 @@ pub type FieldPath = Vec<String>;
 
 /// The leaf fields set in `value` (ignoring `apiVersion`, `kind`, and server-owned metadata).
 pub fn field_set(value: &Value) -> BTreeSet<FieldPath> {
-    let mut out = BTreeSet::new();
-    collect(value, &mut Vec::new(), &mut out);
+    let mut out = leaf_paths(value, |k| k);
     out.retain(|p| {
         let top = p.first().map(String::as_str);
         let user_metadata = matches!(
@@ -268,21 +267,33 @@ pub fn field_set(value: &Value) -> BTreeSet<FieldPath> {
     out
 }
 
-fn collect(value: &Value, path: &mut Vec<String>, out: &mut BTreeSet<FieldPath>) {
-    match value {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, v) in m {
-                path.push(k.clone());
-                collect(v, path, out);
-                path.pop();
+/// The paths of the leaves of `value` (values other than non-empty objects), each key
+/// read through `key_name`.
+fn leaf_paths(value: &Value, key_name: fn(&str) -> &str) -> BTreeSet<FieldPath> {
+    fn walk(
+        v: &Value,
+        key_name: fn(&str) -> &str,
+        path: &mut Vec<String>,
+        out: &mut BTreeSet<FieldPath>,
+    ) {
+        match v.as_object() {
+            Some(m) if !m.is_empty() => {
+                for (k, child) in m {
+                    path.push(key_name(k).to_string());
+                    walk(child, key_name, path, out);
+                    path.pop();
+                }
             }
-        }
-        _ => {
-            if !path.is_empty() {
-                out.insert(path.clone());
+            _ => {
+                if !path.is_empty() {
+                    out.insert(path.clone());
+                }
             }
         }
     }
+    let mut out = BTreeSet::new();
+    walk(value, key_name, &mut Vec::new(), &mut out);
+    out
 }
 
 /// The value at `path`.
@@ -323,26 +334,7 @@ pub fn fields_v1(fields: &BTreeSet<FieldPath>) -> Value {
 
 /// Decodes `fieldsV1` back into a field set.
 pub fn from_fields_v1(value: &Value) -> BTreeSet<FieldPath> {
-    fn walk(v: &Value, path: &mut Vec<String>, out: &mut BTreeSet<FieldPath>) {
-        match v.as_object() {
-            Some(m) if !m.is_empty() => {
-                for (k, child) in m {
-                    let name = k.strip_prefix("f:").unwrap_or(k).to_string();
-                    path.push(name);
-                    walk(child, path, out);
-                    path.pop();
-                }
-            }
-            _ => {
-                if !path.is_empty() {
-                    out.insert(path.clone());
-                }
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(value, &mut Vec::new(), &mut out);
-    out
+    leaf_paths(value, |k| k.strip_prefix("f:").unwrap_or(k))
 }
 
 #[cfg(test)]

@@ -107,14 +107,40 @@ impl Inner {
         self.objects.entry(storage.to_string()).or_default()
     }
 
-    /// Records a change for watchers; returns it for broadcasting.
-    pub fn record(
+    /// The stored object of type `rt` at `key`.
+    pub fn object(&self, rt: &ResourceType, key: &(String, String)) -> Option<&Value> {
+        self.objects.get(&rt.storage).and_then(|m| m.get(key))
+    }
+
+    /// Hands out the next resourceVersion and writes it into `object`'s metadata.
+    pub fn stamp(&mut self, object: &mut Value) -> u64 {
+        let rv = self.next_rv();
+        object["metadata"]["resourceVersion"] = serde_json::json!(rv.to_string());
+        rv
+    }
+
+    /// Stores `object` at `key` and records the change (`ADDED` or `MODIFIED`) at `rv`.
+    pub fn put(
         &mut self,
         storage: &str,
-        kind: &'static str,
+        key: (String, String),
         object: Value,
+        kind: &'static str,
         rv: u64,
-    ) -> Arc<Change> {
+    ) {
+        self.objects_of(storage).insert(key, object.clone());
+        self.record(storage, kind, object, rv);
+    }
+
+    /// Records that `object`, already taken out of the store, is deleted (at a new
+    /// resourceVersion; the object keeps its last one).
+    pub fn record_removed(&mut self, storage: &str, object: Value) {
+        let rv = self.next_rv();
+        self.record(storage, "DELETED", object, rv);
+    }
+
+    /// Records a change and sends it to watchers.
+    pub fn record(&mut self, storage: &str, kind: &'static str, object: Value, rv: u64) {
         let change = Arc::new(Change {
             rv,
             storage: storage.to_string(),
@@ -124,13 +150,12 @@ impl Inner {
         });
         self.history.push_back(change.clone());
         // Sent while the lock is held, so watchers see changes in resourceVersion order.
-        let _ = self.tx.send(change.clone());
+        let _ = self.tx.send(change);
         while self.history.len() > self.history_limit {
             if let Some(old) = self.history.pop_front() {
                 self.oldest = old.rv;
             }
         }
-        change
     }
 
     /// Changes after `rv`, or `None` when they are no longer in the history (410 Gone).
@@ -170,11 +195,6 @@ impl Store {
     /// Locks the state.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Marks the end of a write; its changes already reached the watchers in order.
-    pub fn publish(&self, changes: Vec<Arc<Change>>) {
-        drop(changes);
     }
 
     /// A receiver of future changes.

@@ -13,6 +13,7 @@ enum Step {
     Filter(String, String),
 }
 
+/// The steps of a simple JSONPath, `None` when it is not one.
 fn parse(path: &str) -> Option<Vec<Step>> {
     let mut steps = Vec::new();
     let mut rest = path.trim().trim_start_matches('{').trim_end_matches('}');
@@ -68,27 +69,15 @@ pub fn human_duration(seconds: i64) -> String {
     if s < 120 {
         format!("{s}s")
     } else if m < 10 {
-        if s % 60 == 0 {
-            format!("{m}m")
-        } else {
-            format!("{m}m{}s", s % 60)
-        }
+        two_units(m, 'm', s % 60, 's')
     } else if h < 3 {
         format!("{m}m")
     } else if h < 8 {
-        if m % 60 == 0 {
-            format!("{h}h")
-        } else {
-            format!("{h}h{}m", m % 60)
-        }
+        two_units(h, 'h', m % 60, 'm')
     } else if h < 48 {
         format!("{h}h")
     } else if d < 8 {
-        if h % 24 == 0 {
-            format!("{d}d")
-        } else {
-            format!("{d}d{}h", h % 24)
-        }
+        two_units(d, 'd', h % 24, 'h')
     } else if d < 365 * 2 {
         format!("{d}d")
     } else {
@@ -96,6 +85,16 @@ pub fn human_duration(seconds: i64) -> String {
     }
 }
 
+/// `3m20s`, or `3m` when the smaller unit is zero.
+fn two_units(large: i64, large_unit: char, small: i64, small_unit: char) -> String {
+    if small == 0 {
+        format!("{large}{large_unit}")
+    } else {
+        format!("{large}{large_unit}{small}{small_unit}")
+    }
+}
+
+/// The age of the timestamp `value` at `now`, as kubectl prints it.
 fn age(value: Option<&Value>, now: jiff::Timestamp) -> Value {
     match value.and_then(Value::as_str) {
         None => Value::Null,

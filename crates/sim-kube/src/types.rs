@@ -7,6 +7,21 @@ use serde_json::{Value, json};
 
 use exo_admission::SchemaValidator;
 
+/// The verbs every served type allows.
+const VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// The verbs of the status subresource.
+const STATUS_VERBS: [&str; 3] = ["get", "patch", "update"];
+
 /// A printer column of a custom resource.
 #[derive(Clone, Debug)]
 pub struct PrinterColumn {
@@ -73,47 +88,53 @@ impl ResourceType {
 
     /// `plural.group` as in messages (`exchangeserviceaccounts.exo-operator.io`).
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.clone()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
+        self.with_group(&self.plural)
     }
 
     /// `Kind.group`, as in validation messages.
     pub fn qualified_kind(&self) -> String {
+        self.with_group(&self.kind)
+    }
+
+    /// `name.group`, or `name` for core.
+    fn with_group(&self, name: &str) -> String {
         if self.group.is_empty() {
-            self.kind.clone()
+            name.to_string()
         } else {
-            format!("{}.{}", self.kind, self.group)
+            format!("{name}.{}", self.group)
         }
+    }
+
+    /// `group/version/plural` (`v1/secrets` for core), as in counters and the audit log.
+    pub fn resource_name(&self) -> String {
+        format!("{}/{}", self.api_version(), self.plural)
+    }
+
+    /// Whether this is the core type `plural` (`secrets`, `namespaces`, `events`).
+    pub fn is_core(&self, plural: &str) -> bool {
+        self.group.is_empty() && self.plural == plural
+    }
+
+    /// Whether this is `events.k8s.io` Events (stored in the core shape).
+    pub fn is_events_v1(&self) -> bool {
+        self.group == "events.k8s.io"
+    }
+
+    /// Whether this is CustomResourceDefinitions.
+    pub fn is_crd(&self) -> bool {
+        self.plural == "customresourcedefinitions"
     }
 
     /// The APIResource entries of discovery (the resource and its status subresource).
     pub fn discovery(&self) -> Vec<Value> {
-        let verbs = [
-            "create",
-            "delete",
-            "deletecollection",
-            "get",
-            "list",
-            "patch",
-            "update",
-            "watch",
-        ];
         let mut main = json!({
             "name": self.plural,
             "singularName": self.singular,
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": verbs,
+            "verbs": VERBS,
         });
-        if !self.short_names.is_empty() {
-            main["shortNames"] = json!(self.short_names);
-        }
-        if !self.categories.is_empty() {
-            main["categories"] = json!(self.categories);
-        }
+        self.add_other_names(&mut main);
         let mut out = vec![main];
         if self.status_subresource {
             out.push(json!({
@@ -121,10 +142,20 @@ impl ResourceType {
                 "singularName": "",
                 "namespaced": self.namespaced,
                 "kind": self.kind,
-                "verbs": ["get", "patch", "update"],
+                "verbs": STATUS_VERBS,
             }));
         }
         out
+    }
+
+    /// Adds the short names and categories, if any, to a discovery entry.
+    fn add_other_names(&self, doc: &mut Value) {
+        if !self.short_names.is_empty() {
+            doc["shortNames"] = json!(self.short_names);
+        }
+        if !self.categories.is_empty() {
+            doc["categories"] = json!(self.categories);
+        }
     }
 
     /// This type in aggregated discovery (`APIResourceDiscovery`).
@@ -135,17 +166,12 @@ impl ResourceType {
             "responseKind": kind,
             "scope": if self.namespaced { "Namespaced" } else { "Cluster" },
             "singularResource": self.singular,
-            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+            "verbs": VERBS,
         });
-        if !self.short_names.is_empty() {
-            doc["shortNames"] = json!(self.short_names);
-        }
-        if !self.categories.is_empty() {
-            doc["categories"] = json!(self.categories);
-        }
+        self.add_other_names(&mut doc);
         if self.status_subresource {
             doc["subresources"] = json!([{
-                "subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"],
+                "subresource": "status", "responseKind": kind, "verbs": STATUS_VERBS,
             }]);
         }
         doc

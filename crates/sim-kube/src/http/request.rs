@@ -1,0 +1,116 @@
+//! One API request as the verbs read it: method, query parameters, the headers that matter
+//! and the body.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::http::request::Parts;
+use axum::http::{HeaderName, Method, header};
+use serde_json::Value;
+
+use crate::status::ApiError;
+
+/// An authenticated request.
+pub struct Call {
+    /// HTTP method.
+    pub method: Method,
+    query: HashMap<String, String>,
+    accept: String,
+    /// `Content-Type` (patch types are told apart by it).
+    pub content_type: String,
+    /// `User-Agent`, recorded in the audit log.
+    pub user_agent: String,
+    body: Bytes,
+}
+
+impl Call {
+    /// The request with head `parts` and `body`.
+    pub fn new(parts: &Parts, body: Bytes) -> Self {
+        let header = |name: HeaderName| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        Self {
+            method: parts.method.clone(),
+            query: parts
+                .uri
+                .query()
+                .and_then(|q| serde_urlencoded::from_str(q).ok())
+                .unwrap_or_default(),
+            accept: header(header::ACCEPT),
+            content_type: header(header::CONTENT_TYPE),
+            user_agent: header(header::USER_AGENT),
+            body,
+        }
+    }
+
+    /// The query parameter `key`, unless absent or empty.
+    pub fn q(&self, key: &str) -> Option<&str> {
+        self.query
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Whether the query parameter `key` is `true` (or `1`).
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.q(key), Some("true" | "1"))
+    }
+
+    /// The query parameter `key` as a number, if it is one.
+    pub fn number(&self, key: &str) -> Option<u64> {
+        self.q(key).and_then(|v| v.parse().ok())
+    }
+
+    /// The `fieldManager` given, if any.
+    pub fn field_manager(&self) -> Option<String> {
+        self.q("fieldManager").map(String::from)
+    }
+
+    /// The manager of a write: the fieldManager, else the user agent's program name.
+    pub fn manager(&self) -> String {
+        self.field_manager().unwrap_or_else(|| {
+            self.user_agent
+                .split('/')
+                .next()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("unknown")
+                .to_string()
+        })
+    }
+
+    /// Whether the write is a dry run (`dryRun=All`).
+    pub fn dry_run(&self) -> bool {
+        self.q("dryRun") == Some("All")
+    }
+
+    /// Whether the client asks for the representation `what` (`Table`,
+    /// `PartialObjectMetadata`, ...) in its `Accept` header.
+    pub fn wants(&self, what: &str) -> bool {
+        self.accept.contains(&format!("as={what}"))
+    }
+
+    /// The `Accept` header.
+    pub fn accept(&self) -> &str {
+        &self.accept
+    }
+
+    /// The body, parsed as JSON or else as YAML.
+    pub fn json_body(&self) -> Result<Value, ApiError> {
+        if self.body.is_empty() {
+            return Err(ApiError::bad_request("the request has no body"));
+        }
+        serde_json::from_slice(&self.body)
+            .or_else(|_| {
+                let text = std::str::from_utf8(&self.body).map_err(|e| e.to_string())?;
+                serde_saphyr::from_str::<Value>(text).map_err(|e| e.to_string())
+            })
+            .map_err(|e| {
+                ApiError::bad_request(format!("the request body is not valid JSON or YAML: {e}"))
+            })
+    }
+}

@@ -1,0 +1,170 @@
+//! Server-side apply: merges the applied configuration, refuses (or with `force`, takes over)
+//! fields other managers own with other values, and removes fields this manager applied
+//! before but no longer does.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::managed_fields::{Operation, fields_of, is_entry_of, manager_of, set_managed};
+use super::{Write, Written, commit::commit, drop_status_of_custom_resource, next_state};
+use crate::http::routes::Target;
+use crate::patch::{self, FieldPath};
+use crate::status::ApiError;
+use crate::store::Inner;
+
+/// A field another manager owns with another value than the one applied.
+struct Conflict {
+    manager: String,
+    path: FieldPath,
+}
+
+/// Applies `applied` over `existing` (creating the object when there is none) and commits.
+pub fn apply(
+    st: &mut Inner,
+    w: &Write,
+    existing: Option<Value>,
+    applied: Value,
+) -> Result<Written, ApiError> {
+    let manager = w.call.manager();
+    let next = match &existing {
+        None => applied_as_new(w.target, applied, &manager),
+        Some(old) => apply_over(w, old, applied, &manager)?,
+    };
+    commit(st, w, existing.as_ref(), next)
+}
+
+/// The object an apply creates: the applied configuration, named from the path.
+fn applied_as_new(t: &Target, applied: Value, manager: &str) -> Value {
+    let fields = patch::field_set(&applied);
+    let mut obj = applied;
+    obj["metadata"]["name"] = json!(t.name());
+    if t.sub.is_none() {
+        drop_status_of_custom_resource(t, &mut obj);
+    }
+    set_managed(&mut obj, t, manager, Operation::Apply, &fields);
+    obj
+}
+
+/// The object after `manager` applies `applied` over `old`: 409 on conflicts unless forced.
+fn apply_over(w: &Write, old: &Value, applied: Value, manager: &str) -> Result<Value, ApiError> {
+    let t = w.target;
+    // A resourceVersion in the apply configuration is a precondition, as for an update.
+    w.check_resource_version(&applied, old, &t.name())?;
+    let applied_fields = patch::field_set(&applied);
+    let mut managed: Vec<Value> = old
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let conflicts = conflicts(&managed, manager, old, &applied, &applied_fields);
+    if !conflicts.is_empty() && !w.call.flag("force") {
+        return Err(conflict_error(t, &conflicts));
+    }
+    take_over(&mut managed, manager, &conflicts);
+    let previous = owned_fields(&managed, |e| is_entry_of(e, manager, Operation::Apply));
+    let others = owned_fields(&managed, |e| manager_of(e) != Some(manager));
+    let mut next = old.clone();
+    let mut overlay = applied;
+    strip_nulls(&mut overlay);
+    patch::merge(&mut next, &overlay);
+    for path in previous.difference(&applied_fields) {
+        if !others.contains(path) {
+            patch::remove_field(&mut next, path);
+        }
+    }
+    // The subresource's part is taken first (a status apply keeps the stored metadata), then
+    // the ownership this apply leaves is recorded on what is stored.
+    let mut next = next_state(t, old, next);
+    next["metadata"]["managedFields"] = Value::Array(managed);
+    set_managed(&mut next, t, manager, Operation::Apply, &applied_fields);
+    Ok(next)
+}
+
+/// The applied fields other managers own with another value in `old`.
+fn conflicts(
+    managed: &[Value],
+    manager: &str,
+    old: &Value,
+    applied: &Value,
+    applied_fields: &BTreeSet<FieldPath>,
+) -> Vec<Conflict> {
+    let mut conflicts = Vec::new();
+    for entry in managed {
+        let other = manager_of(entry).unwrap_or("");
+        if other == manager {
+            continue;
+        }
+        let theirs = fields_of(entry).unwrap_or_default();
+        for path in applied_fields.intersection(&theirs) {
+            if patch::value_at(old, path) != patch::value_at(applied, path) {
+                conflicts.push(Conflict {
+                    manager: other.to_string(),
+                    path: path.clone(),
+                });
+            }
+        }
+    }
+    conflicts
+}
+
+/// 409 listing the conflicts, as the API server words them.
+fn conflict_error(t: &Target, conflicts: &[Conflict]) -> ApiError {
+    let field = |c: &Conflict| format!(".{}", c.path.join("."));
+    let causes: Vec<Value> = conflicts
+        .iter()
+        .map(|c| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{}\"", c.manager), "field": field(c)}))
+        .collect();
+    let listed: Vec<String> = conflicts
+        .iter()
+        .map(|c| format!("conflict with \"{}\": {}", c.manager, field(c)))
+        .collect();
+    ApiError::new(
+        409,
+        "Conflict",
+        format!(
+            "Apply failed with {} conflict{}: {}",
+            conflicts.len(),
+            if conflicts.len() == 1 { "" } else { "s" },
+            listed.join("\n")
+        ),
+    )
+    .with_details(
+        json!({"name": t.name(), "group": t.rt.group, "kind": t.rt.kind, "causes": causes}),
+    )
+}
+
+/// Forced apply: the other managers lose the conflicting fields; a manager left with no
+/// field is no manager.
+fn take_over(managed: &mut Vec<Value>, manager: &str, conflicts: &[Conflict]) {
+    for entry in managed.iter_mut() {
+        if manager_of(entry) == Some(manager) {
+            continue;
+        }
+        let mut theirs = fields_of(entry).unwrap_or_default();
+        theirs.retain(|p| !conflicts.iter().any(|c| &c.path == p));
+        entry["fieldsV1"] = patch::fields_v1(&theirs);
+    }
+    managed.retain(|e| {
+        e.get("fieldsV1")
+            .is_some_and(|f| f.as_object().is_none_or(|m| !m.is_empty()))
+    });
+}
+
+/// The fields owned by the entries `select` picks.
+fn owned_fields(managed: &[Value], select: impl Fn(&Value) -> bool) -> BTreeSet<FieldPath> {
+    managed
+        .iter()
+        .filter(|e| select(e))
+        .filter_map(fields_of)
+        .flatten()
+        .collect()
+}
+
+/// Removes null fields of objects, at every depth (in an apply, null means "not applied").
+fn strip_nulls(v: &mut Value) {
+    if let Value::Object(m) = v {
+        m.retain(|_, x| !x.is_null());
+        m.values_mut().for_each(strip_nulls);
+    }
+}
