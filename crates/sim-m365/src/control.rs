@@ -14,7 +14,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Sim;
-use super::state::{Fault, User, grant_consent, guid, opaque};
+use super::faults::Fault;
+use super::state::{User, grant_consent};
+use crate::random::{guid, opaque};
 
 fn not_found(what: &str) -> Response {
     (
@@ -81,7 +83,7 @@ async fn state(State(sim): State<Arc<Sim>>) -> Response {
             "id": t.id, "displayName": t.display_name,
             "domains": t.domains.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
             "users": t.user_count(), "groups": t.group_count(),
-            "servicePrincipals": t.service_principals.iter().map(|s| json!({"appId": s.app_id, "id": s.id, "roles": s.grants.iter().filter_map(|g| super::state::permission_name(&g.role_id)).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            "servicePrincipals": t.service_principals.iter().map(|s| json!({"appId": s.app_id, "id": s.id, "roles": s.grants.iter().filter_map(|g| crate::ids::permission_name(&g.role_id)).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "roleAssignments": t.role_assignments.iter().map(|a| json!({"principalId": a.principal_id, "roleDefinitionId": a.role_id})).collect::<Vec<_>>(),
             "pimRequests": t.pim_requests.iter().map(|r| json!({"id": r.id, "principalId": r.principal_id, "roleDefinitionId": r.role_id, "status": r.status})).collect::<Vec<_>>(),
             "subscriptions": t.subscriptions,
@@ -228,7 +230,7 @@ async fn revoke(
         Some(perms) => {
             let ids: Vec<&str> = perms
                 .iter()
-                .filter_map(|p| super::state::permission(p).map(|(_, id)| id))
+                .filter_map(|p| crate::ids::permission(p).map(|(_, id)| id))
                 .collect();
             if let Some(sp) = t
                 .service_principals
@@ -535,7 +537,7 @@ async fn assign_role(
     };
     let role = body
         .role
-        .unwrap_or_else(|| super::state::EXCHANGE_ADMINISTRATOR.to_string());
+        .unwrap_or_else(|| crate::ids::EXCHANGE_ADMINISTRATOR.to_string());
     let principal_id = sp.id.clone();
     if !t
         .role_assignments
@@ -573,7 +575,7 @@ async fn unassign_role(
     let principal_id = sp.id.clone();
     let role = body
         .role
-        .unwrap_or_else(|| super::state::EXCHANGE_ADMINISTRATOR.to_string());
+        .unwrap_or_else(|| crate::ids::EXCHANGE_ADMINISTRATOR.to_string());
     let before = t.role_assignments.len();
     t.role_assignments
         .retain(|a| !(a.principal_id == principal_id && a.role_id == role));

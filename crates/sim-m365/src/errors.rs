@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::state::guid;
+use crate::random::guid;
 
 fn timestamp() -> String {
     jiff::Timestamp::now()

@@ -15,8 +15,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::Sim;
-use super::state::{EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, Tenant, guid};
+use super::state::Tenant;
 use crate::ids::EXCHANGE_APP_ID;
+use crate::ids::{EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR};
+use crate::random::guid;
 
 /// Kind of a parameter value.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -411,7 +413,7 @@ pub async fn invoke(
     let mut world = sim.world.lock().unwrap();
     let now = world.now();
     if claims["exp"].as_i64().unwrap_or(0) <= now.as_second()
-        || super::state::resource_of(claims["aud"].as_str().unwrap_or("")) != Some(EXCHANGE_APP_ID)
+        || crate::ids::resource_of(claims["aud"].as_str().unwrap_or("")) != Some(EXCHANGE_APP_ID)
     {
         return (
             StatusCode::UNAUTHORIZED,

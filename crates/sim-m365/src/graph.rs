@@ -18,8 +18,10 @@ use serde_json::{Map, Value, json};
 
 use super::Sim;
 use super::errors::graph as error;
-use super::state::{Group, PimRequest, ROLES, RoleAssignment, Tenant, User, World, guid};
+use super::state::{Group, PimRequest, RoleAssignment, Tenant, User, World};
+use crate::ids::ROLES;
 use crate::ids::{self, GRAPH_APP_ID};
+use crate::random::guid;
 
 /// Default page size.
 pub const DEFAULT_PAGE: usize = 100;
@@ -165,7 +167,7 @@ pub async fn handle(
         );
     }
     let aud = claims.get("aud").and_then(Value::as_str).unwrap_or("");
-    if super::state::resource_of(aud) != Some(GRAPH_APP_ID) {
+    if ids::resource_of(aud) != Some(GRAPH_APP_ID) {
         return error(
             401,
             "InvalidAuthenticationToken",

@@ -18,8 +18,10 @@ use super::Sim;
 use super::errors::{aad, aad_sub};
 use super::jwt;
 use super::state::{
-    App, DeviceCode, RefreshToken, Tenant, World, grant_consent, opaque, resource_of,
+    App, AuthorizationCode, DeviceCode, RefreshToken, Tenant, World, grant_consent,
 };
+use crate::ids::resource_of;
+use crate::random::opaque;
 
 /// OpenID configuration.
 pub async fn openid_configuration(
@@ -329,7 +331,7 @@ fn access_token(
                     s.grants
                         .iter()
                         .filter(|g| g.resource_app == resource_app)
-                        .filter_map(|g| super::state::permission_name(&g.role_id))
+                        .filter_map(|g| crate::ids::permission_name(&g.role_id))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -352,11 +354,11 @@ fn access_token(
             let scopes: Vec<&str> = app
                 .permissions
                 .iter()
-                .filter(|p| super::state::permission(p).is_some_and(|(r, _)| r == resource_app))
+                .filter(|p| crate::ids::permission(p).is_some_and(|(r, _)| r == resource_app))
                 .map(String::as_str)
                 .collect();
             claims["scp"] = json!(scopes.join(" "));
-            claims["wids"] = json!([super::state::GLOBAL_ADMINISTRATOR]);
+            claims["wids"] = json!([crate::ids::GLOBAL_ADMINISTRATOR]);
         }
     }
     (sim.signer.sign(&claims), lifetime)
@@ -599,7 +601,13 @@ pub async fn token(
                 return r;
             }
             let code = form.get("code").cloned().unwrap_or_default();
-            let Some((t, c, user, redirect)) = world.auth_codes.remove(&code) else {
+            let Some(AuthorizationCode {
+                tenant: t,
+                client_id: c,
+                user,
+                redirect_uri: redirect,
+            }) = world.auth_codes.remove(&code)
+            else {
                 return aad(
                     400,
                     "invalid_grant",
@@ -796,7 +804,12 @@ pub async fn authorize(
     let code = opaque(32);
     world.auth_codes.insert(
         code.clone(),
-        (tenant.id.clone(), client_id, user, redirect.clone()),
+        AuthorizationCode {
+            tenant: tenant.id.clone(),
+            client_id,
+            user,
+            redirect_uri: redirect.clone(),
+        },
     );
     let state = q.get("state").cloned().unwrap_or_default();
     Redirect::to(&format!(

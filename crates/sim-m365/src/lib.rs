@@ -5,11 +5,13 @@
 pub mod control;
 pub mod errors;
 pub mod exchange;
+pub mod faults;
 pub mod graph;
 pub mod identity;
 pub mod ids;
 pub mod jwt;
 pub mod management;
+pub mod random;
 pub mod state;
 pub mod tenants;
 
@@ -19,10 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use tokio::sync::watch;
 
@@ -128,86 +126,11 @@ pub fn router(sim: Arc<Sim>) -> Router {
             any(management::subscriptions),
         )
         .merge(control::routes())
-        .layer(axum::middleware::from_fn_with_state(sim.clone(), faults))
+        .layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            faults::inject,
+        ))
         .with_state(sim)
-}
-
-/// Counts requests and applies injected faults.
-async fn faults(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
-    let key = format!("{} {}", request.method(), request.uri().path());
-    if key.contains(" /_sim/") {
-        return next.run(request).await;
-    }
-    let fault = {
-        let mut w = sim.world.lock().unwrap();
-        *w.counters.entry(key.clone()).or_default() += 1;
-        let mut hit = None;
-        for f in w.faults.iter_mut() {
-            if f.count == Some(0) {
-                continue;
-            }
-            if regex::Regex::new(&f.path).is_ok_and(|r| r.is_match(&key)) {
-                if let Some(c) = f.count.as_mut() {
-                    *c -= 1;
-                }
-                hit = Some(f.clone());
-                break;
-            }
-        }
-        hit
-    };
-    if let Some(f) = fault {
-        if let Some(ms) = f.latency_ms {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
-        if f.drop {
-            let stream = futures::stream::once(async {
-                Err::<axum::body::Bytes, _>(std::io::Error::other(
-                    "connection dropped by the simulator",
-                ))
-            });
-            return Response::new(axum::body::Body::from_stream(stream));
-        }
-        if let Some(status) = f.status {
-            let mut response = if key.contains(" /v1.0/") {
-                let code = if status == 429 {
-                    "TooManyRequests"
-                } else {
-                    "serviceNotAvailable"
-                };
-                errors::graph(status, code, "Injected by the simulator.", None)
-            } else if key.contains("/oauth2/") {
-                if status == 429 {
-                    errors::aad(
-                        429,
-                        "temporarily_unavailable",
-                        50196,
-                        "The server terminated an operation because it encountered a client request loop.",
-                    )
-                } else {
-                    errors::aad(
-                        status,
-                        "temporarily_unavailable",
-                        50053,
-                        "The service is temporarily unavailable.",
-                    )
-                }
-            } else {
-                (
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                    "",
-                )
-                    .into_response()
-            };
-            if let Some(s) = f.retry_after
-                && let Ok(v) = HeaderValue::from_str(&s.to_string())
-            {
-                response.headers_mut().insert("retry-after", v);
-            }
-            return response;
-        }
-    }
-    next.run(request).await
 }
 
 impl Simulator {

@@ -48,7 +48,7 @@ pub async fn subscriptions(
             "Authorization has been denied for this request: the token has expired.",
         );
     }
-    if super::state::resource_of(claims["aud"].as_str().unwrap_or("")) != Some(MANAGEMENT_APP_ID) {
+    if crate::ids::resource_of(claims["aud"].as_str().unwrap_or("")) != Some(MANAGEMENT_APP_ID) {
         return error(
             401,
             "AF10001",
