@@ -2,6 +2,7 @@
 //! Exchange admin API, the Office 365 Management Activity API and a control API, on one loopback port (routing by
 //! path), with fault injection. State lives in memory, built from a tenants file.
 
+pub mod bearer;
 pub mod control;
 pub mod errors;
 pub mod exchange;
@@ -11,9 +12,11 @@ pub mod identity;
 pub mod ids;
 pub mod jwt;
 pub mod management;
+pub mod paging;
 pub mod random;
 pub mod state;
 pub mod tenants;
+pub mod urlencoding;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
