@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{any, get, post};
+use axum::routing::{any, post};
 use tokio::sync::watch;
 
 use self::state::World;
@@ -101,24 +101,7 @@ pub struct Simulator {
 /// The routes.
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
-        .route(
-            "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(identity::openid_configuration),
-        )
-        .route(
-            "/{tenant}/.well-known/openid-configuration",
-            get(identity::openid_configuration),
-        )
-        .route("/{tenant}/discovery/v2.0/keys", get(identity::keys))
-        .route("/{tenant}/oauth2/v2.0/token", post(identity::token))
-        .route(
-            "/{tenant}/oauth2/v2.0/devicecode",
-            post(identity::devicecode),
-        )
-        .route("/{tenant}/oauth2/v2.0/authorize", get(identity::authorize))
-        .route("/{tenant}/adminconsent", get(identity::adminconsent))
-        .route("/{tenant}/v2.0/adminconsent", get(identity::adminconsent))
-        .route("/devicelogin", get(identity::devicelogin))
+        .merge(identity::routes())
         .route("/v1.0/{*path}", any(graph::handle))
         .route(
             "/adminapi/beta/{tenant}/InvokeCommand",
