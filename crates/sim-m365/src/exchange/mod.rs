@@ -11,9 +11,11 @@ mod validation;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde_json::{Map, Value, json};
 
 pub use self::validation::valid_ip_entry;
@@ -60,8 +62,13 @@ fn may_manage(claims: &Claims) -> bool {
         && claims.lists_any("wids", &[EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR])
 }
 
+/// The Exchange admin API's route.
+pub fn routes() -> Router<Arc<Sim>> {
+    Router::new().route("/adminapi/beta/{tenant}/InvokeCommand", post(invoke))
+}
+
 /// `POST /adminapi/beta/{tenant}/InvokeCommand`.
-pub async fn invoke(
+async fn invoke(
     State(sim): State<Arc<Sim>>,
     Path(tenant_name): Path<String>,
     RawQuery(raw): RawQuery,

@@ -52,7 +52,7 @@ fn delta(call: &mut Call, kind: &'static str) -> Response {
         size: req.page_size().unwrap_or(DEFAULT_PAGE).min(MAX_PAGE),
     };
     if let Some(token) = req.q("deltatoken") {
-        return round.from_delta_token(token, latest);
+        return round.changes_since_token(token, latest);
     }
     let Some(skip) = req.q("skiptoken") else {
         return round.initial_page(0, latest);
@@ -82,7 +82,7 @@ impl Round<'_> {
 
     /// `latest` with an empty page; else the changes since the token's sequence number, or
     /// 400/410 for a foreign or expired token.
-    fn from_delta_token(&self, token: &str, latest: u64) -> Response {
+    fn changes_since_token(&self, token: &str, latest: u64) -> Response {
         let req = self.req;
         if token == "latest" {
             return ok(

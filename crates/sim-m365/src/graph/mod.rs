@@ -16,9 +16,11 @@ mod users;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
+use axum::routing::any;
 
 use crate::Sim;
 use crate::bearer::{self, Claims, Refusal};
@@ -101,8 +103,13 @@ fn client_request_id(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// Graph's route: everything under `/v1.0/` (the table in `routes.rs` dispatches within).
+pub fn routes() -> Router<Arc<Sim>> {
+    Router::new().route("/v1.0/{*path}", any(handle))
+}
+
 /// The Graph entry point (`/v1.0/{*path}`): checks the token, then routes.
-pub async fn handle(
+async fn handle(
     State(sim): State<Arc<Sim>>,
     method: Method,
     Path(path): Path<String>,
