@@ -5,6 +5,7 @@
 // Early answers are whole HTTP responses, as axum handlers return them: `Result<_, Response>`
 // is the simulator's way to stop a request anywhere.
 #![allow(clippy::result_large_err)]
+#![warn(missing_docs)]
 
 pub mod bearer;
 pub mod control;

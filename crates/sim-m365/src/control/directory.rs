@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Reply, done, not_found, refuse, tenant};
 use crate::Sim;
 use crate::random::guid;
-use crate::state::{Tenant, User};
+use crate::state::User;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -86,33 +85,13 @@ pub(super) struct Member {
     upn: String,
 }
 
-/// The position of the listed group `key` (id or display name) and the user `upn`, or 404.
-fn group_and_user(t: &Tenant, key: &str, upn: &str) -> Result<(usize, User), Response> {
-    let group = t
-        .groups
-        .iter()
-        .position(|g| g.id.eq_ignore_ascii_case(key) || g.display_name.eq_ignore_ascii_case(key))
-        .ok_or_else(|| not_found("group"))?;
-    let user = t.find_user(upn).ok_or_else(|| not_found("user"))?;
-    Ok((group, user))
-}
-
 /// `POST /_sim/tenants/{tenant}/groups/{group}/members`.
 pub(super) async fn add_member(
     State(sim): State<Arc<Sim>>,
     Path((tenant_name, group)): Path<(String, String)>,
     axum::Json(m): axum::Json<Member>,
 ) -> Reply {
-    let mut w = sim.world.lock().unwrap();
-    let seq = w.next_seq();
-    let t = tenant(&mut w, &tenant_name)?;
-    let (gi, user) = group_and_user(t, &group, &m.upn)?;
-    if !t.groups[gi].members.contains(&user.id) {
-        t.groups[gi].members.push(user.id.clone());
-        let gid = t.groups[gi].id.clone();
-        t.journal(seq, "group", &gid, Some((user.id.clone(), true)));
-    }
-    done(json!({"member": user.id}))
+    change_member(&sim, &tenant_name, &group, &m.upn, true)
 }
 
 /// `DELETE /_sim/tenants/{tenant}/groups/{group}/members/{upn}`.
@@ -120,13 +99,32 @@ pub(super) async fn remove_member(
     State(sim): State<Arc<Sim>>,
     Path((tenant_name, group, upn)): Path<(String, String, String)>,
 ) -> Reply {
+    change_member(&sim, &tenant_name, &group, &upn, false)
+}
+
+/// Adds (`add`) or removes the user `upn` in the listed group `key` (id or display name), and
+/// journals the change (an addition only if the user was not a member yet).
+fn change_member(sim: &Sim, tenant_name: &str, key: &str, upn: &str, add: bool) -> Reply {
     let mut w = sim.world.lock().unwrap();
     let seq = w.next_seq();
-    let t = tenant(&mut w, &tenant_name)?;
-    let (gi, user) = group_and_user(t, &group, &upn)?;
-    t.groups[gi].members.retain(|m| *m != user.id);
-    let gid = t.groups[gi].id.clone();
-    t.journal(seq, "group", &gid, Some((user.id.clone(), false)));
+    let t = tenant(&mut w, tenant_name)?;
+    let gi = t
+        .groups
+        .iter()
+        .position(|g| g.id.eq_ignore_ascii_case(key) || g.display_name.eq_ignore_ascii_case(key))
+        .ok_or_else(|| not_found("group"))?;
+    let user = t.find_user(upn).ok_or_else(|| not_found("user"))?;
+    let group = &mut t.groups[gi];
+    let member = group.members.contains(&user.id);
+    if add && !member {
+        group.members.push(user.id.clone());
+    } else if !add {
+        group.members.retain(|m| *m != user.id);
+    }
+    let gid = group.id.clone();
+    if !add || !member {
+        t.journal(seq, "group", &gid, Some((user.id.clone(), add)));
+    }
     done(json!({"member": user.id}))
 }
 

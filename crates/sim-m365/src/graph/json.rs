@@ -54,6 +54,10 @@ pub(super) fn role_assignment(a: &RoleAssignment) -> Value {
     json!({"id": a.id, "principalId": a.principal_id, "roleDefinitionId": a.role_id, "directoryScopeId": "/"})
 }
 
+pub(super) fn schedule_instance(a: &RoleAssignment) -> Value {
+    json!({"id": a.id, "principalId": a.principal_id, "roleDefinitionId": a.role_id, "directoryScopeId": "/", "assignmentType": "Assigned", "memberType": "Direct"})
+}
+
 pub(super) fn pim_request(r: &PimRequest) -> Value {
     json!({"id": r.id, "status": r.status, "action": "adminAssign", "principalId": r.principal_id, "roleDefinitionId": r.role_id, "directoryScopeId": "/", "justification": r.justification})
 }

@@ -84,24 +84,19 @@ mod tests {
     use super::*;
 
     #[test]
+    #[rustfmt::skip]
     fn filters_parse_odata_literals() {
-        assert_eq!(
-            filter_eq("appId eq '3f1c'", "appId").as_deref(),
-            Some("3f1c")
-        );
-        assert_eq!(
-            filter_eq("userPrincipalName eq 'o''neil@x.com'", "userPrincipalName").as_deref(),
-            Some("o'neil@x.com")
-        );
-        assert_eq!(
-            filter_startswith("startswith(displayName,'Fin')", "displayName").as_deref(),
-            Some("Fin")
-        );
-        assert_eq!(
-            filter_startswith("startswith(displayName, 'Fin ance')", "displayName").as_deref(),
-            Some("Fin ance")
-        );
-        assert!(filter_eq("appId ne 'x'", "appId").is_none());
+        let eq: fn(&str, &str) -> Option<String> = filter_eq;
+        let startswith: fn(&str, &str) -> Option<String> = filter_startswith;
+        for (parse, filter, field, expected) in [
+            (eq, "appId eq '3f1c'", "appId", Some("3f1c")),
+            (eq, "userPrincipalName eq 'o''neil@x.com'", "userPrincipalName", Some("o'neil@x.com")),
+            (startswith, "startswith(displayName,'Fin')", "displayName", Some("Fin")),
+            (startswith, "startswith(displayName, 'Fin ance')", "displayName", Some("Fin ance")),
+            (eq, "appId ne 'x'", "appId", None),
+        ] {
+            assert_eq!(parse(filter, field).as_deref(), expected, "{filter}");
+        }
         assert_eq!(search_term("\"displayName:Fin\""), "fin");
     }
 }

@@ -3,14 +3,14 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::json::{self, created, role_definition};
 use super::odata::filter_eq;
 use super::routes::Call;
 use crate::ids::ROLES;
 use crate::random::guid;
-use crate::state::PimRequest;
+use crate::state::{PimRequest, RoleAssignment};
 
 /// Whether `role` is the template id of a directory role the simulator knows.
 fn known_role(role: &str) -> bool {
@@ -49,23 +49,35 @@ pub(super) fn definition(call: &mut Call) -> Response {
     }
 }
 
+/// Whether a value passes the request's `$filter=field eq '…'` (all do without one).
+fn filter_matches(call: &Call, field: &str) -> impl Fn(&str) -> bool + use<> {
+    let wanted = filter_eq(call.req.filter(), field);
+    move |value| wanted.as_deref().is_none_or(|w| w == value)
+}
+
+/// A page of the `items` that `keep`, as `to_json` shows them.
+fn page_of<T>(
+    call: &Call,
+    items: &[T],
+    keep: impl Fn(&T) -> bool,
+    to_json: impl Fn(&T) -> Value,
+) -> Response {
+    let kept: Vec<Value> = items.iter().filter(|i| keep(i)).map(to_json).collect();
+    call.req.paged_list(&kept)
+}
+
 /// `GET /roleManagement/directory/roleAssignments` (`$filter` on principalId,
 /// roleDefinitionId).
 pub(super) fn assignments(call: &mut Call) -> Response {
-    let filter = call.req.filter();
-    let principal = filter_eq(filter, "principalId");
-    let role = filter_eq(filter, "roleDefinitionId");
-    let items: Vec<Value> = call
-        .tenant
-        .role_assignments
-        .iter()
-        .filter(|a| {
-            principal.as_ref().is_none_or(|p| *p == a.principal_id)
-                && role.as_ref().is_none_or(|r| *r == a.role_id)
-        })
-        .map(json::role_assignment)
-        .collect();
-    call.req.paged_list(&items)
+    let of_principal = filter_matches(call, "principalId");
+    let of_role = filter_matches(call, "roleDefinitionId");
+    let keep = |a: &RoleAssignment| of_principal(&a.principal_id) && of_role(&a.role_id);
+    page_of(
+        call,
+        &call.tenant.role_assignments,
+        keep,
+        json::role_assignment,
+    )
 }
 
 /// `POST /roleManagement/directory/roleAssignments`: effective after the tenant's role
@@ -98,15 +110,9 @@ pub(super) fn unassign(call: &mut Call) -> Response {
 
 /// `GET /roleManagement/directory/roleAssignmentScheduleRequests` (`$filter` on principalId).
 pub(super) fn schedule_requests(call: &mut Call) -> Response {
-    let principal = filter_eq(call.req.filter(), "principalId");
-    let items: Vec<Value> = call
-        .tenant
-        .pim_requests
-        .iter()
-        .filter(|r| principal.as_ref().is_none_or(|p| *p == r.principal_id))
-        .map(json::pim_request)
-        .collect();
-    call.req.paged_list(&items)
+    let of_principal = filter_matches(call, "principalId");
+    let keep = |r: &PimRequest| of_principal(&r.principal_id);
+    page_of(call, &call.tenant.pim_requests, keep, json::pim_request)
 }
 
 /// `POST /roleManagement/directory/roleAssignmentScheduleRequests`: a PIM `adminAssign` with a
@@ -166,13 +172,12 @@ pub(super) fn request_schedule(call: &mut Call) -> Response {
 
 /// `GET /roleManagement/directory/roleAssignmentScheduleInstances` (`$filter` on principalId).
 pub(super) fn schedule_instances(call: &mut Call) -> Response {
-    let principal = filter_eq(call.req.filter(), "principalId");
-    let items: Vec<Value> = call
-        .tenant
-        .role_assignments
-        .iter()
-        .filter(|a| principal.as_ref().is_none_or(|p| *p == a.principal_id))
-        .map(|a| json!({"id": a.id, "principalId": a.principal_id, "roleDefinitionId": a.role_id, "directoryScopeId": "/", "assignmentType": "Assigned", "memberType": "Direct"}))
-        .collect();
-    call.req.paged_list(&items)
+    let of_principal = filter_matches(call, "principalId");
+    let keep = |a: &RoleAssignment| of_principal(&a.principal_id);
+    page_of(
+        call,
+        &call.tenant.role_assignments,
+        keep,
+        json::schedule_instance,
+    )
 }

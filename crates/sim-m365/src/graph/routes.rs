@@ -8,6 +8,7 @@
 use axum::http::Method;
 use axum::response::Response;
 
+use self::permissions::*;
 use super::{Req, delta, directory, groups, roles, service_principals, users};
 use crate::state::{Tenant, World};
 
@@ -30,36 +31,18 @@ struct Route {
     handler: Handler,
 }
 
-const READ_USERS: &[&str] = &[
-    "User.Read.All",
-    "User.ReadBasic.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-const READ_GROUPS: &[&str] = &[
-    "Group.Read.All",
-    "GroupMember.Read.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-const READ_DOMAINS: &[&str] = &["Domain.Read.All", "Directory.Read.All"];
-const READ_ORGANIZATION: &[&str] = &[
-    "Organization.Read.All",
-    "Directory.Read.All",
-    "User.Read.All",
-];
-const READ_APPS: &[&str] = &[
-    "Application.Read.All",
-    "Directory.Read.All",
-    "Application.ReadWrite.All",
-];
-const READ_GRANTS: &[&str] = &["Directory.Read.All", "DelegatedPermissionGrant.Read.All"];
-const READ_ROLES: &[&str] = &[
-    "RoleManagement.Read.Directory",
-    "RoleManagement.ReadWrite.Directory",
-    "Directory.Read.All",
-];
-const WRITE_ROLES: &[&str] = &["RoleManagement.ReadWrite.Directory"];
+/// The permission sets of the routes: application roles or delegated scopes, any one will do.
+#[rustfmt::skip]
+mod permissions {
+    pub const READ_USERS: &[&str] = &["User.Read.All", "User.ReadBasic.All", "Directory.Read.All", "Directory.ReadWrite.All"];
+    pub const READ_GROUPS: &[&str] = &["Group.Read.All", "GroupMember.Read.All", "Directory.Read.All", "Directory.ReadWrite.All"];
+    pub const READ_DOMAINS: &[&str] = &["Domain.Read.All", "Directory.Read.All"];
+    pub const READ_ORGANIZATION: &[&str] = &["Organization.Read.All", "Directory.Read.All", "User.Read.All"];
+    pub const READ_APPS: &[&str] = &["Application.Read.All", "Directory.Read.All", "Application.ReadWrite.All"];
+    pub const READ_GRANTS: &[&str] = &["Directory.Read.All", "DelegatedPermissionGrant.Read.All"];
+    pub const READ_ROLES: &[&str] = &["RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory", "Directory.Read.All"];
+    pub const WRITE_ROLES: &[&str] = &["RoleManagement.ReadWrite.Directory"];
+}
 
 const fn get(
     pattern: &'static str,
@@ -93,6 +76,7 @@ const fn delete(pattern: &'static str, handler: Handler) -> Route {
 }
 
 /// Every Graph route, in matching order.
+#[rustfmt::skip]
 const ROUTES: &[Route] = &[
     get("users", READ_USERS, users::list),
     get("users/delta", READ_USERS, delta::users),
@@ -101,65 +85,23 @@ const ROUTES: &[Route] = &[
     get("groups/delta", READ_GROUPS, delta::groups),
     get("groups/{id}", READ_GROUPS, groups::get),
     get("groups/{id}/members/{*}", READ_GROUPS, groups::members),
-    get(
-        "groups/{id}/transitiveMembers/{*}",
-        READ_GROUPS,
-        groups::transitive_members,
-    ),
+    get("groups/{id}/transitiveMembers/{*}", READ_GROUPS, groups::transitive_members),
     get("domains", READ_DOMAINS, directory::domains),
     get("domains/{name}", READ_DOMAINS, directory::domain),
     get("organization", READ_ORGANIZATION, directory::organization),
     get("servicePrincipals", READ_APPS, service_principals::list),
-    get(
-        "servicePrincipals(*",
-        READ_APPS,
-        service_principals::by_app_id,
-    ),
+    get("servicePrincipals(*", READ_APPS, service_principals::by_app_id),
     get("servicePrincipals/{id}", READ_APPS, service_principals::get),
-    get(
-        "servicePrincipals/{id}/appRoleAssignments",
-        READ_APPS,
-        service_principals::app_role_assignments,
-    ),
-    get(
-        "oauth2PermissionGrants",
-        READ_GRANTS,
-        service_principals::permission_grants,
-    ),
-    get(
-        "roleManagement/directory/roleDefinitions",
-        READ_ROLES,
-        roles::definitions,
-    ),
-    get(
-        "roleManagement/directory/roleDefinitions/{id}",
-        READ_ROLES,
-        roles::definition,
-    ),
-    get(
-        "roleManagement/directory/roleAssignments",
-        READ_ROLES,
-        roles::assignments,
-    ),
+    get("servicePrincipals/{id}/appRoleAssignments", READ_APPS, service_principals::app_role_assignments),
+    get("oauth2PermissionGrants", READ_GRANTS, service_principals::permission_grants),
+    get("roleManagement/directory/roleDefinitions", READ_ROLES, roles::definitions),
+    get("roleManagement/directory/roleDefinitions/{id}", READ_ROLES, roles::definition),
+    get("roleManagement/directory/roleAssignments", READ_ROLES, roles::assignments),
     post("roleManagement/directory/roleAssignments", roles::assign),
-    delete(
-        "roleManagement/directory/roleAssignments/{id}",
-        roles::unassign,
-    ),
-    get(
-        "roleManagement/directory/roleAssignmentScheduleRequests",
-        READ_ROLES,
-        roles::schedule_requests,
-    ),
-    post(
-        "roleManagement/directory/roleAssignmentScheduleRequests",
-        roles::request_schedule,
-    ),
-    get(
-        "roleManagement/directory/roleAssignmentScheduleInstances",
-        READ_ROLES,
-        roles::schedule_instances,
-    ),
+    delete("roleManagement/directory/roleAssignments/{id}", roles::unassign),
+    get("roleManagement/directory/roleAssignmentScheduleRequests", READ_ROLES, roles::schedule_requests),
+    post("roleManagement/directory/roleAssignmentScheduleRequests", roles::request_schedule),
+    get("roleManagement/directory/roleAssignmentScheduleInstances", READ_ROLES, roles::schedule_instances),
 ];
 
 /// The captured segments if `segments` match `pattern`.

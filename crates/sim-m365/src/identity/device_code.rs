@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::token::TokenRequest;
-use super::{Form, enabled_app, requested_client_id, resource_scope, tenant_not_found};
+use super::{enabled_app, open_request, requested_client_id, resource_scope};
 use crate::Sim;
 use crate::errors::aad;
 use crate::random::{opaque, user_code};
@@ -26,10 +26,9 @@ pub(super) async fn devicecode(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let form: Form = serde_urlencoded::from_str(&body).unwrap_or_default();
-    let mut world = sim.world.lock().unwrap();
-    let Some(tenant) = world.tenant(&tenant_name).cloned() else {
-        return tenant_not_found(&tenant_name);
+    let (form, mut world, tenant) = match open_request(&sim, &tenant_name, &body) {
+        Ok(opened) => opened,
+        Err(refusal) => return refusal,
     };
     let client_id = requested_client_id(&form, &headers).unwrap_or_default();
     let app = match enabled_app(&world, &client_id, &tenant_name) {

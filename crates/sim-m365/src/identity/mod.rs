@@ -9,7 +9,7 @@ mod issue;
 mod token;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::Sim;
 use crate::errors::aad;
 use crate::ids::resource_of;
-use crate::state::{App, World};
+use crate::state::{App, Tenant, World};
 
 /// A parsed `application/x-www-form-urlencoded` request body.
 type Form = HashMap<String, String>;
@@ -105,6 +105,22 @@ fn app_not_found(client_id: &str, tenant: &str) -> Response {
             "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
         ),
     )
+}
+
+/// The start of a token or device-code request: the form, the locked world and the tenant
+/// named in the URL (or the error to answer).
+fn open_request<'a>(
+    sim: &'a Sim,
+    tenant_name: &str,
+    body: &str,
+) -> Result<(Form, MutexGuard<'a, World>, Tenant), Response> {
+    let form: Form = serde_urlencoded::from_str(body).unwrap_or_default();
+    let world = sim.world.lock().unwrap();
+    let tenant = world
+        .tenant(tenant_name)
+        .cloned()
+        .ok_or_else(|| tenant_not_found(tenant_name))?;
+    Ok((form, world, tenant))
 }
 
 /// The client id of the request: `client_id` in the form, else the HTTP Basic user.

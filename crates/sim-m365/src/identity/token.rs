@@ -7,9 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::client_auth::authenticate;
-use super::{
-    Form, app_not_found, enabled_app, requested_client_id, resource_scope, tenant_not_found,
-};
+use super::{Form, app_not_found, enabled_app, open_request, requested_client_id, resource_scope};
 use crate::Sim;
 use crate::errors::{aad, aad_sub};
 use crate::state::{App, AuthorizationCode, Tenant, World};
@@ -36,10 +34,9 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let form: Form = serde_urlencoded::from_str(&body).unwrap_or_default();
-    let world = sim.world.lock().unwrap();
-    let Some(tenant) = world.tenant(&tenant_name).cloned() else {
-        return tenant_not_found(&tenant_name);
+    let (form, world, tenant) = match open_request(&sim, &tenant_name, &body) {
+        Ok(opened) => opened,
+        Err(refusal) => return refusal,
     };
     let Some(client_id) = requested_client_id(&form, &headers) else {
         return aad(

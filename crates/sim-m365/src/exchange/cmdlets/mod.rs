@@ -1,5 +1,5 @@
 //! The cmdlet table: every cmdlet the simulator knows, its parameter set and the function that
-//! runs it.
+//! runs it. Most are a verb on an object type; a few stand alone.
 
 mod members;
 mod read;
@@ -10,69 +10,53 @@ use axum::response::Response;
 use super::Invocation;
 use super::parameters::{self as p, Parameters};
 
-/// A cmdlet: its name, its parameter set and what it does.
+/// Gives a cmdlet's parameter set.
+type ParameterSet = fn() -> Parameters;
+
+/// A cmdlet: its parameter set and what it does.
+#[derive(Clone, Copy)]
 pub(super) struct Cmdlet {
-    name: &'static str,
     /// The parameter set.
-    pub parameters: fn() -> Parameters,
+    pub parameters: ParameterSet,
     /// Runs the cmdlet.
     pub run: fn(&mut Invocation) -> Response,
 }
 
-const fn cmdlet(
-    name: &'static str,
-    parameters: fn() -> Parameters,
-    run: fn(&mut Invocation) -> Response,
-) -> Cmdlet {
-    Cmdlet {
-        name,
-        parameters,
-        run,
-    }
+const fn cmdlet(parameters: ParameterSet, run: fn(&mut Invocation) -> Response) -> Cmdlet {
+    Cmdlet { parameters, run }
 }
 
-/// Every cmdlet.
-const CMDLETS: &[Cmdlet] = &[
-    cmdlet("Get-InboundConnector", p::read, read::objects),
-    cmdlet("New-InboundConnector", p::new_inbound, write::create),
-    cmdlet("Set-InboundConnector", p::set_inbound, write::update),
-    cmdlet("Remove-InboundConnector", p::remove, write::remove),
-    cmdlet("Get-OutboundConnector", p::read, read::objects),
-    cmdlet("New-OutboundConnector", p::new_outbound, write::create),
-    cmdlet("Set-OutboundConnector", p::set_outbound, write::update),
-    cmdlet("Remove-OutboundConnector", p::remove, write::remove),
-    cmdlet("Get-TransportRule", p::read, read::objects),
-    cmdlet("New-TransportRule", p::new_rule, write::create),
-    cmdlet("Set-TransportRule", p::set_rule, write::update),
-    cmdlet("Remove-TransportRule", p::remove, write::remove),
-    cmdlet("Get-HostedConnectionFilterPolicy", p::read, read::objects),
-    cmdlet(
-        "Set-HostedConnectionFilterPolicy",
-        p::set_connection_filter,
-        write::update,
-    ),
-    cmdlet("Get-DistributionGroup", p::read, read::objects),
-    cmdlet("New-DistributionGroup", p::new_group, write::create),
-    cmdlet("Set-DistributionGroup", p::set_group, write::update),
-    cmdlet("Remove-DistributionGroup", p::remove, write::remove),
-    cmdlet(
-        "Get-DistributionGroupMember",
-        p::read_members,
-        read::members,
-    ),
-    cmdlet(
-        "Add-DistributionGroupMember",
-        p::change_member,
-        members::add,
-    ),
-    cmdlet(
-        "Remove-DistributionGroupMember",
-        p::change_member,
-        members::remove,
-    ),
+/// The object types with all four verbs (`Get`, `New`, `Set`, `Remove`), and the parameter
+/// sets of their `New-` and `Set-` cmdlets.
+const OBJECT_TYPES: &[(&str, ParameterSet, ParameterSet)] = &[
+    ("InboundConnector", p::new_inbound, p::set_inbound),
+    ("OutboundConnector", p::new_outbound, p::set_outbound),
+    ("TransportRule", p::new_rule, p::set_rule),
+    ("DistributionGroup", p::new_group, p::set_group),
 ];
 
-/// The cmdlet named `name` (exactly).
-pub(super) fn find(name: &str) -> Option<&'static Cmdlet> {
-    CMDLETS.iter().find(|c| c.name == name)
+/// The other cmdlets: the connection filter policy (one per tenant) and group members.
+#[rustfmt::skip]
+const OTHER_CMDLETS: &[(&str, Cmdlet)] = &[
+    ("Get-HostedConnectionFilterPolicy", cmdlet(p::read, read::objects)),
+    ("Set-HostedConnectionFilterPolicy", cmdlet(p::set_connection_filter, write::update)),
+    ("Get-DistributionGroupMember", cmdlet(p::read_members, read::members)),
+    ("Add-DistributionGroupMember", cmdlet(p::change_member, members::add)),
+    ("Remove-DistributionGroupMember", cmdlet(p::change_member, members::remove)),
+];
+
+/// The cmdlet named `name` (exactly, as `Verb-Noun`).
+pub(super) fn find(name: &str) -> Option<Cmdlet> {
+    if let Some((_, cmdlet)) = OTHER_CMDLETS.iter().find(|(n, _)| *n == name) {
+        return Some(*cmdlet);
+    }
+    let (verb, noun) = name.split_once('-')?;
+    let &(_, new, set) = OBJECT_TYPES.iter().find(|(t, _, _)| *t == noun)?;
+    match verb {
+        "Get" => Some(cmdlet(p::read, read::objects)),
+        "New" => Some(cmdlet(new, write::create)),
+        "Set" => Some(cmdlet(set, write::update)),
+        "Remove" => Some(cmdlet(p::remove, write::remove)),
+        _ => None,
+    }
 }

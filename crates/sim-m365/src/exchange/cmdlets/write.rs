@@ -20,10 +20,11 @@ pub(super) fn create(inv: &mut Invocation) -> Response {
         return refusal;
     }
     let mut obj = json!({"Identity": name, "Name": name, "Guid": guid(), "WhenCreatedUTC": inv.now.to_string()});
-    for (k, v) in defaults(inv, &name) {
-        obj[k] = v;
-    }
-    for (k, v) in &inv.args {
+    let properties = defaults(inv, &name)
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for (k, v) in properties.iter().chain(&inv.args) {
         obj[k] = v.clone();
     }
     if let Err(r) = validate(inv.kind, &obj, &inv.snapshot) {
@@ -71,28 +72,20 @@ fn name_refusal(inv: &Invocation, name: &str) -> Option<Response> {
 }
 
 /// The properties Exchange sets on a new object of the invocation's kind.
-fn defaults(inv: &Invocation, name: &str) -> Vec<(&'static str, Value)> {
+fn defaults(inv: &Invocation, name: &str) -> Value {
     match inv.kind {
-        "InboundConnector" => vec![
-            ("ConnectorType", json!("Partner")),
-            ("RequireTls", json!(true)),
-            ("Enabled", json!(true)),
-            ("RestrictDomainsToIPAddresses", json!(false)),
-            ("RestrictDomainsToCertificate", json!(false)),
-            ("EFSkipIPs", json!([])),
-        ],
-        "OutboundConnector" => vec![
-            ("ConnectorType", json!("Partner")),
-            ("UseMXRecord", json!(true)),
-            ("Enabled", json!(true)),
-            ("IsTransportRuleScoped", json!(false)),
-            ("SmartHosts", json!([])),
-        ],
-        "TransportRule" => vec![
-            ("State", json!("Enabled")),
-            ("Mode", json!("Enforce")),
-            ("StopRuleProcessing", json!(false)),
-        ],
+        "InboundConnector" => json!({
+            "ConnectorType": "Partner", "RequireTls": true, "Enabled": true,
+            "RestrictDomainsToIPAddresses": false, "RestrictDomainsToCertificate": false,
+            "EFSkipIPs": [],
+        }),
+        "OutboundConnector" => json!({
+            "ConnectorType": "Partner", "UseMXRecord": true, "Enabled": true,
+            "IsTransportRuleScoped": false, "SmartHosts": [],
+        }),
+        "TransportRule" => {
+            json!({"State": "Enabled", "Mode": "Enforce", "StopRuleProcessing": false})
+        }
         "DistributionGroup" => {
             let alias = inv
                 .args
@@ -101,26 +94,14 @@ fn defaults(inv: &Invocation, name: &str) -> Vec<(&'static str, Value)> {
                 .map(String::from)
                 .unwrap_or_else(|| name.replace(' ', ""));
             let security = inv.args.get("Type").and_then(Value::as_str) == Some("Security");
-            vec![
-                (
-                    "GroupType",
-                    json!(if security {
-                        "Universal, SecurityEnabled"
-                    } else {
-                        "Universal"
-                    }),
-                ),
-                ("Alias", json!(alias)),
-                (
-                    "PrimarySmtpAddress",
-                    json!(format!("{alias}@{}", inv.snapshot.default_domain())),
-                ),
-                ("Members", json!([])),
-                ("MemberJoinRestriction", json!("Closed")),
-                ("MemberDepartRestriction", json!("Closed")),
-            ]
+            json!({
+                "GroupType": if security { "Universal, SecurityEnabled" } else { "Universal" },
+                "Alias": alias,
+                "PrimarySmtpAddress": format!("{alias}@{}", inv.snapshot.default_domain()),
+                "Members": [], "MemberJoinRestriction": "Closed", "MemberDepartRestriction": "Closed",
+            })
         }
-        _ => Vec::new(),
+        _ => json!({}),
     }
 }
 
