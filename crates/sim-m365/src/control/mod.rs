@@ -23,6 +23,7 @@ use crate::state::{App, Tenant, World};
 type Reply = Result<axum::Json<Value>, Response>;
 
 /// The control routes.
+#[rustfmt::skip]
 pub fn routes() -> Router<Arc<Sim>> {
     use self::{admin::*, apps::*, directory::*, simulator::*};
     Router::new()
@@ -31,37 +32,16 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/clock/advance", post(advance))
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
         .route("/_sim/devicecodes", get(device_codes))
-        .route(
-            "/_sim/devicecodes/{code}/{action}",
-            post(device_code_action),
-        )
+        .route("/_sim/devicecodes/{code}/{action}", post(device_code_action))
         .route("/_sim/tenants/{tenant}/consent", post(grant).delete(revoke))
-        .route(
-            "/_sim/tenants/{tenant}/refresh-tokens/revoke",
-            post(revoke_refresh_tokens),
-        )
-        .route(
-            "/_sim/tenants/{tenant}/pim-requests/{action}",
-            post(pim_action),
-        )
-        .route(
-            "/_sim/tenants/{tenant}/role-assignments",
-            post(assign_role).delete(unassign_role),
-        )
+        .route("/_sim/tenants/{tenant}/refresh-tokens/revoke", post(revoke_refresh_tokens))
+        .route("/_sim/tenants/{tenant}/pim-requests/{action}", post(pim_action))
+        .route("/_sim/tenants/{tenant}/role-assignments", post(assign_role).delete(unassign_role))
         .route("/_sim/tenants/{tenant}/users", post(add_user))
         .route("/_sim/tenants/{tenant}/users/{upn}", delete(remove_user))
-        .route(
-            "/_sim/tenants/{tenant}/groups/{group}/members",
-            post(add_member),
-        )
-        .route(
-            "/_sim/tenants/{tenant}/groups/{group}/members/{upn}",
-            delete(remove_member),
-        )
-        .route(
-            "/_sim/tenants/{tenant}/exchange/{kind}/{name}",
-            post(set_exchange).delete(delete_exchange),
-        )
+        .route("/_sim/tenants/{tenant}/groups/{group}/members", post(add_member))
+        .route("/_sim/tenants/{tenant}/groups/{group}/members/{upn}", delete(remove_member))
+        .route("/_sim/tenants/{tenant}/exchange/{kind}/{name}", post(set_exchange).delete(delete_exchange))
         .route("/_sim/apps/{client}/secrets/expire", post(expire_secrets))
         .route("/_sim/apps/{client}/secrets/rotate", post(rotate_secret))
         .route("/_sim/apps/{client}/{action}", post(app_action))
