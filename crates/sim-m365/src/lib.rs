@@ -1,6 +1,14 @@
 //! Microsoft 365 tenant simulator: the identity platform (OAuth2 v2.0), Microsoft Graph, the
-//! Exchange admin API, the Office 365 Management Activity API and a control API, on one loopback port (routing by
-//! path), with fault injection. State lives in memory, built from a tenants file.
+//! Exchange admin API, the Office 365 Management Activity API and a control API, on one loopback
+//! port (routing by path), with fault injection. State lives in memory, built from a tenants
+//! file.
+//!
+//! - The APIs, each bringing its routes: [`identity`], [`graph`], [`exchange`], [`management`],
+//!   and [`control`] (`/_sim`, for tests and demos); [`faults`] wraps them all.
+//! - What they share: [`bearer`] (access-token checks), [`paging`], [`errors`] (Microsoft's
+//!   error bodies), [`random`] (ids), [`urlencoding`], [`jwt`] (signing).
+//! - The world: [`tenants`] (the file), [`state`] (the world at run time), [`ids`] (Microsoft's
+//!   identifiers).
 
 // Early answers are whole HTTP responses, as axum handlers return them: `Result<_, Response>`
 // is the simulator's way to stop a request anywhere.
@@ -102,7 +110,7 @@ pub struct Simulator {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// The routes.
+/// Every API's routes, behind fault injection.
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .merge(identity::routes())
