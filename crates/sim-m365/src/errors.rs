@@ -1,11 +1,22 @@
 //! Error bodies in Microsoft's exact shapes: the identity platform's OAuth errors with AADSTS
-//! codes, and Graph's `{"error":{"code","message","innerError"}}` with request ids.
+//! codes, Graph's `{"error":{"code","message","innerError"}}` with request ids, the Exchange
+//! admin API's OData exception, and the Management Activity API's `AF` errors.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::state::guid;
+use crate::random::guid;
+
+/// `body` as a JSON response with `status` (400 if that is no HTTP status).
+fn json_body(status: u16, content_type: &'static str, body: &Value) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        [(header::CONTENT_TYPE, content_type)],
+        body.to_string(),
+    )
+        .into_response()
+}
 
 fn timestamp() -> String {
     jiff::Timestamp::now()
@@ -44,12 +55,7 @@ fn aad_with(
     if let Some(sub) = suberror {
         body["suberror"] = json!(sub);
     }
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body.to_string(),
-    )
-        .into_response()
+    json_body(status, "application/json; charset=utf-8", &body)
 }
 
 /// A Graph error.
@@ -65,12 +71,7 @@ pub fn graph(status: u16, code: &str, message: &str, client_request_id: Option<&
             "client-request-id": client,
         }
     }});
-    let mut response = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response();
+    let mut response = json_body(status, "application/json", &body);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("request-id", v);
     }
@@ -80,12 +81,28 @@ pub fn graph(status: u16, code: &str, message: &str, client_request_id: Option<&
     response
 }
 
+/// An Exchange admin API error: the PowerShell exception `exception` (with Exchange's error
+/// id `id`) wrapped in an OData error.
+pub fn exchange(status: u16, code: &str, id: &str, exception: &str, message: &str) -> Response {
+    let body = json!({"error": {
+        "code": code,
+        "message": "Invalid Operation",
+        "details": [{"code": "Client", "target": "", "message": format!("{id}|{exception}|{message}")}],
+        "innererror": {
+            "message": "Invalid Operation",
+            "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+            "stacktrace": "",
+            "internalexception": {"message": message, "type": exception, "stacktrace": ""},
+        }
+    }});
+    json_body(status, "application/json", &body)
+}
+
 /// A Management Activity API error.
 pub fn activity(status: u16, code: &str, message: &str) -> Response {
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        [(header::CONTENT_TYPE, "application/json")],
-        json!({"error": {"code": code, "message": message}}).to_string(),
+    json_body(
+        status,
+        "application/json",
+        &json!({"error": {"code": code, "message": message}}),
     )
-        .into_response()
 }

@@ -1,17 +1,35 @@
 //! Microsoft 365 tenant simulator: the identity platform (OAuth2 v2.0), Microsoft Graph, the
-//! Exchange admin API, the Office 365 Management Activity API and a control API, on one loopback port (routing by
-//! path), with fault injection. State lives in memory, built from a tenants file.
+//! Exchange admin API, the Office 365 Management Activity API and a control API, on one loopback
+//! port (routing by path), with fault injection. State lives in memory, built from a tenants
+//! file.
+//!
+//! - The APIs, each bringing its routes: [`identity`], [`graph`], [`exchange`], [`management`],
+//!   and [`control`] (`/_sim`, for tests and demos); [`faults`] wraps them all.
+//! - What they share: [`bearer`] (access-token checks), [`paging`], [`errors`] (Microsoft's
+//!   error bodies), [`random`] (ids), [`urlencoding`], [`jwt`] (signing).
+//! - The world: [`tenants`] (the file), [`state`] (the world at run time), [`ids`] (Microsoft's
+//!   identifiers).
 
+// Early answers are whole HTTP responses, as axum handlers return them: `Result<_, Response>`
+// is the simulator's way to stop a request anywhere.
+#![allow(clippy::result_large_err)]
+#![warn(missing_docs)]
+
+pub mod bearer;
 pub mod control;
 pub mod errors;
 pub mod exchange;
+pub mod faults;
 pub mod graph;
 pub mod identity;
 pub mod ids;
 pub mod jwt;
 pub mod management;
+pub mod paging;
+pub mod random;
 pub mod state;
 pub mod tenants;
+pub mod urlencoding;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,11 +37,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
 use tokio::sync::watch;
 
 use self::state::World;
@@ -97,117 +110,19 @@ pub struct Simulator {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// The routes.
+/// Every API's routes, behind fault injection.
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
-        .route(
-            "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(identity::openid_configuration),
-        )
-        .route(
-            "/{tenant}/.well-known/openid-configuration",
-            get(identity::openid_configuration),
-        )
-        .route("/{tenant}/discovery/v2.0/keys", get(identity::keys))
-        .route("/{tenant}/oauth2/v2.0/token", post(identity::token))
-        .route(
-            "/{tenant}/oauth2/v2.0/devicecode",
-            post(identity::devicecode),
-        )
-        .route("/{tenant}/oauth2/v2.0/authorize", get(identity::authorize))
-        .route("/{tenant}/adminconsent", get(identity::adminconsent))
-        .route("/{tenant}/v2.0/adminconsent", get(identity::adminconsent))
-        .route("/devicelogin", get(identity::devicelogin))
-        .route("/v1.0/{*path}", any(graph::handle))
-        .route(
-            "/adminapi/beta/{tenant}/InvokeCommand",
-            post(exchange::invoke),
-        )
-        .route(
-            "/api/v1.0/{tenant}/activity/feed/subscriptions/{operation}",
-            any(management::subscriptions),
-        )
+        .merge(identity::routes())
+        .merge(graph::routes())
+        .merge(exchange::routes())
+        .merge(management::routes())
         .merge(control::routes())
-        .layer(axum::middleware::from_fn_with_state(sim.clone(), faults))
+        .layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            faults::inject,
+        ))
         .with_state(sim)
-}
-
-/// Counts requests and applies injected faults.
-async fn faults(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
-    let key = format!("{} {}", request.method(), request.uri().path());
-    if key.contains(" /_sim/") {
-        return next.run(request).await;
-    }
-    let fault = {
-        let mut w = sim.world.lock().unwrap();
-        *w.counters.entry(key.clone()).or_default() += 1;
-        let mut hit = None;
-        for f in w.faults.iter_mut() {
-            if f.count == Some(0) {
-                continue;
-            }
-            if regex::Regex::new(&f.path).is_ok_and(|r| r.is_match(&key)) {
-                if let Some(c) = f.count.as_mut() {
-                    *c -= 1;
-                }
-                hit = Some(f.clone());
-                break;
-            }
-        }
-        hit
-    };
-    if let Some(f) = fault {
-        if let Some(ms) = f.latency_ms {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
-        if f.drop {
-            let stream = futures::stream::once(async {
-                Err::<axum::body::Bytes, _>(std::io::Error::other(
-                    "connection dropped by the simulator",
-                ))
-            });
-            return Response::new(axum::body::Body::from_stream(stream));
-        }
-        if let Some(status) = f.status {
-            let mut response = if key.contains(" /v1.0/") {
-                let code = if status == 429 {
-                    "TooManyRequests"
-                } else {
-                    "serviceNotAvailable"
-                };
-                errors::graph(status, code, "Injected by the simulator.", None)
-            } else if key.contains("/oauth2/") {
-                if status == 429 {
-                    errors::aad(
-                        429,
-                        "temporarily_unavailable",
-                        50196,
-                        "The server terminated an operation because it encountered a client request loop.",
-                    )
-                } else {
-                    errors::aad(
-                        status,
-                        "temporarily_unavailable",
-                        50053,
-                        "The service is temporarily unavailable.",
-                    )
-                }
-            } else {
-                (
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                    "",
-                )
-                    .into_response()
-            };
-            if let Some(s) = f.retry_after
-                && let Ok(v) = HeaderValue::from_str(&s.to_string())
-            {
-                response.headers_mut().insert("retry-after", v);
-            }
-            return response;
-        }
-    }
-    next.run(request).await
 }
 
 impl Simulator {

@@ -1,0 +1,223 @@
+//! Playing the administrator: answer device-code prompts, grant or revoke consent, revoke
+//! refresh tokens, answer PIM requests, and assign or remove directory roles by hand.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Reply, done, not_found, tenant};
+use crate::Sim;
+use crate::ids::{EXCHANGE_ADMINISTRATOR, permission};
+use crate::state::{Tenant, grant_consent};
+
+/// `GET /_sim/devicecodes`.
+pub(super) async fn device_codes(State(sim): State<Arc<Sim>>) -> Reply {
+    let w = sim.world.lock().unwrap();
+    let list: Vec<Value> = w
+        .device_codes
+        .iter()
+        .map(|d| json!({"userCode": d.user_code, "tenant": d.tenant, "clientId": d.client_id, "state": d.state, "expires": d.expires.to_string()}))
+        .collect();
+    done(Value::Array(list))
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct Approve {
+    #[serde(default)]
+    upn: Option<String>,
+}
+
+/// `POST /_sim/devicecodes/{code}/{approve|decline|expire}`: approving signs in `upn` (the
+/// tenant's first Global Administrator by default), which consents for the organization.
+pub(super) async fn device_code_action(
+    State(sim): State<Arc<Sim>>,
+    Path((code, action)): Path<(String, String)>,
+    body: Option<axum::Json<Approve>>,
+) -> Reply {
+    let mut w = sim.world.lock().unwrap();
+    let Some(i) = w
+        .device_codes
+        .iter()
+        .position(|d| d.user_code.eq_ignore_ascii_case(&code))
+    else {
+        return Err(not_found("device code"));
+    };
+    let tenant_id = w.device_codes[i].tenant.clone();
+    let admin = w
+        .tenant(&tenant_id)
+        .and_then(|t| t.admins.first().cloned())
+        .unwrap_or_default();
+    let upn = body.and_then(|b| b.0.upn).unwrap_or(admin);
+    let client = w.device_codes[i].client_id.clone();
+    w.device_codes[i].state = match action.as_str() {
+        "approve" => format!("approved:{upn}"),
+        "decline" => "declined".into(),
+        "expire" => "expired".into(),
+        _ => return Err(not_found("action")),
+    };
+    if action == "approve"
+        && let Some(app) = w.app(&client).cloned()
+        && let Some(t) = w.tenant_mut(&tenant_id)
+    {
+        grant_consent(t, &app, &app.permissions);
+    }
+    done(json!({"userCode": code, "state": action}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Consent {
+    client_id: String,
+    #[serde(default)]
+    permissions: Option<Vec<String>>,
+}
+
+/// `POST /_sim/tenants/{tenant}/consent`: the listed permissions, or all the app asks for.
+pub(super) async fn grant(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant_name): Path<String>,
+    axum::Json(c): axum::Json<Consent>,
+) -> Reply {
+    let mut w = sim.world.lock().unwrap();
+    let Some(app) = w.app(&c.client_id).cloned() else {
+        return Err(not_found("app"));
+    };
+    let t = tenant(&mut w, &tenant_name)?;
+    let permissions = c.permissions.unwrap_or_else(|| app.permissions.clone());
+    grant_consent(t, &app, &permissions);
+    done(json!({"granted": true}))
+}
+
+/// `DELETE /_sim/tenants/{tenant}/consent`: the listed permissions, or the whole service
+/// principal.
+pub(super) async fn revoke(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant_name): Path<String>,
+    axum::Json(c): axum::Json<Consent>,
+) -> Reply {
+    let mut w = sim.world.lock().unwrap();
+    let t = tenant(&mut w, &tenant_name)?;
+    let of_app = |app_id: &str| app_id.eq_ignore_ascii_case(&c.client_id);
+    match &c.permissions {
+        None => t.service_principals.retain(|s| !of_app(&s.app_id)),
+        Some(perms) => {
+            let ids: Vec<&str> = perms
+                .iter()
+                .filter_map(|p| permission(p).map(|(_, id)| id))
+                .collect();
+            if let Some(sp) = t.service_principals.iter_mut().find(|s| of_app(&s.app_id)) {
+                sp.grants.retain(|g| !ids.contains(&g.role_id.as_str()));
+            }
+        }
+    }
+    done(json!({"revoked": true}))
+}
+
+/// `POST /_sim/tenants/{tenant}/refresh-tokens/revoke`: every refresh token of the tenant.
+pub(super) async fn revoke_refresh_tokens(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant_name): Path<String>,
+) -> Reply {
+    let mut w = sim.world.lock().unwrap();
+    let tid = tenant(&mut w, &tenant_name)?.id.clone();
+    let mut n = 0;
+    for rt in w.refresh_tokens.values_mut().filter(|r| r.tenant == tid) {
+        rt.revoked = true;
+        n += 1;
+    }
+    done(json!({"revoked": n}))
+}
+
+/// `POST /_sim/tenants/{tenant}/pim-requests/{approve|deny}`: an approver answers every
+/// pending Privileged Identity Management request of the tenant.
+pub(super) async fn pim_action(
+    State(sim): State<Arc<Sim>>,
+    Path((tenant_name, action)): Path<(String, String)>,
+) -> Reply {
+    let mut world = sim.world.lock().unwrap();
+    let now = world.now();
+    let t = tenant(&mut world, &tenant_name)?;
+    let status = match action.as_str() {
+        "approve" => "Provisioned",
+        "deny" => "Denied",
+        _ => return Err(not_found("action")),
+    };
+    let mut answered = 0;
+    let mut granted = Vec::new();
+    for r in t
+        .pim_requests
+        .iter_mut()
+        .filter(|r| r.status == "PendingApproval")
+    {
+        r.status = status.into();
+        answered += 1;
+        if status == "Provisioned" {
+            granted.push((r.principal_id.clone(), r.role_id.clone()));
+        }
+    }
+    for (principal_id, role_id) in granted {
+        t.assign_role(principal_id, role_id, now);
+    }
+    done(json!({"answered": answered, "status": status}))
+}
+
+/// Body of the role-assignment control routes.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RoleBody {
+    /// The application whose service principal gets (or loses) the role.
+    app_id: String,
+    /// Role template id; Exchange Administrator when absent.
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// The service principal's object id and the role template id a role body names, or 404.
+fn role_target(t: &Tenant, body: RoleBody) -> Result<(String, String), Response> {
+    let Some(sp) = t
+        .service_principals
+        .iter()
+        .find(|s| s.app_id == body.app_id)
+    else {
+        return Err(not_found("service principal"));
+    };
+    let role = body
+        .role
+        .unwrap_or_else(|| EXCHANGE_ADMINISTRATOR.to_string());
+    Ok((sp.id.clone(), role))
+}
+
+/// `POST /_sim/tenants/{tenant}/role-assignments`: an administrator assigns a role to an
+/// application's service principal in the admin center (the manual path).
+pub(super) async fn assign_role(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant_name): Path<String>,
+    axum::Json(body): axum::Json<RoleBody>,
+) -> Reply {
+    let mut world = sim.world.lock().unwrap();
+    let now = world.now();
+    let t = tenant(&mut world, &tenant_name)?;
+    let (principal_id, role) = role_target(t, body)?;
+    if !t.has_role_assignment(&principal_id, &role) {
+        t.assign_role(principal_id, role, now);
+    }
+    done(json!({"assigned": true}))
+}
+
+/// `DELETE /_sim/tenants/{tenant}/role-assignments`: the role is taken away out of band.
+pub(super) async fn unassign_role(
+    State(sim): State<Arc<Sim>>,
+    Path(tenant_name): Path<String>,
+    axum::Json(body): axum::Json<RoleBody>,
+) -> Reply {
+    let mut world = sim.world.lock().unwrap();
+    let t = tenant(&mut world, &tenant_name)?;
+    let (principal_id, role) = role_target(t, body)?;
+    let before = t.role_assignments.len();
+    t.role_assignments
+        .retain(|a| !(a.principal_id == principal_id && a.role_id == role));
+    done(json!({"removed": before - t.role_assignments.len()}))
+}

@@ -1,0 +1,73 @@
+//! The control API under `/_sim`, for tests and demos: play the administrator (approve,
+//! decline or expire device codes; grant or revoke consent), break things (revoke refresh
+//! tokens, expire or rotate secrets, disable the app, inject faults), change the directory
+//! (visible through delta), move the clock, and read counters and state.
+
+mod admin;
+mod apps;
+mod directory;
+mod simulator;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde_json::{Value, json};
+
+use crate::Sim;
+use crate::state::{App, Tenant, World};
+
+/// What a control route answers: 200 with JSON, or an error.
+type Reply = Result<axum::Json<Value>, Response>;
+
+/// The control routes.
+#[rustfmt::skip]
+pub fn routes() -> Router<Arc<Sim>> {
+    use self::{admin::*, apps::*, directory::*, simulator::*};
+    Router::new()
+        .route("/_sim/state", get(state))
+        .route("/_sim/counters", get(counters).delete(reset_counters))
+        .route("/_sim/clock/advance", post(advance))
+        .route("/_sim/faults", post(add_fault).delete(clear_faults))
+        .route("/_sim/devicecodes", get(device_codes))
+        .route("/_sim/devicecodes/{code}/{action}", post(device_code_action))
+        .route("/_sim/tenants/{tenant}/consent", post(grant).delete(revoke))
+        .route("/_sim/tenants/{tenant}/refresh-tokens/revoke", post(revoke_refresh_tokens))
+        .route("/_sim/tenants/{tenant}/pim-requests/{action}", post(pim_action))
+        .route("/_sim/tenants/{tenant}/role-assignments", post(assign_role).delete(unassign_role))
+        .route("/_sim/tenants/{tenant}/users", post(add_user))
+        .route("/_sim/tenants/{tenant}/users/{upn}", delete(remove_user))
+        .route("/_sim/tenants/{tenant}/groups/{group}/members", post(add_member))
+        .route("/_sim/tenants/{tenant}/groups/{group}/members/{upn}", delete(remove_member))
+        .route("/_sim/tenants/{tenant}/exchange/{kind}/{name}", post(set_exchange).delete(delete_exchange))
+        .route("/_sim/apps/{client}/secrets/expire", post(expire_secrets))
+        .route("/_sim/apps/{client}/secrets/rotate", post(rotate_secret))
+        .route("/_sim/apps/{client}/{action}", post(app_action))
+}
+
+/// 200 with `v`.
+fn done(v: Value) -> Reply {
+    Ok(axum::Json(v))
+}
+
+/// `status` with `{"error": message}`.
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"error": message}))).into_response()
+}
+
+/// 404 `{"error": "<what> not found"}`.
+fn not_found(what: &str) -> Response {
+    refuse(StatusCode::NOT_FOUND, &format!("{what} not found"))
+}
+
+/// The tenant named `name`, or 404.
+fn tenant<'w>(world: &'w mut World, name: &str) -> Result<&'w mut Tenant, Response> {
+    world.tenant_mut(name).ok_or_else(|| not_found("tenant"))
+}
+
+/// The application `client_id`, or 404.
+fn app<'w>(world: &'w mut World, client_id: &str) -> Result<&'w mut App, Response> {
+    world.app_mut(client_id).ok_or_else(|| not_found("app"))
+}

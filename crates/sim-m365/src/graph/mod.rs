@@ -1,0 +1,158 @@
+//! Microsoft Graph v1.0: users, groups and members, domains, organization, service principals
+//! and their grants, directory roles and PIM, and delta queries; with token validation, OData
+//! `$select`/`$top`/`$filter`/`$search`/`$count`, opaque `$skiptoken` paging and Graph's
+//! error shape.
+
+mod delta;
+mod directory;
+mod groups;
+mod json;
+mod odata;
+mod paging;
+mod roles;
+mod routes;
+mod service_principals;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use axum::routing::any;
+
+use crate::Sim;
+use crate::bearer::{self, Claims, Refusal};
+use crate::errors::graph as error;
+use crate::ids::GRAPH_APP_ID;
+
+pub use self::delta::DELTA_TOKEN_LIFETIME;
+pub use self::paging::{DEFAULT_PAGE, MAX_PAGE};
+
+/// A Graph request whose token was accepted.
+struct Req {
+    /// The simulator's base URL (for links).
+    base: String,
+    method: Method,
+    /// The path after `/v1.0/`.
+    path: String,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+    claims: Claims,
+}
+
+impl Req {
+    /// The query parameter `key` or `$key` (case-insensitive).
+    fn q(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| {
+                k.eq_ignore_ascii_case(key) || k.eq_ignore_ascii_case(&format!("${key}"))
+            })
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the client asked for `ConsistencyLevel: eventual` (advanced queries).
+    fn eventual(&self) -> bool {
+        self.headers
+            .get("consistencylevel")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("eventual"))
+    }
+
+    /// A Graph error echoing the client's request id.
+    fn err(&self, status: u16, code: &str, message: &str) -> Response {
+        error(status, code, message, client_request_id(&self.headers))
+    }
+
+    /// Graph's 404 for a missing resource.
+    fn not_found(&self, resource: &str) -> Response {
+        self.err(
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{resource}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        )
+    }
+
+    /// Whether the token carries any of the permissions (application role or delegated scope).
+    fn may(&self, any_of: &[&str]) -> bool {
+        let roles = self.claims.list("roles");
+        let scopes = self.claims.scopes();
+        any_of
+            .iter()
+            .any(|p| roles.contains(p) || scopes.contains(p))
+    }
+
+    /// Graph's 403.
+    fn denied(&self) -> Response {
+        self.err(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
+    }
+}
+
+fn client_request_id(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Graph's route: everything under `/v1.0/` (the table in `routes.rs` dispatches within).
+pub fn routes() -> Router<Arc<Sim>> {
+    Router::new().route("/v1.0/{*path}", any(handle))
+}
+
+/// The Graph entry point (`/v1.0/{*path}`): checks the token, then routes.
+async fn handle(
+    State(sim): State<Arc<Sim>>,
+    method: Method,
+    Path(path): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let unauthenticated = |message: &str| {
+        error(
+            401,
+            "InvalidAuthenticationToken",
+            message,
+            client_request_id(&headers),
+        )
+    };
+    let token = bearer::bearer_token(&headers).map(str::trim);
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return unauthenticated("Access token is empty.");
+    };
+    let (claims, mut world) = match bearer::verify(&sim, Some(token), GRAPH_APP_ID) {
+        Ok(accepted) => accepted,
+        Err(Refusal::Invalid) => {
+            return unauthenticated("IDX14100: JWT is not well formed, there are no dots (.).");
+        }
+        Err(Refusal::Expired) => {
+            return unauthenticated("Lifetime validation failed, the token is expired.");
+        }
+        Err(Refusal::WrongAudience) => return unauthenticated("Invalid audience."),
+    };
+    let Some(tenant) = world.tenant(claims.str("tid")).cloned() else {
+        return unauthenticated("The tenant of the token does not exist.");
+    };
+    let req = Req {
+        base: sim.base_url.clone(),
+        method,
+        path,
+        query: raw
+            .as_deref()
+            .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
+            .unwrap_or_default(),
+        headers,
+        body,
+        claims,
+    };
+    routes::dispatch(&req, &mut world, tenant)
+}
