@@ -54,6 +54,30 @@ pub enum TransportError {
     },
 }
 
+impl TransportError {
+    /// The last HTTP status when the service kept answering 429 or 5xx; 0 when no response
+    /// came.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Status { status, .. } => *status,
+            _ => 0,
+        }
+    }
+
+    /// True when the service kept answering 429 (throttled).
+    pub fn is_throttled(&self) -> bool {
+        self.status() == 429
+    }
+
+    /// The `Retry-After` the service sent with its last 429 or 5xx.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
 /// A request, kept as data so that it can be sent again on retry.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -357,22 +381,23 @@ mod tests {
     #[tokio::test]
     async fn throttled_requests_are_retried_after_the_given_delay() {
         let (url, count) = serve(|n| if n < 3 { (429, Some("0")) } else { (200, None) }).await;
-        let client = HttpClient::new(None, quick()).unwrap();
-        let response = client.send(&get(&url)).await.unwrap();
+        let response = get_with_retries(&url).await;
         assert_eq!(response.status, StatusCode::OK);
         assert_eq!(response.attempts, 3);
         assert_eq!(response.body, b"attempt 3");
         assert_eq!(count.load(Ordering::SeqCst), 3);
     }
 
+    /// Sends a GET to `url` with the quick policy and returns the last response.
+    async fn get_with_retries(url: &str) -> Response {
+        let client = HttpClient::new(None, quick()).unwrap();
+        client.send(&get(url)).await.unwrap()
+    }
+
     #[tokio::test]
     async fn retries_are_bounded_and_the_last_response_is_returned() {
         let (url, count) = serve(|_| (503, None)).await;
-        let response = HttpClient::new(None, quick())
-            .unwrap()
-            .send(&get(&url))
-            .await
-            .unwrap();
+        let response = get_with_retries(&url).await;
         assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(count.load(Ordering::SeqCst), 3);
     }
@@ -380,11 +405,7 @@ mod tests {
     #[tokio::test]
     async fn a_long_retry_after_is_left_to_the_caller() {
         let (url, count) = serve(|_| (429, Some("120"))).await;
-        let response = HttpClient::new(None, quick())
-            .unwrap()
-            .send(&get(&url))
-            .await
-            .unwrap();
+        let response = get_with_retries(&url).await;
         assert_eq!(response.attempts, 1);
         assert_eq!(response.retry_after(), Some(Duration::from_secs(120)));
         assert_eq!(count.load(Ordering::SeqCst), 1);
@@ -393,11 +414,7 @@ mod tests {
     #[tokio::test]
     async fn client_errors_are_not_retried() {
         let (url, count) = serve(|_| (400, None)).await;
-        let response = HttpClient::new(None, quick())
-            .unwrap()
-            .send(&get(&url))
-            .await
-            .unwrap();
+        let response = get_with_retries(&url).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST);
         assert_eq!(count.load(Ordering::SeqCst), 1);
     }

@@ -6,13 +6,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use oauth2::{Scope, StandardDeviceAuthorizationResponse, TokenResponse};
-use secrecy::SecretString;
+use oauth2::{Scope, StandardDeviceAuthorizationResponse};
 use serde::{Deserialize, Serialize};
 
 use super::credential::ClientCredential;
-use super::token::AccessToken;
-use super::{DelegatedTokens, IdentityClient, TokenError};
+use super::{DelegatedTokens, IdentityClient, OFFLINE_ACCESS, TokenError, WithParams};
 use crate::microsoft::errors::{IdentityErrorBody, TokenFailure};
 use crate::microsoft::http::Request;
 
@@ -88,16 +86,11 @@ impl IdentityClient {
         scope: &str,
     ) -> Result<DeviceCodePrompt, TokenError> {
         let client = self.oauth(credential);
-        let mut request = client
+        let response: StandardDeviceAuthorizationResponse = client
             .exchange_device_code()
             .add_scope(Scope::new(scope.to_string()))
-            .add_scope(Scope::new("offline_access".to_string()));
-        if let Some(params) = self.assertion(credential, scope)? {
-            for (name, value) in params {
-                request = request.add_extra_param(name, value);
-            }
-        }
-        let response: StandardDeviceAuthorizationResponse = request
+            .add_scope(Scope::new(OFFLINE_ACCESS.to_string()))
+            .with_params(self.assertion(credential, scope)?)
             .request_async(&self.http)
             .await
             .map_err(|e| TokenError::from_request(e, scope))?;
@@ -132,8 +125,7 @@ impl IdentityClient {
                 form.push(("client_secret", s.expose_secret().to_string()));
             }
             Some(ClientCredential::Certificate(_)) => match self.assertion(credential, scope) {
-                Ok(Some(params)) => form.extend(params),
-                Ok(None) => {}
+                Ok(params) => form.extend(params),
                 Err(e) => return PollOutcome::Failed(e),
             },
             None => {}
@@ -163,16 +155,7 @@ impl IdentityClient {
         if status == 200 {
             return match serde_json::from_slice::<oauth2::basic::BasicTokenResponse>(&response.body)
             {
-                Ok(tokens) => PollOutcome::Granted(DelegatedTokens {
-                    access: AccessToken::new(
-                        tokens.access_token().secret().clone(),
-                        tokens.expires_in(),
-                        jiff::Timestamp::now(),
-                    ),
-                    refresh_token: tokens
-                        .refresh_token()
-                        .map(|t| SecretString::from(t.secret().clone())),
-                }),
+                Ok(tokens) => PollOutcome::Granted(DelegatedTokens::from_response(&tokens)),
                 Err(_) => PollOutcome::Failed(TokenError::new(TokenFailure::Transient, scope)),
             };
         }
@@ -206,11 +189,7 @@ mod tests {
     use super::*;
 
     fn err(error: &str, codes: &[u64]) -> IdentityErrorBody {
-        IdentityErrorBody {
-            error: error.into(),
-            error_codes: codes.to_vec(),
-            ..Default::default()
-        }
+        IdentityErrorBody::with_codes(error, codes)
     }
 
     #[test]

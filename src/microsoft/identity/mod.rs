@@ -90,21 +90,17 @@ impl TokenError {
     ) -> Self {
         match error {
             RequestTokenError::ServerResponse(body) => Self::from_body(400, &body, scope),
-            RequestTokenError::Request(TransportError::Status {
-                status,
-                retry_after,
-                ..
-            }) => Self {
-                retry_after,
-                ..Self::new(
-                    if status == 429 {
-                        TokenFailure::Throttled
-                    } else {
-                        TokenFailure::Transient
-                    },
-                    scope,
-                )
-            },
+            RequestTokenError::Request(e @ TransportError::Status { .. }) => {
+                let failure = if e.is_throttled() {
+                    TokenFailure::Throttled
+                } else {
+                    TokenFailure::Transient
+                };
+                Self {
+                    retry_after: e.retry_after(),
+                    ..Self::new(failure, scope)
+                }
+            }
             RequestTokenError::Request(e) => {
                 tracing::debug!(error = %e, "token request failed");
                 Self::new(TokenFailure::Transient, scope)
@@ -198,14 +194,15 @@ impl IdentityClient {
         }
     }
 
-    /// The form parameters that authenticate a certificate credential.
+    /// The form parameters that authenticate a certificate credential: a signed client
+    /// assertion for the token URL. None for a client secret (sent by oauth2) or no credential.
     fn assertion(
         &self,
         credential: Option<&ClientCredential>,
         scope: &str,
-    ) -> Result<Option<[(&'static str, String); 2]>, TokenError> {
+    ) -> Result<Vec<(&'static str, String)>, TokenError> {
         let Some(ClientCredential::Certificate(cert)) = credential else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let jwt = assertion::client_assertion(
             cert,
@@ -214,13 +211,13 @@ impl IdentityClient {
             jiff::Timestamp::now(),
         )
         .map_err(|_| TokenError::new(TokenFailure::CredentialInvalid, scope))?;
-        Ok(Some([
+        Ok(vec![
             (
                 "client_assertion_type",
                 assertion::ASSERTION_TYPE.to_string(),
             ),
             ("client_assertion", jwt),
-        ]))
+        ])
     }
 
     /// An app-only token for `scope` (a resource's `.default` scope) with the client
@@ -231,15 +228,10 @@ impl IdentityClient {
         scope: &str,
     ) -> Result<AccessToken, TokenError> {
         let client = self.oauth(Some(credential));
-        let mut request = client
+        let response = client
             .exchange_client_credentials()
-            .add_scope(Scope::new(scope.to_string()));
-        if let Some(params) = self.assertion(Some(credential), scope)? {
-            for (name, value) in params {
-                request = request.add_extra_param(name, value);
-            }
-        }
-        let response = request
+            .add_scope(Scope::new(scope.to_string()))
+            .with_params(self.assertion(Some(credential), scope)?)
             .request_async(&self.http)
             .await
             .map_err(|e| TokenError::from_request(e, scope))?;
@@ -255,25 +247,30 @@ impl IdentityClient {
     ) -> Result<DelegatedTokens, TokenError> {
         let client = self.oauth(credential);
         let refresh = RefreshToken::new(refresh_token.expose_secret().to_string());
-        let mut request = client
+        let response = client
             .exchange_refresh_token(&refresh)
             .add_scope(Scope::new(scope.to_string()))
-            .add_scope(Scope::new("offline_access".to_string()));
-        if let Some(params) = self.assertion(credential, scope)? {
-            for (name, value) in params {
-                request = request.add_extra_param(name, value);
-            }
-        }
-        let response = request
+            .add_scope(Scope::new(OFFLINE_ACCESS.to_string()))
+            .with_params(self.assertion(credential, scope)?)
             .request_async(&self.http)
             .await
             .map_err(|e| TokenError::from_request(e, scope))?;
-        Ok(DelegatedTokens {
-            access: access_token(&response),
+        Ok(DelegatedTokens::from_response(&response))
+    }
+}
+
+/// The scope that asks for a refresh token along with a delegated access token.
+const OFFLINE_ACCESS: &str = "offline_access";
+
+impl DelegatedTokens {
+    /// The tokens of a successful delegated-grant response.
+    fn from_response(response: &BasicTokenResponse) -> Self {
+        Self {
+            access: access_token(response),
             refresh_token: response
                 .refresh_token()
                 .map(|t| SecretString::from(t.secret().clone())),
-        })
+        }
     }
 }
 
@@ -284,6 +281,36 @@ fn access_token(response: &BasicTokenResponse) -> AccessToken {
         jiff::Timestamp::now(),
     )
 }
+
+/// An oauth2 grant request that takes extra form parameters: each grant's request type has
+/// its own `add_extra_param`, this gives them one name.
+trait WithParams: Sized {
+    /// The request with one more form parameter.
+    fn with_param(self, name: &'static str, value: String) -> Self;
+
+    /// The request with every parameter of `params` added.
+    fn with_params(self, params: Vec<(&'static str, String)>) -> Self {
+        params.into_iter().fold(self, |request, (name, value)| {
+            request.with_param(name, value)
+        })
+    }
+}
+
+macro_rules! impl_with_params {
+    ($($request:ty),*) => {$(
+        impl WithParams for $request {
+            fn with_param(self, name: &'static str, value: String) -> Self {
+                self.add_extra_param(name, value)
+            }
+        }
+    )*};
+}
+
+impl_with_params!(
+    oauth2::ClientCredentialsTokenRequest<'_, IdentityErrorBody, BasicTokenResponse>,
+    oauth2::RefreshTokenRequest<'_, IdentityErrorBody, BasicTokenResponse>,
+    oauth2::DeviceAuthorizationRequest<'_, IdentityErrorBody>
+);
 
 #[cfg(test)]
 mod tests {
