@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::http::TransportFailureClass;
+
 /// What the operator does about a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -58,6 +60,11 @@ pub enum TokenFailure {
     Throttled,
     /// A temporary failure of the identity platform or the network.
     Transient,
+}
+
+impl TransportFailureClass for TokenFailure {
+    const THROTTLED: Self = Self::Throttled;
+    const TRANSIENT: Self = Self::Transient;
 }
 
 impl TokenFailure {
@@ -272,10 +279,6 @@ fn by_code(code: u64) -> Option<TokenFailure> {
 mod tests {
     use super::*;
 
-    fn body(error: &str, codes: &[u64]) -> IdentityErrorBody {
-        IdentityErrorBody::with_codes(error, codes)
-    }
-
     #[test]
     fn every_code_of_the_reference_table_is_classified() {
         use ErrorClass as C;
@@ -303,7 +306,10 @@ mod tests {
             (50000, F::Transient, C::Transient),
         ];
         for (code, failure, class) in cases {
-            let got = classify_identity_error(400, &body("invalid_grant", &[*code]));
+            let got = classify_identity_error(
+                400,
+                &IdentityErrorBody::with_codes("invalid_grant", &[*code]),
+            );
             assert_eq!(got, *failure, "AADSTS{code}");
             assert_eq!(got.class(), *class, "AADSTS{code}");
         }
@@ -322,7 +328,7 @@ mod tests {
         ];
         for (error, failure) in cases {
             assert_eq!(
-                classify_identity_error(400, &body(error, &[999_999])),
+                classify_identity_error(400, &IdentityErrorBody::with_codes(error, &[999_999])),
                 failure,
                 "{error}"
             );
@@ -341,11 +347,14 @@ mod tests {
     #[test]
     fn http_status_wins_for_throttling_and_server_errors() {
         assert_eq!(
-            classify_identity_error(429, &body("", &[])),
+            classify_identity_error(429, &IdentityErrorBody::with_codes("", &[])),
             TokenFailure::Throttled
         );
         assert_eq!(
-            classify_identity_error(503, &body("invalid_grant", &[70008])),
+            classify_identity_error(
+                503,
+                &IdentityErrorBody::with_codes("invalid_grant", &[70008])
+            ),
             TokenFailure::Transient
         );
     }

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::cloud::Endpoints;
-use super::http::{HttpClient, Request, TransportError};
+use super::http::{HttpClient, Request, TransportError, TransportFailureClass};
 use super::identity::token::AccessToken;
 
 /// Largest page the admin API serves.
@@ -49,6 +49,11 @@ impl ExchangeFailure {
             Self::Transient => "ExchangeUnavailable",
         }
     }
+}
+
+impl TransportFailureClass for ExchangeFailure {
+    const THROTTLED: Self = Self::Throttled;
+    const TRANSIENT: Self = Self::Transient;
 }
 
 /// A failed cmdlet.
@@ -124,17 +129,13 @@ impl ExchangeError {
     }
 
     fn transport(cmdlet: &str, error: &TransportError) -> Self {
-        let throttled = error.is_throttled();
+        let classified = error.classify();
         Self {
-            failure: if throttled {
-                ExchangeFailure::Throttled
-            } else {
-                ExchangeFailure::Transient
-            },
+            failure: classified.failure,
             cmdlet: cmdlet.to_string(),
-            status: error.status(),
+            status: classified.status,
             message: error.to_string(),
-            retry_after: error.retry_after().filter(|_| throttled),
+            retry_after: classified.retry_after,
         }
     }
 }

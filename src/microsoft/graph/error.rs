@@ -8,7 +8,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::microsoft::errors::ErrorClass;
-use crate::microsoft::http::TransportError;
+use crate::microsoft::http::{TransportError, TransportFailureClass};
 
 /// What a Graph failure means for the operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +45,11 @@ impl GraphFailure {
             Self::Transient => "GraphUnavailable",
         }
     }
+}
+
+impl TransportFailureClass for GraphFailure {
+    const THROTTLED: Self = Self::Throttled;
+    const TRANSIENT: Self = Self::Transient;
 }
 
 /// A failed Graph request.
@@ -117,17 +122,13 @@ impl GraphError {
     /// A failure of the transport (no response, or persistent throttling through the oauth2
     /// adapter).
     pub fn from_transport(operation: String, error: &TransportError) -> Self {
-        let throttled = error.is_throttled();
+        let classified = error.classify();
         Self {
-            failure: if throttled {
-                GraphFailure::Throttled
-            } else {
-                GraphFailure::Transient
-            },
-            status: error.status(),
+            failure: classified.failure,
+            status: classified.status,
             code: None,
             request_id: None,
-            retry_after: error.retry_after().filter(|_| throttled),
+            retry_after: classified.retry_after,
             operation,
         }
     }

@@ -71,6 +71,13 @@ pub enum RoleRequestOutcome {
     Refused(String),
 }
 
+impl RoleRequestOutcome {
+    /// Refused with the code of Graph's `400` answer.
+    fn refused(error: GraphError) -> Self {
+        Self::Refused(error.code.unwrap_or_else(|| "BadRequest".into()))
+    }
+}
+
 impl GraphClient {
     /// Active assignments of `role` to `principal`.
     pub async fn role_assignments(
@@ -130,9 +137,7 @@ impl GraphClient {
             Err(e) if e.failure == GraphFailure::BadRequest => {
                 match self.assignment_id(token, principal, role).await? {
                     Some(id) => Ok(RoleRequestOutcome::Assigned(Some(id))),
-                    None => Ok(RoleRequestOutcome::Refused(
-                        e.code.unwrap_or_else(|| "BadRequest".into()),
-                    )),
+                    None => Ok(RoleRequestOutcome::refused(e)),
                 }
             }
             Err(e) => Err(e),
@@ -184,9 +189,7 @@ impl GraphClient {
             Err(e) if e.code.as_deref() == Some("RoleAssignmentExists") => {
                 Ok(RoleRequestOutcome::Assigned(None))
             }
-            Err(e) if e.failure == GraphFailure::BadRequest => Ok(RoleRequestOutcome::Refused(
-                e.code.unwrap_or_else(|| "BadRequest".into()),
-            )),
+            Err(e) if e.failure == GraphFailure::BadRequest => Ok(RoleRequestOutcome::refused(e)),
             Err(e) => Err(e),
         }
     }

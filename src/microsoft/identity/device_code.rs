@@ -6,11 +6,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use oauth2::{Scope, StandardDeviceAuthorizationResponse};
+use oauth2::StandardDeviceAuthorizationResponse;
 use serde::{Deserialize, Serialize};
 
 use super::credential::ClientCredential;
-use super::{DelegatedTokens, IdentityClient, OFFLINE_ACCESS, TokenError, WithParams};
+use super::{DelegatedTokens, IdentityClient, TokenError, WithParams, delegated_scopes};
 use crate::microsoft::errors::{IdentityErrorBody, TokenFailure};
 use crate::microsoft::http::Request;
 
@@ -88,8 +88,7 @@ impl IdentityClient {
         let client = self.oauth(credential);
         let response: StandardDeviceAuthorizationResponse = client
             .exchange_device_code()
-            .add_scope(Scope::new(scope.to_string()))
-            .add_scope(Scope::new(OFFLINE_ACCESS.to_string()))
+            .add_scopes(delegated_scopes(scope))
             .with_params(self.assertion(credential, scope)?)
             .request_async(&self.http)
             .await
@@ -188,32 +187,40 @@ pub fn poll_outcome(status: u16, error: &IdentityErrorBody, interval: Duration) 
 mod tests {
     use super::*;
 
-    fn err(error: &str, codes: &[u64]) -> IdentityErrorBody {
-        IdentityErrorBody::with_codes(error, codes)
-    }
-
     #[test]
     fn poll_errors_follow_rfc_8628_and_microsoft() {
         let i = Duration::from_secs(5);
         assert!(matches!(
-            poll_outcome(400, &err("authorization_pending", &[70016]), i),
+            poll_outcome(
+                400,
+                &IdentityErrorBody::with_codes("authorization_pending", &[70016]),
+                i
+            ),
             PollOutcome::Pending
         ));
-        match poll_outcome(400, &err("slow_down", &[]), i) {
+        match poll_outcome(400, &IdentityErrorBody::with_codes("slow_down", &[]), i) {
             PollOutcome::SlowDown(d) => assert_eq!(d, Duration::from_secs(10)),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            poll_outcome(400, &err("authorization_declined", &[70000]), i),
+            poll_outcome(
+                400,
+                &IdentityErrorBody::with_codes("authorization_declined", &[70000]),
+                i
+            ),
             PollOutcome::Declined
         ));
         for e in ["expired_token", "bad_verification_code", "code_expired"] {
             assert!(matches!(
-                poll_outcome(400, &err(e, &[]), i),
+                poll_outcome(400, &IdentityErrorBody::with_codes(e, &[]), i),
                 PollOutcome::Expired
             ));
         }
-        match poll_outcome(401, &err("invalid_client", &[7000215]), i) {
+        match poll_outcome(
+            401,
+            &IdentityErrorBody::with_codes("invalid_client", &[7000215]),
+            i,
+        ) {
             PollOutcome::Failed(e) => {
                 assert_eq!(e.failure, TokenFailure::CredentialInvalid);
                 assert_eq!(e.code, Some(7000215));

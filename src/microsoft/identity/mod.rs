@@ -90,17 +90,11 @@ impl TokenError {
     ) -> Self {
         match error {
             RequestTokenError::ServerResponse(body) => Self::from_body(400, &body, scope),
-            RequestTokenError::Request(e @ TransportError::Status { .. }) => {
-                let failure = if e.is_throttled() {
-                    TokenFailure::Throttled
-                } else {
-                    TokenFailure::Transient
-                };
-                Self {
-                    retry_after: e.retry_after(),
-                    ..Self::new(failure, scope)
-                }
-            }
+            // Persistent throttling keeps its `Retry-After`, and so does a persistent 5xx.
+            RequestTokenError::Request(e @ TransportError::Status { .. }) => Self {
+                retry_after: e.retry_after(),
+                ..Self::new(e.classify().failure, scope)
+            },
             RequestTokenError::Request(e) => {
                 tracing::debug!(error = %e, "token request failed");
                 Self::new(TokenFailure::Transient, scope)
@@ -249,8 +243,7 @@ impl IdentityClient {
         let refresh = RefreshToken::new(refresh_token.expose_secret().to_string());
         let response = client
             .exchange_refresh_token(&refresh)
-            .add_scope(Scope::new(scope.to_string()))
-            .add_scope(Scope::new(OFFLINE_ACCESS.to_string()))
+            .add_scopes(delegated_scopes(scope))
             .with_params(self.assertion(credential, scope)?)
             .request_async(&self.http)
             .await
@@ -259,8 +252,13 @@ impl IdentityClient {
     }
 }
 
-/// The scope that asks for a refresh token along with a delegated access token.
-const OFFLINE_ACCESS: &str = "offline_access";
+/// The scopes of a delegated grant: `scope`, and `offline_access` for a refresh token.
+fn delegated_scopes(scope: &str) -> [Scope; 2] {
+    [
+        Scope::new(scope.to_string()),
+        Scope::new("offline_access".to_string()),
+    ]
+}
 
 impl DelegatedTokens {
     /// The tokens of a successful delegated-grant response.

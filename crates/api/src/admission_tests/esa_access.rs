@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{accepts_esa, accepts_esa_at, api_spec, rejects_esa, rejects_esa_at, with};
+use super::{Esa, api_spec, with};
 
 #[test]
 fn client_id_is_a_guid() {
@@ -11,7 +11,7 @@ fn client_id_is_a_guid() {
         "11111111-2222-3333-4444-55555555555g",
         "11111111222233334444555555555555",
     ] {
-        rejects_esa_at(api_spec(), "application.clientId", json!(bad));
+        Esa.rejects_at(api_spec(), "application.clientId", json!(bad));
     }
 }
 
@@ -19,17 +19,17 @@ fn client_id_is_a_guid() {
 fn credential_keys_match_the_credential_type() {
     const CREDENTIALS: &str = "application.credentials";
     let at = |field: &str| format!("{CREDENTIALS}.{field}");
-    accepts_esa_at(api_spec(), &at("clientSecretKey"), json!("secret"));
+    Esa.accepts_at(api_spec(), &at("clientSecretKey"), json!("secret"));
     let cert = with(api_spec(), &at("type"), json!("Certificate"));
-    accepts_esa_at(cert.clone(), &at("certificateKey"), json!("cert.pem"));
-    rejects_esa_at(cert, &at("clientSecretKey"), json!("secret"));
-    rejects_esa(
+    Esa.accepts_at(cert.clone(), &at("certificateKey"), json!("cert.pem"));
+    Esa.rejects_at(cert, &at("clientSecretKey"), json!("secret"));
+    Esa.rejects(
         with(api_spec(), &at("privateKeyKey"), json!("key.pem")),
         "spec.application.credentials.type",
     );
-    rejects_esa_at(api_spec(), &at("secretName"), json!("Not_A_Name"));
-    rejects_esa_at(api_spec(), &at("clientSecretKey"), json!("bad key"));
-    rejects_esa_at(api_spec(), &at("type"), json!("Password"));
+    Esa.rejects_at(api_spec(), &at("secretName"), json!("Not_A_Name"));
+    Esa.rejects_at(api_spec(), &at("clientSecretKey"), json!("bad key"));
+    Esa.rejects_at(api_spec(), &at("type"), json!("Password"));
 }
 
 #[test]
@@ -38,16 +38,16 @@ fn device_code_settings_only_with_device_code() {
     let refresh_secret = ("authorization.refreshTokenSecretName", json!("contoso-rt"));
     let regrant = ("authorization.regrant", json!("OnAnnotation"));
     for (path, value) in [refresh_secret, regrant] {
-        accepts_esa_at(device.clone(), path, value.clone());
-        rejects_esa(with(api_spec(), path, value), "spec.authorization.method");
+        Esa.accepts_at(device.clone(), path, value.clone());
+        Esa.rejects(with(api_spec(), path, value), "spec.authorization.method");
     }
-    rejects_esa_at(api_spec(), "authorization.method", json!("Password"));
-    accepts_esa(with(
+    Esa.rejects_at(api_spec(), "authorization.method", json!("Password"));
+    Esa.accepts(with(
         api_spec(),
         "authorization.consentRedirectUri",
         json!("https://portal.example.com/consent"),
     ));
-    rejects_esa_at(
+    Esa.rejects_at(
         api_spec(),
         "authorization.consentRedirectUri",
         json!("javascript:alert(1)"),

@@ -3,15 +3,12 @@
 
 use serde_json::{Value, json};
 
-use super::{
-    accepts_esa, accepts_esa_at, api_spec, esa, esa_validator, inline_spec, rejected, rejects_esa,
-    rejects_esa_at, with,
-};
+use super::{Esa, api_spec, inline_spec, rejected, with};
 use exo_admission::FieldErrorKind;
 
 #[test]
 fn minimal_api_spec_gets_its_defaults() {
-    let admitted = accepts_esa(api_spec());
+    let admitted = Esa.accepts(api_spec());
     let spec = &admitted["spec"];
     assert_eq!(spec["cloud"], "Global");
     assert_eq!(spec["sync"]["scope"], "All");
@@ -24,7 +21,7 @@ fn minimal_api_spec_gets_its_defaults() {
 #[test]
 fn tenant_is_a_guid_or_a_domain() {
     for ok in ["9188040d-6c67-4c5b-b112-36a304b66dad", "contoso.com"] {
-        accepts_esa_at(api_spec(), "tenant", json!(ok));
+        Esa.accepts_at(api_spec(), "tenant", json!(ok));
     }
     for bad in [
         "common",
@@ -33,41 +30,47 @@ fn tenant_is_a_guid_or_a_domain() {
         "9188040d-6c67-4c5b-b112",
         "",
     ] {
-        rejects_esa_at(api_spec(), "tenant", json!(bad));
+        Esa.rejects_at(api_spec(), "tenant", json!(bad));
     }
     let long = format!("{}.com", "a.".repeat(130));
     assert_eq!(
-        rejects_esa_at(api_spec(), "tenant", json!(long)).kind,
+        Esa.rejects_at(api_spec(), "tenant", json!(long)).kind,
         FieldErrorKind::TooLong
     );
-    rejects_esa_at(api_spec(), "tenant", Value::Null);
+    Esa.rejects_at(api_spec(), "tenant", Value::Null);
 }
 
 #[test]
 fn tenant_mode_and_cloud_are_immutable() {
-    let v = esa_validator();
-    let old = esa(api_spec());
-    assert!(v.admit(&esa(api_spec()), Some(&old)).is_ok());
+    let v = Esa.validator();
+    let old = Esa.object(api_spec());
+    assert!(v.admit(&Esa.object(api_spec()), Some(&old)).is_ok());
     let changes = [
         (with(api_spec(), "tenant", json!("fabrikam.com")), "tenant"),
         (inline_spec(), "mode"),
         (with(api_spec(), "cloud", json!("China")), "cloud"),
     ];
     for (changed, field) in changes {
-        let e = rejected(v.admit(&esa(changed), Some(&old)), &format!("spec.{field}"));
+        let e = rejected(
+            v.admit(&Esa.object(changed), Some(&old)),
+            &format!("spec.{field}"),
+        );
         assert_eq!(e.detail, format!("{field} is immutable"));
     }
     // Setting the default explicitly is no change.
     assert!(
-        v.admit(&esa(with(api_spec(), "cloud", json!("Global"))), Some(&old))
-            .is_ok()
+        v.admit(
+            &Esa.object(with(api_spec(), "cloud", json!("Global"))),
+            Some(&old)
+        )
+        .is_ok()
     );
 }
 
 #[test]
 fn cloud_and_mode_are_enumerations() {
     for cloud in ["Global", "USGovGCCHigh", "USGovDoD", "China"] {
-        accepts_esa_at(api_spec(), "cloud", json!(cloud));
+        Esa.accepts_at(api_spec(), "cloud", json!(cloud));
     }
     let cases = [
         ("cloud", json!("Azure"), FieldErrorKind::NotSupported),
@@ -75,7 +78,7 @@ fn cloud_and_mode_are_enumerations() {
         ("mode", Value::Null, FieldErrorKind::Required),
     ];
     for (path, value, kind) in cases {
-        assert_eq!(rejects_esa_at(api_spec(), path, value).kind, kind, "{path}");
+        assert_eq!(Esa.rejects_at(api_spec(), path, value).kind, kind, "{path}");
     }
 }
 
@@ -87,7 +90,7 @@ fn endpoint_overrides_are_https_or_loopback_http() {
         "http://localhost:80/base",
         "https://graph.example.net:8443/v1",
     ] {
-        accepts_esa_at(api_spec(), "endpoints.login", json!(ok));
+        Esa.accepts_at(api_spec(), "endpoints.login", json!(ok));
     }
     for bad in [
         "http://login.example.com",
@@ -95,65 +98,65 @@ fn endpoint_overrides_are_https_or_loopback_http() {
         "https://",
         "login.microsoftonline.com",
     ] {
-        rejects_esa_at(api_spec(), "endpoints.graph", json!(bad));
+        Esa.rejects_at(api_spec(), "endpoints.graph", json!(bad));
     }
     let ca_bundle = with(api_spec(), "endpoints.caBundle", json!({"name": "sim-ca"}));
-    accepts_esa(ca_bundle.clone());
-    rejects_esa_at(ca_bundle, "endpoints.caBundle.kind", json!("Pod"));
+    Esa.accepts(ca_bundle.clone());
+    Esa.rejects_at(ca_bundle, "endpoints.caBundle.kind", json!("Pod"));
 }
 
 #[test]
 fn target_list_ref_exactly_when_scope_is_selected() {
     let selected = with(api_spec(), "sync.scope", json!("Selected"));
     let vip = json!({"name": "vip-users"});
-    accepts_esa_at(selected.clone(), "sync.targetListRef", vip.clone());
-    let e = rejects_esa(selected.clone(), "spec.sync.targetListRef");
+    Esa.accepts_at(selected.clone(), "sync.targetListRef", vip.clone());
+    let e = Esa.rejects(selected.clone(), "spec.sync.targetListRef");
     assert_eq!(e.kind, FieldErrorKind::Required);
     assert_eq!(
         e.detail,
         "targetListRef must be set exactly when scope is Selected"
     );
-    rejects_esa_at(api_spec(), "sync.targetListRef", vip);
-    rejects_esa_at(selected, "sync.targetListRef.name", json!("VIP"));
-    rejects_esa_at(api_spec(), "sync.scope", json!("Some"));
+    Esa.rejects_at(api_spec(), "sync.targetListRef", vip);
+    Esa.rejects_at(selected, "sync.targetListRef.name", json!("VIP"));
+    Esa.rejects_at(api_spec(), "sync.scope", json!("Some"));
 }
 
 #[test]
 fn sync_interval_is_a_duration_between_5m_and_168h() {
     for ok in ["5m", "90m", "6h", "24h", "1h30m", "168h"] {
-        accepts_esa_at(api_spec(), "sync.interval", json!(ok));
+        Esa.accepts_at(api_spec(), "sync.interval", json!(ok));
     }
     for short_or_long in ["4m", "30s", "169h", "1000h"] {
-        let e = rejects_esa_at(api_spec(), "sync.interval", json!(short_or_long));
+        let e = Esa.rejects_at(api_spec(), "sync.interval", json!(short_or_long));
         assert_eq!(e.detail, "interval must be between 5m and 168h");
     }
     for bad in ["daily", "24", "1d", "-5m"] {
-        rejects_esa_at(api_spec(), "sync.interval", json!(bad));
+        Esa.rejects_at(api_spec(), "sync.interval", json!(bad));
     }
 }
 
 #[test]
 fn policies_are_bounded() {
-    accepts_esa_at(api_spec(), "policies", json!(["Default ATP policy", "DLP"]));
+    Esa.accepts_at(api_spec(), "policies", json!(["Default ATP policy", "DLP"]));
     let many: Vec<String> = (0..17).map(|i| format!("policy-{i}")).collect();
     assert_eq!(
-        rejects_esa_at(api_spec(), "policies", json!(many)).kind,
+        Esa.rejects_at(api_spec(), "policies", json!(many)).kind,
         FieldErrorKind::TooMany
     );
     for bad in [String::new(), "x".repeat(129)] {
-        rejects_esa(
+        Esa.rejects(
             with(api_spec(), "policies", json!([bad])),
             "spec.policies[0]",
         );
     }
-    rejects_esa_at(api_spec(), "activityData", json!("yes"));
+    Esa.rejects_at(api_spec(), "activityData", json!("yes"));
 }
 
 #[test]
 fn notifications_are_checked() {
     let webhook = json!({"urlSecretRef": {"name": "alerts", "key": "url"}});
-    accepts_esa_at(api_spec(), "notifications.webhook", webhook);
-    rejects_esa(
+    Esa.accepts_at(api_spec(), "notifications.webhook", webhook);
+    Esa.rejects(
         with(
             api_spec(),
             "notifications.webhook",
@@ -162,7 +165,7 @@ fn notifications_are_checked() {
         "spec.notifications.webhook.urlSecretRef.key",
     );
     let email = json!({"recipients": ["admin@contoso.com"], "smtpSecretName": "smtp-relay"});
-    accepts_esa_at(api_spec(), "notifications.email", email);
+    Esa.accepts_at(api_spec(), "notifications.email", email);
     let email_to = |recipients: Value| {
         with(
             api_spec(),
@@ -170,17 +173,17 @@ fn notifications_are_checked() {
             json!({"recipients": recipients, "smtpSecretName": "smtp"}),
         )
     };
-    rejects_esa(
+    Esa.rejects(
         email_to(json!(["admin"])),
         "spec.notifications.email.recipients[0]",
     );
-    rejects_esa(email_to(json!([])), "spec.notifications.email.recipients");
+    Esa.rejects(email_to(json!([])), "spec.notifications.email.recipients");
     let many: Vec<String> = (0..21).map(|i| format!("admin{i}@contoso.com")).collect();
-    rejects_esa(email_to(json!(many)), "spec.notifications.email.recipients");
+    Esa.rejects(email_to(json!(many)), "spec.notifications.email.recipients");
 }
 
 #[test]
 fn deletion_policy_is_an_enumeration() {
-    accepts_esa_at(api_spec(), "deletionPolicy", json!("Orphan"));
-    rejects_esa_at(api_spec(), "deletionPolicy", json!("Retain"));
+    Esa.accepts_at(api_spec(), "deletionPolicy", json!("Orphan"));
+    Esa.rejects_at(api_spec(), "deletionPolicy", json!("Retain"));
 }

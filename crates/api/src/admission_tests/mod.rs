@@ -14,26 +14,59 @@ use super::{ExchangeServiceAccount, SyncTargetList};
 use exo_admission::{FieldError, SchemaValidator};
 use kube::CustomResourceExt;
 
-fn esa_validator() -> SchemaValidator {
-    SchemaValidator::for_crd(&ExchangeServiceAccount::crd(), "v1alpha1").unwrap()
+/// The kind under test: its validator, how a spec becomes a whole object, and verdicts.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// ExchangeServiceAccount `contoso`.
+    Esa,
+    /// SyncTargetList `vip-users`.
+    Stl,
 }
 
-fn stl_validator() -> SchemaValidator {
-    SchemaValidator::for_crd(&SyncTargetList::crd(), "v1alpha1").unwrap()
-}
+use Kind::{Esa, Stl};
 
-/// A whole object of `kind` named `name` in namespace `tenants`, around `spec`.
-fn object(kind: &str, name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": kind,
-           "metadata": {"name": name, "namespace": "tenants"}, "spec": spec})
-}
+impl Kind {
+    fn validator(self) -> SchemaValidator {
+        let crd = match self {
+            Esa => ExchangeServiceAccount::crd(),
+            Stl => SyncTargetList::crd(),
+        };
+        SchemaValidator::for_crd(&crd, "v1alpha1").unwrap()
+    }
 
-fn esa(spec: Value) -> Value {
-    object("ExchangeServiceAccount", "contoso", spec)
-}
+    /// A whole object of this kind in namespace `tenants`, around `spec`.
+    fn object(self, spec: Value) -> Value {
+        let (kind, name) = match self {
+            Esa => ("ExchangeServiceAccount", "contoso"),
+            Stl => ("SyncTargetList", "vip-users"),
+        };
+        json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": kind,
+               "metadata": {"name": name, "namespace": "tenants"}, "spec": spec})
+    }
 
-fn stl(spec: Value) -> Value {
-    object("SyncTargetList", "vip-users", spec)
+    /// Asserts that `spec` is accepted on create, and returns the admitted object.
+    #[track_caller]
+    fn accepts(self, spec: Value) -> Value {
+        accepted(self.validator().admit(&self.object(spec), None))
+    }
+
+    /// Asserts that `spec` is rejected on create naming `field`, and returns the error there.
+    #[track_caller]
+    fn rejects(self, spec: Value, field: &str) -> FieldError {
+        rejected(self.validator().admit(&self.object(spec), None), field)
+    }
+
+    /// Accepts `base` with `value` set at `path` (below `spec`).
+    #[track_caller]
+    fn accepts_at(self, base: Value, path: &str, value: Value) -> Value {
+        self.accepts(with(base, path, value))
+    }
+
+    /// Rejects `base` with `value` set at `path` (below `spec`), naming `spec.<path>`.
+    #[track_caller]
+    fn rejects_at(self, base: Value, path: &str, value: Value) -> FieldError {
+        self.rejects(with(base, path, value), &format!("spec.{path}"))
+    }
 }
 
 fn api_spec() -> Value {
@@ -112,36 +145,4 @@ fn render(errors: &[FieldError]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-#[track_caller]
-fn accepts_esa(spec: Value) -> Value {
-    accepted(esa_validator().admit(&esa(spec), None))
-}
-
-#[track_caller]
-fn rejects_esa(spec: Value, field: &str) -> FieldError {
-    rejected(esa_validator().admit(&esa(spec), None), field)
-}
-
-/// Accepts `base` with `value` set at `path` (below `spec`).
-#[track_caller]
-fn accepts_esa_at(base: Value, path: &str, value: Value) -> Value {
-    accepts_esa(with(base, path, value))
-}
-
-/// Rejects `base` with `value` set at `path` (below `spec`), naming `spec.<path>`.
-#[track_caller]
-fn rejects_esa_at(base: Value, path: &str, value: Value) -> FieldError {
-    rejects_esa(with(base, path, value), &format!("spec.{path}"))
-}
-
-#[track_caller]
-fn accepts_stl(spec: Value) -> Value {
-    accepted(stl_validator().admit(&stl(spec), None))
-}
-
-#[track_caller]
-fn rejects_stl(spec: Value, field: &str) -> FieldError {
-    rejected(stl_validator().admit(&stl(spec), None), field)
 }

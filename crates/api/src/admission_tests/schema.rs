@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{esa_validator, rejected, render, stl_validator};
+use super::{Esa, Stl, rejected, render};
 
 /// The `openAPIV3Schema` of every CRD, by kind.
 fn schemas() -> Vec<(String, Value)> {
@@ -92,7 +92,7 @@ fn the_shared_admission_table_agrees_with_the_validator() {
     let table: Vec<Value> =
         serde_json::from_str(include_str!("../../../../tests/admission/cases.json")).unwrap();
     assert!(table.len() > 100);
-    let (esa, stl) = (esa_validator(), stl_validator());
+    let (esa, stl) = (Esa.validator(), Stl.validator());
     for case in &table {
         let object = &case["object"];
         let validator = match object["kind"].as_str() {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{accepts_stl, rejects_stl, stl_spec, with};
+use super::{Stl, stl_spec, with};
 use exo_admission::FieldErrorKind;
 
 /// The principal names of `count` users of contoso.com.
@@ -17,7 +17,7 @@ fn users_are_user_principal_names() {
         "bob.smith@contoso.onmicrosoft.com",
         "carol_fabrikam.com#EXT#@contoso.onmicrosoft.com",
     ] {
-        accepts_stl(with(stl_spec(), "users", json!([ok])));
+        Stl.accepts(with(stl_spec(), "users", json!([ok])));
     }
     for bad in [
         "alice",
@@ -26,26 +26,28 @@ fn users_are_user_principal_names() {
         "alice@contoso",
         "al ice@contoso.com",
     ] {
-        rejects_stl(with(stl_spec(), "users", json!([bad])), "spec.users[0]");
+        Stl.rejects(with(stl_spec(), "users", json!([bad])), "spec.users[0]");
     }
     let long = format!("{}@contoso.com", "a".repeat(110));
     assert_eq!(
-        rejects_stl(with(stl_spec(), "users", json!([long])), "spec.users[0]").kind,
+        Stl.rejects(with(stl_spec(), "users", json!([long])), "spec.users[0]")
+            .kind,
         FieldErrorKind::TooLong
     );
 }
 
 #[test]
 fn at_most_100_distinct_users() {
-    accepts_stl(with(stl_spec(), "users", json!(users(100))));
-    let e = rejects_stl(with(stl_spec(), "users", json!(users(101))), "spec.users");
+    Stl.accepts(with(stl_spec(), "users", json!(users(100))));
+    let e = Stl.rejects(with(stl_spec(), "users", json!(users(101))), "spec.users");
     assert_eq!(
         e.to_string(),
         "spec.users: Too many: 101: must have at most 100 items"
     );
     let dup = json!(["alice@contoso.com", "bob@contoso.com", "alice@contoso.com"]);
     assert_eq!(
-        rejects_stl(with(stl_spec(), "users", dup), "spec.users[2]").kind,
+        Stl.rejects(with(stl_spec(), "users", dup), "spec.users[2]")
+            .kind,
         FieldErrorKind::Duplicate
     );
 }
@@ -53,43 +55,43 @@ fn at_most_100_distinct_users() {
 #[test]
 fn groups_are_a_prefix_of_three_or_more_characters_or_an_id() {
     let groups = |list: Value| with(stl_spec(), "groups", list);
-    accepts_stl(groups(
+    Stl.accepts(groups(
         json!([{"namePrefix": "Fin"}, {"id": "0f3c9d2e-1a2b-4c3d-8e9f-001122334455"}]),
     ));
     for bad in ["Fi", "  Fi", "   "] {
-        rejects_stl(
+        Stl.rejects(
             groups(json!([{"namePrefix": bad}])),
             "spec.groups[0].namePrefix",
         );
     }
-    rejects_stl(groups(json!([{"id": "finance"}])), "spec.groups[0].id");
+    Stl.rejects(groups(json!([{"id": "finance"}])), "spec.groups[0].id");
     let both = json!([{"namePrefix": "Finance", "id": "0f3c9d2e-1a2b-4c3d-8e9f-001122334455"}]);
     assert_eq!(
-        rejects_stl(groups(both), "spec.groups[0]").detail,
+        Stl.rejects(groups(both), "spec.groups[0]").detail,
         "set exactly one of namePrefix and id"
     );
-    rejects_stl(groups(json!([{}])), "spec.groups[0]");
+    Stl.rejects(groups(json!([{}])), "spec.groups[0]");
     let many: Vec<Value> = (0..51)
         .map(|i| json!({"namePrefix": format!("group-{i}")}))
         .collect();
-    rejects_stl(groups(json!(many)), "spec.groups");
+    Stl.rejects(groups(json!(many)), "spec.groups");
 }
 
 #[test]
 fn a_list_names_its_account_and_selects_something() {
-    accepts_stl(
+    Stl.accepts(
         json!({"serviceAccountRef": {"name": "contoso"}, "groups": [{"namePrefix": "Sales"}]}),
     );
-    let e = rejects_stl(
+    let e = Stl.rejects(
         json!({"serviceAccountRef": {"name": "contoso"}}),
         "spec.users",
     );
     assert_eq!(e.detail, "list at least one user or group");
-    rejects_stl(
+    Stl.rejects(
         json!({"users": ["alice@contoso.com"]}),
         "spec.serviceAccountRef",
     );
-    rejects_stl(
+    Stl.rejects(
         with(stl_spec(), "serviceAccountRef.name", json!("Contoso!")),
         "spec.serviceAccountRef.name",
     );
