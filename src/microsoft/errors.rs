@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::http::TransportFailureClass;
-
 /// What the operator does about a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -60,11 +58,6 @@ pub enum TokenFailure {
     Throttled,
     /// A temporary failure of the identity platform or the network.
     Transient,
-}
-
-impl TransportFailureClass for TokenFailure {
-    const THROTTLED: Self = Self::Throttled;
-    const TRANSIENT: Self = Self::Transient;
 }
 
 impl TokenFailure {

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::cloud::Endpoints;
-use super::http::{HttpClient, Request, TransportError, TransportFailureClass};
+use super::http::{HttpClient, Request, TransportError};
 use super::identity::token::AccessToken;
 
 /// Largest page the admin API serves.
@@ -49,11 +49,6 @@ impl ExchangeFailure {
             Self::Transient => "ExchangeUnavailable",
         }
     }
-}
-
-impl TransportFailureClass for ExchangeFailure {
-    const THROTTLED: Self = Self::Throttled;
-    const TRANSIENT: Self = Self::Transient;
 }
 
 /// A failed cmdlet.

@@ -74,7 +74,7 @@ impl TransportError {
 
     /// This failure in a client's terms: throttled when the service kept answering 429 (with
     /// its `Retry-After`), transient otherwise.
-    pub fn classify<F: TransportFailureClass>(&self) -> ClassifiedTransportError<F> {
+    pub(crate) fn classify<F: TransportFailureClass>(&self) -> ClassifiedTransportError<F> {
         let throttled = self.status() == 429;
         ClassifiedTransportError {
             failure: if throttled {
@@ -89,7 +89,7 @@ impl TransportError {
 }
 
 /// The two classes of a client's failures that a transport failure can be.
-pub trait TransportFailureClass {
+pub(crate) trait TransportFailureClass {
     /// The service kept answering 429.
     const THROTTLED: Self;
     /// No response, or a persistent 5xx.
@@ -98,13 +98,13 @@ pub trait TransportFailureClass {
 
 /// A transport failure as a client's error reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClassifiedTransportError<F> {
+pub(crate) struct ClassifiedTransportError<F> {
     /// The client's class of the failure.
-    pub failure: F,
+    pub(crate) failure: F,
     /// The last HTTP status, 0 when no response came.
-    pub status: u16,
+    pub(crate) status: u16,
     /// How long to wait, when throttled and the service said.
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 /// A request, kept as data so that it can be sent again on retry.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::microsoft::errors::ErrorClass;
-use crate::microsoft::http::{TransportError, TransportFailureClass};
+use crate::microsoft::http::TransportError;
 
 /// What a Graph failure means for the operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,11 +45,6 @@ impl GraphFailure {
             Self::Transient => "GraphUnavailable",
         }
     }
-}
-
-impl TransportFailureClass for GraphFailure {
-    const THROTTLED: Self = Self::Throttled;
-    const TRANSIENT: Self = Self::Transient;
 }
 
 /// A failed Graph request.

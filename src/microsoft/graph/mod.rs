@@ -159,7 +159,7 @@ impl GraphClient {
 
     /// GETs `path` like [`Self::get`], without `ConsistencyLevel`; `None` when Graph answers
     /// that the object does not exist.
-    pub async fn get_if_exists<T: DeserializeOwned>(
+    async fn get_if_exists<T: DeserializeOwned>(
         &self,
         token: &AccessToken,
         path: &str,
@@ -168,7 +168,7 @@ impl GraphClient {
     }
 
     /// The first page's items of `collection` (a path) filtered by the OData `filter`.
-    pub async fn filtered<T: DeserializeOwned>(
+    async fn filtered<T: DeserializeOwned>(
         &self,
         token: &AccessToken,
         collection: &str,
@@ -180,7 +180,7 @@ impl GraphClient {
     }
 
     /// Every item of the collection at `path`, all pages read.
-    pub async fn collect_all<T: DeserializeOwned>(
+    async fn collect_all<T: DeserializeOwned>(
         &self,
         token: &AccessToken,
         path: String,
@@ -212,7 +212,7 @@ impl GraphClient {
 }
 
 /// `Ok(None)` for a Graph answer that the object does not exist, the result otherwise.
-pub fn absent_as_none<T>(result: Result<T, GraphError>) -> Result<Option<T>, GraphError> {
+fn absent_as_none<T>(result: Result<T, GraphError>) -> Result<Option<T>, GraphError> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(e) if e.failure == GraphFailure::NotFound => Ok(None),
