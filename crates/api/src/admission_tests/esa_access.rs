@@ -6,13 +6,15 @@ use super::{Esa, api_spec, with};
 
 #[test]
 fn client_id_is_a_guid() {
-    for bad in [
-        "my-app",
-        "11111111-2222-3333-4444-55555555555g",
-        "11111111222233334444555555555555",
-    ] {
-        Esa.rejects_at(api_spec(), "application.clientId", json!(bad));
-    }
+    Esa.rejects_each_at(
+        &api_spec(),
+        "application.clientId",
+        &[
+            "my-app",
+            "11111111-2222-3333-4444-55555555555g",
+            "11111111222233334444555555555555",
+        ],
+    );
 }
 
 #[test]

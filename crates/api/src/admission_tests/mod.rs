@@ -62,6 +62,22 @@ impl Kind {
         self.accepts(with(base, path, value))
     }
 
+    /// Accepts `base` with each of the strings `values` at `path` (below `spec`).
+    #[track_caller]
+    fn accepts_each_at(self, base: &Value, path: &str, values: &[&str]) {
+        for value in values {
+            self.accepts_at(base.clone(), path, json!(value));
+        }
+    }
+
+    /// Rejects `base` with each of the strings `values` at `path`, naming `spec.<path>`.
+    #[track_caller]
+    fn rejects_each_at(self, base: &Value, path: &str, values: &[&str]) {
+        for value in values {
+            self.rejects_at(base.clone(), path, json!(value));
+        }
+    }
+
     /// Rejects `base` with `value` set at `path` (below `spec`), naming `spec.<path>`.
     #[track_caller]
     fn rejects_at(self, base: Value, path: &str, value: Value) -> FieldError {
