@@ -168,7 +168,7 @@ impl GraphClient {
     }
 
     /// The first page's items of `collection` (a path) filtered by the OData `filter`.
-    async fn filtered<T: DeserializeOwned>(
+    async fn filtered_first_page<T: DeserializeOwned>(
         &self,
         token: &AccessToken,
         collection: &str,

@@ -91,7 +91,8 @@ impl GraphClient {
             odata_string(principal),
             odata_string(role)
         );
-        self.filtered(token, ROLE_ASSIGNMENTS, &filter).await
+        self.filtered_first_page(token, ROLE_ASSIGNMENTS, &filter)
+            .await
     }
 
     /// The id of an active assignment of `role` to `principal`, if there is one.
@@ -201,7 +202,8 @@ impl GraphClient {
         principal: &str,
     ) -> Result<Vec<ScheduleRequest>, GraphError> {
         let filter = format!("principalId eq {}", odata_string(principal));
-        self.filtered(token, SCHEDULE_REQUESTS, &filter).await
+        self.filtered_first_page(token, SCHEDULE_REQUESTS, &filter)
+            .await
     }
 
     /// Removes the assignments of `role` to `principal`; returns how many were removed.
