@@ -187,40 +187,31 @@ pub fn poll_outcome(status: u16, error: &IdentityErrorBody, interval: Duration) 
 mod tests {
     use super::*;
 
+    /// What a poll answered with `status` and an error body of `error` and `codes` means, at
+    /// a 5 s interval.
+    fn poll(status: u16, error: &str, codes: &[u64]) -> PollOutcome {
+        let body = IdentityErrorBody::with_codes(error, codes);
+        poll_outcome(status, &body, Duration::from_secs(5))
+    }
+
     #[test]
     fn poll_errors_follow_rfc_8628_and_microsoft() {
-        let i = Duration::from_secs(5);
         assert!(matches!(
-            poll_outcome(
-                400,
-                &IdentityErrorBody::with_codes("authorization_pending", &[70016]),
-                i
-            ),
+            poll(400, "authorization_pending", &[70016]),
             PollOutcome::Pending
         ));
-        match poll_outcome(400, &IdentityErrorBody::with_codes("slow_down", &[]), i) {
+        match poll(400, "slow_down", &[]) {
             PollOutcome::SlowDown(d) => assert_eq!(d, Duration::from_secs(10)),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            poll_outcome(
-                400,
-                &IdentityErrorBody::with_codes("authorization_declined", &[70000]),
-                i
-            ),
+            poll(400, "authorization_declined", &[70000]),
             PollOutcome::Declined
         ));
         for e in ["expired_token", "bad_verification_code", "code_expired"] {
-            assert!(matches!(
-                poll_outcome(400, &IdentityErrorBody::with_codes(e, &[]), i),
-                PollOutcome::Expired
-            ));
+            assert!(matches!(poll(400, e, &[]), PollOutcome::Expired));
         }
-        match poll_outcome(
-            401,
-            &IdentityErrorBody::with_codes("invalid_client", &[7000215]),
-            i,
-        ) {
+        match poll(401, "invalid_client", &[7000215]) {
             PollOutcome::Failed(e) => {
                 assert_eq!(e.failure, TokenFailure::CredentialInvalid);
                 assert_eq!(e.code, Some(7000215));
