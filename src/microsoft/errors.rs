@@ -205,6 +205,18 @@ impl IdentityErrorBody {
     }
 }
 
+#[cfg(test)]
+impl IdentityErrorBody {
+    /// A body with only the OAuth `error` and the AADSTS `codes`, for tests.
+    pub(crate) fn with_codes(error: &str, codes: &[u64]) -> Self {
+        Self {
+            error: error.into(),
+            error_codes: codes.to_vec(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Classifies an identity-platform failure from its HTTP status and body.
 pub fn classify_identity_error(status: u16, body: &IdentityErrorBody) -> TokenFailure {
     if status == 429 {
@@ -260,80 +272,37 @@ fn by_code(code: u64) -> Option<TokenFailure> {
 mod tests {
     use super::*;
 
-    fn body(error: &str, codes: &[u64]) -> IdentityErrorBody {
-        IdentityErrorBody {
-            error: error.into(),
-            error_codes: codes.to_vec(),
-            ..Default::default()
-        }
-    }
-
     #[test]
     fn every_code_of_the_reference_table_is_classified() {
+        use ErrorClass as C;
+        use TokenFailure as F;
         let cases: &[(u64, TokenFailure, ErrorClass)] = &[
-            (
-                700082,
-                TokenFailure::RefreshTokenExpired,
-                ErrorClass::NeedsHuman,
-            ),
-            (
-                70008,
-                TokenFailure::RefreshTokenRevoked,
-                ErrorClass::NeedsHuman,
-            ),
-            (
-                50173,
-                TokenFailure::RefreshTokenRevoked,
-                ErrorClass::NeedsHuman,
-            ),
-            (50076, TokenFailure::MfaRequired, ErrorClass::NeedsHuman),
-            (53003, TokenFailure::BlockedByPolicy, ErrorClass::NeedsHuman),
-            (65001, TokenFailure::ConsentRequired, ErrorClass::NeedsHuman),
-            (
-                650057,
-                TokenFailure::AppMisconfigured,
-                ErrorClass::Configuration,
-            ),
-            (
-                500011,
-                TokenFailure::ResourceNotFound,
-                ErrorClass::Configuration,
-            ),
-            (
-                7000215,
-                TokenFailure::CredentialInvalid,
-                ErrorClass::Configuration,
-            ),
-            (
-                7000222,
-                TokenFailure::CredentialExpired,
-                ErrorClass::NeedsHuman,
-            ),
-            (
-                700027,
-                TokenFailure::CredentialInvalid,
-                ErrorClass::Configuration,
-            ),
-            (700016, TokenFailure::AppNotFound, ErrorClass::NeedsHuman),
-            (7000112, TokenFailure::AppDisabled, ErrorClass::NeedsHuman),
-            (
-                90002,
-                TokenFailure::TenantNotFound,
-                ErrorClass::Configuration,
-            ),
-            (90038, TokenFailure::WrongCloud, ErrorClass::Configuration),
-            (50034, TokenFailure::AccountUnusable, ErrorClass::NeedsHuman),
-            (
-                700022,
-                TokenFailure::InvalidScope,
-                ErrorClass::Configuration,
-            ),
-            (50196, TokenFailure::Throttled, ErrorClass::Throttled(None)),
-            (90055, TokenFailure::Throttled, ErrorClass::Throttled(None)),
-            (50000, TokenFailure::Transient, ErrorClass::Transient),
+            (700082, F::RefreshTokenExpired, C::NeedsHuman),
+            (70008, F::RefreshTokenRevoked, C::NeedsHuman),
+            (50173, F::RefreshTokenRevoked, C::NeedsHuman),
+            (50076, F::MfaRequired, C::NeedsHuman),
+            (53003, F::BlockedByPolicy, C::NeedsHuman),
+            (65001, F::ConsentRequired, C::NeedsHuman),
+            (650057, F::AppMisconfigured, C::Configuration),
+            (500011, F::ResourceNotFound, C::Configuration),
+            (7000215, F::CredentialInvalid, C::Configuration),
+            (7000222, F::CredentialExpired, C::NeedsHuman),
+            (700027, F::CredentialInvalid, C::Configuration),
+            (700016, F::AppNotFound, C::NeedsHuman),
+            (7000112, F::AppDisabled, C::NeedsHuman),
+            (90002, F::TenantNotFound, C::Configuration),
+            (90038, F::WrongCloud, C::Configuration),
+            (50034, F::AccountUnusable, C::NeedsHuman),
+            (700022, F::InvalidScope, C::Configuration),
+            (50196, F::Throttled, C::Throttled(None)),
+            (90055, F::Throttled, C::Throttled(None)),
+            (50000, F::Transient, C::Transient),
         ];
         for (code, failure, class) in cases {
-            let got = classify_identity_error(400, &body("invalid_grant", &[*code]));
+            let got = classify_identity_error(
+                400,
+                &IdentityErrorBody::with_codes("invalid_grant", &[*code]),
+            );
             assert_eq!(got, *failure, "AADSTS{code}");
             assert_eq!(got.class(), *class, "AADSTS{code}");
         }
@@ -352,7 +321,7 @@ mod tests {
         ];
         for (error, failure) in cases {
             assert_eq!(
-                classify_identity_error(400, &body(error, &[999_999])),
+                classify_identity_error(400, &IdentityErrorBody::with_codes(error, &[999_999])),
                 failure,
                 "{error}"
             );
@@ -371,11 +340,14 @@ mod tests {
     #[test]
     fn http_status_wins_for_throttling_and_server_errors() {
         assert_eq!(
-            classify_identity_error(429, &body("", &[])),
+            classify_identity_error(429, &IdentityErrorBody::with_codes("", &[])),
             TokenFailure::Throttled
         );
         assert_eq!(
-            classify_identity_error(503, &body("invalid_grant", &[70008])),
+            classify_identity_error(
+                503,
+                &IdentityErrorBody::with_codes("invalid_grant", &[70008])
+            ),
             TokenFailure::Transient
         );
     }

@@ -85,26 +85,16 @@ impl ExchangeError {
     ) -> Self {
         let text = String::from_utf8_lossy(body);
         let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let detail = parsed
-            .pointer("/error/innererror/internalexception/message")
-            .and_then(Value::as_str)
-            .or_else(|| {
-                parsed
-                    .pointer("/error/details/0/message")
-                    .and_then(Value::as_str)
-            })
-            .or_else(|| parsed.pointer("/error/message").and_then(Value::as_str))
+        let text_at = |pointer: &str| parsed.pointer(pointer).and_then(Value::as_str);
+        // The inner exception has the plain message and type; `details` has both in
+        // `Ex6F9304|Type|Message`; `message` is the last resort.
+        let detail = text_at("/error/innererror/internalexception/message")
+            .or_else(|| text_at("/error/details/0/message"))
+            .or_else(|| text_at("/error/message"))
             .map(strip_prefix)
             .unwrap_or_default();
-        let exception = parsed
-            .pointer("/error/innererror/internalexception/type")
-            .and_then(Value::as_str)
-            .or_else(|| {
-                parsed
-                    .pointer("/error/details/0/message")
-                    .and_then(Value::as_str)
-                    .and_then(|m| m.split('|').nth(1))
-            })
+        let exception = text_at("/error/innererror/internalexception/type")
+            .or_else(|| text_at("/error/details/0/message").and_then(|m| m.split('|').nth(1)))
             .unwrap_or_default();
         let transient = TRANSIENT_MARKERS.iter().any(|m| text.contains(m));
         let failure = match status {
@@ -134,21 +124,13 @@ impl ExchangeError {
     }
 
     fn transport(cmdlet: &str, error: &TransportError) -> Self {
-        let (failure, status, retry_after) = match error {
-            TransportError::Status {
-                status: 429,
-                retry_after,
-                ..
-            } => (ExchangeFailure::Throttled, 429, *retry_after),
-            TransportError::Status { status, .. } => (ExchangeFailure::Transient, *status, None),
-            _ => (ExchangeFailure::Transient, 0, None),
-        };
+        let classified = error.classify();
         Self {
-            failure,
+            failure: classified.failure,
             cmdlet: cmdlet.to_string(),
-            status,
+            status: classified.status,
             message: error.to_string(),
-            retry_after,
+            retry_after: classified.retry_after,
         }
     }
 }

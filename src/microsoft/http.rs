@@ -54,6 +54,59 @@ pub enum TransportError {
     },
 }
 
+impl TransportError {
+    /// The last HTTP status when the service kept answering 429 or 5xx; 0 when no response
+    /// came.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Status { status, .. } => *status,
+            _ => 0,
+        }
+    }
+
+    /// The `Retry-After` the service sent with its last 429 or 5xx.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// This failure in a client's terms: throttled when the service kept answering 429 (with
+    /// its `Retry-After`), transient otherwise.
+    pub(crate) fn classify<F: TransportFailureClass>(&self) -> ClassifiedTransportError<F> {
+        let throttled = self.status() == 429;
+        ClassifiedTransportError {
+            failure: if throttled {
+                F::THROTTLED
+            } else {
+                F::TRANSIENT
+            },
+            status: self.status(),
+            retry_after: self.retry_after().filter(|_| throttled),
+        }
+    }
+}
+
+/// The two classes of a client's failures that a transport failure can be.
+pub(crate) trait TransportFailureClass {
+    /// The service kept answering 429.
+    const THROTTLED: Self;
+    /// No response, or a persistent 5xx.
+    const TRANSIENT: Self;
+}
+
+/// A transport failure as a client's error reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ClassifiedTransportError<F> {
+    /// The client's class of the failure.
+    pub(crate) failure: F,
+    /// The last HTTP status, 0 when no response came.
+    pub(crate) status: u16,
+    /// How long to wait, when throttled and the service said.
+    pub(crate) retry_after: Option<Duration>,
+}
+
 /// A request, kept as data so that it can be sent again on retry.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -307,8 +360,11 @@ mod tests {
 
     use axum::http::{HeaderMap, StatusCode as AxumStatus};
 
+    /// The status and `Retry-After` a test server answers its n-th request (from 1) with.
+    type Respond = fn(u32) -> (u16, Option<&'static str>);
+
     /// Serves `respond(n)` for the n-th request (from 1) on a loopback port.
-    async fn serve(respond: fn(u32) -> (u16, Option<&'static str>)) -> (String, Arc<AtomicU32>) {
+    async fn serve(respond: Respond) -> (String, Arc<AtomicU32>) {
         let count = Arc::new(AtomicU32::new(0));
         let seen = count.clone();
         let app = axum::Router::new().fallback(move || {
@@ -354,52 +410,44 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn throttled_requests_are_retried_after_the_given_delay() {
-        let (url, count) = serve(|n| if n < 3 { (429, Some("0")) } else { (200, None) }).await;
+    /// Serves `respond` and GETs it once with the quick policy: the response, and how many
+    /// requests the server saw.
+    async fn get_served(respond: Respond) -> (Response, u32) {
+        let (url, count) = serve(respond).await;
         let client = HttpClient::new(None, quick()).unwrap();
         let response = client.send(&get(&url)).await.unwrap();
-        assert_eq!(response.status, StatusCode::OK);
-        assert_eq!(response.attempts, 3);
-        assert_eq!(response.body, b"attempt 3");
-        assert_eq!(count.load(Ordering::SeqCst), 3);
+        (response, count.load(Ordering::SeqCst))
     }
 
     #[tokio::test]
-    async fn retries_are_bounded_and_the_last_response_is_returned() {
-        let (url, count) = serve(|_| (503, None)).await;
-        let response = HttpClient::new(None, quick())
-            .unwrap()
-            .send(&get(&url))
-            .await
-            .unwrap();
-        assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(count.load(Ordering::SeqCst), 3);
+    async fn throttled_and_unavailable_answers_are_retried_a_bounded_number_of_times() {
+        let cases: [(Respond, StatusCode, u32); 3] = [
+            // Throttled twice with `Retry-After: 0`, then served.
+            (
+                |n| if n < 3 { (429, Some("0")) } else { (200, None) },
+                StatusCode::OK,
+                3,
+            ),
+            // Never available: the last answer is returned.
+            (|_| (503, None), StatusCode::SERVICE_UNAVAILABLE, 3),
+            // A client error is final.
+            (|_| (400, None), StatusCode::BAD_REQUEST, 1),
+        ];
+        for (respond, status, attempts) in cases {
+            let (response, requests) = get_served(respond).await;
+            assert_eq!(response.status, status);
+            assert_eq!(response.attempts, attempts);
+            assert_eq!(requests, attempts);
+            assert_eq!(response.body, format!("attempt {attempts}").as_bytes());
+        }
     }
 
     #[tokio::test]
     async fn a_long_retry_after_is_left_to_the_caller() {
-        let (url, count) = serve(|_| (429, Some("120"))).await;
-        let response = HttpClient::new(None, quick())
-            .unwrap()
-            .send(&get(&url))
-            .await
-            .unwrap();
+        let (response, requests) = get_served(|_| (429, Some("120"))).await;
         assert_eq!(response.attempts, 1);
         assert_eq!(response.retry_after(), Some(Duration::from_secs(120)));
-        assert_eq!(count.load(Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn client_errors_are_not_retried() {
-        let (url, count) = serve(|_| (400, None)).await;
-        let response = HttpClient::new(None, quick())
-            .unwrap()
-            .send(&get(&url))
-            .await
-            .unwrap();
-        assert_eq!(response.status, StatusCode::BAD_REQUEST);
-        assert_eq!(count.load(Ordering::SeqCst), 1);
+        assert_eq!(requests, 1);
     }
 
     #[tokio::test]

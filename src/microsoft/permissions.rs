@@ -2,7 +2,7 @@
 //! consent (`.default` scopes grant what the app registration lists) and verified against the
 //! `roles` of a fresh app-only token and the service principal's app-role assignments.
 
-use exo_api::exchange_service_account::{ExchangeServiceAccountSpec, Mode};
+use exo_api::exchange_service_account::{ExchangeServiceAccountSpec, Mode, RoleAssignmentMode};
 
 /// Application id of Microsoft Graph.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
@@ -103,10 +103,10 @@ pub fn required(spec: &ExchangeServiceAccountSpec) -> Vec<Permission> {
     match spec.mode {
         Mode::Api => out.push(MAIL_READ_WRITE),
         Mode::Inline => {
-            let automatic = spec.inline.as_ref().is_none_or(|i| {
-                i.role_assignment.mode
-                    == exo_api::exchange_service_account::RoleAssignmentMode::Automatic
-            });
+            let automatic = spec
+                .inline
+                .as_ref()
+                .is_none_or(|i| i.role_assignment.mode == RoleAssignmentMode::Automatic);
             if automatic {
                 out.push(ROLE_MANAGEMENT_READ_WRITE);
             }
@@ -152,8 +152,8 @@ mod tests {
         .unwrap()
     }
 
-    fn names(perms: &[Permission]) -> Vec<&'static str> {
-        perms.iter().map(|p| p.name).collect()
+    fn names<'a>(perms: impl IntoIterator<Item = &'a Permission>) -> Vec<&'static str> {
+        perms.into_iter().map(|p| p.name).collect()
     }
 
     fn inline(mode: RoleAssignmentMode) -> Option<InlineSpec> {
@@ -214,22 +214,17 @@ mod tests {
             false,
         ));
         let granted = vec!["User.Read.All".to_string(), "Group.Read.All".to_string()];
-        let graph: Vec<&str> = missing(&req, Resource::Graph, &granted)
-            .iter()
-            .map(|p| p.name)
-            .collect();
         assert_eq!(
-            graph,
+            names(missing(&req, Resource::Graph, &granted)),
             [
                 "Domain.Read.All",
                 "Application.Read.All",
                 "RoleManagement.ReadWrite.Directory"
             ]
         );
-        let exchange: Vec<&str> = missing(&req, Resource::Exchange, &[])
-            .iter()
-            .map(|p| p.name)
-            .collect();
-        assert_eq!(exchange, ["Exchange.ManageAsApp"]);
+        assert_eq!(
+            names(missing(&req, Resource::Exchange, &[])),
+            ["Exchange.ManageAsApp"]
+        );
     }
 }

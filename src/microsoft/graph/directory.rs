@@ -4,9 +4,7 @@
 use futures::{Stream, TryStreamExt};
 
 use super::models::{AppRoleAssignment, DirectoryObject, Domain, Group, ServicePrincipal, User};
-use super::{
-    GraphClient, GraphError, GraphFailure, MAX_PAGE, Page, odata_string, path_segment, query_value,
-};
+use super::{GraphClient, GraphError, MAX_PAGE, Page, odata_string, path_segment, query_value};
 use crate::microsoft::identity::token::AccessToken;
 
 /// Properties read for users.
@@ -21,6 +19,16 @@ pub enum DeltaStart {
     Initial,
     /// The delta link stored after the previous round.
     Link(String),
+}
+
+impl DeltaStart {
+    /// The path of the round's first page: `initial` for a full round, else the stored link.
+    fn into_path(self, initial: String) -> String {
+        match self {
+            Self::Initial => initial,
+            Self::Link(link) => link,
+        }
+    }
 }
 
 /// What the tenant granted the application on one resource.
@@ -59,11 +67,7 @@ impl GraphClient {
             "/servicePrincipals/{}/appRoleAssignments?$select=appRoleId,resourceId",
             path_segment(sp_id)
         );
-        self.pages::<AppRoleAssignment>(token, path, false)
-            .map_ok(|p| futures::stream::iter(p.value.into_iter().map(Ok)))
-            .try_flatten()
-            .try_collect()
-            .await
+        self.collect_all(token, path).await
     }
 
     /// What application `client_app_id` was granted on `resource_app_id`: both service
@@ -106,11 +110,7 @@ impl GraphClient {
         upn: &str,
     ) -> Result<Option<User>, GraphError> {
         let path = format!("/users/{}?$select={USER_SELECT}", path_segment(upn));
-        match self.get::<User>(token, &path, false).await {
-            Ok(u) => Ok(Some(u)),
-            Err(e) if e.failure == GraphFailure::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.get_if_exists(token, &path).await
     }
 
     /// Groups whose display name starts with `prefix`, at most `limit`.
@@ -139,11 +139,7 @@ impl GraphClient {
     /// The group with object id `id`, `None` when there is none.
     pub async fn group(&self, token: &AccessToken, id: &str) -> Result<Option<Group>, GraphError> {
         let path = format!("/groups/{}?$select=id,displayName", path_segment(id));
-        match self.get::<Group>(token, &path, false).await {
-            Ok(g) => Ok(Some(g)),
-            Err(e) if e.failure == GraphFailure::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.get_if_exists(token, &path).await
     }
 
     /// Pages of a group's transitive members (users, nested groups and others; Graph flattens
@@ -162,11 +158,7 @@ impl GraphClient {
 
     /// The tenant's domains.
     pub async fn domains(&self, token: &AccessToken) -> Result<Vec<Domain>, GraphError> {
-        self.pages::<Domain>(token, "/domains".into(), false)
-            .map_ok(|p| futures::stream::iter(p.value.into_iter().map(Ok)))
-            .try_flatten()
-            .try_collect()
-            .await
+        self.collect_all(token, "/domains".into()).await
     }
 
     /// Pages of a users delta round.
@@ -175,11 +167,8 @@ impl GraphClient {
         token: &'a AccessToken,
         start: DeltaStart,
     ) -> impl Stream<Item = Result<Page<User>, GraphError>> + 'a {
-        let path = match start {
-            DeltaStart::Initial => format!("/users/delta?$select={USER_SELECT}"),
-            DeltaStart::Link(link) => link,
-        };
-        self.pages(token, path, false)
+        let initial = format!("/users/delta?$select={USER_SELECT}");
+        self.pages(token, start.into_path(initial), false)
     }
 
     /// Pages of a groups delta round (with membership changes).
@@ -188,10 +177,7 @@ impl GraphClient {
         token: &'a AccessToken,
         start: DeltaStart,
     ) -> impl Stream<Item = Result<Page<Group>, GraphError>> + 'a {
-        let path = match start {
-            DeltaStart::Initial => format!("/groups/delta?$select={GROUP_DELTA_SELECT}"),
-            DeltaStart::Link(link) => link,
-        };
-        self.pages(token, path, false)
+        let initial = format!("/groups/delta?$select={GROUP_DELTA_SELECT}");
+        self.pages(token, start.into_path(initial), false)
     }
 }

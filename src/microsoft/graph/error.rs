@@ -49,7 +49,7 @@ impl GraphFailure {
 
 /// A failed Graph request.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
-#[error("Graph {operation} failed: {} (HTTP {status}{}{})", failure.reason(), code_part(code), request_part(request_id))]
+#[error("Graph {operation} failed: {} (HTTP {status}{}{})", failure.reason(), suffix(", ", code), suffix(", request-id ", request_id))]
 pub struct GraphError {
     /// What it means.
     pub failure: GraphFailure,
@@ -65,15 +65,11 @@ pub struct GraphError {
     pub operation: String,
 }
 
-fn code_part(code: &Option<String>) -> String {
-    code.as_deref()
-        .map(|c| format!(", {c}"))
-        .unwrap_or_default()
-}
-
-fn request_part(id: &Option<String>) -> String {
-    id.as_deref()
-        .map(|c| format!(", request-id {c}"))
+/// `lead` and `value` when there is a value, nothing otherwise.
+fn suffix(lead: &str, value: &Option<String>) -> String {
+    value
+        .as_deref()
+        .map(|v| format!("{lead}{v}"))
         .unwrap_or_default()
 }
 
@@ -121,21 +117,13 @@ impl GraphError {
     /// A failure of the transport (no response, or persistent throttling through the oauth2
     /// adapter).
     pub fn from_transport(operation: String, error: &TransportError) -> Self {
-        let (failure, status, retry_after) = match error {
-            TransportError::Status {
-                status,
-                retry_after,
-                ..
-            } if *status == 429 => (GraphFailure::Throttled, *status, *retry_after),
-            TransportError::Status { status, .. } => (GraphFailure::Transient, *status, None),
-            _ => (GraphFailure::Transient, 0, None),
-        };
+        let classified = error.classify();
         Self {
-            failure,
-            status,
+            failure: classified.failure,
+            status: classified.status,
             code: None,
             request_id: None,
-            retry_after,
+            retry_after: classified.retry_after,
             operation,
         }
     }
@@ -193,24 +181,29 @@ mod tests {
 
     #[test]
     fn delta_resets_and_throttling() {
-        assert_eq!(classify(410, None), GraphFailure::ResyncRequired);
-        assert_eq!(
-            classify(400, Some("syncStateNotFound")),
-            GraphFailure::ResyncRequired
-        );
-        assert_eq!(
-            classify(401, Some("InvalidAuthenticationToken")),
-            GraphFailure::TokenRejected
-        );
-        assert_eq!(
-            classify(404, Some("Request_ResourceNotFound")),
-            GraphFailure::NotFound
-        );
-        assert_eq!(
-            classify(400, Some("Request_UnsupportedQuery")),
-            GraphFailure::BadRequest
-        );
-        assert_eq!(classify(503, None), GraphFailure::Transient);
+        let cases = [
+            (410, None, GraphFailure::ResyncRequired),
+            (400, Some("syncStateNotFound"), GraphFailure::ResyncRequired),
+            (
+                401,
+                Some("InvalidAuthenticationToken"),
+                GraphFailure::TokenRejected,
+            ),
+            (
+                404,
+                Some("Request_ResourceNotFound"),
+                GraphFailure::NotFound,
+            ),
+            (
+                400,
+                Some("Request_UnsupportedQuery"),
+                GraphFailure::BadRequest,
+            ),
+            (503, None, GraphFailure::Transient),
+        ];
+        for (status, code, failure) in cases {
+            assert_eq!(classify(status, code), failure, "{status} {code:?}");
+        }
         let e = GraphError::from_response(
             "GET /users".into(),
             429,

@@ -8,7 +8,7 @@ pub mod error;
 pub mod models;
 pub mod roles;
 
-use futures::Stream;
+use futures::{Stream, TryStreamExt};
 use reqwest::Method;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -157,6 +157,41 @@ impl GraphClient {
         Ok(serde_json::from_slice(&response.body).ok())
     }
 
+    /// GETs `path` like [`Self::get`], without `ConsistencyLevel`; `None` when Graph answers
+    /// that the object does not exist.
+    async fn get_if_exists<T: DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        path: &str,
+    ) -> Result<Option<T>, GraphError> {
+        absent_as_none(self.get(token, path, false).await)
+    }
+
+    /// The first page's items of `collection` (a path) filtered by the OData `filter`.
+    async fn filtered_first_page<T: DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        collection: &str,
+        filter: &str,
+    ) -> Result<Vec<T>, GraphError> {
+        let path = format!("{collection}?$filter={}", query_value(filter));
+        let page: Page<T> = self.get(token, &path, false).await?;
+        Ok(page.value)
+    }
+
+    /// Every item of the collection at `path`, all pages read.
+    async fn collect_all<T: DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        path: String,
+    ) -> Result<Vec<T>, GraphError> {
+        self.pages::<T>(token, path, false)
+            .map_ok(|p| futures::stream::iter(p.value.into_iter().map(Ok)))
+            .try_flatten()
+            .try_collect()
+            .await
+    }
+
     /// Streams the pages of a collection from `path`, following `nextLink`s, one page in
     /// memory at a time. The stream ends after the page that carries no `nextLink`.
     pub fn pages<'a, T: DeserializeOwned + 'a>(
@@ -173,6 +208,15 @@ impl GraphClient {
             let next = page.next_link.clone();
             Ok(Some((page, next)))
         })
+    }
+}
+
+/// `Ok(None)` for a Graph answer that the object does not exist, the result otherwise.
+fn absent_as_none<T>(result: Result<T, GraphError>) -> Result<Option<T>, GraphError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.failure == GraphFailure::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -6,13 +6,18 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{GraphClient, GraphError, GraphFailure, Page, odata_string, path_segment};
+use super::{GraphClient, GraphError, GraphFailure, absent_as_none, odata_string, path_segment};
 use crate::microsoft::identity::token::AccessToken;
 
 /// Template id of the Exchange Administrator role (the same in every tenant).
 pub const EXCHANGE_ADMINISTRATOR: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
 /// Template id of the Global Administrator role.
 pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+
+/// The directory's role assignments.
+const ROLE_ASSIGNMENTS: &str = "/roleManagement/directory/roleAssignments";
+/// Privileged Identity Management's assignment requests.
+const SCHEDULE_REQUESTS: &str = "/roleManagement/directory/roleAssignmentScheduleRequests";
 
 /// An active role assignment.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -66,6 +71,13 @@ pub enum RoleRequestOutcome {
     Refused(String),
 }
 
+impl RoleRequestOutcome {
+    /// Refused with the code of Graph's `400` answer.
+    fn refused(error: GraphError) -> Self {
+        Self::Refused(error.code.unwrap_or_else(|| "BadRequest".into()))
+    }
+}
+
 impl GraphClient {
     /// Active assignments of `role` to `principal`.
     pub async fn role_assignments(
@@ -79,12 +91,8 @@ impl GraphClient {
             odata_string(principal),
             odata_string(role)
         );
-        let path = format!(
-            "/roleManagement/directory/roleAssignments?$filter={}",
-            super::query_value(&filter)
-        );
-        let page: Page<RoleAssignment> = self.get(token, &path, false).await?;
-        Ok(page.value)
+        self.filtered_first_page(token, ROLE_ASSIGNMENTS, &filter)
+            .await
     }
 
     /// The id of an active assignment of `role` to `principal`, if there is one.
@@ -120,12 +128,7 @@ impl GraphClient {
             "directoryScopeId": "/",
         });
         match self
-            .write(
-                token,
-                Method::POST,
-                "/roleManagement/directory/roleAssignments",
-                Some(&body),
-            )
+            .write(token, Method::POST, ROLE_ASSIGNMENTS, Some(&body))
             .await
         {
             Ok(created) => Ok(RoleRequestOutcome::Assigned(
@@ -135,9 +138,7 @@ impl GraphClient {
             Err(e) if e.failure == GraphFailure::BadRequest => {
                 match self.assignment_id(token, principal, role).await? {
                     Some(id) => Ok(RoleRequestOutcome::Assigned(Some(id))),
-                    None => Ok(RoleRequestOutcome::Refused(
-                        e.code.unwrap_or_else(|| "BadRequest".into()),
-                    )),
+                    None => Ok(RoleRequestOutcome::refused(e)),
                 }
             }
             Err(e) => Err(e),
@@ -177,12 +178,7 @@ impl GraphClient {
             },
         });
         match self
-            .write(
-                token,
-                Method::POST,
-                "/roleManagement/directory/roleAssignmentScheduleRequests",
-                Some(&body),
-            )
+            .write(token, Method::POST, SCHEDULE_REQUESTS, Some(&body))
             .await
         {
             Ok(Some(created)) => match serde_json::from_value::<ScheduleRequest>(created) {
@@ -194,9 +190,7 @@ impl GraphClient {
             Err(e) if e.code.as_deref() == Some("RoleAssignmentExists") => {
                 Ok(RoleRequestOutcome::Assigned(None))
             }
-            Err(e) if e.failure == GraphFailure::BadRequest => Ok(RoleRequestOutcome::Refused(
-                e.code.unwrap_or_else(|| "BadRequest".into()),
-            )),
+            Err(e) if e.failure == GraphFailure::BadRequest => Ok(RoleRequestOutcome::refused(e)),
             Err(e) => Err(e),
         }
     }
@@ -208,12 +202,8 @@ impl GraphClient {
         principal: &str,
     ) -> Result<Vec<ScheduleRequest>, GraphError> {
         let filter = format!("principalId eq {}", odata_string(principal));
-        let path = format!(
-            "/roleManagement/directory/roleAssignmentScheduleRequests?$filter={}",
-            super::query_value(&filter)
-        );
-        let page: Page<ScheduleRequest> = self.get(token, &path, false).await?;
-        Ok(page.value)
+        self.filtered_first_page(token, SCHEDULE_REQUESTS, &filter)
+            .await
     }
 
     /// Removes the assignments of `role` to `principal`; returns how many were removed.
@@ -225,15 +215,8 @@ impl GraphClient {
     ) -> Result<usize, GraphError> {
         let assignments = self.role_assignments(token, principal, role).await?;
         for a in &assignments {
-            let path = format!(
-                "/roleManagement/directory/roleAssignments/{}",
-                path_segment(&a.id)
-            );
-            match self.write(token, Method::DELETE, &path, None).await {
-                Ok(_) => {}
-                Err(e) if e.failure == GraphFailure::NotFound => {}
-                Err(e) => return Err(e),
-            }
+            let path = format!("{ROLE_ASSIGNMENTS}/{}", path_segment(&a.id));
+            absent_as_none(self.write(token, Method::DELETE, &path, None).await)?;
         }
         Ok(assignments.len())
     }

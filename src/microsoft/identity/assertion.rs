@@ -60,15 +60,15 @@ fn uuid_like(bytes: &[u8; 16]) -> String {
     let mut b = *bytes;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut out = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        // Hyphens split the 16 bytes into groups of 4, 2, 2, 2 and 6.
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -118,5 +118,14 @@ mod tests {
         let a = client_assertion(&cert, "id", "u", now).unwrap();
         let b = client_assertion(&cert, "id", "u", now).unwrap();
         assert_ne!(part(&a, 1)["jti"], part(&b, 1)["jti"]);
+    }
+
+    #[test]
+    fn uuids_are_version_4_in_five_groups() {
+        assert_eq!(
+            uuid_like(&[0xff; 16]),
+            "ffffffff-ffff-4fff-bfff-ffffffffffff"
+        );
+        assert_eq!(uuid_like(&[0; 16]), "00000000-0000-4000-8000-000000000000");
     }
 }

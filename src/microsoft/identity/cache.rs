@@ -147,45 +147,36 @@ mod tests {
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
     }
 
+    /// `get_or_fetch` of the graph key at `now`, fetching `result` when due.
+    async fn fetch_graph_at(
+        cache: &TokenCache,
+        now: jiff::Timestamp,
+        result: Result<AccessToken, &'static str>,
+    ) -> Result<AccessToken, &'static str> {
+        cache
+            .get_or_fetch(&key("graph"), || now, || async { result })
+            .await
+    }
+
     #[tokio::test]
     async fn refetches_when_due_and_does_not_cache_errors() {
         let cache = TokenCache::default();
         let start = jiff::Timestamp::from_second(1_000_000).unwrap();
-        let first = cache
-            .get_or_fetch(
-                &key("graph"),
-                || start,
-                || async { Ok::<_, ()>(token(start)) },
-            )
+        let first = fetch_graph_at(&cache, start, Ok(token(start)))
             .await
             .unwrap();
         // Still fresh: no fetch.
-        let same = cache
-            .get_or_fetch(
-                &key("graph"),
-                || start,
-                || async { Err::<AccessToken, _>("must not fetch") },
-            )
+        let same = fetch_graph_at(&cache, start, Err("must not fetch"))
             .await
             .unwrap();
         assert_eq!(same.issued_at, first.issued_at);
         // Due for refresh: the fetch runs, and its error is returned, not cached.
         let later = start + jiff::SignedDuration::from_mins(50);
-        let err = cache
-            .get_or_fetch(
-                &key("graph"),
-                || later,
-                || async { Err::<AccessToken, _>("down") },
-            )
+        let err = fetch_graph_at(&cache, later, Err("down"))
             .await
             .unwrap_err();
         assert_eq!(err, "down");
-        let renewed = cache
-            .get_or_fetch(
-                &key("graph"),
-                || later,
-                || async { Ok::<_, ()>(token(later)) },
-            )
+        let renewed = fetch_graph_at(&cache, later, Ok(token(later)))
             .await
             .unwrap();
         assert_eq!(renewed.issued_at, later);

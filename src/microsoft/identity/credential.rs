@@ -17,13 +17,6 @@ use thiserror::Error;
 
 use exo_api::exchange_service_account::{CredentialType, Credentials};
 
-/// Default key of the client secret in the credentials Secret.
-pub const DEFAULT_CLIENT_SECRET_KEY: &str = "client-secret";
-/// Default key of the PEM certificate in the credentials Secret.
-pub const DEFAULT_CERTIFICATE_KEY: &str = "tls.crt";
-/// Default key of the PEM private key in the credentials Secret.
-pub const DEFAULT_PRIVATE_KEY_KEY: &str = "tls.key";
-
 /// Why the credentials Secret cannot be used. Messages name the Secret key, never its value.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum CredentialError {
@@ -159,10 +152,7 @@ impl ClientCredential {
         };
         match spec.type_ {
             CredentialType::ClientSecret => {
-                let key = spec
-                    .client_secret_key
-                    .as_deref()
-                    .unwrap_or(DEFAULT_CLIENT_SECRET_KEY);
+                let key = spec.client_secret_key();
                 let text = std::str::from_utf8(get(key)?)
                     .map(str::trim)
                     .ok()
@@ -174,14 +164,8 @@ impl ClientCredential {
                 Ok(Self::Secret(SecretString::from(text.to_string())))
             }
             CredentialType::Certificate => {
-                let cert_key = spec
-                    .certificate_key
-                    .as_deref()
-                    .unwrap_or(DEFAULT_CERTIFICATE_KEY);
-                let key_key = spec
-                    .private_key_key
-                    .as_deref()
-                    .unwrap_or(DEFAULT_PRIVATE_KEY_KEY);
+                let cert_key = spec.certificate_key();
+                let key_key = spec.private_key_key();
                 let cert = get(cert_key)?;
                 let key = get(key_key)?;
                 CertificateCredential::from_pem(cert, key)

@@ -6,13 +6,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use oauth2::{Scope, StandardDeviceAuthorizationResponse, TokenResponse};
-use secrecy::SecretString;
+use oauth2::StandardDeviceAuthorizationResponse;
 use serde::{Deserialize, Serialize};
 
 use super::credential::ClientCredential;
-use super::token::AccessToken;
-use super::{DelegatedTokens, IdentityClient, TokenError};
+use super::{DelegatedTokens, IdentityClient, TokenError, WithParams, delegated_scopes};
 use crate::microsoft::errors::{IdentityErrorBody, TokenFailure};
 use crate::microsoft::http::Request;
 
@@ -88,16 +86,10 @@ impl IdentityClient {
         scope: &str,
     ) -> Result<DeviceCodePrompt, TokenError> {
         let client = self.oauth(credential);
-        let mut request = client
+        let response: StandardDeviceAuthorizationResponse = client
             .exchange_device_code()
-            .add_scope(Scope::new(scope.to_string()))
-            .add_scope(Scope::new("offline_access".to_string()));
-        if let Some(params) = self.assertion(credential, scope)? {
-            for (name, value) in params {
-                request = request.add_extra_param(name, value);
-            }
-        }
-        let response: StandardDeviceAuthorizationResponse = request
+            .add_scopes(delegated_scopes(scope))
+            .with_params(self.assertion(credential, scope)?)
             .request_async(&self.http)
             .await
             .map_err(|e| TokenError::from_request(e, scope))?;
@@ -132,8 +124,7 @@ impl IdentityClient {
                 form.push(("client_secret", s.expose_secret().to_string()));
             }
             Some(ClientCredential::Certificate(_)) => match self.assertion(credential, scope) {
-                Ok(Some(params)) => form.extend(params),
-                Ok(None) => {}
+                Ok(params) => form.extend(params),
                 Err(e) => return PollOutcome::Failed(e),
             },
             None => {}
@@ -163,16 +154,7 @@ impl IdentityClient {
         if status == 200 {
             return match serde_json::from_slice::<oauth2::basic::BasicTokenResponse>(&response.body)
             {
-                Ok(tokens) => PollOutcome::Granted(DelegatedTokens {
-                    access: AccessToken::new(
-                        tokens.access_token().secret().clone(),
-                        tokens.expires_in(),
-                        jiff::Timestamp::now(),
-                    ),
-                    refresh_token: tokens
-                        .refresh_token()
-                        .map(|t| SecretString::from(t.secret().clone())),
-                }),
+                Ok(tokens) => PollOutcome::Granted(DelegatedTokens::from_response(&tokens)),
                 Err(_) => PollOutcome::Failed(TokenError::new(TokenFailure::Transient, scope)),
             };
         }
@@ -205,36 +187,31 @@ pub fn poll_outcome(status: u16, error: &IdentityErrorBody, interval: Duration) 
 mod tests {
     use super::*;
 
-    fn err(error: &str, codes: &[u64]) -> IdentityErrorBody {
-        IdentityErrorBody {
-            error: error.into(),
-            error_codes: codes.to_vec(),
-            ..Default::default()
-        }
+    /// What a poll answered with `status` and an error body of `error` and `codes` means, at
+    /// a 5 s interval.
+    fn poll(status: u16, error: &str, codes: &[u64]) -> PollOutcome {
+        let body = IdentityErrorBody::with_codes(error, codes);
+        poll_outcome(status, &body, Duration::from_secs(5))
     }
 
     #[test]
     fn poll_errors_follow_rfc_8628_and_microsoft() {
-        let i = Duration::from_secs(5);
         assert!(matches!(
-            poll_outcome(400, &err("authorization_pending", &[70016]), i),
+            poll(400, "authorization_pending", &[70016]),
             PollOutcome::Pending
         ));
-        match poll_outcome(400, &err("slow_down", &[]), i) {
+        match poll(400, "slow_down", &[]) {
             PollOutcome::SlowDown(d) => assert_eq!(d, Duration::from_secs(10)),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            poll_outcome(400, &err("authorization_declined", &[70000]), i),
+            poll(400, "authorization_declined", &[70000]),
             PollOutcome::Declined
         ));
         for e in ["expired_token", "bad_verification_code", "code_expired"] {
-            assert!(matches!(
-                poll_outcome(400, &err(e, &[]), i),
-                PollOutcome::Expired
-            ));
+            assert!(matches!(poll(400, e, &[]), PollOutcome::Expired));
         }
-        match poll_outcome(401, &err("invalid_client", &[7000215]), i) {
+        match poll(401, "invalid_client", &[7000215]) {
             PollOutcome::Failed(e) => {
                 assert_eq!(e.failure, TokenFailure::CredentialInvalid);
                 assert_eq!(e.code, Some(7000215));

@@ -1,0 +1,199 @@
+//! The root of the ExchangeServiceAccount spec: defaults, tenant, cloud, mode, endpoints,
+//! directory sync, policies, notifications and deletion policy.
+
+use serde_json::{Value, json};
+
+use super::{Esa, api_spec, inline_spec, rejected, with};
+use exo_admission::FieldErrorKind;
+
+#[test]
+fn minimal_api_spec_gets_its_defaults() {
+    let admitted = Esa.accepts(api_spec());
+    let spec = &admitted["spec"];
+    assert_eq!(spec["cloud"], "Global");
+    assert_eq!(spec["sync"]["scope"], "All");
+    assert_eq!(spec["sync"]["interval"], "24h");
+    assert_eq!(spec["authorization"]["method"], "ApplicationConsent");
+    assert_eq!(spec["deletionPolicy"], "Delete");
+    assert_eq!(spec["application"]["credentials"]["type"], "ClientSecret");
+}
+
+#[test]
+fn tenant_is_a_guid_or_a_domain() {
+    Esa.accepts_each_at(
+        &api_spec(),
+        "tenant",
+        &["9188040d-6c67-4c5b-b112-36a304b66dad", "contoso.com"],
+    );
+    Esa.rejects_each_at(
+        &api_spec(),
+        "tenant",
+        &[
+            "common",
+            "organizations",
+            "contoso com",
+            "9188040d-6c67-4c5b-b112",
+            "",
+        ],
+    );
+    let long = format!("{}.com", "a.".repeat(130));
+    assert_eq!(
+        Esa.rejects_at(api_spec(), "tenant", json!(long)).kind,
+        FieldErrorKind::TooLong
+    );
+    Esa.rejects_at(api_spec(), "tenant", Value::Null);
+}
+
+#[test]
+fn tenant_mode_and_cloud_are_immutable() {
+    let v = Esa.validator();
+    let old = Esa.object(api_spec());
+    assert!(v.admit(&Esa.object(api_spec()), Some(&old)).is_ok());
+    let changes = [
+        (with(api_spec(), "tenant", json!("fabrikam.com")), "tenant"),
+        (inline_spec(), "mode"),
+        (with(api_spec(), "cloud", json!("China")), "cloud"),
+    ];
+    for (changed, field) in changes {
+        let e = rejected(
+            v.admit(&Esa.object(changed), Some(&old)),
+            &format!("spec.{field}"),
+        );
+        assert_eq!(e.detail, format!("{field} is immutable"));
+    }
+    // Setting the default explicitly is no change.
+    assert!(
+        v.admit(
+            &Esa.object(with(api_spec(), "cloud", json!("Global"))),
+            Some(&old)
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn cloud_and_mode_are_enumerations() {
+    Esa.accepts_each_at(
+        &api_spec(),
+        "cloud",
+        &["Global", "USGovGCCHigh", "USGovDoD", "China"],
+    );
+    let cases = [
+        ("cloud", json!("Azure"), FieldErrorKind::NotSupported),
+        ("mode", json!("Hybrid"), FieldErrorKind::NotSupported),
+        ("mode", Value::Null, FieldErrorKind::Required),
+    ];
+    for (path, value, kind) in cases {
+        assert_eq!(Esa.rejects_at(api_spec(), path, value).kind, kind, "{path}");
+    }
+}
+
+#[test]
+fn endpoint_overrides_are_https_or_loopback_http() {
+    Esa.accepts_each_at(
+        &api_spec(),
+        "endpoints.login",
+        &[
+            "https://login.microsoftonline.us",
+            "http://127.0.0.1:8443",
+            "http://localhost:80/base",
+            "https://graph.example.net:8443/v1",
+        ],
+    );
+    Esa.rejects_each_at(
+        &api_spec(),
+        "endpoints.graph",
+        &[
+            "http://login.example.com",
+            "ftp://127.0.0.1",
+            "https://",
+            "login.microsoftonline.com",
+        ],
+    );
+    let ca_bundle = with(api_spec(), "endpoints.caBundle", json!({"name": "sim-ca"}));
+    Esa.accepts(ca_bundle.clone());
+    Esa.rejects_at(ca_bundle, "endpoints.caBundle.kind", json!("Pod"));
+}
+
+#[test]
+fn target_list_ref_exactly_when_scope_is_selected() {
+    let selected = with(api_spec(), "sync.scope", json!("Selected"));
+    let vip = json!({"name": "vip-users"});
+    Esa.accepts_at(selected.clone(), "sync.targetListRef", vip.clone());
+    let e = Esa.rejects(selected.clone(), "spec.sync.targetListRef");
+    assert_eq!(e.kind, FieldErrorKind::Required);
+    assert_eq!(
+        e.detail,
+        "targetListRef must be set exactly when scope is Selected"
+    );
+    Esa.rejects_at(api_spec(), "sync.targetListRef", vip);
+    Esa.rejects_at(selected, "sync.targetListRef.name", json!("VIP"));
+    Esa.rejects_at(api_spec(), "sync.scope", json!("Some"));
+}
+
+#[test]
+fn sync_interval_is_a_duration_between_5m_and_168h() {
+    Esa.accepts_each_at(
+        &api_spec(),
+        "sync.interval",
+        &["5m", "90m", "6h", "24h", "1h30m", "168h"],
+    );
+    for short_or_long in ["4m", "30s", "169h", "1000h"] {
+        let e = Esa.rejects_at(api_spec(), "sync.interval", json!(short_or_long));
+        assert_eq!(e.detail, "interval must be between 5m and 168h");
+    }
+    Esa.rejects_each_at(&api_spec(), "sync.interval", &["daily", "24", "1d", "-5m"]);
+}
+
+#[test]
+fn policies_are_bounded() {
+    Esa.accepts_at(api_spec(), "policies", json!(["Default ATP policy", "DLP"]));
+    let many: Vec<String> = (0..17).map(|i| format!("policy-{i}")).collect();
+    assert_eq!(
+        Esa.rejects_at(api_spec(), "policies", json!(many)).kind,
+        FieldErrorKind::TooMany
+    );
+    for bad in [String::new(), "x".repeat(129)] {
+        Esa.rejects(
+            with(api_spec(), "policies", json!([bad])),
+            "spec.policies[0]",
+        );
+    }
+    Esa.rejects_at(api_spec(), "activityData", json!("yes"));
+}
+
+#[test]
+fn notifications_are_checked() {
+    let webhook = json!({"urlSecretRef": {"name": "alerts", "key": "url"}});
+    Esa.accepts_at(api_spec(), "notifications.webhook", webhook);
+    Esa.rejects(
+        with(
+            api_spec(),
+            "notifications.webhook",
+            json!({"urlSecretRef": {"name": "alerts"}}),
+        ),
+        "spec.notifications.webhook.urlSecretRef.key",
+    );
+    let email = json!({"recipients": ["admin@contoso.com"], "smtpSecretName": "smtp-relay"});
+    Esa.accepts_at(api_spec(), "notifications.email", email);
+    let email_to = |recipients: Value| {
+        with(
+            api_spec(),
+            "notifications.email",
+            json!({"recipients": recipients, "smtpSecretName": "smtp"}),
+        )
+    };
+    Esa.rejects(
+        email_to(json!(["admin"])),
+        "spec.notifications.email.recipients[0]",
+    );
+    Esa.rejects(email_to(json!([])), "spec.notifications.email.recipients");
+    let many: Vec<String> = (0..21).map(|i| format!("admin{i}@contoso.com")).collect();
+    Esa.rejects(email_to(json!(many)), "spec.notifications.email.recipients");
+}
+
+#[test]
+fn deletion_policy_is_an_enumeration() {
+    Esa.accepts_at(api_spec(), "deletionPolicy", json!("Orphan"));
+    Esa.rejects_at(api_spec(), "deletionPolicy", json!("Retain"));
+}
