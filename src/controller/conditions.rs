@@ -78,6 +78,89 @@ pub fn set(
     }
 }
 
+/// The kstatus summary of a resource: `Ready`, `Stalled` and `Reconciling`, always set
+/// together so that they never contradict one another.
+#[derive(Clone, Copy, Debug)]
+pub enum Summary<'a> {
+    /// Everything holds: Ready True; Stalled and Reconciling False with the same reason.
+    Ready {
+        /// Reason of all three.
+        reason: &'a str,
+        /// Message of Ready.
+        message: &'a str,
+    },
+    /// Work is under way: Ready `ready` (False or Unknown) and Reconciling True with the reason
+    /// and message; Stalled False with `stalled_reason`.
+    Progressing {
+        /// Status of Ready.
+        ready: Status,
+        /// Reason of Ready and Reconciling.
+        reason: &'a str,
+        /// Message of Ready and Reconciling.
+        message: &'a str,
+        /// Reason of the False Stalled.
+        stalled_reason: &'a str,
+    },
+    /// Only a human can make progress: Ready False and Stalled True with the reason and
+    /// message; Reconciling False with `reconciling_message`.
+    Stalled {
+        /// Reason of all three.
+        reason: &'a str,
+        /// Message of Ready and Stalled.
+        message: &'a str,
+        /// Message of the False Reconciling.
+        reconciling_message: &'a str,
+    },
+}
+
+/// Sets `Ready`, `Stalled` and `Reconciling` from `summary`.
+pub fn set_summary(
+    conditions: &mut Vec<Condition>,
+    summary: Summary<'_>,
+    generation: Option<i64>,
+    now: &Time,
+) {
+    use Status::{False, True};
+    let [ready, stalled, reconciling] = match summary {
+        Summary::Ready { reason, message } => [
+            (True, reason, message),
+            (False, reason, ""),
+            (False, reason, ""),
+        ],
+        Summary::Progressing {
+            ready,
+            reason,
+            message,
+            stalled_reason,
+        } => [
+            (ready, reason, message),
+            (False, stalled_reason, ""),
+            (True, reason, message),
+        ],
+        Summary::Stalled {
+            reason,
+            message,
+            reconciling_message,
+        } => [
+            (False, reason, message),
+            (True, reason, message),
+            (False, reason, reconciling_message),
+        ],
+    };
+    for (type_, (status, reason, message)) in [
+        (READY, ready),
+        (STALLED, stalled),
+        (RECONCILING, reconciling),
+    ] {
+        set(conditions, type_, status, reason, message, generation, now);
+    }
+}
+
+/// A stable order: `Ready` first, then the rest by type.
+pub fn sort_ready_first(conditions: &mut [Condition]) {
+    conditions.sort_by(|a, b| (a.type_ != READY, &a.type_).cmp(&(b.type_ != READY, &b.type_)));
+}
+
 /// The condition of `type_`, if present.
 pub fn get<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)

@@ -186,17 +186,7 @@ async fn run(
             },
         )
         .watches_stream(secret_changes, move |secret| {
-            let ns = secret.namespace().unwrap_or_default();
-            let name = secret.name_any();
-            secret_store
-                .state()
-                .into_iter()
-                .filter(|esa| {
-                    esa.namespace().as_deref() == Some(ns.as_str())
-                        && referenced_secrets(esa).contains(&name)
-                })
-                .map(|esa| ObjectRef::from_obj(&*esa))
-                .collect::<Vec<_>>()
+            accounts_referring_to(&secret_store, &secret)
         })
         .reconcile_on(tokio_stream_from(trigger_rx))
         .with_config(config.clone())
@@ -206,11 +196,7 @@ async fn run(
             service_account::error_policy,
             ctx.clone(),
         )
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "account reconcile did not complete");
-            }
-        });
+        .for_each(|result| log_incomplete("account", result));
 
     let lists_controller = Controller::new(lists, watcher::Config::default());
     let lists_store = lists_controller.store();
@@ -221,26 +207,7 @@ async fn run(
             watcher::Config::default(),
             // The list the account selects, and every list that names the account (whose
             // report of a missing or non-selecting account may have just become false).
-            move |esa: ExchangeServiceAccount| {
-                let ns = esa.namespace().unwrap_or_default();
-                let name = esa.name_any();
-                let mut refs: Vec<ObjectRef<SyncTargetList>> = referring_lists
-                    .state()
-                    .into_iter()
-                    .filter(|stl| {
-                        stl.namespace().as_deref() == Some(ns.as_str())
-                            && stl.spec.service_account_ref.name == name
-                    })
-                    .map(|stl| ObjectRef::from_obj(&*stl))
-                    .collect();
-                if let Some(r) = &esa.spec.sync.target_list_ref {
-                    let selected = ObjectRef::new(&r.name).within(&ns);
-                    if !refs.contains(&selected) {
-                        refs.push(selected);
-                    }
-                }
-                refs
-            },
+            move |esa: ExchangeServiceAccount| lists_of(&referring_lists, &esa),
         )
         .with_config(config)
         .graceful_shutdown_on(stop(&shutdown))
@@ -249,11 +216,7 @@ async fn run(
             sync_target_list::error_policy,
             ctx.clone(),
         )
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "list reconcile did not complete");
-            }
-        });
+        .for_each(|result| log_incomplete("list", result));
 
     // A graceful stop waits for running reconciles, which only start once both caches are
     // filled; a stop before that (or a reconcile that outlives the grace period) ends at once.
@@ -288,6 +251,57 @@ async fn run(
         _ = forced => {}
     }
     tracing::info!("controllers stopped");
+}
+
+/// The accounts in the secret's namespace that reference it.
+fn accounts_referring_to(
+    accounts: &Store<ExchangeServiceAccount>,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<ExchangeServiceAccount>> {
+    let ns = secret.namespace().unwrap_or_default();
+    let name = secret.name_any();
+    accounts
+        .state()
+        .into_iter()
+        .filter(|esa| {
+            esa.namespace().as_deref() == Some(ns.as_str())
+                && referenced_secrets(esa).contains(&name)
+        })
+        .map(|esa| ObjectRef::from_obj(&*esa))
+        .collect()
+}
+
+/// The list the account selects, and every list that names the account (whose report of a
+/// missing or non-selecting account may have just become false).
+fn lists_of(
+    lists: &Store<SyncTargetList>,
+    esa: &ExchangeServiceAccount,
+) -> Vec<ObjectRef<SyncTargetList>> {
+    let ns = esa.namespace().unwrap_or_default();
+    let name = esa.name_any();
+    let mut refs: Vec<ObjectRef<SyncTargetList>> = lists
+        .state()
+        .into_iter()
+        .filter(|stl| {
+            stl.namespace().as_deref() == Some(ns.as_str())
+                && stl.spec.service_account_ref.name == name
+        })
+        .map(|stl| ObjectRef::from_obj(&*stl))
+        .collect();
+    if let Some(r) = &esa.spec.sync.target_list_ref {
+        let selected = ObjectRef::new(&r.name).within(&ns);
+        if !refs.contains(&selected) {
+            refs.push(selected);
+        }
+    }
+    refs
+}
+
+/// Logs a reconcile that did not complete (its error policy has already scheduled the retry).
+async fn log_incomplete<T, E: std::fmt::Display>(what: &'static str, result: Result<T, E>) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, what, "reconcile did not complete");
+    }
 }
 
 fn tokio_stream_from<T: Send + 'static>(

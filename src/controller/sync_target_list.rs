@@ -11,7 +11,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
-use super::conditions::{self, Status};
+use super::conditions::{self, Status, Summary};
 use super::context::Context;
 use super::error::{Error, Result};
 use super::report;
@@ -155,101 +155,34 @@ fn summarise(status: &mut SyncTargetListStatus, generation: Option<i64>, now: &T
         .filter_map(|t| conditions::get(conds, t))
         .find(|c| c.status != "True")
         .map(|c| (c.reason.clone(), c.message.clone()));
-    match problem {
-        None if conditions::is_true(conds, RESOLVED) => {
-            conditions::set(
-                conds,
-                conditions::READY,
-                Status::True,
-                "Resolved",
-                "The list is resolved and protected.",
-                generation,
-                now,
-            );
-            conditions::set(
-                conds,
-                conditions::STALLED,
-                Status::False,
-                "Resolved",
-                "",
-                generation,
-                now,
-            );
-            conditions::set(
-                conds,
-                conditions::RECONCILING,
-                Status::False,
-                "Resolved",
-                "",
-                generation,
-                now,
-            );
-        }
-        None => {
-            conditions::set(
-                conds,
-                conditions::READY,
-                Status::Unknown,
-                "Pending",
-                "Waiting for the first resolution.",
-                generation,
-                now,
-            );
-            conditions::set(
-                conds,
-                conditions::STALLED,
-                Status::False,
-                "Pending",
-                "",
-                generation,
-                now,
-            );
-            conditions::set(
-                conds,
-                conditions::RECONCILING,
-                Status::True,
-                "Pending",
-                "Waiting for the first resolution.",
-                generation,
-                now,
-            );
-        }
-        Some((reason, message)) => {
-            // Entries and limits need a human; an account without a grant is progressing
-            // towards one (its own status says what is needed).
-            let stalled = reason != "WaitingForGrant";
-            conditions::set(
-                conds,
-                conditions::READY,
-                Status::False,
-                &reason,
-                &message,
-                generation,
-                now,
-            );
-            conditions::set(
-                conds,
-                conditions::STALLED,
-                Status::from(stalled),
-                &reason,
-                if stalled { &message } else { "" },
-                generation,
-                now,
-            );
-            conditions::set(
-                conds,
-                conditions::RECONCILING,
-                Status::from(!stalled),
-                &reason,
-                if stalled { "" } else { &message },
-                generation,
-                now,
-            );
-        }
-    }
-    conds.sort_by(|a, b| {
-        (a.type_ != conditions::READY, &a.type_).cmp(&(b.type_ != conditions::READY, &b.type_))
-    });
+    let resolved = conditions::is_true(conds, RESOLVED);
+    let summary = match &problem {
+        None if resolved => Summary::Ready {
+            reason: "Resolved",
+            message: "The list is resolved and protected.",
+        },
+        None => Summary::Progressing {
+            ready: Status::Unknown,
+            reason: "Pending",
+            message: "Waiting for the first resolution.",
+            stalled_reason: "Pending",
+        },
+        // An account without a grant is progressing towards one (its own status says what is
+        // needed); entries and limits need a human.
+        Some((reason, message)) if reason == "WaitingForGrant" => Summary::Progressing {
+            ready: Status::False,
+            reason,
+            message,
+            stalled_reason: reason,
+        },
+        Some((reason, message)) => Summary::Stalled {
+            reason,
+            message,
+            reconciling_message: "",
+        },
+    };
+    conditions::set_summary(conds, summary, generation, now);
+    conditions::sort_ready_first(conds);
 }
 
 /// Writes `status` when it differs from the list's current status; returns whether it wrote.

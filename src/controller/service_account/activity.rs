@@ -12,16 +12,6 @@ use exo_api::exchange_service_account::ExchangeServiceAccount;
 /// The `ActivityDataAuthorized` observation: (authorized, reason, message).
 pub type ActivityObservation = Option<(bool, String, String)>;
 
-async fn management_token(
-    account: &TenantClients,
-    credential: &ClientCredential,
-    ctx: &Context,
-) -> Result<AccessToken, crate::microsoft::identity::TokenError> {
-    account
-        .app_token(ctx, credential, &account.endpoints.management_scope)
-        .await
-}
-
 /// Verifies the permission and starts missing subscriptions (`None` when activity data is
 /// not asked for).
 pub async fn ensure(
@@ -35,7 +25,10 @@ pub async fn ensure(
         return None;
     }
     let fail = |reason: &str, message: String| Some((false, reason.to_string(), message));
-    let token = match management_token(account, credential, ctx).await {
+    let token = match account
+        .app_token(ctx, credential, &account.endpoints.management_scope)
+        .await
+    {
         Ok(t) => t,
         Err(e) => return fail("ActivityConsentRequired", e.to_string()),
     };
@@ -101,7 +94,10 @@ pub async fn stop(
     if !esa.spec.activity_data {
         return;
     }
-    let Ok(token) = management_token(account, credential, ctx).await else {
+    let Ok(token) = account
+        .app_token(ctx, credential, &account.endpoints.management_scope)
+        .await
+    else {
         tracing::warn!(account = %account.key, "cannot stop activity subscriptions: no token");
         return;
     };

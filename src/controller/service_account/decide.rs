@@ -251,7 +251,7 @@ pub fn decide(
     };
     draft.summary(observed, &verdicts);
     let mut status = draft.status;
-    sort_conditions(&mut status.conditions);
+    conditions::sort_ready_first(&mut status.conditions);
     let transitions = transitions(&old, &status, observed);
     (status, transitions)
 }
@@ -270,13 +270,6 @@ fn first_problem(conds: &[Condition]) -> (String, String) {
     .find(|c| c.status != "True")
     .map(|c| (c.reason.clone(), c.message.clone()))
     .unwrap_or_else(|| ("Progressing".into(), "Reconciling.".into()))
-}
-
-/// A stable order: Ready first, then the rest by type.
-fn sort_conditions(conds: &mut [Condition]) {
-    conds.sort_by(|a, b| {
-        (a.type_ != conditions::READY, &a.type_).cmp(&(b.type_ != conditions::READY, &b.type_))
-    });
 }
 
 fn transitions(

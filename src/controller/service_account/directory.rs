@@ -139,25 +139,47 @@ pub fn due(esa: &ExchangeServiceAccount, now: jiff::Timestamp) -> bool {
     synced_generation != esa.metadata.generation
 }
 
+/// A directory object as a delta round sees it: present or removed, and when it was created.
+pub trait DeltaItem {
+    /// Whether the page reports it removed (`@removed`).
+    fn removed(&self) -> bool;
+    /// Its `createdDateTime`, when Graph gives one.
+    fn created(&self) -> Option<&str>;
+}
+
+impl DeltaItem for User {
+    fn removed(&self) -> bool {
+        self.removed.is_some()
+    }
+    fn created(&self) -> Option<&str> {
+        self.created_date_time.as_deref()
+    }
+}
+
+impl DeltaItem for Group {
+    fn removed(&self) -> bool {
+        self.removed.is_some()
+    }
+    fn created(&self) -> Option<&str> {
+        self.created_date_time.as_deref()
+    }
+}
+
 /// Net change of one delta page: (added, removed). An item created after `since` is new; with
 /// no `since` (a full round) every item present is new.
-pub fn tally<T>(
-    items: &[T],
-    since: Option<jiff::Timestamp>,
-    removed: impl Fn(&T) -> bool,
-    created: impl Fn(&T) -> Option<&str>,
-) -> (i64, i64) {
+pub fn tally<T: DeltaItem>(items: &[T], since: Option<jiff::Timestamp>) -> (i64, i64) {
     let mut added = 0;
     let mut gone = 0;
     for item in items {
-        if removed(item) {
+        if item.removed() {
             if since.is_some() {
                 gone += 1;
             }
         } else {
             let new = match since {
                 None => true,
-                Some(since) => created(item)
+                Some(since) => item
+                    .created()
                     .and_then(|c| c.parse::<jiff::Timestamp>().ok())
                     .is_some_and(|c| c >= since),
             };
@@ -175,86 +197,48 @@ struct Round {
     count: i64,
 }
 
-async fn users_round(
-    account: &TenantClients,
-    token: &AccessToken,
+/// Where a round starts and what it knew: the saved delta link (none: a full round), the count
+/// it reached, and the time after which an item is new.
+struct RoundStart {
     link: Option<String>,
     count: i64,
     since: Option<jiff::Timestamp>,
-) -> std::result::Result<Round, GraphError> {
-    let incremental = link.is_some();
-    let result = run_round::<User>(
-        account
-            .graph
-            .users_delta(token, link.map_or(DeltaStart::Initial, DeltaStart::Link)),
-        if incremental { count } else { 0 },
-        if incremental { since } else { None },
-        |u| u.removed.is_some(),
-        |u| u.created_date_time.as_deref(),
-    )
-    .await;
-    match result {
-        Err(e) if incremental && e.failure == GraphFailure::ResyncRequired => {
-            tracing::info!(account = %account.key, "users delta link expired; full round");
-            run_round::<User>(
-                account.graph.users_delta(token, DeltaStart::Initial),
-                0,
-                None,
-                |u| u.removed.is_some(),
-                |u| u.created_date_time.as_deref(),
-            )
-            .await
+}
+
+/// One delta round of `what` (`users`, `groups`): incremental from the saved link, or a full
+/// round when there is none or Graph says the link expired.
+async fn round<T, S>(
+    account: &TenantClients,
+    what: &str,
+    start: RoundStart,
+    pages: impl Fn(DeltaStart) -> S,
+) -> std::result::Result<Round, GraphError>
+where
+    T: DeltaItem,
+    S: futures::Stream<Item = std::result::Result<Page<T>, GraphError>>,
+{
+    let Some(link) = start.link else {
+        return run_round(pages(DeltaStart::Initial), 0, None).await;
+    };
+    match run_round(pages(DeltaStart::Link(link)), start.count, start.since).await {
+        Err(e) if e.failure == GraphFailure::ResyncRequired => {
+            tracing::info!(account = %account.key, what, "delta link expired; full round");
+            run_round(pages(DeltaStart::Initial), 0, None).await
         }
         other => other,
     }
 }
 
-async fn groups_round(
-    account: &TenantClients,
-    token: &AccessToken,
-    link: Option<String>,
-    count: i64,
-    since: Option<jiff::Timestamp>,
-) -> std::result::Result<Round, GraphError> {
-    let incremental = link.is_some();
-    let result = run_round::<Group>(
-        account
-            .graph
-            .groups_delta(token, link.map_or(DeltaStart::Initial, DeltaStart::Link)),
-        if incremental { count } else { 0 },
-        if incremental { since } else { None },
-        |g| g.removed.is_some(),
-        |g| g.created_date_time.as_deref(),
-    )
-    .await;
-    match result {
-        Err(e) if incremental && e.failure == GraphFailure::ResyncRequired => {
-            tracing::info!(account = %account.key, "groups delta link expired; full round");
-            run_round::<Group>(
-                account.graph.groups_delta(token, DeltaStart::Initial),
-                0,
-                None,
-                |g| g.removed.is_some(),
-                |g| g.created_date_time.as_deref(),
-            )
-            .await
-        }
-        other => other,
-    }
-}
-
-async fn run_round<T>(
+async fn run_round<T: DeltaItem>(
     pages: impl futures::Stream<Item = std::result::Result<Page<T>, GraphError>>,
     start: i64,
     since: Option<jiff::Timestamp>,
-    removed: impl Fn(&T) -> bool + Copy,
-    created: impl Fn(&T) -> Option<&str> + Copy,
 ) -> std::result::Result<Round, GraphError> {
     let mut pages = std::pin::pin!(pages);
     let mut count = start;
     let mut link = None;
     while let Some(page) = pages.try_next().await? {
-        let (added, gone) = tally(&page.value, since, removed, created);
+        let (added, gone) = tally(&page.value, since);
         count = (count + added - gone).max(0);
         if page.delta_link.is_some() {
             link = page.delta_link;
@@ -286,13 +270,25 @@ pub async fn sync_all(
         .and_then(|s| s.last_sync_time.as_ref())
         .map(|t| t.0 - jiff::SignedDuration::from_mins(5));
     let (users, groups, domains) = futures::try_join!(
-        users_round(account, token, state.users_link.clone(), state.users, since),
-        groups_round(
+        round(
             account,
-            token,
-            state.groups_link.clone(),
-            state.groups,
-            since
+            "users",
+            RoundStart {
+                link: state.users_link.clone(),
+                count: state.users,
+                since,
+            },
+            |start| account.graph.users_delta(token, start),
+        ),
+        round(
+            account,
+            "groups",
+            RoundStart {
+                link: state.groups_link.clone(),
+                count: state.groups,
+                since,
+            },
+            |start| account.graph.groups_delta(token, start),
         ),
         account.graph.domains(token),
     )?;
@@ -403,15 +399,7 @@ mod tests {
             user("b", None, false),
             user("c", None, true),
         ];
-        assert_eq!(
-            tally(
-                &page,
-                None,
-                |u| u.removed.is_some(),
-                |u| u.created_date_time.as_deref()
-            ),
-            (2, 0)
-        );
+        assert_eq!(tally(&page, None), (2, 0));
     }
 
     #[test]
@@ -423,15 +411,7 @@ mod tests {
             user("unknown-age", None, false),
             user("gone", None, true),
         ];
-        assert_eq!(
-            tally(
-                &page,
-                Some(since),
-                |u| u.removed.is_some(),
-                |u| u.created_date_time.as_deref()
-            ),
-            (1, 1)
-        );
+        assert_eq!(tally(&page, Some(since)), (1, 1));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::{
     ACTIVITY_DATA_AUTHORIZED, AuthorizationObservation, INLINE_CONDITIONS, Observation,
     POLICY_ENABLED, READY_MESSAGE, SyncObservation, TokenObservation, first_problem,
 };
-use crate::controller::conditions::{self, Status};
+use crate::controller::conditions::{self, Status, Summary};
 use crate::microsoft::errors::ErrorClass;
 use exo_api::exchange_service_account::{ConsentPrompt, ExchangeServiceAccountStatus, TokenStatus};
 
@@ -60,6 +60,15 @@ impl Draft {
             status,
             reason,
             message,
+            self.generation,
+            &self.now,
+        );
+    }
+
+    fn summarise(&mut self, summary: Summary<'_>) {
+        conditions::set_summary(
+            &mut self.status.conditions,
+            summary,
             self.generation,
             &self.now,
         );
@@ -388,9 +397,10 @@ impl Draft {
         let ready =
             ok.authorized && token_ok && ok.synced && ok.extras && observed.config.is_none();
         if ready {
-            self.set(conditions::READY, Status::True, "Ready", READY_MESSAGE);
-            self.set(conditions::STALLED, Status::False, "Ready", "");
-            self.set(conditions::RECONCILING, Status::False, "Ready", "");
+            self.summarise(Summary::Ready {
+                reason: "Ready",
+                message: READY_MESSAGE,
+            });
             self.status.message = Some(READY_MESSAGE.to_string());
         } else {
             let (reason, message) = self.stalled.clone().unwrap_or_else(|| {
@@ -400,22 +410,20 @@ impl Draft {
                     _ => first,
                 }
             });
-            self.set(conditions::READY, Status::False, &reason, &message);
-            match &self.stalled.clone() {
-                Some((r, m)) => {
-                    self.set(conditions::STALLED, Status::True, r, m);
-                    self.set(
-                        conditions::RECONCILING,
-                        Status::False,
-                        r,
-                        "Waiting for a human.",
-                    );
-                }
-                None => {
-                    self.set(conditions::STALLED, Status::False, "Progressing", "");
-                    self.set(conditions::RECONCILING, Status::True, &reason, &message);
-                }
-            }
+            self.summarise(match self.stalled {
+                // The stalled problem is the reason and message chosen above.
+                Some(_) => Summary::Stalled {
+                    reason: &reason,
+                    message: &message,
+                    reconciling_message: "Waiting for a human.",
+                },
+                None => Summary::Progressing {
+                    ready: Status::False,
+                    reason: &reason,
+                    message: &message,
+                    stalled_reason: "Progressing",
+                },
+            });
             self.status.message = Some(message);
         }
     }

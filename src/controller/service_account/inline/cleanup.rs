@@ -14,15 +14,11 @@ pub async fn cleanup(
         return Ok(());
     };
     let status = previous_status(esa);
-    let token = exchange_token(account, credential, ctx)
+    let token = account
+        .app_token(ctx, credential, &account.endpoints.exchange_scope)
         .await
         .map_err(|e| Error::CleanupIncomplete(format!("no Exchange token: {e}")))?;
-    let tenant = token
-        .claims
-        .tid
-        .clone()
-        .unwrap_or_else(|| account.tenant.clone());
-    let exchange = ExchangeClient::new(account.http.clone(), &account.endpoints, &tenant);
+    let exchange = exchange_client(account, &token);
     let mut objects = status.objects.clone();
     objects.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
     for id in &objects {

@@ -68,15 +68,14 @@ pub struct InlineOutcome {
     pub requeue: Option<Duration>,
 }
 
-/// The account's app-only Exchange token (from the cache when fresh).
-async fn exchange_token(
-    account: &TenantClients,
-    credential: &ClientCredential,
-    ctx: &Context,
-) -> std::result::Result<AccessToken, crate::microsoft::identity::TokenError> {
-    account
-        .app_token(ctx, credential, &account.endpoints.exchange_scope)
-        .await
+/// The Exchange admin API client of the tenant the token was issued for.
+fn exchange_client(account: &TenantClients, token: &AccessToken) -> ExchangeClient {
+    let tenant = token
+        .claims
+        .tid
+        .clone()
+        .unwrap_or_else(|| account.tenant.clone());
+    ExchangeClient::new(account.http.clone(), &account.endpoints, &tenant)
 }
 
 /// Fetches the Exchange token into the cache while the Graph grant is being confirmed; a
@@ -86,7 +85,10 @@ pub async fn prefetch_exchange_token(
     credential: &ClientCredential,
     ctx: &Context,
 ) {
-    if let Err(e) = exchange_token(account, credential, ctx).await {
+    if let Err(e) = account
+        .app_token(ctx, credential, &account.endpoints.exchange_scope)
+        .await
+    {
         tracing::debug!(error = %e, "Exchange token not available yet");
     }
 }
@@ -130,7 +132,10 @@ pub async fn ensure(
         });
     };
     let mut previous = previous_status(esa);
-    let token = match exchange_token(account, credential, ctx).await {
+    let token = match account
+        .app_token(ctx, credential, &account.endpoints.exchange_scope)
+        .await
+    {
         Ok(t) => t,
         Err(e) => {
             return Ok(waiting_outcome(
@@ -202,12 +207,7 @@ pub async fn ensure(
     }
     previous.role_request_id = None;
 
-    let tenant = token
-        .claims
-        .tid
-        .clone()
-        .unwrap_or_else(|| account.tenant.clone());
-    let exchange = ExchangeClient::new(account.http.clone(), &account.endpoints, &tenant);
+    let exchange = exchange_client(account, &token);
     let pass = MailFlowSession {
         esa,
         ctx,
