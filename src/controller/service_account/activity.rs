@@ -1,6 +1,7 @@
 //! Activity data: the `ActivityFeed.Read` permission on the Office 365 Management APIs,
 //! verified from an app-only token, and the activity-feed subscriptions started once per token.
 
+use super::decide::ActivityObservation;
 use super::tenant_clients::TenantClients;
 use crate::controller::context::Context;
 use crate::microsoft::identity::credential::ClientCredential;
@@ -9,28 +10,22 @@ use crate::microsoft::management::{CONTENT_TYPES, ManagementClient};
 use crate::microsoft::permissions::ACTIVITY_FEED_READ;
 use exo_api::exchange_service_account::ExchangeServiceAccount;
 
-/// The `ActivityDataAuthorized` observation: (authorized, reason, message).
-pub type ActivityObservation = Option<(bool, String, String)>;
-
 /// Verifies the permission and starts missing subscriptions (`None` when activity data is
-/// not asked for).
+/// not asked for). What it finds is worded in [`ActivityObservation::condition`].
 pub async fn ensure(
     esa: &ExchangeServiceAccount,
     account: &TenantClients,
     credential: &ClientCredential,
     ctx: &Context,
     graph_token: &AccessToken,
-) -> ActivityObservation {
+) -> Option<ActivityObservation> {
     if !esa.spec.activity_data {
         return None;
     }
-    let fail = |reason: &str, message: String| Some((false, reason.to_string(), message));
-    let token = match account
-        .app_token(ctx, credential, &account.endpoints.management_scope)
-        .await
-    {
+    let scope = &account.endpoints.management_scope;
+    let token = match account.app_token(ctx, credential, scope).await {
         Ok(t) => t,
-        Err(e) => return fail("ActivityConsentRequired", e.to_string()),
+        Err(e) => return Some(ActivityObservation::NoToken(e.to_string())),
     };
     if !token
         .claims
@@ -39,48 +34,26 @@ pub async fn ensure(
         .any(|r| r == ACTIVITY_FEED_READ.name)
     {
         ctx.tokens.forget(&account.tenant, &account.client_id);
-        return fail(
-            "ActivityPermissionMissing",
-            format!(
-                "{} is not granted on the Office 365 Management APIs; a Global Administrator must grant admin consent at {}",
-                ACTIVITY_FEED_READ.name,
-                account.consent_url(esa)
-            ),
-        );
+        let consent_url = account.consent_url(esa);
+        return Some(ActivityObservation::PermissionMissing { consent_url });
     }
-    let ok = Some((
-        true,
-        "Subscribed".to_string(),
-        format!(
-            "Activity data subscriptions enabled: {}",
-            CONTENT_TYPES.join(", ")
-        ),
-    ));
     if ctx.memo(&account.key).activity_verified == Some(token.issued_at) {
-        return ok;
+        return Some(ActivityObservation::Subscribed);
     }
     let Some(tenant_id) = token.claims.tid.clone().or(graph_token.claims.tid.clone()) else {
-        return fail(
-            "TenantIdUnknown",
-            "The token names no tenant id; the Management API needs the tenant's GUID.".into(),
-        );
+        return Some(ActivityObservation::TenantUnknown);
     };
     let client = ManagementClient::new(account.http.clone(), &account.endpoints, &tenant_id);
-    match client.ensure(&token).await {
+    Some(match client.ensure(&token).await {
         Ok(_) => {
             ctx.update_memo(&account.key, |m| {
                 m.activity_verified = Some(token.issued_at)
             });
-            ok
+            ActivityObservation::Subscribed
         }
-        Err(e) if e.needs_human() => fail(
-            "ActivityDataForbidden",
-            format!(
-                "{e}; ActivityFeed.Read must be granted and audit logging enabled in the tenant."
-            ),
-        ),
-        Err(e) => fail("ActivityDataUnavailable", format!("{e}; retrying.")),
-    }
+        Err(e) if e.needs_human() => ActivityObservation::Forbidden(e.to_string()),
+        Err(e) => ActivityObservation::Unavailable(e.to_string()),
+    })
 }
 
 /// Stops the subscriptions the operator started (deletion with policy Delete). Failures are

@@ -120,12 +120,77 @@ pub struct Observation {
     pub sync: SyncObservation,
     /// Policies enabled (`spec.policies`), `None` when none are asked for.
     pub policies: Option<Vec<String>>,
-    /// Activity data: `None` when not asked for, otherwise whether it is authorized and
-    /// subscribed, with a reason and message.
-    pub activity: Option<(bool, String, String)>,
+    /// Activity data: `None` when not asked for.
+    pub activity: Option<ActivityObservation>,
     /// Inline mode: the role, mail-flow, security-settings and drift conditions, and the
     /// mail-flow status; `None` in API mode.
     pub inline: Option<InlineObservation>,
+}
+
+/// What was learnt about activity data (`spec.activityData`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActivityObservation {
+    /// Access is not granted yet: nothing was asked of the Management API.
+    WaitingForGrant,
+    /// No Management API token (the identity platform's error).
+    NoToken(String),
+    /// The token lacks `ActivityFeed.Read`; admin consent at the URL grants it.
+    PermissionMissing {
+        /// The admin consent URL.
+        consent_url: String,
+    },
+    /// The token names no tenant id, which the Management API needs.
+    TenantUnknown,
+    /// The subscriptions are started (or were confirmed with this token already).
+    Subscribed,
+    /// The Management API refused: a permission or the tenant's audit log needs a human.
+    Forbidden(String),
+    /// The Management API failed for now.
+    Unavailable(String),
+}
+
+impl ActivityObservation {
+    /// `ActivityDataAuthorized`: (status, reason, message).
+    pub fn condition(&self) -> (bool, &'static str, String) {
+        use crate::microsoft::permissions::ACTIVITY_FEED_READ;
+        match self {
+            Self::WaitingForGrant => (
+                false,
+                "WaitingForGrant",
+                "Activity data is subscribed once access is granted.".into(),
+            ),
+            Self::NoToken(e) => (false, "ActivityConsentRequired", e.clone()),
+            Self::PermissionMissing { consent_url } => (
+                false,
+                "ActivityPermissionMissing",
+                format!(
+                    "{} is not granted on the Office 365 Management APIs; a Global Administrator must grant admin consent at {consent_url}",
+                    ACTIVITY_FEED_READ.name
+                ),
+            ),
+            Self::TenantUnknown => (
+                false,
+                "TenantIdUnknown",
+                "The token names no tenant id; the Management API needs the tenant's GUID.".into(),
+            ),
+            Self::Subscribed => (
+                true,
+                "Subscribed",
+                format!(
+                    "Activity data subscriptions enabled: {}",
+                    crate::microsoft::management::CONTENT_TYPES.join(", ")
+                ),
+            ),
+            Self::Forbidden(e) => (
+                false,
+                "ActivityDataForbidden",
+                format!(
+                    "{e}; ActivityFeed.Read must be granted and audit logging enabled in the tenant."
+                ),
+            ),
+            Self::Unavailable(e) => (false, "ActivityDataUnavailable", format!("{e}; retrying.")),
+        }
+    }
 }
 
 /// What the inline-mode pass found.

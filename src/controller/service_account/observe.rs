@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::authorize::{self, Authorization};
 use super::decide::{
-    AuthorizationObservation, ConfigProblem, InlineCheck, InlineObservation, Observation,
-    SyncObservation, TokenObservation,
+    ActivityObservation, AuthorizationObservation, ConfigProblem, InlineCheck, InlineObservation,
+    Observation, SyncObservation, TokenObservation,
 };
 use super::tenant_clients::TenantClients;
 use super::{activity, directory, inline, selected};
@@ -161,19 +161,16 @@ impl Pass<'_> {
         auth: &Authorization,
         granted: bool,
         early_selection: Option<Result<selected::Prepared>>,
-    ) -> Result<(SyncObservation, Option<(bool, String, String)>)> {
+    ) -> Result<(SyncObservation, Option<ActivityObservation>)> {
         let esa = self.esa;
         let Some(token) = auth.graph_token.as_ref().filter(|_| granted) else {
             if esa.spec.sync.scope == SyncScope::Selected {
                 selected::mark_account_not_ready(esa, self.ctx, auth, self.now).await?;
             }
-            let waiting = esa.spec.activity_data.then(|| {
-                (
-                    false,
-                    "WaitingForGrant".to_string(),
-                    "Activity data is subscribed once access is granted.".to_string(),
-                )
-            });
+            let waiting = esa
+                .spec
+                .activity_data
+                .then_some(ActivityObservation::WaitingForGrant);
             return Ok((SyncObservation::NotStarted, waiting));
         };
         let activity = activity::ensure(esa, self.clients, self.credential, self.ctx, token);

@@ -350,9 +350,10 @@ impl Draft {
             }
         }
         match &observed.activity {
-            Some((ok, reason, message)) => {
-                all_ok &= *ok;
-                self.set(ACTIVITY_DATA_AUTHORIZED, Status::from(*ok), reason, message);
+            Some(activity) => {
+                let (ok, reason, message) = activity.condition();
+                all_ok &= ok;
+                self.set(ACTIVITY_DATA_AUTHORIZED, Status::from(ok), reason, &message);
             }
             None => self
                 .status

@@ -238,11 +238,9 @@ fn a_failed_sync_keeps_the_last_summary_and_retries() {
 fn policies_and_activity_data_take_part_in_readiness() {
     let observed = Observation {
         policies: Some(vec!["Phishing".into(), "Malware".into()]),
-        activity: Some((
-            false,
-            "ActivityPermissionMissing".into(),
-            "ActivityFeed.Read is not granted".into(),
-        )),
+        activity: Some(ActivityObservation::PermissionMissing {
+            consent_url: "https://login.microsoftonline.com/adminconsent".into(),
+        }),
         ..healthy()
     };
     let (status, _) = decide(Some(1), None, &observed, at(1));
@@ -321,4 +319,48 @@ fn inline_mode_is_ready_only_when_every_inline_condition_is_healthy() {
     assert!(conditions::get(&api.conditions, "RoleAssigned").is_none());
     assert!(conditions::get(&api.conditions, "MailFlowDrifted").is_none());
     assert!(api.mail_flow.is_none());
+}
+
+#[test]
+fn activity_data_is_worded_here_and_only_subscribed_allows_ready() {
+    let table = [
+        (ActivityObservation::WaitingForGrant, "WaitingForGrant"),
+        (
+            ActivityObservation::NoToken("AADSTS65001".into()),
+            "ActivityConsentRequired",
+        ),
+        (
+            ActivityObservation::PermissionMissing {
+                consent_url: "https://consent".into(),
+            },
+            "ActivityPermissionMissing",
+        ),
+        (ActivityObservation::TenantUnknown, "TenantIdUnknown"),
+        (ActivityObservation::Subscribed, "Subscribed"),
+        (
+            ActivityObservation::Forbidden("403".into()),
+            "ActivityDataForbidden",
+        ),
+        (
+            ActivityObservation::Unavailable("503".into()),
+            "ActivityDataUnavailable",
+        ),
+    ];
+    for (observation, reason) in table {
+        let (ok, got, message) = observation.condition();
+        assert_eq!(got, reason);
+        assert_eq!(
+            ok,
+            observation == ActivityObservation::Subscribed,
+            "{reason}"
+        );
+        assert!(!message.is_empty(), "{reason}");
+        let observed = Observation {
+            activity: Some(observation),
+            ..healthy()
+        };
+        let (status, _) = decide(Some(1), None, &observed, at(1));
+        assert_eq!(cond(&status, ACTIVITY_DATA_AUTHORIZED).reason, reason);
+        assert_eq!(cond(&status, "Ready").status == "True", ok, "{reason}");
+    }
 }
