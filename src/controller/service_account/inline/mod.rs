@@ -206,13 +206,55 @@ pub async fn ensure(
         });
     }
     previous.role_request_id = None;
+    configure(
+        &MailFlowInputs {
+            esa,
+            account,
+            credential,
+            ctx,
+            graph_token,
+            now,
+        },
+        spec,
+        &token,
+        previous,
+        role.check,
+    )
+    .await
+}
 
-    let exchange = exchange_client(account, &token);
+/// What configuring the mail flow needs, once the role is in effect.
+struct MailFlowInputs<'a> {
+    esa: &'a ExchangeServiceAccount,
+    account: &'a TenantClients,
+    credential: &'a ClientCredential,
+    ctx: &'a Context,
+    graph_token: &'a AccessToken,
+    now: jiff::Timestamp,
+}
+
+/// Reads the tenant (unless verified recently and unchanged), plans and carries out the plan.
+async fn configure(
+    inputs: &MailFlowInputs<'_>,
+    spec: &InlineSpec,
+    token: &AccessToken,
+    previous: MailFlowStatus,
+    role_check: InlineCheck,
+) -> Result<InlineOutcome> {
+    let MailFlowInputs {
+        esa,
+        account,
+        credential,
+        ctx,
+        graph_token,
+        now,
+    } = *inputs;
+    let exchange = exchange_client(account, token);
     let pass = MailFlowSession {
         esa,
         ctx,
         exchange: &exchange,
-        token: &token,
+        token,
         spec,
     };
     // A tenant due for a look is read while the inputs are gathered (the reads need only the
@@ -244,7 +286,7 @@ pub async fn ensure(
     if verified_recently && previous.applied.as_deref() == Some(fingerprint.as_str()) {
         return Ok(InlineOutcome {
             observation: InlineObservation {
-                checks: vec![role.check]
+                checks: vec![role_check]
                     .into_iter()
                     .chain(kept_checks(esa))
                     .collect(),
@@ -264,7 +306,7 @@ pub async fn ensure(
         Ok((mut status, mut checks)) => {
             status.applied = Some(fingerprint);
             status.last_check_time = Some(Time(now));
-            checks.insert(0, role.check);
+            checks.insert(0, role_check);
             Ok(InlineOutcome {
                 observation: InlineObservation {
                     checks,
@@ -274,53 +316,68 @@ pub async fn ensure(
             })
         }
         Err(SessionError { status, error }) => {
-            let (reason, message, requeue, human) = match error.failure {
-                ExchangeFailure::Forbidden => (
-                    "RolePropagating",
-                    format!(
-                        "{error}; the role was assigned recently and Exchange Online has not picked it up yet. If this lasts more than an hour, check the role assignment."
-                    ),
-                    role::PROPAGATION_POLL,
-                    false,
-                ),
-                ExchangeFailure::TokenRejected => {
-                    forget_exchange_token(account, credential, ctx);
-                    ("ExchangeTokenRejected", error.to_string(), RETRY, false)
-                }
-                ExchangeFailure::Invalid | ExchangeFailure::AlreadyExists => (
-                    error.failure.reason(),
-                    format!("{error}; check spec.inline.mailFlow."),
-                    ctx.settings.consent_poll,
-                    true,
-                ),
-                ExchangeFailure::Throttled
-                | ExchangeFailure::Transient
-                | ExchangeFailure::NotFound => (
-                    error.failure.reason(),
-                    format!("{error}; retrying."),
-                    error.retry_after.unwrap_or(RETRY),
-                    false,
-                ),
-            };
-            if error.failure == ExchangeFailure::Forbidden {
+            let failed = session_failure(&error, ctx.settings.consent_poll);
+            if failed.token_suspect {
                 forget_exchange_token(account, credential, ctx);
             }
-            let check = not_configured(reason, message);
             Ok(InlineOutcome {
                 observation: InlineObservation {
-                    checks: vec![
-                        role.check,
-                        if human {
-                            check.needing_a_human()
-                        } else {
-                            check
-                        },
-                    ],
+                    checks: vec![role_check, failed.check],
                     status: Some(status),
                 },
-                requeue: Some(requeue),
+                requeue: Some(failed.requeue),
             })
         }
+    }
+}
+
+/// What a failed pass means: the `MailFlowConfigured` check, when to look again, and whether
+/// the Exchange token is suspect (dropped so that the next pass fetches a new one).
+struct SessionFailure {
+    check: InlineCheck,
+    requeue: Duration,
+    token_suspect: bool,
+}
+
+/// Decides what an Exchange failure during the pass means. Pure.
+fn session_failure(error: &ExchangeError, consent_poll: Duration) -> SessionFailure {
+    let (reason, message, requeue, human) = match error.failure {
+        ExchangeFailure::Forbidden => (
+            "RolePropagating",
+            format!(
+                "{error}; the role was assigned recently and Exchange Online has not picked it up yet. If this lasts more than an hour, check the role assignment."
+            ),
+            role::PROPAGATION_POLL,
+            false,
+        ),
+        ExchangeFailure::TokenRejected => {
+            ("ExchangeTokenRejected", error.to_string(), RETRY, false)
+        }
+        ExchangeFailure::Invalid | ExchangeFailure::AlreadyExists => (
+            error.failure.reason(),
+            format!("{error}; check spec.inline.mailFlow."),
+            consent_poll,
+            true,
+        ),
+        ExchangeFailure::Throttled | ExchangeFailure::Transient | ExchangeFailure::NotFound => (
+            error.failure.reason(),
+            format!("{error}; retrying."),
+            error.retry_after.unwrap_or(RETRY),
+            false,
+        ),
+    };
+    let check = not_configured(reason, message);
+    SessionFailure {
+        check: if human {
+            check.needing_a_human()
+        } else {
+            check
+        },
+        requeue,
+        token_suspect: matches!(
+            error.failure,
+            ExchangeFailure::Forbidden | ExchangeFailure::TokenRejected
+        ),
     }
 }
 
@@ -551,5 +608,43 @@ async fn routing_token(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<St
                 .unwrap_or(token))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_pass_is_decided_by_the_exchange_failure() {
+        let poll = Duration::from_secs(60);
+        let secs = Duration::from_secs;
+        // (status, Retry-After) → (reason, or the failure's own; needs a human; requeue;
+        // token suspect)
+        let table = [
+            (
+                403,
+                None,
+                Some("RolePropagating"),
+                false,
+                role::PROPAGATION_POLL,
+                true,
+            ),
+            (401, None, Some("ExchangeTokenRejected"), false, RETRY, true),
+            (429, Some(secs(7)), None, false, secs(7), false),
+            (503, None, None, false, RETRY, false),
+            (400, None, None, true, poll, false),
+        ];
+        for (status, retry_after, reason, human, requeue, suspect) in table {
+            let error = ExchangeError::from_response("Set-X", status, b"", retry_after);
+            let failed = session_failure(&error, poll);
+            assert_eq!(failed.check.type_, MAIL_FLOW_CONFIGURED);
+            assert!(!failed.check.status);
+            let reason = reason.unwrap_or(error.failure.reason());
+            assert_eq!(failed.check.reason, reason, "{status}");
+            assert_eq!(failed.check.needs_human, human, "{status}");
+            assert_eq!(failed.requeue, requeue, "{status}");
+            assert_eq!(failed.token_suspect, suspect, "{status}");
+        }
     }
 }
