@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::{Reply, app, done, not_found};
 use crate::Sim;
-use crate::random::opaque;
 use crate::state::Secret;
+use exo_sim_http::ids::opaque_token;
 
 /// How long a rotated secret is valid.
 const ROTATED_SECRET_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 365);
@@ -35,7 +35,7 @@ pub(super) async fn rotate_secret(
     let mut w = sim.world.lock().unwrap();
     let expires = w.now() + ROTATED_SECRET_LIFETIME;
     let app = app(&mut w, &client)?;
-    let value = format!("sim~{}", opaque(30));
+    let value = format!("sim~{}", opaque_token(30).expect("system randomness"));
     app.secrets.push(Secret {
         value: value.clone(),
         expires: Some(expires),

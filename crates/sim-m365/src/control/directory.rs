@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::{Reply, done, not_found, refuse, tenant};
 use crate::Sim;
-use crate::random::guid;
 use crate::state::User;
+use exo_sim_http::ids::uuid_v4;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -35,7 +35,7 @@ pub(super) async fn add_user(
         return Err(refuse(StatusCode::CONFLICT, "user exists"));
     }
     let user = User {
-        id: guid(),
+        id: uuid_v4(),
         display_name: u.display_name.unwrap_or_else(|| u.upn.clone()),
         mail: u.upn.clone(),
         upn: u.upn,

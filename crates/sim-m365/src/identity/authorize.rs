@@ -11,9 +11,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use super::{app_not_found, tenant_not_found};
 use crate::Sim;
 use crate::errors::aad;
-use crate::random::opaque;
 use crate::state::{AuthorizationCode, grant_consent};
 use crate::urlencoding;
+use exo_sim_http::ids::opaque_token;
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`: a simulated sign-in of `login_hint` (a Global
 /// Administrator of the tenant), redirecting with a code.
@@ -45,7 +45,7 @@ pub(super) async fn authorize(
             ),
         );
     }
-    let code = opaque(32);
+    let code = opaque_token(32).expect("system randomness");
     world.auth_codes.insert(
         code.clone(),
         AuthorizationCode {

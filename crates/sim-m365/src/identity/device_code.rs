@@ -13,8 +13,9 @@ use super::token::TokenRequest;
 use super::{enabled_app, open_request, requested_client_id, resource_scope};
 use crate::Sim;
 use crate::errors::aad;
-use crate::random::{opaque, user_code};
+use crate::random::user_code;
 use crate::state::DeviceCode;
+use exo_sim_http::ids::opaque_token;
 
 /// How long a device code is valid.
 const DEVICE_CODE_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
@@ -40,7 +41,10 @@ pub(super) async fn devicecode(
         return r;
     }
     let code = user_code();
-    let device_code = format!("DAQABIQEAAAD{}", opaque(64));
+    let device_code = format!(
+        "DAQABIQEAAAD{}",
+        opaque_token(64).expect("system randomness")
+    );
     let interval = world.device_interval;
     let expires = world.now() + DEVICE_CODE_LIFETIME;
     world.device_codes.push(DeviceCode {
