@@ -39,7 +39,7 @@ impl TokenRequest<'_> {
             None => app_claims(&mut claims, tenant, app, resource_app, now),
             Some(upn) => user_claims(&mut claims, tenant, app, resource_app, upn),
         }
-        (self.sim.signer.sign(&claims), lifetime)
+        (self.call.sim.signer.sign(&claims), lifetime)
     }
 
     /// Issues a refresh token for `user` (its inactivity window starts now).
