@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::random::guid;
+use exo_sim_http::ids::uuid_v4;
 
 /// `body` as a JSON response with `status` (400 if that is no HTTP status).
 fn json_body(status: u16, content_type: &'static str, body: &Value) -> Response {
@@ -41,8 +41,8 @@ fn aad_with(
     suberror: Option<&str>,
     description: &str,
 ) -> Response {
-    let trace = guid();
-    let correlation = guid();
+    let trace = uuid_v4();
+    let correlation = uuid_v4();
     let mut body = json!({
         "error": error,
         "error_description": format!("AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {}", timestamp()),
@@ -60,8 +60,8 @@ fn aad_with(
 
 /// A Graph error.
 pub fn graph(status: u16, code: &str, message: &str, client_request_id: Option<&str>) -> Response {
-    let request_id = guid();
-    let client = client_request_id.map(String::from).unwrap_or_else(guid);
+    let request_id = uuid_v4();
+    let client = client_request_id.map(String::from).unwrap_or_else(uuid_v4);
     let body = json!({"error": {
         "code": code,
         "message": message,

@@ -6,7 +6,7 @@
 //! - The APIs, each bringing its routes: [`identity`], [`graph`], [`exchange`], [`management`],
 //!   and [`control`] (`/_sim`, for tests and demos); [`faults`] wraps them all.
 //! - What they share: [`bearer`] (access-token checks), [`paging`], [`errors`] (Microsoft's
-//!   error bodies), [`random`] (ids), [`urlencoding`], [`jwt`] (signing).
+//!   error bodies), [`random`] (device-login user codes), [`urlencoding`], [`jwt`] (signing).
 //! - The world: [`tenants`] (the file), [`state`] (the world at run time), [`ids`] (Microsoft's
 //!   identifiers).
 
@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use tokio::sync::watch;
+use exo_sim_http::running::RunningServer;
 
 use self::state::World;
 pub use self::tenants::{Generate, TenantsFile};
@@ -106,8 +106,7 @@ impl Default for SimOptions {
 pub struct Simulator {
     sim: Arc<Sim>,
     ca_pem: Option<String>,
-    shutdown: watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: RunningServer,
 }
 
 /// Every API's routes, behind fault injection.
@@ -145,18 +144,15 @@ impl Simulator {
             signer: jwt::Signer::new(),
             base_url: format!("{scheme}://{addr}"),
         });
-        let (shutdown, rx) = watch::channel(false);
-        let task = tokio::spawn(exo_sim_http::serve::serve(
+        let server = RunningServer::spawn(
             listener,
             router(sim.clone()),
             tls.as_ref().map(|t| t.server_config.clone()),
-            rx,
-        ));
+        );
         Ok(Simulator {
             sim,
             ca_pem: tls.map(|t| t.ca_pem),
-            shutdown,
-            task: Some(task),
+            server,
         })
     }
 
@@ -189,18 +185,9 @@ impl Simulator {
         f(&mut self.sim.world.lock().unwrap())
     }
 
-    /// Stops the server.
-    pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+    /// Stops the server and waits until it has stopped.
+    pub async fn shutdown(self) {
+        self.server.stop().await;
     }
 }
 

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Reply, done, not_found, tenant};
+use super::{Held, Reply, Route, done, not_found};
 use crate::Sim;
 use crate::ids::{EXCHANGE_ADMINISTRATOR, permission};
 use crate::state::{Tenant, grant_consent};
@@ -76,30 +76,22 @@ pub(super) struct Consent {
 }
 
 /// `POST /_sim/tenants/{tenant}/consent`: the listed permissions, or all the app asks for.
-pub(super) async fn grant(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant_name): Path<String>,
-    axum::Json(c): axum::Json<Consent>,
-) -> Reply {
-    let mut w = sim.world.lock().unwrap();
-    let Some(app) = w.app(&c.client_id).cloned() else {
+pub(super) async fn grant(route: Route, axum::Json(c): axum::Json<Consent>) -> Reply {
+    let world = route.world();
+    let Some(app) = world.app(&c.client_id).cloned() else {
         return Err(not_found("app"));
     };
-    let t = tenant(&mut w, &tenant_name)?;
+    let mut held = Held::find(world, route.param("tenant"))?;
     let permissions = c.permissions.unwrap_or_else(|| app.permissions.clone());
-    grant_consent(t, &app, &permissions);
+    grant_consent(held.tenant(), &app, &permissions);
     done(json!({"granted": true}))
 }
 
 /// `DELETE /_sim/tenants/{tenant}/consent`: the listed permissions, or the whole service
 /// principal.
-pub(super) async fn revoke(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant_name): Path<String>,
-    axum::Json(c): axum::Json<Consent>,
-) -> Reply {
-    let mut w = sim.world.lock().unwrap();
-    let t = tenant(&mut w, &tenant_name)?;
+pub(super) async fn revoke(route: Route, axum::Json(c): axum::Json<Consent>) -> Reply {
+    let mut held = route.tenant()?;
+    let t = held.tenant();
     let of_app = |app_id: &str| app_id.eq_ignore_ascii_case(&c.client_id);
     match &c.permissions {
         None => t.service_principals.retain(|s| !of_app(&s.app_id)),
@@ -117,14 +109,16 @@ pub(super) async fn revoke(
 }
 
 /// `POST /_sim/tenants/{tenant}/refresh-tokens/revoke`: every refresh token of the tenant.
-pub(super) async fn revoke_refresh_tokens(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant_name): Path<String>,
-) -> Reply {
-    let mut w = sim.world.lock().unwrap();
-    let tid = tenant(&mut w, &tenant_name)?.id.clone();
+pub(super) async fn revoke_refresh_tokens(route: Route) -> Reply {
+    let mut held = route.tenant()?;
+    let tid = held.tenant().id.clone();
     let mut n = 0;
-    for rt in w.refresh_tokens.values_mut().filter(|r| r.tenant == tid) {
+    for rt in held
+        .world
+        .refresh_tokens
+        .values_mut()
+        .filter(|r| r.tenant == tid)
+    {
         rt.revoked = true;
         n += 1;
     }
@@ -133,18 +127,15 @@ pub(super) async fn revoke_refresh_tokens(
 
 /// `POST /_sim/tenants/{tenant}/pim-requests/{approve|deny}`: an approver answers every
 /// pending Privileged Identity Management request of the tenant.
-pub(super) async fn pim_action(
-    State(sim): State<Arc<Sim>>,
-    Path((tenant_name, action)): Path<(String, String)>,
-) -> Reply {
-    let mut world = sim.world.lock().unwrap();
-    let now = world.now();
-    let t = tenant(&mut world, &tenant_name)?;
-    let status = match action.as_str() {
+pub(super) async fn pim_action(route: Route) -> Reply {
+    let mut held = route.tenant()?;
+    let now = held.world.now();
+    let status = match route.param("action") {
         "approve" => "Provisioned",
         "deny" => "Denied",
         _ => return Err(not_found("action")),
     };
+    let t = held.tenant();
     let mut answered = 0;
     let mut granted = Vec::new();
     for r in t
@@ -192,14 +183,10 @@ fn role_target(t: &Tenant, body: RoleBody) -> Result<(String, String), Response>
 
 /// `POST /_sim/tenants/{tenant}/role-assignments`: an administrator assigns a role to an
 /// application's service principal in the admin center (the manual path).
-pub(super) async fn assign_role(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant_name): Path<String>,
-    axum::Json(body): axum::Json<RoleBody>,
-) -> Reply {
-    let mut world = sim.world.lock().unwrap();
-    let now = world.now();
-    let t = tenant(&mut world, &tenant_name)?;
+pub(super) async fn assign_role(route: Route, axum::Json(body): axum::Json<RoleBody>) -> Reply {
+    let mut held = route.tenant()?;
+    let now = held.world.now();
+    let t = held.tenant();
     let (principal_id, role) = role_target(t, body)?;
     if !t.has_role_assignment(&principal_id, &role) {
         t.assign_role(principal_id, role, now);
@@ -208,13 +195,9 @@ pub(super) async fn assign_role(
 }
 
 /// `DELETE /_sim/tenants/{tenant}/role-assignments`: the role is taken away out of band.
-pub(super) async fn unassign_role(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant_name): Path<String>,
-    axum::Json(body): axum::Json<RoleBody>,
-) -> Reply {
-    let mut world = sim.world.lock().unwrap();
-    let t = tenant(&mut world, &tenant_name)?;
+pub(super) async fn unassign_role(route: Route, axum::Json(body): axum::Json<RoleBody>) -> Reply {
+    let mut held = route.tenant()?;
+    let t = held.tenant();
     let (principal_id, role) = role_target(t, body)?;
     let before = t.role_assignments.len();
     t.role_assignments

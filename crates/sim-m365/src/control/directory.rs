@@ -1,17 +1,13 @@
 //! Directory changes behind the APIs' backs (journaled, so delta queries see them): add or
 //! remove users and group members; and Exchange objects set or deleted out of band.
 
-use std::sync::Arc;
-
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Reply, done, not_found, refuse, tenant};
-use crate::Sim;
-use crate::random::guid;
+use super::{Reply, Route, done, not_found, refuse};
 use crate::state::User;
+use exo_sim_http::ids::uuid_v4;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,20 +18,16 @@ pub(super) struct NewUser {
 }
 
 /// `POST /_sim/tenants/{tenant}/users`: 409 if the UPN exists.
-pub(super) async fn add_user(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant_name): Path<String>,
-    axum::Json(u): axum::Json<NewUser>,
-) -> Reply {
-    let mut w = sim.world.lock().unwrap();
-    let seq = w.next_seq();
-    let now = w.now();
-    let t = tenant(&mut w, &tenant_name)?;
+pub(super) async fn add_user(route: Route, axum::Json(u): axum::Json<NewUser>) -> Reply {
+    let mut held = route.tenant()?;
+    let seq = held.world.next_seq();
+    let now = held.world.now();
+    let t = held.tenant();
     if t.find_user(&u.upn).is_some() {
         return Err(refuse(StatusCode::CONFLICT, "user exists"));
     }
     let user = User {
-        id: guid(),
+        id: uuid_v4(),
         display_name: u.display_name.unwrap_or_else(|| u.upn.clone()),
         mail: u.upn.clone(),
         upn: u.upn,
@@ -48,18 +40,12 @@ pub(super) async fn add_user(
 }
 
 /// `DELETE /_sim/tenants/{tenant}/users/{upn}`: also leaves every group.
-pub(super) async fn remove_user(
-    State(sim): State<Arc<Sim>>,
-    Path((tenant_name, upn)): Path<(String, String)>,
-) -> Reply {
-    let mut w = sim.world.lock().unwrap();
-    let seq = w.next_seq();
-    let t = tenant(&mut w, &tenant_name)?;
-    let Some(i) = t
-        .users
-        .iter()
-        .position(|u| u.upn.eq_ignore_ascii_case(&upn))
-    else {
+pub(super) async fn remove_user(route: Route) -> Reply {
+    let mut held = route.tenant()?;
+    let seq = held.world.next_seq();
+    let t = held.tenant();
+    let upn = route.param("upn");
+    let Some(i) = t.users.iter().position(|u| u.upn.eq_ignore_ascii_case(upn)) else {
         return Err(not_found("user"));
     };
     let user = t.users.remove(i);
@@ -86,28 +72,22 @@ pub(super) struct Member {
 }
 
 /// `POST /_sim/tenants/{tenant}/groups/{group}/members`.
-pub(super) async fn add_member(
-    State(sim): State<Arc<Sim>>,
-    Path((tenant_name, group)): Path<(String, String)>,
-    axum::Json(m): axum::Json<Member>,
-) -> Reply {
-    change_member(&sim, &tenant_name, &group, &m.upn, true)
+pub(super) async fn add_member(route: Route, axum::Json(m): axum::Json<Member>) -> Reply {
+    change_member(&route, &m.upn, true)
 }
 
 /// `DELETE /_sim/tenants/{tenant}/groups/{group}/members/{upn}`.
-pub(super) async fn remove_member(
-    State(sim): State<Arc<Sim>>,
-    Path((tenant_name, group, upn)): Path<(String, String, String)>,
-) -> Reply {
-    change_member(&sim, &tenant_name, &group, &upn, false)
+pub(super) async fn remove_member(route: Route) -> Reply {
+    change_member(&route, route.param("upn"), false)
 }
 
-/// Adds (`add`) or removes the user `upn` in the listed group `key` (id or display name), and
-/// journals the change (an addition only if the user was not a member yet).
-fn change_member(sim: &Sim, tenant_name: &str, key: &str, upn: &str, add: bool) -> Reply {
-    let mut w = sim.world.lock().unwrap();
-    let seq = w.next_seq();
-    let t = tenant(&mut w, tenant_name)?;
+/// Adds (`add`) or removes the user `upn` in the listed group the path names (`{group}`: id or
+/// display name), and journals the change (an addition only if the user was not a member yet).
+fn change_member(route: &Route, upn: &str, add: bool) -> Reply {
+    let mut held = route.tenant()?;
+    let seq = held.world.next_seq();
+    let t = held.tenant();
+    let key = route.param("group");
     let gi = t
         .groups
         .iter()
@@ -130,15 +110,13 @@ fn change_member(sim: &Sim, tenant_name: &str, key: &str, upn: &str, add: bool) 
 
 /// `POST /_sim/tenants/{tenant}/exchange/{kind}/{name}`: merges the body's properties into the
 /// object (created if absent).
-pub(super) async fn set_exchange(
-    State(sim): State<Arc<Sim>>,
-    Path((tenant_name, kind, name)): Path<(String, String, String)>,
-    axum::Json(v): axum::Json<Value>,
-) -> Reply {
-    let mut w = sim.world.lock().unwrap();
-    let t = tenant(&mut w, &tenant_name)?;
-    let objects = t.exchange.entry(kind).or_default();
-    let entry = objects.entry(name).or_insert_with(|| json!({}));
+pub(super) async fn set_exchange(route: Route, axum::Json(v): axum::Json<Value>) -> Reply {
+    let mut held = route.tenant()?;
+    let objects = held.tenant().exchange.entry(route.param("kind").into());
+    let entry = objects
+        .or_default()
+        .entry(route.param("name").into())
+        .or_insert_with(|| json!({}));
     if let (Some(e), Some(p)) = (entry.as_object_mut(), v.as_object()) {
         for (k, val) in p {
             e.insert(k.clone(), val.clone());
@@ -148,13 +126,11 @@ pub(super) async fn set_exchange(
 }
 
 /// `DELETE /_sim/tenants/{tenant}/exchange/{kind}/{name}`.
-pub(super) async fn delete_exchange(
-    State(sim): State<Arc<Sim>>,
-    Path((tenant_name, kind, name)): Path<(String, String, String)>,
-) -> Reply {
-    let mut w = sim.world.lock().unwrap();
-    let t = tenant(&mut w, &tenant_name)?;
-    match t.exchange.get_mut(&kind).and_then(|o| o.remove(&name)) {
+pub(super) async fn delete_exchange(route: Route) -> Reply {
+    let mut held = route.tenant()?;
+    let name = route.param("name");
+    let objects = held.tenant().exchange.get_mut(route.param("kind"));
+    match objects.and_then(|o| o.remove(name)) {
         Some(_) => done(json!({"deleted": name})),
         None => Err(not_found("object")),
     }

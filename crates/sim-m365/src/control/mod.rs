@@ -8,10 +8,13 @@ mod apps;
 mod directory;
 mod simulator;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, MutexGuard};
 
 use axum::Router;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
@@ -62,12 +65,68 @@ fn not_found(what: &str) -> Response {
     refuse(StatusCode::NOT_FOUND, &format!("{what} not found"))
 }
 
-/// The tenant named `name`, or 404.
-fn tenant<'w>(world: &'w mut World, name: &str) -> Result<&'w mut Tenant, Response> {
-    world.tenant_mut(name).ok_or_else(|| not_found("tenant"))
-}
-
 /// The application `client_id`, or 404.
 fn app<'w>(world: &'w mut World, client_id: &str) -> Result<&'w mut App, Response> {
     world.app_mut(client_id).ok_or_else(|| not_found("app"))
+}
+
+/// A control request on what its path names (`{tenant}`, `{client}`, ...): the simulator and
+/// the path's parameters by name.
+struct Route {
+    sim: Arc<Sim>,
+    params: HashMap<String, String>,
+}
+
+impl FromRequestParts<Arc<Sim>> for Route {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, sim: &Arc<Sim>) -> Result<Self, Response> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, sim)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Route {
+            sim: sim.clone(),
+            params,
+        })
+    }
+}
+
+impl Route {
+    /// The path parameter `name` (empty when the route has none).
+    fn param(&self, name: &str) -> &str {
+        self.params.get(name).map_or("", String::as_str)
+    }
+
+    /// The world, locked.
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.sim.world.lock().unwrap()
+    }
+
+    /// The world, locked, with the tenant the path names found (404 without it).
+    fn tenant(&self) -> Result<Held<'_>, Response> {
+        Held::find(self.world(), self.param("tenant"))
+    }
+}
+
+/// The world locked for a control request, with the tenant the request is about.
+struct Held<'w> {
+    world: MutexGuard<'w, World>,
+    index: usize,
+}
+
+impl<'w> Held<'w> {
+    /// The tenant named `name` (GUID or domain) in `world`, or 404.
+    fn find(world: MutexGuard<'w, World>, name: &str) -> Result<Self, Response> {
+        let index = world
+            .tenants
+            .iter()
+            .position(|t| t.is(name))
+            .ok_or_else(|| not_found("tenant"))?;
+        Ok(Held { world, index })
+    }
+
+    /// The tenant.
+    fn tenant(&mut self) -> &mut Tenant {
+        &mut self.world.tenants[self.index]
+    }
 }

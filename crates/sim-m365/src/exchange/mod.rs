@@ -23,8 +23,8 @@ use crate::Sim;
 use crate::bearer::{self, Claims};
 use crate::errors;
 use crate::ids::{EXCHANGE_ADMINISTRATOR, EXCHANGE_APP_ID, GLOBAL_ADMINISTRATOR};
-use crate::random::guid;
 use crate::state::{Tenant, World};
+use exo_sim_http::ids::uuid_v4;
 
 /// One cmdlet call, its parameters bound, with the objects of the type it works on.
 struct Invocation<'a> {
@@ -140,7 +140,7 @@ fn objects_of<'w>(
 ) -> (Tenant, &'w mut BTreeMap<String, Value>) {
     let tenant = world.tenant_mut(tenant_name).expect("checked");
     if kind == "HostedConnectionFilterPolicy" {
-        tenant.exchange.entry(kind.into()).or_default().entry("Default".into()).or_insert_with(|| json!({"Identity": "Default", "Name": "Default", "Guid": guid(), "IPAllowList": [], "IPBlockList": [], "EnableSafeList": false, "IsDefault": true}));
+        tenant.exchange.entry(kind.into()).or_default().entry("Default".into()).or_insert_with(|| json!({"Identity": "Default", "Name": "Default", "Guid": uuid_v4(), "IPAllowList": [], "IPBlockList": [], "EnableSafeList": false, "IsDefault": true}));
     }
     let snapshot = tenant.clone();
     (

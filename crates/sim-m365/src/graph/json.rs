@@ -5,8 +5,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::ids::{self, EXCHANGE_APP_ID, GRAPH_APP_ID, MANAGEMENT_APP_ID};
-use crate::random::version4_guid;
 use crate::state::{Domain, Group, PimRequest, RoleAssignment, Tenant, User};
+use exo_sim_http::ids::format_uuid_v4;
 
 /// 200 with `v`.
 pub(super) fn ok(v: Value) -> Response {
@@ -70,7 +70,7 @@ pub(super) fn resource_sp_id(tenant: &str, resource_app: &str) -> String {
     );
     let mut bytes: [u8; 16] = digest.as_ref()[..16].try_into().expect("16 bytes");
     bytes[8] = (bytes[8] & 0x0f) | 0x80;
-    version4_guid(bytes)
+    format_uuid_v4(bytes)
 }
 
 /// Service principals as Graph lists them: the Microsoft resource APIs, then the consented

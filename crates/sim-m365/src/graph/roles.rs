@@ -9,8 +9,8 @@ use super::json::{self, created, role_definition};
 use super::odata::filter_eq;
 use super::routes::Call;
 use crate::ids::ROLES;
-use crate::random::guid;
 use crate::state::{PimRequest, RoleAssignment};
+use exo_sim_http::ids::uuid_v4;
 
 /// Whether `role` is the template id of a directory role the simulator knows.
 fn known_role(role: &str) -> bool {
@@ -157,7 +157,7 @@ pub(super) fn request_schedule(call: &mut Call) -> Response {
         "Provisioned"
     };
     let request = PimRequest {
-        id: guid(),
+        id: uuid_v4(),
         principal_id: principal.clone(),
         role_id: role.clone(),
         status: status.into(),

@@ -1,37 +1,28 @@
 //! Interactive sign-in, simulated: `authorize` signs in `login_hint` and redirects with a code;
 //! `adminconsent` has a Global Administrator consent (or refuse) for the organization.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::{app_not_found, tenant_not_found};
-use crate::Sim;
+use super::{TenantCall, app_not_found, tenant_not_found};
 use crate::errors::aad;
-use crate::random::opaque;
 use crate::state::{AuthorizationCode, grant_consent};
 use crate::urlencoding;
+use exo_sim_http::ids::opaque_token;
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`: a simulated sign-in of `login_hint` (a Global
 /// Administrator of the tenant), redirecting with a code.
-pub(super) async fn authorize(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant_name): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let mut world = sim.world.lock().unwrap();
-    let Some(tenant) = world.tenant(&tenant_name).cloned() else {
-        return tenant_not_found(&tenant_name);
+pub(super) async fn authorize(call: TenantCall) -> Response {
+    let (mut world, tenant) = match call.open() {
+        Ok(opened) => opened,
+        Err(refusal) => return refusal,
     };
-    let client_id = q.get("client_id").cloned().unwrap_or_default();
+    let client_id = call.param("client_id");
     if world.app(&client_id).is_none() {
-        return app_not_found(&client_id, &tenant_name);
+        return app_not_found(&client_id, &call.tenant_name);
     }
-    let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
-    let user = q.get("login_hint").cloned().unwrap_or_default();
+    let redirect = call.param("redirect_uri");
+    let user = call.param("login_hint");
     if !tenant.admins.iter().any(|a| a.eq_ignore_ascii_case(&user))
         && tenant.find_user(&user).is_none()
     {
@@ -45,7 +36,7 @@ pub(super) async fn authorize(
             ),
         );
     }
-    let code = opaque(32);
+    let code = opaque_token(32).expect("system randomness");
     world.auth_codes.insert(
         code.clone(),
         AuthorizationCode {
@@ -55,7 +46,7 @@ pub(super) async fn authorize(
             redirect_uri: redirect.clone(),
         },
     );
-    let state = q.get("state").cloned().unwrap_or_default();
+    let state = call.param("state");
     Redirect::to(&format!(
         "{redirect}?code={code}&state={}",
         urlencoding::encode(&state)
@@ -65,13 +56,9 @@ pub(super) async fn authorize(
 
 /// `GET /{tenant}/adminconsent` and `/{tenant}/v2.0/adminconsent`: a Global Administrator
 /// consents (add `sim_decision=deny` to simulate a refusal) and is redirected.
-pub(super) async fn adminconsent(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant_name): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let mut world = sim.world.lock().unwrap();
-    let client_id = q.get("client_id").cloned().unwrap_or_default();
+pub(super) async fn adminconsent(call: TenantCall) -> Response {
+    let mut world = call.sim.world.lock().unwrap();
+    let client_id = call.param("client_id");
     let Some(app) = world.app(&client_id).cloned() else {
         return aad(
             400,
@@ -80,15 +67,16 @@ pub(super) async fn adminconsent(
             &format!("Application with identifier '{client_id}' was not found in the directory."),
         );
     };
-    let Some(tenant) = world.tenant_mut(&tenant_name) else {
-        return tenant_not_found(&tenant_name);
+    let Some(tenant) = world.tenant_mut(&call.tenant_name) else {
+        return tenant_not_found(&call.tenant_name);
     };
-    let redirect = q
+    let redirect = call
+        .params
         .get("redirect_uri")
         .cloned()
         .or(app.redirect_uris.first().cloned());
-    let state = q.get("state").cloned().unwrap_or_default();
-    let denied = q.get("sim_decision").is_some_and(|d| d == "deny");
+    let state = call.param("state");
+    let denied = call.params.get("sim_decision").is_some_and(|d| d == "deny");
     if !denied {
         grant_consent(tenant, &app, &app.permissions);
     }

@@ -2,45 +2,31 @@
 //! simulated sign-in page explains how to answer it (the control API approves or declines), and
 //! the token endpoint's device-code grant polls it.
 
-use std::sync::Arc;
-
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
 use super::token::TokenRequest;
-use super::{enabled_app, open_request, requested_client_id, resource_scope};
-use crate::Sim;
+use super::{TenantCall, enabled_app, resource_scope};
 use crate::errors::aad;
-use crate::random::{opaque, user_code};
+use crate::random::user_code;
 use crate::state::DeviceCode;
+use exo_sim_http::ids::opaque_token;
 
 /// How long a device code is valid.
 const DEVICE_CODE_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`.
-pub(super) async fn devicecode(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant_name): Path<String>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    let (form, mut world, tenant) = match open_request(&sim, &tenant_name, &body) {
-        Ok(opened) => opened,
-        Err(refusal) => return refusal,
-    };
-    let client_id = requested_client_id(&form, &headers).unwrap_or_default();
-    let app = match enabled_app(&world, &client_id, &tenant_name) {
-        Ok(app) => app,
-        Err(refusal) => return refusal,
-    };
-    let scope = form.get("scope").cloned().unwrap_or_default();
-    if let Err(r) = resource_scope(&scope) {
-        return r;
-    }
+pub(super) async fn devicecode(call: TenantCall) -> Result<Response, Response> {
+    let (mut world, tenant) = call.open()?;
+    let client_id = call.client_id().unwrap_or_default();
+    let app = enabled_app(&world, &client_id, &call.tenant_name)?;
+    let scope = call.param("scope");
+    resource_scope(&scope)?;
     let code = user_code();
-    let device_code = format!("DAQABIQEAAAD{}", opaque(64));
+    let device_code = format!(
+        "DAQABIQEAAAD{}",
+        opaque_token(64).expect("system randomness")
+    );
     let interval = world.device_interval;
     let expires = world.now() + DEVICE_CODE_LIFETIME;
     world.device_codes.push(DeviceCode {
@@ -54,8 +40,8 @@ pub(super) async fn devicecode(
         last_poll: None,
         state: "pending".into(),
     });
-    let uri = format!("{}/devicelogin", sim.base_url);
-    axum::Json(json!({
+    let uri = format!("{}/devicelogin", call.sim.base_url);
+    Ok(axum::Json(json!({
         "user_code": code,
         "device_code": device_code,
         "verification_uri": uri,
@@ -63,7 +49,7 @@ pub(super) async fn devicecode(
         "interval": interval,
         "message": format!("To sign in, use a web browser to open the page {uri} and enter the code {code} to authenticate."),
     }))
-    .into_response()
+    .into_response())
 }
 
 /// `GET /devicelogin`: the simulated sign-in page.

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::resource_scope;
 use super::token::TokenRequest;
 use crate::ids::{GLOBAL_ADMINISTRATOR, permission, permission_name};
-use crate::random::opaque;
 use crate::state::{App, RefreshToken, Tenant};
+use exo_sim_http::ids::opaque_token;
 
 impl TokenRequest<'_> {
     /// Signs an access token for `resource` (application `resource_app`): app-only, or for the
@@ -33,18 +33,18 @@ impl TokenRequest<'_> {
             "appid": app.client_id,
             "azp": app.client_id,
             "ver": "1.0",
-            "uti": opaque(12),
+            "uti": opaque_token(12).expect("system randomness"),
         });
         match user {
             None => app_claims(&mut claims, tenant, app, resource_app, now),
             Some(upn) => user_claims(&mut claims, tenant, app, resource_app, upn),
         }
-        (self.sim.signer.sign(&claims), lifetime)
+        (self.call.sim.signer.sign(&claims), lifetime)
     }
 
     /// Issues a refresh token for `user` (its inactivity window starts now).
     pub(super) fn refresh_token(&mut self, user: &str) -> String {
-        let token = format!("0.AS{}", opaque(48));
+        let token = format!("0.AS{}", opaque_token(48).expect("system randomness"));
         let expires = self.world.now() + self.world.refresh_lifetime;
         let entry = RefreshToken {
             tenant: self.tenant.id.clone(),
@@ -107,7 +107,7 @@ fn user_claims(claims: &mut Value, tenant: &Tenant, app: &App, resource_app: &st
     claims["idtyp"] = json!("user");
     claims["oid"] = json!(u.as_ref().map(|u| u.id.clone()).unwrap_or_default());
     claims["upn"] = json!(upn);
-    claims["sub"] = json!(opaque(16));
+    claims["sub"] = json!(opaque_token(16).expect("system randomness"));
     let scopes: Vec<&str> = app
         .permissions
         .iter()

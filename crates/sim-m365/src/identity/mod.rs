@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, MutexGuard};
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -107,27 +107,68 @@ fn app_not_found(client_id: &str, tenant: &str) -> Response {
     )
 }
 
-/// The start of a token or device-code request: the form, the locked world and the tenant
-/// named in the URL (or the error to answer).
-fn open_request<'a>(
-    sim: &'a Sim,
-    tenant_name: &str,
-    body: &str,
-) -> Result<(Form, MutexGuard<'a, World>, Tenant), Response> {
-    let form: Form = serde_urlencoded::from_str(body).unwrap_or_default();
-    let world = sim.world.lock().unwrap();
-    let tenant = world
-        .tenant(tenant_name)
-        .cloned()
-        .ok_or_else(|| tenant_not_found(tenant_name))?;
-    Ok((form, world, tenant))
+/// A request to one of a tenant's sign-in endpoints: the tenant as named in the path, the
+/// headers and the parameters (the form body of a `POST`, the query of any other method).
+pub(super) struct TenantCall {
+    sim: Arc<Sim>,
+    /// The tenant as named in the URL.
+    tenant_name: String,
+    headers: HeaderMap,
+    params: Form,
 }
 
-/// The client id of the request: `client_id` in the form, else the HTTP Basic user.
-fn requested_client_id(form: &Form, headers: &HeaderMap) -> Option<String> {
-    form.get("client_id")
-        .cloned()
-        .or_else(|| client_auth::basic_client_id(headers))
+impl FromRequest<Arc<Sim>> for TenantCall {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, sim: &Arc<Sim>) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let Path(tenant_name) = Path::<String>::from_request_parts(&mut parts, sim)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let headers = parts.headers.clone();
+        let params = if parts.method == Method::POST {
+            let body = String::from_request(Request::from_parts(parts, body), sim)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            serde_urlencoded::from_str(&body).unwrap_or_default()
+        } else {
+            let Query(query) = Query::<Form>::from_request_parts(&mut parts, sim)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            query
+        };
+        Ok(TenantCall {
+            sim: sim.clone(),
+            tenant_name,
+            headers,
+            params,
+        })
+    }
+}
+
+impl TenantCall {
+    /// The parameter `name` (empty when absent).
+    fn param(&self, name: &str) -> String {
+        self.params.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The client id of the request: `client_id` in the parameters, else the HTTP Basic user.
+    fn client_id(&self) -> Option<String> {
+        self.params
+            .get("client_id")
+            .cloned()
+            .or_else(|| client_auth::basic_client_id(&self.headers))
+    }
+
+    /// The world, locked, and the tenant named in the URL (or the error to answer).
+    fn open(&self) -> Result<(MutexGuard<'_, World>, Tenant), Response> {
+        let world = self.sim.world.lock().unwrap();
+        let tenant = world
+            .tenant(&self.tenant_name)
+            .cloned()
+            .ok_or_else(|| tenant_not_found(&self.tenant_name))?;
+        Ok((world, tenant))
+    }
 }
 
 /// The registered, enabled application `client_id` (asked for in tenant `tenant_name`).

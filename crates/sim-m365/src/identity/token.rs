@@ -1,68 +1,46 @@
 //! `POST /{tenant}/oauth2/v2.0/token`: one function per grant type.
 
-use std::sync::{Arc, MutexGuard};
+use std::sync::MutexGuard;
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::client_auth::authenticate;
-use super::{Form, app_not_found, enabled_app, open_request, requested_client_id, resource_scope};
-use crate::Sim;
+use super::{TenantCall, app_not_found, enabled_app, resource_scope};
 use crate::errors::{aad, aad_sub};
 use crate::state::{App, AuthorizationCode, Tenant, World};
 
 /// A token request whose tenant and (enabled) application are known.
 pub(super) struct TokenRequest<'a> {
-    pub sim: &'a Sim,
+    pub call: &'a TenantCall,
     pub world: MutexGuard<'a, World>,
-    /// The tenant as named in the URL.
-    pub tenant_name: String,
     pub tenant: Tenant,
     pub app: App,
-    pub form: Form,
-    pub headers: HeaderMap,
     /// The `scope` parameter (empty when absent).
     pub scope: String,
     pub now: jiff::Timestamp,
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
-pub(super) async fn token(
-    State(sim): State<Arc<Sim>>,
-    Path(tenant_name): Path<String>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    let (form, world, tenant) = match open_request(&sim, &tenant_name, &body) {
-        Ok(opened) => opened,
-        Err(refusal) => return refusal,
-    };
-    let Some(client_id) = requested_client_id(&form, &headers) else {
-        return aad(
+pub(super) async fn token(call: TenantCall) -> Result<Response, Response> {
+    let (world, tenant) = call.open()?;
+    let Some(client_id) = call.client_id() else {
+        return Err(aad(
             400,
             "invalid_request",
             900144,
             "The request body must contain the following parameter: 'client_id'.",
-        );
+        ));
     };
-    let app = match enabled_app(&world, &client_id, &tenant_name) {
-        Ok(app) => app,
-        Err(refusal) => return refusal,
-    };
-    let grant = form.get("grant_type").cloned().unwrap_or_default();
+    let app = enabled_app(&world, &client_id, &call.tenant_name)?;
     let mut request = TokenRequest {
-        sim: &sim,
-        scope: form.get("scope").cloned().unwrap_or_default(),
+        call: &call,
+        scope: call.param("scope"),
         now: world.now(),
         world,
-        tenant_name,
         tenant,
         app,
-        form,
-        headers,
     };
-    let outcome = match grant.as_str() {
+    match call.param("grant_type").as_str() {
         "client_credentials" => client_credentials(&mut request),
         "urn:ietf:params:oauth:grant-type:device_code" => super::device_code::redeem(&mut request),
         "refresh_token" => refresh_token(&mut request),
@@ -79,8 +57,7 @@ pub(super) async fn token(
             70003,
             &format!("The app requested an unsupported grant type '{other}'."),
         )),
-    };
-    outcome.unwrap_or_else(|refusal| refusal)
+    }
 }
 
 impl TokenRequest<'_> {
@@ -89,8 +66,8 @@ impl TokenRequest<'_> {
         authenticate(
             &mut self.world,
             &self.app,
-            &self.form,
-            &self.headers,
+            &self.call.params,
+            &self.call.headers,
             &self.tenant,
             confidential,
         )
@@ -98,7 +75,7 @@ impl TokenRequest<'_> {
 
     /// A form parameter (empty when absent).
     pub(super) fn param(&self, name: &str) -> String {
-        self.form.get(name).cloned().unwrap_or_default()
+        self.call.param(name)
     }
 }
 
@@ -119,7 +96,10 @@ fn client_credentials(request: &mut TokenRequest) -> Result<Response, Response> 
         ));
     }
     if request.tenant.sp(&request.app.client_id).is_none() {
-        return Err(app_not_found(&request.app.client_id, &request.tenant_name));
+        return Err(app_not_found(
+            &request.app.client_id,
+            &request.call.tenant_name,
+        ));
     }
     let (access, expires) = request.access_token(&resource, resource_app, None);
     Ok(super::issue::token_response(
@@ -200,7 +180,8 @@ fn authorization_code(request: &mut TokenRequest) -> Result<Response, Response> 
     if tenant != request.tenant.id
         || !client_id.eq_ignore_ascii_case(&request.app.client_id)
         || request
-            .form
+            .call
+            .params
             .get("redirect_uri")
             .is_some_and(|r| *r != redirect_uri)
     {

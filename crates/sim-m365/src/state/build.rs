@@ -13,8 +13,8 @@ use super::World;
 use super::objects::{App, Certificate, Domain, Group, RoleAssignment, Secret, User};
 use super::tenant::{Tenant, grant_consent};
 use crate::ids::ROLES;
-use crate::random::guid;
 use crate::tenants::{AppSpec, ConsentSpec, Generate, GroupSpec, TenantSpec, TenantsFile};
+use exo_sim_http::ids::uuid_v4;
 
 /// Creation time of the users and groups listed in the tenants file.
 const LISTED_CREATED: &str = "2021-06-01T00:00:00Z";
@@ -122,7 +122,7 @@ fn tenant(spec: &TenantSpec, generate: Option<Generate>) -> anyhow::Result<Tenan
         .users
         .iter()
         .map(|u| User {
-            id: u.id.clone().unwrap_or_else(guid),
+            id: u.id.clone().unwrap_or_else(uuid_v4),
             upn: u.upn.clone(),
             display_name: u
                 .display_name
@@ -160,7 +160,7 @@ fn groups(spec: &TenantSpec, users: &[User]) -> anyhow::Result<Vec<Group>> {
         .groups
         .iter()
         .map(|g| Group {
-            id: g.id.clone().unwrap_or_else(guid),
+            id: g.id.clone().unwrap_or_else(uuid_v4),
             display_name: g.display_name.clone(),
             members: Vec::new(),
             created: LISTED_CREATED.into(),
@@ -235,7 +235,7 @@ fn apply_consent(
             .map(|(id, _)| id.to_string())
             .ok_or_else(|| anyhow::anyhow!("unknown directory role {role}"))?;
         tenant.role_assignments.push(RoleAssignment {
-            id: guid(),
+            id: uuid_v4(),
             principal_id: sp_id.clone(),
             role_id,
             effective: now,

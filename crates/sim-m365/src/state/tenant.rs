@@ -7,8 +7,8 @@ use super::objects::{
     App, Domain, Grant, Group, PimRequest, RoleAssignment, ServicePrincipal, User,
 };
 use crate::ids::permission;
-use crate::random::{guid, opaque};
 use crate::tenants::Generate;
+use exo_sim_http::ids::{opaque_token, uuid_v4};
 
 /// One entry of the change journal.
 #[derive(Clone, Debug)]
@@ -126,7 +126,7 @@ impl Tenant {
         now: jiff::Timestamp,
     ) -> RoleAssignment {
         let assignment = RoleAssignment {
-            id: guid(),
+            id: uuid_v4(),
             principal_id,
             role_id,
             effective: now + self.role_propagation,
@@ -141,7 +141,7 @@ impl Tenant {
 pub fn grant_consent(tenant: &mut Tenant, app: &App, perms: &[String]) {
     if tenant.sp(&app.client_id).is_none() {
         tenant.service_principals.push(ServicePrincipal {
-            id: guid(),
+            id: uuid_v4(),
             app_id: app.client_id.clone(),
             display_name: app.display_name.clone(),
             grants: Vec::new(),
@@ -157,7 +157,7 @@ pub fn grant_consent(tenant: &mut Tenant, app: &App, perms: &[String]) {
             && !sp.grants.iter().any(|g| g.role_id == role)
         {
             sp.grants.push(Grant {
-                id: opaque(24),
+                id: opaque_token(24).expect("system randomness"),
                 resource_app: resource.into(),
                 role_id: role.into(),
             });

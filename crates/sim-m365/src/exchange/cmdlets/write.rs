@@ -8,7 +8,7 @@ use super::super::Invocation;
 use super::super::objects::{find, invalid, renumber};
 use super::super::validation::validate;
 use crate::errors;
-use crate::random::guid;
+use exo_sim_http::ids::uuid_v4;
 
 /// Longest distribution-group name.
 const MAX_GROUP_NAME: usize = 64;
@@ -19,7 +19,7 @@ pub(super) fn create(inv: &mut Invocation) -> Response {
     if let Some(refusal) = name_refusal(inv, &name) {
         return refusal;
     }
-    let mut obj = json!({"Identity": name, "Name": name, "Guid": guid(), "WhenCreatedUTC": inv.now.to_string()});
+    let mut obj = json!({"Identity": name, "Name": name, "Guid": uuid_v4(), "WhenCreatedUTC": inv.now.to_string()});
     let properties = defaults(inv, &name)
         .as_object()
         .cloned()
