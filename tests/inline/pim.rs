@@ -35,7 +35,12 @@ async fn pim_approval_then_outbound_upgrade_and_back_with_reported_drift_and_mem
     let esa = env
         .wait_account("woodgrove", "Ready after approval", |e| is(e, "Ready"))
         .await;
-    assert_eq!(mail_flow_objects(&esa).len(), 8);
+    assert_eq!(
+        mail_flow_objects(&esa).len(),
+        8,
+        "{}",
+        serde_json::to_string_pretty(&esa.status).unwrap()
+    );
     let state = exchange(&env, WOODGROVE).await;
     assert_eq!(listed(&state, "pimRequests"), 1, "no second request");
     let members = |s: &Value, group: &str| -> Vec<String> {

@@ -468,5 +468,34 @@ async fn a_status_apply_owns_its_fields_and_honours_a_resource_version() {
         .await
         .unwrap();
     assert_eq!(third.status.unwrap().user_count, 3);
+
+    // A map applied empty, then with members: the members stay (it is their parent).
+    let mut esa: ExchangeServiceAccount =
+        serde_saphyr::from_str(&example_account("inline-inbound.yaml")).unwrap();
+    esa.metadata.namespace = None;
+    let esas: Api<ExchangeServiceAccount> = Api::default_namespaced(c.client.clone());
+    let esa = esas.create(&PostParams::default(), &esa).await.unwrap();
+    let status = |mail_flow: serde_json::Value| {
+        Patch::Apply(json!({
+            "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
+            "metadata": {"name": esa.name_any()}, "status": {"mailFlow": mail_flow},
+        }))
+    };
+    esas.patch_status(&esa.name_any(), &params, &status(json!({})))
+        .await
+        .unwrap();
+    let filled = esas
+        .patch_status(
+            &esa.name_any(),
+            &params,
+            &status(json!({"objects": ["TransportRule/r"]})),
+        )
+        .await
+        .unwrap();
+    let mail_flow = filled.status.and_then(|s| s.mail_flow);
+    assert_eq!(
+        mail_flow.map(|m| m.objects),
+        Some(vec!["TransportRule/r".to_string()])
+    );
     c.shutdown().await;
 }

@@ -68,11 +68,19 @@ fn apply_over(w: &Write, old: &Value, applied: Value, manager: &str) -> Result<V
     let mut overlay = applied;
     strip_nulls(&mut overlay);
     patch::merge(&mut next, &overlay);
+    // A field this manager applied before and no longer does is removed, unless another
+    // manager owns it or it is the parent of what is applied now (a map applied empty before
+    // and with members now).
     for path in previous.difference(&applied_fields) {
-        if !others.contains(path) {
+        let parent_of_applied = applied_fields
+            .iter()
+            .any(|a| a.len() > path.len() && a.starts_with(path));
+        if !others.contains(path) && !parent_of_applied {
             patch::remove_field(&mut next, path);
         }
     }
+    // Removing a member may leave its map empty and remove it; what is applied stays.
+    patch::merge(&mut next, &overlay);
     // The subresource's part is taken first (a status apply keeps the stored metadata), then
     // the ownership this apply leaves is recorded on what is stored.
     let mut next = next_state(t, old, next);

@@ -16,7 +16,10 @@ pub mod role;
 mod session;
 
 pub use cleanup::cleanup;
-use plan::{Current, Plan, Step, allow_list_change, has, make_plan, removal_rank};
+use plan::{
+    AllowChange, Current, PassResult, Plan, Step, allow_list_change, has, mail_flow_checks,
+    make_plan, removal_rank,
+};
 use session::{MailFlowSession, SessionError, name_of, params};
 
 use std::collections::{BTreeMap, BTreeSet};

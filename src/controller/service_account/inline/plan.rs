@@ -139,6 +139,77 @@ pub(super) fn removal_rank(id: &str) -> u8 {
     }
 }
 
+/// What a completed pass did and found, for its checks.
+pub(super) struct PassResult<'a> {
+    /// How many objects are wanted.
+    pub(super) wanted: usize,
+    /// Ids of the objects created.
+    pub(super) created: &'a [String],
+    /// Names taken by objects the operator does not own.
+    pub(super) conflicts: &'a [String],
+    /// Security checks that failed.
+    pub(super) failed: &'a [String],
+    /// Owned objects changed outside the operator (drift policy Report).
+    pub(super) drift: &'a [String],
+}
+
+/// The pass's checks: `MailFlowConfigured`, `SecuritySettingsVerified`, `MailFlowDrifted`.
+pub(super) fn mail_flow_checks(pass: &PassResult<'_>) -> Vec<InlineCheck> {
+    let configured = if pass.conflicts.is_empty() {
+        let what = if pass.created.is_empty() {
+            format!("{} Exchange objects match the desired state.", pass.wanted)
+        } else {
+            format!(
+                "{} Exchange objects configured; created {}.",
+                pass.wanted,
+                pass.created.join(", ")
+            )
+        };
+        InlineCheck::positive(MAIL_FLOW_CONFIGURED, true, "Configured", what)
+    } else {
+        not_configured(
+            "NameConflict",
+            format!(
+                "Objects with these names exist and were not created by exo-operator: {}. Rename them or choose another spec.inline.mailFlow.namePrefix.",
+                pass.conflicts.join(", ")
+            ),
+        )
+        .needing_a_human()
+    };
+    let verified = if pass.failed.is_empty() {
+        InlineCheck::positive(
+            SECURITY_SETTINGS_VERIFIED,
+            true,
+            "Verified",
+            "Enhanced filtering, the allow list, rule order and mail domains are right.".into(),
+        )
+    } else {
+        InlineCheck::positive(
+            SECURITY_SETTINGS_VERIFIED,
+            false,
+            "ChecksFailed",
+            pass.failed.join("; "),
+        )
+    };
+    let drifted = pass.drift.is_empty();
+    let drift = InlineCheck {
+        type_: MAIL_FLOW_DRIFTED,
+        status: !drifted,
+        healthy: drifted,
+        reason: if drifted { "InSync" } else { "Drifted" }.into(),
+        message: if drifted {
+            "Owned Exchange objects match the desired state.".into()
+        } else {
+            format!(
+                "Changed outside the operator (drift policy Report, nothing was changed): {}",
+                pass.drift.join("; ")
+            )
+        },
+        needs_human: false,
+    };
+    vec![configured, verified, drift]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +316,75 @@ mod tests {
             change.drift,
             ["HostedConnectionFilterPolicy/Default: IPAllowList lacks 203.0.113.0/24"]
         );
+    }
+
+    #[test]
+    fn a_pass_reports_what_it_created_conflicts_checks_and_drift() {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // (created, conflicts, failed, drift) → (configured reason, verified, drifted, human)
+        let table = [
+            (
+                vec![],
+                vec![],
+                vec![],
+                vec![],
+                ("Configured", true, false, false),
+            ),
+            (
+                vec!["Group/g"],
+                vec![],
+                vec![],
+                vec![],
+                ("Configured", true, false, false),
+            ),
+            (
+                vec![],
+                vec!["Rule r"],
+                vec![],
+                vec![],
+                ("NameConflict", true, false, true),
+            ),
+            (
+                vec![],
+                vec![],
+                vec!["allow list"],
+                vec![],
+                ("Configured", false, false, false),
+            ),
+            (
+                vec![],
+                vec![],
+                vec![],
+                vec!["Rule r: changed"],
+                ("Configured", true, true, false),
+            ),
+        ];
+        for (created, conflicts, failed, drift, want) in table {
+            let (created, conflicts, failed, drift) =
+                (ids(&created), ids(&conflicts), ids(&failed), ids(&drift));
+            let checks = mail_flow_checks(&PassResult {
+                wanted: 8,
+                created: &created,
+                conflicts: &conflicts,
+                failed: &failed,
+                drift: &drift,
+            });
+            let types: Vec<_> = checks.iter().map(|c| c.type_).collect();
+            assert_eq!(
+                types,
+                [
+                    MAIL_FLOW_CONFIGURED,
+                    SECURITY_SETTINGS_VERIFIED,
+                    MAIL_FLOW_DRIFTED
+                ]
+            );
+            assert_eq!(checks[0].reason, want.0);
+            assert_eq!(checks[0].needs_human, want.3);
+            assert_eq!(checks[1].status, want.1);
+            assert_eq!((checks[2].status, checks[2].healthy), (want.2, !want.2));
+            if let Some(id) = created.first() {
+                assert!(checks[0].message.contains(id.as_str()));
+            }
+        }
     }
 }

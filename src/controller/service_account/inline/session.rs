@@ -193,30 +193,54 @@ impl MailFlowSession<'_> {
         Ok(created)
     }
 
+    /// Carries out the plan of a pass: the intent log, the creates and corrections, the
+    /// allow list, the removal of what is no longer wanted, then the security settings read
+    /// back. Returns the new mail-flow status and the pass's checks, or the status as far as
+    /// it got with the failure.
     pub(super) async fn apply(
         &self,
         wanted: &[DesiredObject],
-        mut status: MailFlowStatus,
+        status: MailFlowStatus,
         inputs: &Gathered,
         current: std::result::Result<Current, ExchangeError>,
     ) -> std::result::Result<(MailFlowStatus, Vec<InlineCheck>), SessionError> {
-        macro_rules! attempt {
-            ($e:expr) => {
-                match $e {
-                    Ok(v) => v,
-                    Err(error) => return Err(SessionError { status, error }),
-                }
-            };
-        }
-        let current = attempt!(current);
+        let current = match current {
+            Ok(c) => c,
+            Err(error) => return Err(SessionError { status, error }),
+        };
         let report = self.spec.mail_flow.drift_policy == DriftPolicy::Report;
         let mut plan = make_plan(wanted, &current, &status, report);
         let ips = &self.spec.mail_flow.service_ip_ranges;
         let allow = allow_list_change(ips, &current.allow, &status.allow_list_entries, report);
         plan.drift.extend(allow.drift.iter().cloned());
 
-        // The intent log: every object about to be created and every allow-list entry about to
-        // be added is recorded in one write before any of them exists.
+        let status = self.record_intent(status, &plan, &allow).await?;
+        let (status, created) = self.write(wanted, &plan, &allow, status).await?;
+        let mut status = self.remove_unwanted(wanted, status).await?;
+        let failed = match self.security_settings(inputs).await {
+            Ok(failed) => failed,
+            Err(error) => return Err(SessionError { status, error }),
+        };
+        status.failed_checks = failed.clone();
+        status.drift = plan.drift.clone();
+        let checks = mail_flow_checks(&PassResult {
+            wanted: wanted.len(),
+            created: &created,
+            conflicts: &plan.conflicts,
+            failed: &failed,
+            drift: &plan.drift,
+        });
+        Ok((status, checks))
+    }
+
+    /// The intent log: every object about to be created and every allow-list entry about to
+    /// be added is recorded in one write before any of them exists.
+    async fn record_intent(
+        &self,
+        status: MailFlowStatus,
+        plan: &Plan,
+        allow: &AllowChange,
+    ) -> std::result::Result<MailFlowStatus, SessionError> {
         let mut intent = status.clone();
         intent.objects.extend(plan.new_ids.iter().cloned());
         for ip in &allow.add {
@@ -236,49 +260,79 @@ impl MailFlowSession<'_> {
                 error: ExchangeError::from_response("record", 503, b"", None),
             });
         }
-        status = intent;
+        Ok(intent)
+    }
 
-        // Groups and connectors do not depend on one another, nor on the allow list: they are
-        // written at once. Rules name them, and are created one by one in their order.
+    /// Creates and corrects the wanted objects and changes the allow list. Groups and
+    /// connectors do not depend on one another, nor on the allow list: they are written at
+    /// once. Rules name them, and are created one by one in their order. Returns the ids of
+    /// the objects created.
+    async fn write(
+        &self,
+        wanted: &[DesiredObject],
+        plan: &Plan,
+        allow: &AllowChange,
+        status: MailFlowStatus,
+    ) -> std::result::Result<(MailFlowStatus, Vec<String>), SessionError> {
         let (first, rules): (Vec<_>, Vec<_>) = wanted
             .iter()
             .zip(plan.steps.iter())
             .partition(|(o, _)| o.kind != Kind::TransportRule);
         let objects = futures::future::join_all(first.iter().map(|(o, s)| self.carry_out(o, s)));
-        let allow_write = async {
-            if allow.add.is_empty() && allow.remove.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut change = json!({"@odata.type": "#Exchange.GenericHashTable"});
-            if !allow.add.is_empty() {
-                change["Add"] = json!(allow.add);
-            }
-            if !allow.remove.is_empty() {
-                change["Remove"] = json!(allow.remove);
-            }
-            self.run(
-                "Set-HostedConnectionFilterPolicy",
-                json!({"Identity": "Default", "IPAllowList": change}),
-            )
-            .await
-        };
-        let (objects, allow_written) = futures::join!(objects, allow_write);
+        let (objects, allow_written) = futures::join!(objects, self.write_allow_list(allow));
         let mut created = Vec::new();
+        let mut status = status;
         for ((object, _), outcome) in first.iter().zip(objects) {
-            if attempt!(outcome) {
-                created.push(object.id());
+            match outcome {
+                Ok(true) => created.push(object.id()),
+                Ok(false) => {}
+                Err(error) => return Err(SessionError { status, error }),
             }
         }
-        attempt!(allow_written);
+        if let Err(error) = allow_written {
+            return Err(SessionError { status, error });
+        }
+        let ips = &self.spec.mail_flow.service_ip_ranges;
         status.allow_list_entries.retain(|e| has(ips, e));
         for (object, step) in rules {
-            if attempt!(self.carry_out(object, step).await) {
-                created.push(object.id());
+            match self.carry_out(object, step).await {
+                Ok(true) => created.push(object.id()),
+                Ok(false) => {}
+                Err(error) => return Err(SessionError { status, error }),
             }
         }
+        Ok((status, created))
+    }
 
-        // Owned objects no longer wanted (e.g. the outbound set after a change back to
-        // Inbound): rules first, then connectors, then groups.
+    /// Adds and removes the allow-list entries of the change, if any.
+    async fn write_allow_list(
+        &self,
+        allow: &AllowChange,
+    ) -> std::result::Result<Vec<Value>, ExchangeError> {
+        if allow.add.is_empty() && allow.remove.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut change = json!({"@odata.type": "#Exchange.GenericHashTable"});
+        if !allow.add.is_empty() {
+            change["Add"] = json!(allow.add);
+        }
+        if !allow.remove.is_empty() {
+            change["Remove"] = json!(allow.remove);
+        }
+        self.run(
+            "Set-HostedConnectionFilterPolicy",
+            json!({"Identity": "Default", "IPAllowList": change}),
+        )
+        .await
+    }
+
+    /// Removes owned objects no longer wanted (e.g. the outbound set after a change back to
+    /// Inbound): rules first, then connectors, then groups.
+    async fn remove_unwanted(
+        &self,
+        wanted: &[DesiredObject],
+        mut status: MailFlowStatus,
+    ) -> std::result::Result<MailFlowStatus, SessionError> {
         let wanted_ids: Vec<String> = wanted.iter().map(DesiredObject::id).collect();
         let mut stale: Vec<String> = status
             .objects
@@ -289,117 +343,46 @@ impl MailFlowSession<'_> {
         stale.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
         for id in stale {
             let (noun, name) = id.split_once('/').unwrap_or(("", ""));
-            match self
+            let removed = self
                 .run(
                     &format!("Remove-{noun}"),
                     json!({"Identity": name, "Confirm": false}),
                 )
-                .await
-            {
+                .await;
+            match removed {
                 Ok(_) => {}
                 Err(e) if e.failure == ExchangeFailure::NotFound => {}
                 Err(error) => return Err(SessionError { status, error }),
             }
             status.objects.retain(|o| o != &id);
-            self.event(
-                "MailFlowRemoved",
-                &id,
-                format!("Removed {id}, no longer needed."),
-            )
-            .await;
+            let note = format!("Removed {id}, no longer needed.");
+            self.event("MailFlowRemoved", &id, note).await;
         }
-        let Plan {
-            drift, conflicts, ..
-        } = plan;
+        Ok(status)
+    }
 
-        // Security settings, read back after the changes.
-        let (rules, inbound, allow) = attempt!(futures::try_join!(
+    /// The security settings, read back after the changes: what fails.
+    async fn security_settings(
+        &self,
+        inputs: &Gathered,
+    ) -> std::result::Result<Vec<String>, ExchangeError> {
+        let (rules, inbound, allow) = futures::try_join!(
             self.list(Kind::TransportRule),
             self.list(Kind::InboundConnector),
             self.allow_list()
-        ));
+        )?;
         let names = Names::new(&self.spec.mail_flow.name_prefix);
         let return_connector = inbound
             .iter()
             .find(|c| name_of(c).eq_ignore_ascii_case(&names.return_connector()));
-        let failed = checks::failed(&checks::Tenant {
-            service_ips: ips,
+        Ok(checks::failed(&checks::Tenant {
+            service_ips: &self.spec.mail_flow.service_ip_ranges,
             return_connector,
             allow_list: &allow,
             rules: &rules,
             inbound_rule: &names.inbound_rule(),
             protected_domains: &inputs.protected_domains,
             mail_domains: &inputs.mail_domains,
-        });
-        status.failed_checks = failed.clone();
-        status.drift = drift.clone();
-
-        let mut out = Vec::new();
-        if conflicts.is_empty() {
-            let what = if created.is_empty() {
-                format!("{} Exchange objects match the desired state.", wanted.len())
-            } else {
-                format!(
-                    "{} Exchange objects configured; created {}.",
-                    wanted.len(),
-                    created.join(", ")
-                )
-            };
-            out.push(InlineCheck::positive(
-                MAIL_FLOW_CONFIGURED,
-                true,
-                "Configured",
-                what,
-            ));
-        } else {
-            out.push(
-                not_configured(
-                    "NameConflict",
-                    format!(
-                        "Objects with these names exist and were not created by exo-operator: {}. Rename them or choose another spec.inline.mailFlow.namePrefix.",
-                        conflicts.join(", ")
-                    ),
-                )
-                .needing_a_human(),
-            );
-        }
-        out.push(if failed.is_empty() {
-            InlineCheck::positive(
-                SECURITY_SETTINGS_VERIFIED,
-                true,
-                "Verified",
-                "Enhanced filtering, the allow list, rule order and mail domains are right.".into(),
-            )
-        } else {
-            InlineCheck::positive(
-                SECURITY_SETTINGS_VERIFIED,
-                false,
-                "ChecksFailed",
-                failed.join("; "),
-            )
-        });
-        out.push(if drift.is_empty() {
-            InlineCheck {
-                type_: MAIL_FLOW_DRIFTED,
-                status: false,
-                healthy: true,
-                reason: "InSync".into(),
-                message: "Owned Exchange objects match the desired state.".into(),
-                needs_human: false,
-            }
-        } else {
-            InlineCheck {
-                type_: MAIL_FLOW_DRIFTED,
-                status: true,
-                healthy: false,
-                reason: "Drifted".into(),
-                message: format!(
-                    "Changed outside the operator (drift policy Report, nothing was changed): {}",
-                    drift.join("; ")
-                ),
-                needs_human: false,
-            }
-        });
-        Ok((status, out))
+        }))
     }
 }
