@@ -203,7 +203,9 @@ async fn live_statuses_read_as_gitops_tools_expect() {
     env.approve(&env::user_code(&esa)).await;
     reads_as(&env.wait_ready("fabrikam").await, "Current", "Healthy");
     let list = env
-        .wait_list("fabrikam-vip", "Ready", |l| list_is(l, "Ready"))
+        .wait_for(env.lists(), "fabrikam-vip", "Ready", |l| {
+            list_is(l, "Ready")
+        })
         .await;
     reads_as(&list, "Current", "Healthy");
 

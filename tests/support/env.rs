@@ -306,16 +306,6 @@ impl Env {
         self.wait_account(name, "Ready", |e| is(e, "Ready")).await
     }
 
-    /// Waits until list `name` satisfies `pred`.
-    pub async fn wait_list(
-        &self,
-        name: &str,
-        what: &str,
-        pred: impl Fn(&SyncTargetList) -> bool,
-    ) -> SyncTargetList {
-        self.wait_for(self.lists(), name, what, pred).await
-    }
-
     /// POSTs to the simulator's control API.
     pub async fn control(&self, path: &str, body: Value) -> Value {
         self.control_with(reqwest::Method::POST, path, body).await
