@@ -3,6 +3,9 @@
 //! engine depend on nothing of the operator or of its API, so that they judge it rather than
 //! agree with it; the API depends on nothing of the operator.
 
+#[path = "support/process.rs"]
+mod process;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
@@ -21,12 +24,8 @@ fn workspace_closure() -> BTreeMap<String, BTreeSet<String>> {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stdout = process::succeeded(out, "cargo metadata");
+    let meta: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     let packages = meta["packages"].as_array().unwrap();
     let members: BTreeSet<String> = packages
         .iter()

@@ -4,6 +4,8 @@
 
 #[path = "support/env.rs"]
 mod env;
+#[path = "support/process.rs"]
+mod process;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -73,12 +75,8 @@ print(json.dumps({"status": hs["status"], "message": hs["message"]}))
         .write_all(json!({"obj": obj, "script": script}).to_string().as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the health script failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stdout = process::succeeded(out, "the health script failed");
+    let v: Value = serde_json::from_slice(&stdout).unwrap();
     (
         v["status"].as_str().unwrap().to_string(),
         v["message"].as_str().unwrap_or("").to_string(),
@@ -104,31 +102,35 @@ fn account(
         "status": {"observedGeneration": 1, "conditions": conditions}})
 }
 
+/// Asserts that kstatus reads `obj` as `kstatus_status` and the Argo CD health check as
+/// `argo_status`.
+fn reads_as(obj: &impl serde::Serialize, kstatus_status: &str, argo_status: &str) {
+    let value = serde_json::to_value(obj).unwrap();
+    assert_eq!(kstatus(&value), kstatus_status, "{value}");
+    assert_eq!(argo_health(&value).0, argo_status, "{value}");
+}
+
+/// A case: its name, the object, the Argo CD health check's status and a test of its message,
+/// kstatus's status.
+struct Case(
+    &'static str,
+    Value,
+    &'static str,
+    fn(&str) -> bool,
+    &'static str,
+);
+
 #[test]
 fn the_argo_cd_health_check_and_kstatus_agree_on_each_case() {
     let no_status = json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList", "metadata": {"name": "a", "generation": 1}});
-    assert_eq!(argo_health(&no_status).0, "Progressing");
-    assert_eq!(kstatus(&no_status), "InProgress");
-
     let ready = account(
         (true, "Ready", "Access is granted."),
         (false, "Ready", ""),
         (false, "Ready", ""),
     );
-    assert_eq!(
-        argo_health(&ready),
-        ("Healthy".into(), "Access is granted.".into())
-    );
-    assert_eq!(kstatus(&ready), "Current");
-
     // A spec change not yet observed is progress, even if the old generation was Ready.
     let mut newer = ready.clone();
     newer["metadata"]["generation"] = json!(2);
-    let (status, message) = argo_health(&newer);
-    assert_eq!(status, "Progressing");
-    assert!(message.contains("generation 2"), "{message}");
-    assert_eq!(kstatus(&newer), "InProgress");
-
     let stalled = account(
         (false, "ConsentRequired", "Grant admin consent."),
         (false, "ConsentRequired", "Waiting for a human."),
@@ -138,24 +140,54 @@ fn the_argo_cd_health_check_and_kstatus_agree_on_each_case() {
             "Grant admin consent at https://login/...",
         ),
     );
-    let (status, message) = argo_health(&stalled);
-    assert_eq!(status, "Degraded");
-    assert!(message.starts_with("ConsentRequired: "), "{message}");
-    assert_eq!(kstatus(&stalled), "Failed");
-
     let working = account(
         (false, "RolePropagating", "Waiting for Exchange."),
         (true, "RolePropagating", "Waiting for Exchange."),
         (false, "Progressing", ""),
     );
-    assert_eq!(
-        argo_health(&working),
-        (
-            "Progressing".into(),
-            "RolePropagating: Waiting for Exchange.".into()
-        )
-    );
-    assert_eq!(kstatus(&working), "InProgress");
+    let cases = [
+        Case(
+            "no status",
+            no_status,
+            "Progressing",
+            |_| true,
+            "InProgress",
+        ),
+        Case(
+            "ready",
+            ready,
+            "Healthy",
+            |m| m == "Access is granted.",
+            "Current",
+        ),
+        Case(
+            "newer",
+            newer,
+            "Progressing",
+            |m| m.contains("generation 2"),
+            "InProgress",
+        ),
+        Case(
+            "stalled",
+            stalled,
+            "Degraded",
+            |m| m.starts_with("ConsentRequired: "),
+            "Failed",
+        ),
+        Case(
+            "working",
+            working,
+            "Progressing",
+            |m| m == "RolePropagating: Waiting for Exchange.",
+            "InProgress",
+        ),
+    ];
+    for Case(case, obj, argo_status, argo_message, kstatus_status) in cases {
+        let (status, message) = argo_health(&obj);
+        assert_eq!(status, argo_status, "{case}: {message}");
+        assert!(argo_message(&message), "{case}: {message}");
+        assert_eq!(kstatus(&obj), kstatus_status, "{case}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,28 +198,21 @@ async fn live_statuses_read_as_gitops_tools_expect() {
     let esa = env
         .wait_account("fabrikam", "the sign-in prompt", |e| is(e, "Stalled"))
         .await;
-    let value = serde_json::to_value(&esa).unwrap();
-    assert_eq!(kstatus(&value), "Failed");
-    assert_eq!(argo_health(&value).0, "Degraded");
+    reads_as(&esa, "Failed", "Degraded");
 
     env.approve(&env::user_code(&esa)).await;
-    let esa = env.wait_ready("fabrikam").await;
-    let value = serde_json::to_value(&esa).unwrap();
-    assert_eq!(kstatus(&value), "Current");
-    assert_eq!(argo_health(&value).0, "Healthy");
+    reads_as(&env.wait_ready("fabrikam").await, "Current", "Healthy");
     let list = env
-        .wait_list("fabrikam-vip", "Ready", |l| list_is(l, "Ready"))
+        .wait_for(env.lists(), "fabrikam-vip", "Ready", |l| {
+            list_is(l, "Ready")
+        })
         .await;
-    let value = serde_json::to_value(&list).unwrap();
-    assert_eq!(kstatus(&value), "Current");
-    assert_eq!(argo_health(&value).0, "Healthy");
+    reads_as(&list, "Current", "Healthy");
 
     // An application-consent account that is missing consent reads the same way.
     env.apply_example("api-all-users.yaml").await;
     let esa = env
         .wait_reason("contoso", "Authorized", "ConsentRequired")
         .await;
-    let value = serde_json::to_value(&esa).unwrap();
-    assert_eq!(kstatus(&value), "Failed");
-    assert_eq!(argo_health(&value).0, "Degraded");
+    reads_as(&esa, "Failed", "Degraded");
 }

@@ -17,6 +17,7 @@ use exo_sim_m365::SimOptions;
 use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET, demo};
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 const NORTHWIND: &str = "northwind.onmicrosoft.com";
@@ -102,15 +103,8 @@ fn listed(state: &Value, key: &str) -> usize {
 
 /// The entries of the tenant's connection-filter allow list.
 fn allow_list(state: &Value) -> Vec<String> {
-    state["exchange"]["HostedConnectionFilterPolicy"]["Default"]["IPAllowList"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
+    let list = &state["exchange"]["HostedConnectionFilterPolicy"]["Default"]["IPAllowList"];
+    Vec::<String>::deserialize(list).unwrap_or_default()
 }
 
 /// Asks for a check of account `name` now, as `kubectl annotate` would.

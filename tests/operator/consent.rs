@@ -125,7 +125,9 @@ async fn device_code_selected_users_then_revoked_grant_notifies_once_and_recover
     assert!(grant.data.unwrap().contains_key("refresh-token"));
     assert_eq!(grant.metadata.owner_references.unwrap()[0].name, "fabrikam");
     let stl = env
-        .wait_list("fabrikam-vip", "Ready", |l| list_is(l, "Ready"))
+        .wait_for(env.lists(), "fabrikam-vip", "Ready", |l| {
+            list_is(l, "Ready")
+        })
         .await;
     let status = stl.status.unwrap();
     let mut upns: Vec<String> = status

@@ -36,7 +36,7 @@ async fn selected_to_all_and_back_without_a_new_grant() {
         .await;
     assert_eq!(esa.status.unwrap().sync.unwrap().groups, 1);
     let stl = env
-        .wait_list("contoso-few", "resolved", |l| {
+        .wait_for(env.lists(), "contoso-few", "resolved", |l| {
             l.status.as_ref().is_some_and(|s| !s.unresolved.is_empty())
         })
         .await;
@@ -75,7 +75,7 @@ async fn a_list_applied_before_its_account_waits_a_grace_then_follows_the_accoun
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(env.lists().get("early").await.unwrap().status.is_none());
     let stl = env
-        .wait_list("early", "the missing account", |l| {
+        .wait_for(env.lists(), "early", "the missing account", |l| {
             list_ready_reason(l) == "False:ServiceAccountNotFound"
         })
         .await;
@@ -88,7 +88,7 @@ async fn a_list_applied_before_its_account_waits_a_grace_then_follows_the_accoun
 
     // The account appears, selecting everyone: the list says it is not selected.
     env.apply_example("api-all-users.yaml").await;
-    env.wait_list("early", "not selected", |l| {
+    env.wait_for(env.lists(), "early", "not selected", |l| {
         list_ready_reason(l) == "False:NotSelected"
     })
     .await;
@@ -96,7 +96,7 @@ async fn a_list_applied_before_its_account_waits_a_grace_then_follows_the_accoun
     // The account selects it: resolved and Ready.
     select(&env, "early").await;
     let stl = env
-        .wait_list("early", "resolved", |l| {
+        .wait_for(env.lists(), "early", "resolved", |l| {
             list_ready_reason(l) == "True:Resolved"
         })
         .await;
@@ -122,7 +122,7 @@ async fn a_list_resolved_while_grants_are_confirmed_is_written_only_once_they_ho
     // The list was looked up in the tenant at the same time, but nothing it found was kept.
     assert!(env.m365.count("GET /v1.0/users/ada@contoso.com") >= 1);
     let stl = env
-        .wait_list("few", "waiting for the grant", |l| {
+        .wait_for(env.lists(), "few", "waiting for the grant", |l| {
             list_ready_reason(l) == "False:WaitingForGrant"
         })
         .await;
@@ -132,7 +132,7 @@ async fn a_list_resolved_while_grants_are_confirmed_is_written_only_once_they_ho
 
     env.control_delete("/faults", json!({})).await;
     let stl = env
-        .wait_list("few", "resolved", |l| {
+        .wait_for(env.lists(), "few", "resolved", |l| {
             list_ready_reason(l) == "True:Resolved"
         })
         .await;

@@ -18,7 +18,7 @@ use exo_api::exchange_service_account::ExchangeServiceAccount;
 use exo_sim_kube::EmulatorOptions;
 
 use super::cluster::wait::until;
-use super::{Cluster, TIMEOUT, create_config_map, example_account, kubectl, repo};
+use super::{Cluster, TIMEOUT, create_config_map, example_account, kubectl, refusal, repo};
 
 /// Waits (bounded) until a real controller manager's garbage collector watches the accounts.
 /// It looks for new resource kinds every 30 s, and an owner deleted before it watches its kind
@@ -34,14 +34,7 @@ async fn wait_for_the_garbage_collector(
         let name = format!("gc-probe-{probe}");
         let mut owner = ExchangeServiceAccount::new(&name, template.spec.clone());
         owner = esas.create(&PostParams::default(), &owner).await.unwrap();
-        let dependent = Secret {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                owner_references: Some(vec![owner.controller_owner_ref(&()).unwrap()]),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let dependent = secret(owned_by(&name, &owner));
         secrets
             .create(&PostParams::default(), &dependent)
             .await
@@ -65,136 +58,106 @@ async fn wait_for_the_garbage_collector(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kube_client_gets_real_semantics() {
-    let c = Cluster::start().await;
-    let client = c.client.clone();
-    c.install_crds().await;
-    let secrets: Api<Secret> = Api::default_namespaced(client.clone());
+/// A Secret with `metadata` (and no data).
+fn secret(metadata: ObjectMeta) -> Secret {
+    Secret {
+        metadata,
+        ..Default::default()
+    }
+}
 
-    // Create, stale update, generateName.
-    let s = secrets
-        .create(
-            &PostParams::default(),
-            &Secret {
-                metadata: ObjectMeta {
-                    name: Some("a".into()),
-                    ..Default::default()
-                },
-                string_data: Some([("k".to_string(), "v".to_string())].into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+/// Metadata of an object `name` owned (as its controller) by `owner`.
+fn owned_by(name: &str, owner: &ExchangeServiceAccount) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        owner_references: Some(vec![owner.controller_owner_ref(&()).unwrap()]),
+        ..Default::default()
+    }
+}
+
+/// Create, a stale update (409), generateName, a stored object sent back to create, and a
+/// namespace that does not exist.
+async fn secrets_conflict_and_are_named(secrets: &Api<Secret>, client: &kube::Client) {
+    let post = PostParams::default();
+    let s = Secret {
+        string_data: Some([("k".to_string(), "v".to_string())].into()),
+        ..secret(ObjectMeta {
+            name: Some("a".into()),
+            ..Default::default()
+        })
+    };
+    let s = secrets.create(&post, &s).await.unwrap();
     assert!(s.metadata.uid.is_some() && s.metadata.creation_timestamp.is_some());
     assert_eq!(s.data.as_ref().unwrap()["k"].0, b"v");
     let mut stale = s.clone();
-    secrets
-        .replace("a", &PostParams::default(), &s)
-        .await
-        .unwrap();
+    secrets.replace("a", &post, &s).await.unwrap();
     stale.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
     let mut updated = secrets.get("a").await.unwrap();
     updated.metadata.labels = Some([("x".to_string(), "z".to_string())].into());
-    secrets
-        .replace("a", &PostParams::default(), &updated)
-        .await
-        .unwrap();
-    let err = secrets
-        .replace("a", &PostParams::default(), &stale)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, kube::Error::Api(ref s) if s.code == 409),
-        "{err}"
-    );
-    let generated = secrets
-        .create(
-            &PostParams::default(),
-            &Secret {
-                metadata: ObjectMeta {
-                    generate_name: Some("gen-".into()),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    secrets.replace("a", &post, &updated).await.unwrap();
+    let err = refusal(secrets.replace("a", &post, &stale).await);
+    assert_eq!(err.code, 409, "{err:?}");
+    let generated = secret(ObjectMeta {
+        generate_name: Some("gen-".into()),
+        ..Default::default()
+    });
+    let generated = secrets.create(&post, &generated).await.unwrap();
     assert!(generated.name_any().starts_with("gen-") && generated.name_any().len() == 9);
     // A stored object sent back to create: its resourceVersion is refused first.
-    let err = secrets
-        .create(&PostParams::default(), &generated)
-        .await
-        .unwrap_err();
+    let err = refusal(secrets.create(&post, &generated).await);
     assert!(
-        matches!(err, kube::Error::Api(ref s) if s.code == 500
-            && s.message == "resourceVersion should not be set on objects to be created"),
+        err.code == 500
+            && err.message == "resourceVersion should not be set on objects to be created",
         "{err:?}"
     );
     let mut again = generated.clone();
     again.metadata.resource_version = None;
-    let err = secrets
-        .create(&PostParams::default(), &again)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "AlreadyExists"),
-        "{err:?}"
-    );
+    let err = refusal(secrets.create(&post, &again).await);
+    assert!(err.code == 409 && err.reason == "AlreadyExists", "{err:?}");
     assert!(secrets.get_opt("missing").await.unwrap().is_none());
     let elsewhere: Api<Secret> = Api::namespaced(client.clone(), "nowhere");
-    let mut generated = generated;
-    generated.metadata.namespace = None;
-    generated.metadata.resource_version = None;
-    assert!(
-        matches!(elsewhere.create(&PostParams::default(), &generated).await.unwrap_err(), kube::Error::Api(ref s) if s.code == 404)
-    );
+    again.metadata.namespace = None;
+    let err = refusal(elsewhere.create(&post, &again).await);
+    assert_eq!(err.code, 404, "{err:?}");
+}
 
-    // Status subresource and generation.
-    let esas: Api<ExchangeServiceAccount> = Api::default_namespaced(client.clone());
+/// The status subresource and generation: each write changes only its part, and the same
+/// patch twice stores nothing the second time.
+async fn status_is_a_subresource(c: &Cluster, esas: &Api<ExchangeServiceAccount>) {
     let esa: ExchangeServiceAccount =
         serde_saphyr::from_str(&example_account("api-all-users.yaml")).unwrap();
     let created = esas.create(&PostParams::default(), &esa).await.unwrap();
     assert_eq!(created.metadata.generation, Some(1));
-    let with_status = esas
-        .patch_status(
-            "contoso",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"status": {"message": "hi"}, "spec": {"tenant": "ignored.example.com"}}),
-            ),
-        )
-        .await
-        .unwrap();
+    // A merge patch of the account, to its status subresource or to the object.
+    let merge = async |patch: serde_json::Value, status: bool| {
+        let (patch, params) = (Patch::Merge(patch), PatchParams::default());
+        let written = match status {
+            true => esas.patch_status("contoso", &params, &patch).await,
+            false => esas.patch("contoso", &params, &patch).await,
+        };
+        written.unwrap()
+    };
+    let with_status = merge(
+        json!({"status": {"message": "hi"}, "spec": {"tenant": "ignored.example.com"}}),
+        true,
+    )
+    .await;
     assert_eq!(with_status.metadata.generation, Some(1));
     assert_eq!(with_status.spec.tenant, "contoso.onmicrosoft.com");
     assert_eq!(with_status.status.unwrap().message.as_deref(), Some("hi"));
-    let changed = esas
-        .patch(
-            "contoso",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"spec": {"policies": ["Strict"]}, "status": {"message": "ignored"}}),
-            ),
-        )
-        .await
-        .unwrap();
+    let changed = merge(
+        json!({"spec": {"policies": ["Strict"]}, "status": {"message": "ignored"}}),
+        false,
+    )
+    .await;
     assert_eq!(changed.metadata.generation, Some(2));
     assert_eq!(changed.status.unwrap().message.as_deref(), Some("hi"));
     // The same patch twice: the second changes nothing and stores nothing. (Seen once on a
     // fresh kube-apiserver 1.31: the first repetition after a change got a new
     // resourceVersion; the next one never does.)
-    let noop = Patch::Merge(json!({"spec": {"policies": ["Strict"]}}));
-    let once = esas
-        .patch("contoso", &PatchParams::default(), &noop)
-        .await
-        .unwrap();
-    let same = esas
-        .patch("contoso", &PatchParams::default(), &noop)
-        .await
-        .unwrap();
+    let noop = json!({"spec": {"policies": ["Strict"]}});
+    let once = merge(noop.clone(), false).await;
+    let same = merge(noop, false).await;
     assert_eq!(
         same.metadata.resource_version, once.metadata.resource_version,
         "a no-op write stores nothing"
@@ -205,32 +168,24 @@ async fn kube_client_gets_real_semantics() {
             changed.metadata.resource_version
         );
     }
+}
 
-    // Finalizers hold deletion; owner references collect dependents.
+/// Finalizers hold deletion; owner references collect dependents.
+async fn finalizers_hold_and_owners_collect(
+    c: &Cluster,
+    esas: &Api<ExchangeServiceAccount>,
+    secrets: &Api<Secret>,
+) {
     if c.emulator.is_none() {
-        wait_for_the_garbage_collector(&esas, &secrets, &esas.get("contoso").await.unwrap()).await;
+        wait_for_the_garbage_collector(esas, secrets, &esas.get("contoso").await.unwrap()).await;
     }
     esas.patch("contoso", &PatchParams::default(), &Patch::Json::<()>(serde_json::from_value(json!([{"op": "add", "path": "/metadata/finalizers", "value": ["exo-operator.io/cleanup"]}])).unwrap()))
         .await
         .unwrap();
-    let owner = esas
-        .get("contoso")
-        .await
-        .unwrap()
-        .controller_owner_ref(&())
-        .unwrap();
+    let owner = esas.get("contoso").await.unwrap();
+    let dependent = secret(owned_by("owned", &owner));
     secrets
-        .create(
-            &PostParams::default(),
-            &Secret {
-                metadata: ObjectMeta {
-                    name: Some("owned".into()),
-                    owner_references: Some(vec![owner]),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
+        .create(&PostParams::default(), &dependent)
         .await
         .unwrap();
     esas.delete("contoso", &DeleteParams::default())
@@ -258,7 +213,18 @@ async fn kube_client_gets_real_semantics() {
         Some(_) => Err("the dependent to be garbage-collected".to_string()),
     })
     .await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_client_gets_real_semantics() {
+    let c = Cluster::start().await;
+    let client = c.client.clone();
+    c.install_crds().await;
+    let secrets: Api<Secret> = Api::default_namespaced(client.clone());
+    secrets_conflict_and_are_named(&secrets, &client).await;
+    let esas: Api<ExchangeServiceAccount> = Api::default_namespaced(client.clone());
+    status_is_a_subresource(&c, &esas).await;
+    finalizers_hold_and_owners_collect(&c, &esas, &secrets).await;
     // The write audit (the emulator's, or the real server's audit log).
     let writes = c.writes();
     assert!(
@@ -458,10 +424,8 @@ async fn a_status_apply_owns_its_fields_and_honours_a_resource_version() {
 
     // Applied to the version it was computed from: refused once the object has moved on.
     let stale = apply(json!({"userCount": 3}), list.resource_version());
-    match lists.patch_status("finance", &params, &stale).await {
-        Err(kube::Error::Api(e)) => assert_eq!((e.code, e.reason.as_str()), (409, "Conflict")),
-        other => panic!("a stale resourceVersion was accepted: {other:?}"),
-    }
+    let err = refusal(lists.patch_status("finance", &params, &stale).await);
+    assert_eq!((err.code, err.reason.as_str()), (409, "Conflict"));
     let current = apply(json!({"userCount": 3}), second.resource_version());
     let third = lists
         .patch_status("finance", &params, &current)

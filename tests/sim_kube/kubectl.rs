@@ -11,7 +11,7 @@ use serde_json::json;
 
 use exo_api::exchange_service_account::ExchangeServiceAccount;
 
-use super::{Cluster, TIMEOUT, apply, kubectl, repo};
+use super::{Cluster, TIMEOUT, apply, kubectl, refusal, repo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_applies_crds_and_examples_and_reads_them_back() {
@@ -122,15 +122,10 @@ async fn invalid_manifests_are_rejected_with_the_field_named() {
     let api: Api<ExchangeServiceAccount> = Api::default_namespaced(c.client.clone());
     let mut esa: ExchangeServiceAccount = serde_saphyr::from_str(&bad).unwrap();
     esa.spec.tenant = "not a tenant!".into();
-    let err = api.create(&PostParams::default(), &esa).await.unwrap_err();
-    match err {
-        kube::Error::Api(s) => {
-            assert_eq!(s.code, 422);
-            assert_eq!(s.reason, "Invalid");
-            assert!(s.message.contains("spec.tenant"), "{}", s.message);
-        }
-        other => panic!("{other}"),
-    }
+    let s = refusal(api.create(&PostParams::default(), &esa).await);
+    assert_eq!(s.code, 422);
+    assert_eq!(s.reason, "Invalid");
+    assert!(s.message.contains("spec.tenant"), "{}", s.message);
 
     // An unknown field: kubectl validates strictly by default and the field is named; with
     // validation off it is pruned, as the API server does.

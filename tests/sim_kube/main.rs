@@ -13,6 +13,8 @@ use kube::api::{Api, ObjectMeta, PostParams};
 
 #[path = "../support/cluster.rs"]
 mod cluster;
+#[path = "../support/process.rs"]
+mod process;
 use cluster::Cluster;
 
 mod kube_rs;
@@ -31,11 +33,7 @@ async fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
             .args(&args)
             .output()
             .expect("kubectl is installed");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        process::outcome(out)
     })
     .await
     .unwrap()
@@ -68,6 +66,15 @@ fn example_account(file: &str) -> String {
         .find(|d| d.contains("kind: ExchangeServiceAccount"))
         .unwrap()
         .to_string()
+}
+
+/// The API server's refusal of a request that must fail (its Status); any other outcome fails
+/// the test.
+fn refusal<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> Box<kube::core::Status> {
+    match result {
+        Err(kube::Error::Api(status)) => status,
+        other => panic!("expected the API server to refuse: {other:?}"),
+    }
 }
 
 /// Creates an empty ConfigMap named `name` and returns it as the API server has it.

@@ -70,6 +70,36 @@ impl Exo<'_> {
     }
 }
 
+/// One cmdlet call and what must come of it.
+enum Step {
+    /// The cmdlet with these parameters succeeds.
+    Ok(&'static str, Value),
+    /// It fails with this status and a body that names each of the words.
+    Refused(&'static str, Value, u16, &'static [&'static str]),
+    /// Its body names each of the words.
+    Shows(&'static str, Value, &'static [&'static str]),
+}
+
+impl Exo<'_> {
+    /// Runs `steps` in order, asserting what each must come to.
+    async fn run(&self, steps: impl IntoIterator<Item = Step>) {
+        for step in steps {
+            match step {
+                Step::Ok(cmdlet, params) => {
+                    self.ok(cmdlet, params).await;
+                }
+                Step::Refused(cmdlet, params, status, words) => {
+                    self.refused(cmdlet, params, status, words).await
+                }
+                Step::Shows(cmdlet, params, words) => {
+                    let (_, body) = self.invoke(cmdlet, params).await;
+                    assert!(words.iter().all(|w| body.contains(w)), "{cmdlet}: {body}");
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn exchange_admin_api_cmdlets_roles_validation_and_paging() {
     let mut world = exo_sim_m365::tenants::demo();
@@ -106,62 +136,30 @@ async fn exchange_admin_api_cmdlets_roles_validation_and_paging() {
     let body = exo.ok("Get-InboundConnector", json!({})).await;
     assert!(body.contains("@adminapi.warnings"));
 
-    // Connectors, groups, rules.
+    connectors_groups_and_rules(&exo).await;
+    connection_filter_paging_and_removal(&s, &exo).await;
+}
+
+/// Connectors, groups and transport rules: validation, and rule priorities renumbered on insert.
+async fn connectors_groups_and_rules(exo: &Exo<'_>) {
     let body = exo.ok("New-OutboundConnector", json!({"Name": "exo to service", "ConnectorType": "Partner", "UseMXRecord": false, "SmartHosts": ["relay.example.com"], "TlsSettings": "DomainValidation", "TlsDomain": "relay.example.com", "IsTransportRuleScoped": true, "Comment": "owner=exo-operator"})).await;
     assert!(body.contains("\"SmartHosts@odata.type\":\"#Collection(String)\""));
-    let refusals = [
-        (
-            "New-OutboundConnector",
-            json!({"Name": "broken", "UseMXRecord": false}),
-            &["SmartHosts must be specified"][..],
-        ),
-        (
-            "New-OutboundConnector",
-            json!({"Name": "exo to service", "UseMXRecord": true}),
-            &["ADObjectAlreadyExistsException"],
-        ),
-    ];
-    for (cmdlet, params, words) in refusals {
-        exo.refused(cmdlet, params, 400, words).await;
-    }
-    exo.ok("New-InboundConnector", json!({"Name": "exo from service", "SenderDomains": ["*"], "ConnectorType": "Partner", "SenderIPAddresses": ["203.0.113.0/24"], "RestrictDomainsToIPAddresses": true, "EFSkipIPs": ["203.0.113.0/24"]})).await;
-    let refusals = [
-        (
-            "New-InboundConnector",
-            json!({"Name": "x", "SenderDomains": ["*"], "BogusParameter": true}),
-            &["AmbiguousParameterSetException", "BogusParameter"][..],
-        ),
-        (
-            "New-InboundConnector",
-            json!({"Name": "x", "SenderDomains": ["*"], "ConnectorType": "Sideways"}),
-            &["ParameterBindingException"],
-        ),
-    ];
-    for (cmdlet, params, words) in refusals {
-        exo.refused(cmdlet, params, 400, words).await;
-    }
-    exo.ok(
-        "New-DistributionGroup",
-        json!({"Name": "exo inline incoming", "Type": "Security"}),
-    )
+    let group = "exo inline incoming";
+    let alice = "alice@woodgrove.com";
+    exo.run([
+        Step::Refused("New-OutboundConnector", json!({"Name": "broken", "UseMXRecord": false}), 400, &["SmartHosts must be specified"]),
+        Step::Refused("New-OutboundConnector", json!({"Name": "exo to service", "UseMXRecord": true}), 400, &["ADObjectAlreadyExistsException"]),
+        Step::Ok("New-InboundConnector", json!({"Name": "exo from service", "SenderDomains": ["*"], "ConnectorType": "Partner", "SenderIPAddresses": ["203.0.113.0/24"], "RestrictDomainsToIPAddresses": true, "EFSkipIPs": ["203.0.113.0/24"]})),
+        Step::Refused("New-InboundConnector", json!({"Name": "x", "SenderDomains": ["*"], "BogusParameter": true}), 400, &["AmbiguousParameterSetException", "BogusParameter"]),
+        Step::Refused("New-InboundConnector", json!({"Name": "x", "SenderDomains": ["*"], "ConnectorType": "Sideways"}), 400, &["ParameterBindingException"]),
+        Step::Ok("New-DistributionGroup", json!({"Name": group, "Type": "Security"})),
+        Step::Ok("Add-DistributionGroupMember", json!({"Identity": group, "Member": alice, "BypassSecurityGroupManagerCheck": true})),
+        Step::Refused("Add-DistributionGroupMember", json!({"Identity": group, "Member": alice}), 400, &["already a member"]),
+        Step::Shows("Get-DistributionGroupMember", json!({"Identity": group}), &["alice@woodgrove.com"]),
+    ])
     .await;
-    exo.ok("Add-DistributionGroupMember", json!({"Identity": "exo inline incoming", "Member": "alice@woodgrove.com", "BypassSecurityGroupManagerCheck": true})).await;
-    exo.refused(
-        "Add-DistributionGroupMember",
-        json!({"Identity": "exo inline incoming", "Member": "alice@woodgrove.com"}),
-        400,
-        &["already a member"],
-    )
-    .await;
-    let (_, body) = exo
-        .invoke(
-            "Get-DistributionGroupMember",
-            json!({"Identity": "exo inline incoming"}),
-        )
-        .await;
-    assert!(body.contains("alice@woodgrove.com"));
     for (name, priority) in [("exo route", 0), ("exo skip spam", 1), ("exo first", 0)] {
-        exo.ok("New-TransportRule", json!({"Name": name, "Priority": priority, "FromScope": "NotInOrganization", "SentToMemberOf": ["exo inline incoming"], "ExceptIfSenderIpRanges": ["203.0.113.0/24"], "RouteMessageOutboundConnector": "exo to service", "SetHeaderName": "X-Exo-Routed", "SetHeaderValue": "token", "StopRuleProcessing": true})).await;
+        exo.ok("New-TransportRule", json!({"Name": name, "Priority": priority, "FromScope": "NotInOrganization", "SentToMemberOf": [group], "ExceptIfSenderIpRanges": ["203.0.113.0/24"], "RouteMessageOutboundConnector": "exo to service", "SetHeaderName": "X-Exo-Routed", "SetHeaderValue": "token", "StopRuleProcessing": true})).await;
     }
     let (_, body) = exo.invoke("Get-TransportRule", json!({})).await;
     let rules: Value = serde_json::from_str(&body).unwrap();
@@ -170,44 +168,33 @@ async fn exchange_admin_api_cmdlets_roles_validation_and_paging() {
         ["exo first", "exo route", "exo skip spam"],
         "priorities renumbered on insert"
     );
-    exo.refused(
-        "New-TransportRule",
-        json!({"Name": "bad", "RouteMessageOutboundConnector": "missing"}),
-        404,
-        &["ManagementObjectNotFoundException"],
-    )
+    exo.run([
+        Step::Refused(
+            "New-TransportRule",
+            json!({"Name": "bad", "RouteMessageOutboundConnector": "missing"}),
+            404,
+            &["ManagementObjectNotFoundException"],
+        ),
+        Step::Refused(
+            "New-TransportRule",
+            json!({"Name": "bad", "SetHeaderName": "X-Only"}),
+            400,
+            &["SetHeaderValue"],
+        ),
+    ])
     .await;
-    exo.refused(
-        "New-TransportRule",
-        json!({"Name": "bad", "SetHeaderName": "X-Only"}),
-        400,
-        &["SetHeaderValue"],
-    )
-    .await;
-    // Connection filter: add keeps existing entries; IPv6 is refused.
+}
+
+/// The connection filter (an add keeps existing entries; IPv6 is refused), paging, removal,
+/// and changes made out of band through the control API.
+async fn connection_filter_paging_and_removal(s: &Sim, exo: &Exo<'_>) {
     let filter = "Set-HostedConnectionFilterPolicy";
-    exo.ok(
-        filter,
-        json!({"Identity": "Default", "IPAllowList": ["198.51.100.7"]}),
-    )
-    .await;
-    exo.ok(filter, json!({"Identity": "Default", "IPAllowList": {"@odata.type": "#Exchange.GenericHashTable", "Add": ["203.0.113.0/24"]}})).await;
-    let (_, body) = exo
-        .invoke(
-            "Get-HostedConnectionFilterPolicy",
-            json!({"Identity": "Default"}),
-        )
-        .await;
-    assert!(
-        body.contains("198.51.100.7") && body.contains("203.0.113.0/24"),
-        "{body}"
-    );
-    exo.refused(
-        filter,
-        json!({"Identity": "Default", "IPAllowList": ["2001:db8::1"]}),
-        400,
-        &["IPv6"],
-    )
+    exo.run([
+        Step::Ok(filter, json!({"Identity": "Default", "IPAllowList": ["198.51.100.7"]})),
+        Step::Ok(filter, json!({"Identity": "Default", "IPAllowList": {"@odata.type": "#Exchange.GenericHashTable", "Add": ["203.0.113.0/24"]}})),
+        Step::Shows("Get-HostedConnectionFilterPolicy", json!({"Identity": "Default"}), &["198.51.100.7", "203.0.113.0/24"]),
+        Step::Refused(filter, json!({"Identity": "Default", "IPAllowList": ["2001:db8::1"]}), 400, &["IPv6"]),
+    ])
     .await;
     // Paging: re-POST the same body to the nextLink.
     let (_, body) = exo
@@ -223,35 +210,36 @@ async fn exchange_admin_api_cmdlets_roles_validation_and_paging() {
     assert_eq!(page["value"][0]["Name"], "exo skip spam");
     assert!(page.get("@odata.nextLink").is_none());
     // Removal, not found, out-of-band changes through the control API are visible.
-    exo.ok(
-        "Remove-TransportRule",
-        json!({"Identity": "exo first", "Confirm": false}),
-    )
-    .await;
-    exo.refused(
-        "Get-TransportRule",
-        json!({"Identity": "exo first"}),
-        404,
-        &["Ex6F9304"],
-    )
+    exo.run([
+        Step::Ok(
+            "Remove-TransportRule",
+            json!({"Identity": "exo first", "Confirm": false}),
+        ),
+        Step::Refused(
+            "Get-TransportRule",
+            json!({"Identity": "exo first"}),
+            404,
+            &["Ex6F9304"],
+        ),
+    ])
     .await;
     s.control(
         &format!("/tenants/{WOODGROVE}/exchange/OutboundConnector/exo to service"),
         json!({"SmartHosts": ["evil.example.com"]}),
     )
     .await;
-    let (_, body) = exo
-        .invoke(
+    exo.run([
+        Step::Shows(
             "Get-OutboundConnector",
             json!({"Identity": "exo to service"}),
-        )
-        .await;
-    assert!(body.contains("evil.example.com"));
-    exo.refused(
-        "Invoke-Nonsense",
-        json!({}),
-        400,
-        &["CommandNotFoundException"],
-    )
+            &["evil.example.com"],
+        ),
+        Step::Refused(
+            "Invoke-Nonsense",
+            json!({}),
+            400,
+            &["CommandNotFoundException"],
+        ),
+    ])
     .await;
 }

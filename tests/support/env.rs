@@ -260,6 +260,31 @@ impl Env {
         .await;
     }
 
+    /// Waits until object `name` of `api` satisfies `pred`; panics with its status after the
+    /// deadline.
+    pub async fn wait_for<K>(
+        &self,
+        api: Api<K>,
+        name: &str,
+        what: &str,
+        pred: impl Fn(&K) -> bool,
+    ) -> K
+    where
+        K: Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    {
+        until(TIMEOUT, Duration::from_millis(50), async || {
+            match api.get_opt(name).await.unwrap() {
+                Some(obj) if pred(&obj) => Ok(obj),
+                Some(obj) => Err(format!(
+                    "{name}: {what}; status: {:#}",
+                    serde_json::to_value(&obj).unwrap()["status"]
+                )),
+                None => Err(format!("{name}: {what}; it does not exist")),
+            }
+        })
+        .await
+    }
+
     /// Waits until account `name` satisfies `pred`; panics with its status after the deadline.
     pub async fn wait_account(
         &self,
@@ -267,17 +292,7 @@ impl Env {
         what: &str,
         pred: impl Fn(&ExchangeServiceAccount) -> bool,
     ) -> ExchangeServiceAccount {
-        until(TIMEOUT, Duration::from_millis(50), async || {
-            match self.accounts().get_opt(name).await.unwrap() {
-                Some(esa) if pred(&esa) => Ok(esa),
-                Some(esa) => Err(format!(
-                    "{name}: {what}; status: {}",
-                    serde_json::to_string_pretty(&esa.status).unwrap()
-                )),
-                None => Err(format!("{name}: {what}; the account does not exist")),
-            }
-        })
-        .await
+        self.wait_for(self.accounts(), name, what, pred).await
     }
 
     /// Waits until condition `type_` of account `name` has reason `r`.
@@ -289,26 +304,6 @@ impl Env {
     /// Waits until account `name` is Ready.
     pub async fn wait_ready(&self, name: &str) -> ExchangeServiceAccount {
         self.wait_account(name, "Ready", |e| is(e, "Ready")).await
-    }
-
-    /// Waits until list `name` satisfies `pred`.
-    pub async fn wait_list(
-        &self,
-        name: &str,
-        what: &str,
-        pred: impl Fn(&SyncTargetList) -> bool,
-    ) -> SyncTargetList {
-        until(TIMEOUT, Duration::from_millis(50), async || {
-            let stl = self.lists().get(name).await.unwrap();
-            if pred(&stl) {
-                return Ok(stl);
-            }
-            Err(format!(
-                "{name}: {what}; status: {}",
-                serde_json::to_string_pretty(&stl.status).unwrap()
-            ))
-        })
-        .await
     }
 
     /// POSTs to the simulator's control API.
