@@ -2,26 +2,23 @@
 //! permission is granted, by admin consent to application permissions or by a Global
 //! Administrator's device-code sign-in.
 
+mod device_code;
+
 use std::time::Duration;
 
-use kube::ResourceExt;
-use secrecy::{ExposeSecret, SecretString};
-
 use super::decide::{AuthorizationObservation, TokenObservation};
-use super::grant_secret::{GrantSecret, GrantState};
 use super::tenant_clients::TenantClients;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
-use crate::microsoft::errors::{ErrorClass, TokenFailure};
+use crate::microsoft::errors::TokenFailure;
 use crate::microsoft::graph::GraphFailure;
+use crate::microsoft::identity::TokenError;
 use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
-use crate::microsoft::identity::{PollOutcome, TokenError};
 use crate::microsoft::permissions::{self, Permission, Resource};
-use exo_api::exchange_service_account::{
-    ExchangeServiceAccount, RegrantPolicy, ServicePrincipalStatus,
-};
+use exo_api::exchange_service_account::{ExchangeServiceAccount, ServicePrincipalStatus};
 
+pub use device_code::{device_code, grant_secret_name};
 pub use exo_api::annotations::REGRANT as REGRANT_ANNOTATION;
 
 /// The outcome of the authorization step.
@@ -40,6 +37,7 @@ pub struct Authorization {
 }
 
 impl Authorization {
+    /// No token: `error`, with the token still `held` (if any) valid until it expires.
     fn failed(error: &TokenError, held: Option<&AccessToken>) -> Self {
         Self {
             token: TokenObservation::Failed {
@@ -53,6 +51,33 @@ impl Authorization {
             requeue: error.retry_after,
         }
     }
+
+    /// Consent (at `url`) is missing for the permissions `missing`; look again after `poll`.
+    fn consent_required(
+        token: TokenObservation,
+        url: String,
+        missing: Vec<String>,
+        poll: Duration,
+    ) -> Self {
+        Self {
+            token,
+            grant: AuthorizationObservation::ConsentRequired { url, missing },
+            graph_token: None,
+            service_principal: None,
+            requeue: Some(poll),
+        }
+    }
+
+    /// Every permission is granted: `token` is ready for Graph.
+    fn granted(token: AccessToken, service_principal: Option<ServicePrincipalStatus>) -> Self {
+        Self {
+            token: valid(&token),
+            grant: AuthorizationObservation::Granted,
+            graph_token: Some(token),
+            service_principal,
+            requeue: None,
+        }
+    }
 }
 
 fn names(perms: &[&Permission]) -> Vec<String> {
@@ -64,6 +89,14 @@ fn valid(token: &AccessToken) -> TokenObservation {
         expires_at: token.expires_at,
         obtained_at: token.issued_at,
     }
+}
+
+/// The Graph permissions among `required`.
+fn graph_permissions(required: &[Permission]) -> Vec<&Permission> {
+    required
+        .iter()
+        .filter(|p| p.resource == Resource::Graph)
+        .collect()
 }
 
 /// ApplicationConsent, first step: the token, or the authorization when the token settles it.
@@ -98,84 +131,103 @@ pub async fn consent_token(
     credential: &ClientCredential,
     ctx: &Context,
 ) -> Result<ConsentStep> {
-    let scope = account.endpoints.graph_scope.clone();
-    let key = account.cache_key(&scope, &credential.fingerprint());
-    let held = ctx.tokens.peek(&key);
-    let fetched = ctx
-        .tokens
-        .get_or_fetch(&key, jiff::Timestamp::now, || {
-            account.identity.app_token(credential, &scope)
-        })
-        .await;
+    let done = |auth| Ok(ConsentStep::Done(Box::new(auth)));
+    let (held, fetched) = app_token(account, credential, ctx).await;
     let required = permissions::required(&esa.spec);
-    let all_graph: Vec<&Permission> = required
-        .iter()
-        .filter(|p| p.resource == Resource::Graph)
-        .collect();
     let token = match fetched {
         Ok(t) => t,
-        Err(e)
-            if matches!(
-                e.failure,
-                TokenFailure::ConsentRequired | TokenFailure::AppNotFound
-            ) =>
-        {
-            // Before consent the application has no service principal in the tenant, which
-            // the identity platform reports as "application not found".
-            ctx.tokens.forget(&account.tenant, &account.client_id);
-            return Ok(ConsentStep::Done(Box::new(Authorization {
-                token: TokenObservation::Failed {
-                    failure: TokenFailure::ConsentRequired,
-                    message: e.to_string(),
-                    still_valid_until: None,
-                },
-                grant: AuthorizationObservation::ConsentRequired {
-                    url: account.consent_url(esa),
-                    missing: names(&all_graph),
-                },
-                graph_token: None,
-                service_principal: None,
-                requeue: Some(ctx.settings.consent_poll),
-            })));
-        }
-        Err(e) => {
-            return Ok(ConsentStep::Done(Box::new(Authorization::failed(
-                &e,
-                held.as_ref(),
-            ))));
-        }
+        Err(e) => return done(no_app_token(esa, account, ctx, &e, held.as_ref())),
     };
     let missing = permissions::missing(&required, Resource::Graph, &token.claims.roles);
     if !missing.is_empty() {
         // A fresh token is needed to see a new grant: drop this one before the next look.
         ctx.tokens.forget(&account.tenant, &account.client_id);
-        return Ok(ConsentStep::Done(Box::new(Authorization {
-            token: valid(&token),
-            grant: AuthorizationObservation::ConsentRequired {
-                url: account.consent_url(esa),
-                missing: names(&missing),
-            },
-            graph_token: None,
-            service_principal: None,
-            requeue: Some(ctx.settings.consent_poll),
-        })));
+        return done(Authorization::consent_required(
+            valid(&token),
+            account.consent_url(esa),
+            names(&missing),
+            ctx.settings.consent_poll,
+        ));
     }
-    let memo = ctx.memo(&account.key);
-    let sp_known = esa
-        .status
-        .as_ref()
-        .and_then(|s| s.service_principal.as_ref())
-        .is_some_and(|sp| sp.object_id.is_some());
-    if memo.verified_token == Some(token.issued_at) && sp_known {
-        return Ok(ConsentStep::Done(Box::new(Authorization {
-            token: valid(&token),
-            grant: AuthorizationObservation::Granted,
-            graph_token: Some(token),
-            service_principal: None,
-            requeue: None,
-        })));
+    let verified = ctx.memo(&account.key).verified_token;
+    if already_confirmed(verified, token.issued_at, service_principal_known(esa)) {
+        return done(Authorization::granted(token, None));
     }
     Ok(ConsentStep::Confirm(Box::new(token)))
+}
+
+/// The app-only Graph token held in the cache before this look, and the one this look got
+/// (from the cache, or fetched).
+async fn app_token(
+    account: &TenantClients,
+    credential: &ClientCredential,
+    ctx: &Context,
+) -> (
+    Option<AccessToken>,
+    std::result::Result<AccessToken, TokenError>,
+) {
+    let scope = &account.endpoints.graph_scope;
+    let key = account.cache_key(scope, &credential.fingerprint());
+    let held = ctx.tokens.peek(&key);
+    let fetched = ctx
+        .tokens
+        .get_or_fetch(&key, jiff::Timestamp::now, || {
+            account.identity.app_token(credential, scope)
+        })
+        .await;
+    (held, fetched)
+}
+
+/// The authorization when the identity platform issued no app-only token: consent to every
+/// Graph permission when `error` says it is missing, otherwise the failure.
+fn no_app_token(
+    esa: &ExchangeServiceAccount,
+    account: &TenantClients,
+    ctx: &Context,
+    error: &TokenError,
+    held: Option<&AccessToken>,
+) -> Authorization {
+    if !means_no_consent(error.failure) {
+        return Authorization::failed(error, held);
+    }
+    ctx.tokens.forget(&account.tenant, &account.client_id);
+    let token = TokenObservation::Failed {
+        failure: TokenFailure::ConsentRequired,
+        message: error.to_string(),
+        still_valid_until: None,
+    };
+    let required = permissions::required(&esa.spec);
+    let missing = names(&graph_permissions(&required));
+    let (url, poll) = (account.consent_url(esa), ctx.settings.consent_poll);
+    Authorization::consent_required(token, url, missing, poll)
+}
+
+/// Whether a token failure means that admin consent is missing. Before consent the
+/// application has no service principal in the tenant, which the identity platform reports as
+/// "application not found".
+fn means_no_consent(failure: TokenFailure) -> bool {
+    matches!(
+        failure,
+        TokenFailure::ConsentRequired | TokenFailure::AppNotFound
+    )
+}
+
+/// Whether the status already names the service principal's object id.
+fn service_principal_known(esa: &ExchangeServiceAccount) -> bool {
+    esa.status
+        .as_ref()
+        .and_then(|s| s.service_principal.as_ref())
+        .is_some_and(|sp| sp.object_id.is_some())
+}
+
+/// Whether the grants of the token issued at `issued_at` were already confirmed (the last
+/// `verified` token) and the service principal is known, so that the tenant needs no look.
+fn already_confirmed(
+    verified: Option<jiff::Timestamp>,
+    issued_at: jiff::Timestamp,
+    service_principal_known: bool,
+) -> bool {
+    verified == Some(issued_at) && service_principal_known
 }
 
 /// ApplicationConsent, second step: confirms the token's grants through the service
@@ -187,10 +239,6 @@ pub async fn confirm_grants(
     token: AccessToken,
 ) -> Result<Authorization> {
     let required = permissions::required(&esa.spec);
-    let all_graph: Vec<&Permission> = required
-        .iter()
-        .filter(|p| p.resource == Resource::Graph)
-        .collect();
     let grants = match account
         .graph
         .grants(&token, &account.client_id, permissions::GRAPH_APP_ID)
@@ -198,20 +246,16 @@ pub async fn confirm_grants(
     {
         Ok(g) => g,
         Err(e) if e.failure == GraphFailure::PermissionDenied => {
-            return Ok(Authorization {
-                token: valid(&token),
-                grant: AuthorizationObservation::ConsentRequired {
-                    url: account.consent_url(esa),
-                    missing: vec![permissions::APPLICATION_READ_ALL.name.to_string()],
-                },
-                graph_token: None,
-                service_principal: None,
-                requeue: Some(ctx.settings.consent_poll),
-            });
+            return Ok(Authorization::consent_required(
+                valid(&token),
+                account.consent_url(esa),
+                vec![permissions::APPLICATION_READ_ALL.name.to_string()],
+                ctx.settings.consent_poll,
+            ));
         }
         Err(e) => return Err(e.into()),
     };
-    let not_listed: Vec<String> = all_graph
+    let not_listed: Vec<String> = graph_permissions(&required)
         .iter()
         .filter(|p| !grants.app_role_ids.iter().any(|id| id == p.id))
         .map(|p| p.name.to_string())
@@ -233,299 +277,37 @@ pub async fn confirm_grants(
         });
     }
     ctx.update_memo(&account.key, |m| m.verified_token = Some(token.issued_at));
-    Ok(Authorization {
-        token: valid(&token),
-        grant: AuthorizationObservation::Granted,
-        graph_token: Some(token),
-        service_principal,
-        requeue: None,
-    })
+    Ok(Authorization::granted(token, service_principal))
 }
 
-/// The name of the Secret keeping a DeviceCode grant.
-pub fn grant_secret_name(esa: &ExchangeServiceAccount) -> String {
-    esa.spec
-        .authorization
-        .refresh_token_secret_name
-        .clone()
-        .unwrap_or_else(|| format!("{}-device-grant", esa.name_any()))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// DeviceCode: a delegated Graph token from the refresh token kept in the grant Secret, with
-/// a device-code sign-in opened (and polled once per reconcile) whenever there is none.
-pub async fn device_code(
-    esa: &ExchangeServiceAccount,
-    account: &TenantClients,
-    credential: Option<&ClientCredential>,
-    ctx: &Context,
-) -> Result<Authorization> {
-    let scope = account.endpoints.graph_scope.clone();
-    let mut secret = GrantSecret::load(
-        &ctx.client,
-        &account.namespace,
-        &grant_secret_name(esa),
-        TenantClients::owner_reference(esa),
-    )
-    .await?;
-    let mut state = secret.state();
-
-    // A rotated refresh token whose write failed last time is saved first.
-    if let Some(unsaved) = ctx.memo(&account.key).unsaved_refresh_token {
-        state.refresh_token = Some(unsaved);
-        secret.save(&state).await?;
-        ctx.update_memo(&account.key, |m| m.unsaved_refresh_token = None);
-    }
-
-    let regrant_requested = esa
-        .annotations()
-        .get(REGRANT_ANNOTATION)
-        .filter(|v| state.regrant_handled.as_ref() != Some(*v))
-        .cloned();
-    if let Some(request) = &regrant_requested {
-        state.refresh_token = None;
-        state.prompt = None;
-        state.regrant_handled = Some(request.clone());
-        ctx.tokens.forget(&account.tenant, &account.client_id);
-        return open_prompt(account, credential, &mut secret, state, ctx, None).await;
-    }
-    let automatic = esa.spec.authorization.regrant.unwrap_or_default() == RegrantPolicy::Automatic;
-
-    if let Some(refresh_token) = state.refresh_token.clone() {
-        let key = account.cache_key(
-            &scope,
-            &format!("grant:{}", secret.uid().unwrap_or_default()),
-        );
-        let held = ctx.tokens.peek(&key);
-        let mut rotated: Option<SecretString> = None;
-        let (slot, current, scope_ref) = (&mut rotated, &refresh_token, &scope);
-        let fetched = ctx
-            .tokens
-            .get_or_fetch(&key, jiff::Timestamp::now, move || async move {
-                let tokens = account
-                    .identity
-                    .refresh(credential, current, scope_ref)
-                    .await?;
-                *slot = tokens.refresh_token;
-                Ok::<_, TokenError>(tokens.access)
-            })
-            .await;
-        if let Some(new_token) = rotated
-            && new_token.expose_secret() != refresh_token.expose_secret()
-        {
-            state.refresh_token = Some(new_token.clone());
-            if let Err(e) = secret.save(&state).await {
-                ctx.update_memo(&account.key, |m| m.unsaved_refresh_token = Some(new_token));
-                return Err(e);
-            }
-        }
-        return match fetched {
-            Ok(token) => Ok(delegated_grant(
-                esa,
-                account,
-                token,
-                ctx.settings.consent_poll,
-            )),
-            Err(e) if e.failure.class() == ErrorClass::NeedsHuman => {
-                // The grant is dead: drop it, and open a new sign-in unless a human must ask.
-                state.refresh_token = None;
-                ctx.tokens.forget(&account.tenant, &account.client_id);
-                let failed = Authorization::failed(&e, None);
-                if automatic {
-                    open_prompt(
-                        account,
-                        credential,
-                        &mut secret,
-                        state,
-                        ctx,
-                        Some(failed.token),
-                    )
-                    .await
-                } else {
-                    secret.save(&state).await?;
-                    Ok(Authorization {
-                        grant: AuthorizationObservation::RegrantRequired,
-                        ..failed
-                    })
-                }
-            }
-            Err(e) => Ok(Authorization::failed(&e, held.as_ref())),
-        };
-    }
-
-    match state.prompt.clone() {
-        Some(prompt) if !prompt.is_expired(jiff::Timestamp::now()) => {
-            // Reconciles also follow status writes: poll no more often than the interval.
-            let now = jiff::Timestamp::now();
-            if let Some(last) = ctx.memo(&account.key).last_poll {
-                let next =
-                    last + jiff::SignedDuration::try_from(prompt.interval()).unwrap_or_default();
-                if now < next {
-                    let mut waiting = awaiting(&prompt, TokenObservation::NotAttempted);
-                    waiting.requeue = Some(
-                        Duration::try_from(next.duration_since(now)).unwrap_or(prompt.interval()),
-                    );
-                    return Ok(waiting);
-                }
-            }
-            ctx.update_memo(&account.key, |m| m.last_poll = Some(now));
-            match account.identity.poll_device_code(credential, &prompt).await {
-                PollOutcome::Pending => Ok(awaiting(&prompt, TokenObservation::NotAttempted)),
-                PollOutcome::SlowDown(interval) => {
-                    let mut slower = prompt.clone();
-                    slower.interval_seconds = interval.as_secs();
-                    state.prompt = Some(slower.clone());
-                    secret.save(&state).await?;
-                    Ok(awaiting(&slower, TokenObservation::NotAttempted))
-                }
-                PollOutcome::Granted(tokens) => {
-                    state.prompt = None;
-                    state.refresh_token = tokens.refresh_token.clone();
-                    secret.save(&state).await?;
-                    let key = account.cache_key(
-                        &scope,
-                        &format!("grant:{}", secret.uid().unwrap_or_default()),
-                    );
-                    ctx.tokens.insert(&key, tokens.access.clone()).await;
-                    Ok(delegated_grant(
-                        esa,
-                        account,
-                        tokens.access,
-                        ctx.settings.consent_poll,
-                    ))
-                }
-                PollOutcome::Declined => {
-                    state.prompt = None;
-                    secret.save(&state).await?;
-                    Ok(Authorization {
-                        token: TokenObservation::NotAttempted,
-                        grant: AuthorizationObservation::Declined,
-                        graph_token: None,
-                        service_principal: None,
-                        requeue: None,
-                    })
-                }
-                PollOutcome::Expired => {
-                    state.prompt = None;
-                    if automatic {
-                        open_prompt(account, credential, &mut secret, state, ctx, None).await
-                    } else {
-                        secret.save(&state).await?;
-                        Ok(regrant_required())
-                    }
-                }
-                PollOutcome::Failed(e) => {
-                    let mut failed = Authorization::failed(&e, None);
-                    if e.failure.class() == ErrorClass::Transient
-                        || matches!(e.failure.class(), ErrorClass::Throttled(_))
-                    {
-                        failed.grant = awaiting(&prompt, TokenObservation::NotAttempted).grant;
-                        failed.requeue = Some(e.retry_after.unwrap_or(prompt.interval()));
-                    }
-                    Ok(failed)
-                }
-            }
-        }
-        Some(_) if !automatic => {
-            state.prompt = None;
-            secret.save(&state).await?;
-            Ok(regrant_required())
-        }
-        // No grant yet, or the prompt expired: the first sign-in always opens by itself.
-        _ => open_prompt(account, credential, &mut secret, state, ctx, None).await,
-    }
-}
-
-fn regrant_required() -> Authorization {
-    Authorization {
-        token: TokenObservation::NotAttempted,
-        grant: AuthorizationObservation::RegrantRequired,
-        graph_token: None,
-        service_principal: None,
-        requeue: None,
-    }
-}
-
-fn awaiting(
-    prompt: &crate::microsoft::identity::DeviceCodePrompt,
-    token: TokenObservation,
-) -> Authorization {
-    Authorization {
-        token,
-        grant: AuthorizationObservation::AwaitingSignIn {
-            verification_uri: prompt.verification_uri.clone(),
-            user_code: prompt.user_code.clone(),
-            expires_at: prompt.expires_at,
-            missing: Vec::new(),
-        },
-        graph_token: None,
-        service_principal: None,
-        requeue: Some(prompt.interval()),
-    }
-}
-
-async fn open_prompt(
-    account: &TenantClients,
-    credential: Option<&ClientCredential>,
-    secret: &mut GrantSecret,
-    mut state: GrantState,
-    _ctx: &Context,
-    token: Option<TokenObservation>,
-) -> Result<Authorization> {
-    let scope = account.endpoints.graph_scope.clone();
-    match account.identity.start_device_code(credential, &scope).await {
-        Ok(prompt) => {
-            state.prompt = Some(prompt.clone());
-            secret.save(&state).await?;
-            Ok(awaiting(
-                &prompt,
-                token.unwrap_or(TokenObservation::NotAttempted),
-            ))
-        }
-        Err(e) => {
-            secret.save(&state).await?;
-            Ok(Authorization::failed(&e, None))
+    #[test]
+    fn consent_is_missing_only_for_consent_and_unknown_application_failures() {
+        for (failure, no_consent) in [
+            (TokenFailure::ConsentRequired, true),
+            (TokenFailure::AppNotFound, true),
+            (TokenFailure::CredentialInvalid, false),
+            (TokenFailure::Transient, false),
+            (TokenFailure::Throttled, false),
+        ] {
+            assert_eq!(means_no_consent(failure), no_consent, "{failure:?}");
         }
     }
-}
 
-/// A delegated token: authorized when its `scp` holds every required Graph permission.
-fn delegated_grant(
-    esa: &ExchangeServiceAccount,
-    account: &TenantClients,
-    token: AccessToken,
-    consent_poll: Duration,
-) -> Authorization {
-    let required = permissions::required(&esa.spec);
-    let scopes: Vec<String> = token
-        .claims
-        .scopes()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let missing = permissions::missing(&required, Resource::Graph, &scopes);
-    let service_principal = Some(ServicePrincipalStatus {
-        tenant_id: token.claims.tid.clone(),
-        app_id: Some(account.client_id.clone()),
-        object_id: None,
-    });
-    if missing.is_empty() {
-        Authorization {
-            token: valid(&token),
-            grant: AuthorizationObservation::Granted,
-            graph_token: Some(token),
-            service_principal,
-            requeue: None,
-        }
-    } else {
-        Authorization {
-            token: valid(&token),
-            grant: AuthorizationObservation::ConsentRequired {
-                url: account.consent_url(esa),
-                missing: names(&missing),
-            },
-            graph_token: None,
-            service_principal,
-            requeue: Some(consent_poll),
+    #[test]
+    fn a_token_is_confirmed_once_with_a_known_service_principal() {
+        let t: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let later = t + jiff::SignedDuration::from_secs(60);
+        for (verified, known, confirmed) in [
+            (Some(t), true, true),
+            (Some(t), false, false),
+            (Some(later), true, false),
+            (None, true, false),
+        ] {
+            assert_eq!(already_confirmed(verified, t, known), confirmed);
         }
     }
 }
