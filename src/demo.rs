@@ -119,27 +119,66 @@ fn summary(esa: &ExchangeServiceAccount) -> (String, String, String) {
 
 /// Runs the demo; returns whether every API-mode account became Ready.
 pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
-    println!("exo-operator demo: everything below runs in this process on loopback.");
-    println!(
-        "  SIMULATED: the Microsoft 365 tenants (exo-sim m365) and the Kubernetes API server (exo-sim kube)."
-    );
-    let m365 = Simulator::start(SimOptions {
-        device_code_interval: 1,
-        ..Default::default()
-    })
-    .await?;
-    let kube_emulator = Emulator::start(EmulatorOptions::default()).await?;
-    kube_emulator.write_kubeconfig(&opts.kubeconfig)?;
-    let client = kube_emulator.client().await?;
-    println!("  Microsoft 365 simulator:    {}", m365.url());
-    println!(
-        "  Kubernetes API emulator:    {} (kubeconfig: {})",
-        kube_emulator.url(),
-        opts.kubeconfig.display()
-    );
-    install_crds(&client).await?;
-    println!("  installed the CRDs");
+    let sims = Simulators::start(&opts.kubeconfig).await?;
+    let operator = start_operator(&sims.client).await?;
+    apply_manifests(&sims.client, &opts.dir, &sims.m365.url()).await?;
+    let accounts: Api<ExchangeServiceAccount> = Api::all(sims.client.clone());
+    Administrator::new(sims.m365.url())?
+        .watch(&accounts, opts.timeout)
+        .await?;
+    let list = accounts.list(&Default::default()).await?.items;
+    let all_ready = print_table(&list);
+    print_mail_flow(&list);
+    if opts.keep_running {
+        keep_running(&opts.kubeconfig).await?;
+    }
+    operator.stop().await;
+    sims.shutdown().await;
+    Ok(all_ready)
+}
 
+/// The simulators the demo runs in this process, and a client of the emulated cluster.
+struct Simulators {
+    m365: Simulator,
+    kube: Emulator,
+    client: kube::Client,
+}
+
+impl Simulators {
+    /// Starts both simulators, writes the cluster's `kubeconfig` and installs the CRDs.
+    async fn start(kubeconfig: &Path) -> anyhow::Result<Self> {
+        println!("exo-operator demo: everything below runs in this process on loopback.");
+        println!(
+            "  SIMULATED: the Microsoft 365 tenants (exo-sim m365) and the Kubernetes API server (exo-sim kube)."
+        );
+        let m365 = Simulator::start(SimOptions {
+            device_code_interval: 1,
+            ..Default::default()
+        })
+        .await?;
+        let kube = Emulator::start(EmulatorOptions::default()).await?;
+        kube.write_kubeconfig(kubeconfig)?;
+        let client = kube.client().await?;
+        println!("  Microsoft 365 simulator:    {}", m365.url());
+        println!(
+            "  Kubernetes API emulator:    {} (kubeconfig: {})",
+            kube.url(),
+            kubeconfig.display()
+        );
+        install_crds(&client).await?;
+        println!("  installed the CRDs");
+        Ok(Self { m365, kube, client })
+    }
+
+    /// Stops the cluster, then Microsoft 365.
+    async fn shutdown(self) {
+        self.kube.shutdown().await;
+        self.m365.shutdown().await;
+    }
+}
+
+/// Starts the operator on the emulated cluster, polling consent every second.
+async fn start_operator(client: &kube::Client) -> anyhow::Result<Operator> {
     let settings = Settings {
         consent_poll: Duration::from_secs(1),
         ..Settings::default()
@@ -147,78 +186,129 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
     let ctx = Arc::new(Context::new(client.clone(), settings)?);
     let operator = Operator::start(ctx, Scope::default(), None).await;
     println!("  started the operator\n");
+    Ok(operator)
+}
 
-    for doc in manifests(&opts.dir)? {
-        let (doc, note) = prepare(doc, &m365.url());
-        create(&client, &doc).await?;
+/// Creates every manifest of `dir`, pointed at the simulator at `sim_url`.
+async fn apply_manifests(client: &kube::Client, dir: &Path, sim_url: &str) -> anyhow::Result<()> {
+    for doc in manifests(dir)? {
+        let (doc, note) = prepare(doc, sim_url);
+        create(client, &doc).await?;
         let name = doc["metadata"]["name"].as_str().unwrap_or("");
         let kind = doc["kind"].as_str().unwrap_or("");
-        match (kind, note) {
-            ("ExchangeServiceAccount", _) => {
-                println!("applied {kind}/{name} (endpoints set to the simulator)")
-            }
-            (_, Some(n)) => println!("applied {kind}/{name} ({n})"),
-            _ => println!("applied {kind}/{name}"),
-        }
+        println!("{}", applied(kind, name, note.as_deref()));
     }
     println!();
+    Ok(())
+}
 
-    let accounts: Api<ExchangeServiceAccount> = Api::all(client.clone());
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()?;
-    let mut acted: HashSet<String> = HashSet::new();
-    let mut last: BTreeMap<String, String> = BTreeMap::new();
-    let deadline = tokio::time::Instant::now() + opts.timeout;
-    loop {
-        let list = accounts.list(&Default::default()).await?.items;
-        let mut settled = true;
-        for esa in &list {
-            let name = esa.metadata.name.clone().unwrap_or_default();
-            let (ready, reason, _) = summary(esa);
-            let state = format!("Ready={ready} ({reason})");
-            if last.get(&name) != Some(&state) {
-                println!("{name:<12} {state}");
-                last.insert(name.clone(), state);
-            }
-            let consent = esa.status.as_ref().and_then(|s| s.consent.clone());
-            if let Some(url) = consent.as_ref().and_then(|c| c.admin_consent_url.clone())
-                && acted.insert(url.clone())
-            {
-                println!(
-                    "{SIMULATED} opens the admin consent page of {} and accepts",
-                    esa.spec.tenant
-                );
-                http.get(&url).send().await?;
-            }
-            if let Some(code) = consent.as_ref().and_then(|c| c.user_code.clone())
-                && acted.insert(code.clone())
-            {
-                println!(
-                    "{SIMULATED} signs in to {} with the device code {code}",
-                    esa.spec.tenant
-                );
-                http.post(format!("{}/_sim/devicecodes/{code}/approve", m365.url()))
-                    .json(&json!({}))
-                    .send()
-                    .await?;
-            }
-            let done = ready == "True" || reason == "CredentialSecretInvalid";
-            settled &= done;
+/// The line shown for an applied manifest, with the `note` of what was changed in it.
+fn applied(kind: &str, name: &str, note: Option<&str>) -> String {
+    match (kind, note) {
+        ("ExchangeServiceAccount", _) => {
+            format!("applied {kind}/{name} (endpoints set to the simulator)")
         }
-        if (settled && !list.is_empty()) || tokio::time::Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        (_, Some(n)) => format!("applied {kind}/{name} ({n})"),
+        _ => format!("applied {kind}/{name}"),
+    }
+}
+
+/// The simulated Global Administrator: watches the accounts, shows their progress, and accepts
+/// each consent page and approves each device code once.
+struct Administrator {
+    http: reqwest::Client,
+    sim_url: String,
+    /// Consent pages and device codes already acted on.
+    acted: HashSet<String>,
+    /// The state last shown of each account.
+    last: BTreeMap<String, String>,
+}
+
+impl Administrator {
+    /// An administrator of the simulator at `sim_url`.
+    fn new(sim_url: String) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            http,
+            sim_url,
+            acted: HashSet::new(),
+            last: BTreeMap::new(),
+        })
     }
 
-    let list = accounts.list(&Default::default()).await?.items;
+    /// Acts on the accounts until every one has settled, or `timeout` has passed.
+    async fn watch(
+        &mut self,
+        accounts: &Api<ExchangeServiceAccount>,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let list = accounts.list(&Default::default()).await?.items;
+            let mut settled = true;
+            for esa in &list {
+                let (ready, reason, _) = summary(esa);
+                self.show(esa, &ready, &reason);
+                self.act(esa).await?;
+                settled &= is_settled(&ready, &reason);
+            }
+            if (settled && !list.is_empty()) || tokio::time::Instant::now() > deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Shows the account's Ready condition when it changed.
+    fn show(&mut self, esa: &ExchangeServiceAccount, ready: &str, reason: &str) {
+        let name = esa.metadata.name.clone().unwrap_or_default();
+        let state = format!("Ready={ready} ({reason})");
+        if self.last.get(&name) != Some(&state) {
+            println!("{name:<12} {state}");
+            self.last.insert(name, state);
+        }
+    }
+
+    /// Accepts the account's admin consent page and approves its device code, each once.
+    async fn act(&mut self, esa: &ExchangeServiceAccount) -> anyhow::Result<()> {
+        let tenant = &esa.spec.tenant;
+        let consent = esa.status.as_ref().and_then(|s| s.consent.clone());
+        if let Some(url) = consent.as_ref().and_then(|c| c.admin_consent_url.clone())
+            && self.acted.insert(url.clone())
+        {
+            println!("{SIMULATED} opens the admin consent page of {tenant} and accepts");
+            self.http.get(&url).send().await?;
+        }
+        if let Some(code) = consent.as_ref().and_then(|c| c.user_code.clone())
+            && self.acted.insert(code.clone())
+        {
+            println!("{SIMULATED} signs in to {tenant} with the device code {code}");
+            self.http
+                .post(format!("{}/_sim/devicecodes/{code}/approve", self.sim_url))
+                .json(&json!({}))
+                .send()
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether an account with this Ready status and reason is done: Ready, or waiting for a
+/// credential the demo cannot provide.
+fn is_settled(ready: &str, reason: &str) -> bool {
+    ready == "True" || reason == "CredentialSecretInvalid"
+}
+
+/// Prints the final table; returns whether every account is Ready (and there is one).
+fn print_table(list: &[ExchangeServiceAccount]) -> bool {
     println!(
         "\nNAME         TENANT                                 MODE     READY   REASON                   USERS"
     );
     let mut all_ready = !list.is_empty();
-    for esa in &list {
+    for esa in list {
         let (ready, reason, users) = summary(esa);
         if ready != "True" {
             all_ready = false;
@@ -233,6 +323,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
             users
         );
     }
+    all_ready
+}
+
+/// Prints the Exchange objects and allow-list entries of each inline-mode account.
+fn print_mail_flow(list: &[ExchangeServiceAccount]) {
     for esa in list.iter().filter(|e| e.spec.mode == Mode::Inline) {
         if let Some(flow) = esa.status.as_ref().and_then(|s| s.mail_flow.as_ref()) {
             println!(
@@ -251,15 +346,51 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
             }
         }
     }
-    if opts.keep_running {
-        println!(
-            "\nEverything keeps running. In another terminal:\n  KUBECONFIG={} kubectl get esa,stl -o wide\nPress Ctrl-C to stop.",
-            opts.kubeconfig.display()
-        );
-        tokio::signal::ctrl_c().await?;
+}
+
+/// Keeps everything running for `kubectl` until Ctrl-C.
+async fn keep_running(kubeconfig: &Path) -> anyhow::Result<()> {
+    println!(
+        "\nEverything keeps running. In another terminal:\n  KUBECONFIG={} kubectl get esa,stl -o wide\nPress Ctrl-C to stop.",
+        kubeconfig.display()
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applied_lines_say_what_was_changed() {
+        for (kind, note, line) in [
+            (
+                "ExchangeServiceAccount",
+                None,
+                "applied ExchangeServiceAccount/a (endpoints set to the simulator)",
+            ),
+            (
+                "ExchangeServiceAccount",
+                Some("n"),
+                "applied ExchangeServiceAccount/a (endpoints set to the simulator)",
+            ),
+            ("Secret", Some("filled"), "applied Secret/a (filled)"),
+            ("Secret", None, "applied Secret/a"),
+        ] {
+            assert_eq!(applied(kind, "a", note), line);
+        }
     }
-    operator.stop().await;
-    kube_emulator.shutdown().await;
-    m365.shutdown().await;
-    Ok(all_ready)
+
+    #[test]
+    fn an_account_settles_when_ready_or_without_a_usable_credential() {
+        for (ready, reason, settled) in [
+            ("True", "Ready", true),
+            ("False", "CredentialSecretInvalid", true),
+            ("False", "ConsentRequired", false),
+            ("-", "Pending", false),
+        ] {
+            assert_eq!(is_settled(ready, reason), settled, "{ready} {reason}");
+        }
+    }
 }

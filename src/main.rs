@@ -2,9 +2,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use exo_api as resources;
+use exo_operator::controller::context::{Context, Settings};
+use exo_operator::controller::leader::{self, Election, Ended};
+use exo_operator::controller::run::{Operator, Scope};
 use exo_operator::manifests;
 use exo_operator::telemetry::{self, LogFormat};
 
@@ -170,14 +175,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// `exo-operator run`: the operator, until a signal (or, with leader election, until the
+/// Lease is lost).
 async fn run(args: RunArgs) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    use exo_operator::controller::context::{Context, Settings};
-    use exo_operator::controller::run::{Operator, Scope};
-
     telemetry::init_logging(args.log_format);
     exo_operator::microsoft::http::install_crypto_provider();
-    let config = match &args.kubeconfig {
+    let client = kube_client(args.kubeconfig.as_deref()).await?;
+    let ctx = Arc::new(Context::new(client, settings(&args)?)?);
+    let listener = exo_operator::telemetry::server::bind(args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.http_addr))?;
+    let scope = watch_scope(&args.namespaces);
+    if args.leader_election {
+        run_elected(ctx, scope, listener, &args).await
+    } else {
+        run_alone(ctx, scope, listener, args.http_addr).await
+    }
+}
+
+/// A client of the cluster of `kubeconfig`, or of the inferred one (`KUBECONFIG`,
+/// `~/.kube/config`, in-cluster).
+async fn kube_client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
@@ -187,7 +206,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             .await
             .context("no kubeconfig and not in a cluster")?,
     };
-    let client = kube::Client::try_from(config)?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// The operator's settings from the options, with the CA bundle read.
+fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
     let ca_bundle = match &args.ca_bundle {
         Some(p) => Some(
             std::fs::read(p)
@@ -195,43 +218,54 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let settings = Settings {
+    Ok(Settings {
         ca_bundle,
         concurrency: args.concurrency,
         instance: args.identity.clone(),
         https_proxy: args.https_proxy.clone(),
         ..Settings::default()
-    };
-    let ctx = std::sync::Arc::new(Context::new(client, settings)?);
-    let listener = exo_operator::telemetry::server::bind(args.http_addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.http_addr))?;
-    let scope = Scope {
-        namespaces: args
-            .namespaces
+    })
+}
+
+/// The namespaces to watch, blanks dropped (none: every namespace).
+fn watch_scope(namespaces: &[String]) -> Scope {
+    Scope {
+        namespaces: namespaces
             .iter()
             .map(|n| n.trim().to_string())
             .filter(|n| !n.is_empty())
             .collect(),
-    };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let signals = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
-            _ = term.recv() => {}
-        }
-        tracing::info!("stopping");
-        anyhow::Ok(())
-    };
-    if !args.leader_election {
-        let operator = Operator::start(ctx, scope, Some(listener)).await;
-        tracing::info!(http = %args.http_addr, "exo-operator running");
-        signals.await?;
-        operator.stop().await;
-        return Ok(());
     }
-    let election = exo_operator::controller::leader::Election {
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping");
+    Ok(())
+}
+
+/// Runs the controllers and the HTTP port in this replica alone, until a signal.
+async fn run_alone(
+    ctx: Arc<Context>,
+    scope: Scope,
+    listener: tokio::net::TcpListener,
+    http_addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let operator = Operator::start(ctx, scope, Some(listener)).await;
+    tracing::info!(http = %http_addr, "exo-operator running");
+    shutdown_signal().await?;
+    operator.stop().await;
+    Ok(())
+}
+
+/// The leader election the options ask for.
+fn election(args: &RunArgs) -> Election {
+    Election {
         lease_name: args.lease_name.clone(),
         namespace: args.lease_namespace.clone(),
         identity: args
@@ -240,7 +274,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| format!("exo-operator-{}", std::process::id())),
         duration: args.lease_duration.max(2),
         grace: (args.lease_duration / 3).max(1),
-    };
+    }
+}
+
+/// Serves the HTTP port (as a standby until leading) and runs the controllers while this
+/// replica holds the Lease, until a signal or the Lease is lost.
+async fn run_elected(
+    ctx: Arc<Context>,
+    scope: Scope,
+    listener: tokio::net::TcpListener,
+    args: &RunArgs,
+) -> anyhow::Result<()> {
+    let election = election(args);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (handles_tx, handles_rx) = tokio::sync::watch::channel(None);
     let server = tokio::spawn(exo_operator::telemetry::server::serve(
         listener,
@@ -249,11 +295,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         true,
     ));
     tracing::info!(http = %args.http_addr, lease = %election.lease_name, "exo-operator running with leader election");
-    let leader = exo_operator::controller::leader::run(ctx, scope, &election, handles_tx, stop_rx);
+    let leader = leader::run(ctx, scope, &election, handles_tx, stop_rx);
     tokio::pin!(leader);
     let ended = tokio::select! {
         ended = &mut leader => ended,
-        r = signals => {
+        r = shutdown_signal() => {
             r?;
             let _ = stop_tx.send(true);
             leader.await
@@ -261,9 +307,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let _ = stop_tx.send(true);
     let _ = server.await;
-    match ended.context("leader election failed")? {
-        exo_operator::controller::leader::Ended::Shutdown => Ok(()),
-        exo_operator::controller::leader::Ended::LostLease => {
+    after_leadership(ended.context("leader election failed")?)
+}
+
+/// How the process ends after leading: cleanly on shutdown; with an error when the Lease was
+/// lost, so that it restarts as a standby.
+fn after_leadership(ended: Ended) -> anyhow::Result<()> {
+    match ended {
+        Ended::Shutdown => Ok(()),
+        Ended::LostLease => {
             anyhow::bail!("lost the leader-election lease; exiting to restart as a standby")
         }
     }
@@ -351,5 +403,31 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watch_scope_drops_blank_namespaces() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for (namespaces, scope) in [
+            (vec![], vec![]),
+            (vec![""], vec![]),
+            (vec![" a ", "", "b"], vec!["a", "b"]),
+        ] {
+            assert_eq!(
+                watch_scope(&strings(&namespaces)).namespaces,
+                strings(&scope)
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_lost_lease_is_an_error() {
+        assert!(after_leadership(Ended::Shutdown).is_ok());
+        assert!(after_leadership(Ended::LostLease).is_err());
     }
 }

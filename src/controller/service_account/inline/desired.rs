@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use exo_api::exchange_service_account::{Direction, InlineSpec, SyncScope};
+use exo_api::exchange_service_account::{Direction, InlineSpec, MailFlow, SyncScope};
 
 /// Header stamped on mail routed to the service; its value is the tenant's routing token.
 pub const ROUTED_HEADER: &str = "X-EXO-Operator-Routed";
@@ -190,83 +190,169 @@ fn map(value: Value) -> Map<String, Value> {
 
 /// Every object `inputs` asks for, in creation order (groups, connectors, rules).
 pub fn desired(inputs: &Inputs) -> Vec<DesiredObject> {
-    let names = Names::new(&inputs.inline.mail_flow.name_prefix);
-    let mail_flow = &inputs.inline.mail_flow;
-    let comment = marker(inputs.account);
-    let ips = json!(mail_flow.service_ip_ranges);
-    let outbound = inputs.inline.direction == Direction::InboundOutbound;
-    let selected = inputs.scope == SyncScope::Selected;
-    let mut members: Vec<String> = inputs.members.iter().map(|m| m.to_lowercase()).collect();
-    members.sort();
-    members.dedup();
-    let mut domains: Vec<String> = inputs.domains.iter().map(|d| d.to_lowercase()).collect();
-    domains.sort();
-    domains.dedup();
-
+    let plan = Plan::new(inputs);
+    let names = &plan.names;
     let mut out = Vec::new();
-    let group = |name: String| DesiredObject {
-        kind: Kind::Group,
-        create_only: map(json!({"Type": "Security", "Alias": alias(&name)})),
-        params: map(json!({"HiddenFromAddressListsEnabled": true})),
-        name,
-        members: Some(members.clone()),
-    };
-    let route_connector = |name: String| DesiredObject {
-        kind: Kind::OutboundConnector,
-        name,
-        params: map(json!({
-            "ConnectorType": "Partner",
-            "UseMXRecord": false,
-            "SmartHosts": [mail_flow.smart_host],
-            "TlsSettings": "DomainValidation",
-            "TlsDomain": mail_flow.tls_certificate_domain,
-            "IsTransportRuleScoped": true,
-            "Enabled": true,
-            "Comment": comment,
-        })),
-        create_only: Map::new(),
-        members: None,
-    };
-    if selected {
-        out.push(group(names.inbound_group()));
-        if outbound {
-            out.push(group(names.outbound_group()));
+    if plan.selected {
+        out.push(plan.group(names.inbound_group()));
+        if plan.outbound {
+            out.push(plan.group(names.outbound_group()));
         }
     }
-    out.push(route_connector(names.inbound_route_connector()));
-    if outbound {
-        out.push(route_connector(names.outbound_route_connector()));
+    out.push(plan.route_connector(names.inbound_route_connector()));
+    if plan.outbound {
+        out.push(plan.route_connector(names.outbound_route_connector()));
     }
-    out.push(DesiredObject {
-        kind: Kind::InboundConnector,
-        name: names.return_connector(),
-        params: map(json!({
-            "ConnectorType": "Partner",
-            "SenderDomains": ["*"],
-            "TlsSenderCertificateName": mail_flow.tls_certificate_domain,
-            "RequireTls": true,
-            "RestrictDomainsToCertificate": false,
-            "RestrictDomainsToIPAddresses": false,
-            "EFSkipLastIP": false,
-            "EFSkipIPs": ips,
-            "Enabled": true,
-            "Comment": comment,
-        })),
-        create_only: Map::new(),
-        members: None,
-    });
-    let route_rule = |name: String, priority: i64, scope: Value, connector: String| {
+    out.push(plan.return_connector());
+    out.push(plan.inbound_rule());
+    out.push(plan.skip_spam_rule());
+    if plan.outbound {
+        out.push(plan.outbound_rule());
+    }
+    out
+}
+
+/// What several of the desired objects share, from [`Inputs`].
+struct Plan<'a> {
+    names: Names,
+    mail_flow: &'a MailFlow,
+    /// The ownership marker.
+    comment: String,
+    /// The service's IP ranges.
+    ips: Value,
+    /// The tenant's routing token.
+    token: &'a str,
+    /// Protected users: lower-cased, sorted, without duplicates.
+    members: Vec<String>,
+    /// Mail domains: lower-cased, sorted, without duplicates.
+    domains: Vec<String>,
+    /// Rules scoped to groups (`Selected`) rather than to the mail domains.
+    selected: bool,
+    /// Outgoing mail is routed too.
+    outbound: bool,
+}
+
+impl<'a> Plan<'a> {
+    /// The plan for `inputs`.
+    fn new(inputs: &Inputs<'a>) -> Self {
+        let mail_flow = &inputs.inline.mail_flow;
+        Self {
+            names: Names::new(&mail_flow.name_prefix),
+            mail_flow,
+            comment: marker(inputs.account),
+            ips: json!(mail_flow.service_ip_ranges),
+            token: inputs.token,
+            members: lowercase_set(inputs.members),
+            domains: lowercase_set(inputs.domains),
+            selected: inputs.scope == SyncScope::Selected,
+            outbound: inputs.inline.direction == Direction::InboundOutbound,
+        }
+    }
+
+    /// A hidden mail-enabled security group of the protected users.
+    fn group(&self, name: String) -> DesiredObject {
+        DesiredObject {
+            kind: Kind::Group,
+            create_only: map(json!({"Type": "Security", "Alias": alias(&name)})),
+            params: map(json!({"HiddenFromAddressListsEnabled": true})),
+            name,
+            members: Some(self.members.clone()),
+        }
+    }
+
+    /// A transport-rule-scoped connector carrying mail to the service's smart host.
+    fn route_connector(&self, name: String) -> DesiredObject {
+        let mail_flow = self.mail_flow;
+        DesiredObject {
+            kind: Kind::OutboundConnector,
+            name,
+            params: map(json!({
+                "ConnectorType": "Partner",
+                "UseMXRecord": false,
+                "SmartHosts": [mail_flow.smart_host],
+                "TlsSettings": "DomainValidation",
+                "TlsDomain": mail_flow.tls_certificate_domain,
+                "IsTransportRuleScoped": true,
+                "Enabled": true,
+                "Comment": self.comment,
+            })),
+            create_only: Map::new(),
+            members: None,
+        }
+    }
+
+    /// The partner connector for mail returning from the service, known by its certificate.
+    fn return_connector(&self) -> DesiredObject {
+        DesiredObject {
+            kind: Kind::InboundConnector,
+            name: self.names.return_connector(),
+            params: map(json!({
+                "ConnectorType": "Partner",
+                "SenderDomains": ["*"],
+                "TlsSenderCertificateName": self.mail_flow.tls_certificate_domain,
+                "RequireTls": true,
+                "RestrictDomainsToCertificate": false,
+                "RestrictDomainsToIPAddresses": false,
+                "EFSkipLastIP": false,
+                "EFSkipIPs": self.ips,
+                "Enabled": true,
+                "Comment": self.comment,
+            })),
+            create_only: Map::new(),
+            members: None,
+        }
+    }
+
+    /// The rule routing incoming mail to the service: to the inbound group's members, or to
+    /// the mail domains.
+    fn inbound_rule(&self) -> DesiredObject {
+        let scope = if self.selected {
+            json!({"FromScope": "NotInOrganization", "SentToMemberOf": [self.names.inbound_group()]})
+        } else {
+            json!({"FromScope": "NotInOrganization", "RecipientDomainIs": self.domains})
+        };
+        let (name, connector) = (
+            self.names.inbound_rule(),
+            self.names.inbound_route_connector(),
+        );
+        self.route_rule(name, 0, scope, connector)
+    }
+
+    /// The rule routing outgoing mail to the service: from the outbound group's members, or
+    /// from the mail domains.
+    fn outbound_rule(&self) -> DesiredObject {
+        let scope = if self.selected {
+            json!({"FromScope": "InOrganization", "SentToScope": "NotInOrganization", "FromMemberOf": [self.names.outbound_group()]})
+        } else {
+            json!({"FromScope": "InOrganization", "SentToScope": "NotInOrganization", "SenderDomainIs": self.domains})
+        };
+        let (name, connector) = (
+            self.names.outbound_rule(),
+            self.names.outbound_route_connector(),
+        );
+        self.route_rule(name, 2, scope, connector)
+    }
+
+    /// A rule sending mail in `scope` through `connector`, stamped with the routing header,
+    /// except mail already routed (loop prevention).
+    fn route_rule(
+        &self,
+        name: String,
+        priority: i64,
+        scope: Value,
+        connector: String,
+    ) -> DesiredObject {
         let mut params = map(json!({
             "Mode": "Enforce",
             "Enabled": true,
             "StopRuleProcessing": true,
-            "ExceptIfSenderIpRanges": ips,
+            "ExceptIfSenderIpRanges": self.ips,
             "ExceptIfHeaderContainsMessageHeader": ROUTED_HEADER,
-            "ExceptIfHeaderContainsWords": [inputs.token],
+            "ExceptIfHeaderContainsWords": [self.token],
             "RouteMessageOutboundConnector": connector,
             "SetHeaderName": ROUTED_HEADER,
-            "SetHeaderValue": inputs.token,
-            "Comments": comment,
+            "SetHeaderValue": self.token,
+            "Comments": self.comment,
         }));
         params.extend(map(scope));
         DesiredObject {
@@ -276,44 +362,33 @@ pub fn desired(inputs: &Inputs) -> Vec<DesiredObject> {
             create_only: map(json!({"Priority": priority})),
             members: None,
         }
-    };
-    out.push(route_rule(
-        names.inbound_rule(),
-        0,
-        if selected {
-            json!({"FromScope": "NotInOrganization", "SentToMemberOf": [names.inbound_group()]})
-        } else {
-            json!({"FromScope": "NotInOrganization", "RecipientDomainIs": domains})
-        },
-        names.inbound_route_connector(),
-    ));
-    out.push(DesiredObject {
-        kind: Kind::TransportRule,
-        name: names.skip_spam_rule(),
-        params: map(json!({
-            "Mode": "Enforce",
-            "Enabled": true,
-            "SenderIpRanges": ips,
-            "HeaderContainsMessageHeader": ROUTED_HEADER,
-            "HeaderContainsWords": [inputs.token],
-            "SetSCL": -1,
-            "Comments": comment,
-        })),
-        create_only: map(json!({"Priority": 1})),
-        members: None,
-    });
-    if outbound {
-        out.push(route_rule(
-            names.outbound_rule(),
-            2,
-            if selected {
-                json!({"FromScope": "InOrganization", "SentToScope": "NotInOrganization", "FromMemberOf": [names.outbound_group()]})
-            } else {
-                json!({"FromScope": "InOrganization", "SentToScope": "NotInOrganization", "SenderDomainIs": domains})
-            },
-            names.outbound_route_connector(),
-        ));
     }
+
+    /// The rule skipping spam filtering for mail returning from the service.
+    fn skip_spam_rule(&self) -> DesiredObject {
+        DesiredObject {
+            kind: Kind::TransportRule,
+            name: self.names.skip_spam_rule(),
+            params: map(json!({
+                "Mode": "Enforce",
+                "Enabled": true,
+                "SenderIpRanges": self.ips,
+                "HeaderContainsMessageHeader": ROUTED_HEADER,
+                "HeaderContainsWords": [self.token],
+                "SetSCL": -1,
+                "Comments": self.comment,
+            })),
+            create_only: map(json!({"Priority": 1})),
+            members: None,
+        }
+    }
+}
+
+/// `values` lower-cased, sorted, without duplicates.
+fn lowercase_set(values: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = values.iter().map(|v| v.to_lowercase()).collect();
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -410,7 +485,19 @@ pub fn membership_changes(desired: &[String], current: &[String]) -> (Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use exo_api::exchange_service_account::{DriftPolicy, MailFlow, RoleAssignment};
+    use exo_api::exchange_service_account::{DriftPolicy, RoleAssignment};
+
+    #[test]
+    fn members_and_domains_compare_as_lower_case_sets() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for (values, set) in [
+            (vec![], vec![]),
+            (vec!["b.com", "A.com"], vec!["a.com", "b.com"]),
+            (vec!["Alice@x.com", "alice@x.com"], vec!["alice@x.com"]),
+        ] {
+            assert_eq!(lowercase_set(&strings(&values)), strings(&set));
+        }
+    }
 
     fn inline(direction: Direction) -> InlineSpec {
         InlineSpec {

@@ -9,12 +9,12 @@ use super::super::tenant_clients::TenantClients;
 use crate::controller::conditions::ROLE_ASSIGNED;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
-use crate::microsoft::graph::GraphFailure;
 use crate::microsoft::graph::roles::{
     EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, RoleRequestOutcome,
 };
+use crate::microsoft::graph::{GraphError, GraphFailure};
 use crate::microsoft::identity::token::AccessToken;
-use exo_api::exchange_service_account::{InlineSpec, RoleAssignmentMode};
+use exo_api::exchange_service_account::{InlineSpec, RoleAssignment, RoleAssignmentMode};
 
 /// How often to look while the role propagates.
 pub const PROPAGATION_POLL: Duration = Duration::from_secs(10);
@@ -68,32 +68,59 @@ pub async fn ensure(
     principal: &str,
 ) -> Result<RoleState> {
     if token_has_role(exchange_token) {
-        return Ok(RoleState {
-            assigned: true,
-            check: InlineCheck::positive(
-                ROLE_ASSIGNED,
-                true,
-                "Assigned",
-                "The service's application holds the Exchange Administrator role.".into(),
-            ),
-            request_id: None,
-            requeue: None,
-        });
+        return Ok(assigned());
     }
     let poll = ctx.settings.consent_poll;
     let role = &spec.role_assignment;
     if role.mode == RoleAssignmentMode::Manual {
-        return Ok(waiting(
-            "ManualAssignmentRequired",
-            format!(
-                "Assign the Exchange Administrator role to the application {} (service principal {principal}): in the Microsoft Entra admin center open Roles and administrators, Exchange Administrator, Add assignments, and select the application. The operator notices within a minute.",
-                account.client_id
-            ),
-            true,
-            poll,
-        ));
+        return Ok(manual_assignment(&account.client_id, principal, poll));
     }
-    let outcome = if role.privileged_identity_management {
+    match ask_for_role(role, account, graph_token, principal).await {
+        Ok(outcome) => Ok(after_request(outcome, poll)),
+        Err(e) if e.failure == GraphFailure::PermissionDenied => {
+            Ok(role_management_denied(&e, poll))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The Exchange token carries the role.
+fn assigned() -> RoleState {
+    RoleState {
+        assigned: true,
+        check: InlineCheck::positive(
+            ROLE_ASSIGNED,
+            true,
+            "Assigned",
+            "The service's application holds the Exchange Administrator role.".into(),
+        ),
+        request_id: None,
+        requeue: None,
+    }
+}
+
+/// Manual mode: an administrator must assign the role to the application `client_id`
+/// (service principal `principal`); look again after `poll`.
+fn manual_assignment(client_id: &str, principal: &str, poll: Duration) -> RoleState {
+    waiting(
+        "ManualAssignmentRequired",
+        format!(
+            "Assign the Exchange Administrator role to the application {client_id} (service principal {principal}): in the Microsoft Entra admin center open Roles and administrators, Exchange Administrator, Add assignments, and select the application. The operator notices within a minute."
+        ),
+        true,
+        poll,
+    )
+}
+
+/// Assigns the role to `principal`, directly or through a Privileged Identity Management
+/// request, as `role` says.
+async fn ask_for_role(
+    role: &RoleAssignment,
+    account: &TenantClients,
+    graph_token: &AccessToken,
+    principal: &str,
+) -> std::result::Result<RoleRequestOutcome, GraphError> {
+    if role.privileged_identity_management {
         account
             .graph
             .request_role(
@@ -108,22 +135,25 @@ pub async fn ensure(
             .graph
             .assign_role(graph_token, principal, EXCHANGE_ADMINISTRATOR)
             .await
-    };
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) if e.failure == GraphFailure::PermissionDenied => {
-            return Ok(waiting(
-                "RoleManagementDenied",
-                format!(
-                    "{e}; RoleManagement.ReadWrite.Directory (and, with Privileged Identity Management, an Entra ID P2 licence) is needed to assign the role. Grant admin consent again or set roleAssignment.mode to Manual."
-                ),
-                true,
-                poll,
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(match outcome {
+    }
+}
+
+/// Graph refused to manage roles (`error`): a permission or licence is missing.
+fn role_management_denied(error: &GraphError, poll: Duration) -> RoleState {
+    waiting(
+        "RoleManagementDenied",
+        format!(
+            "{error}; RoleManagement.ReadWrite.Directory (and, with Privileged Identity Management, an Entra ID P2 licence) is needed to assign the role. Grant admin consent again or set roleAssignment.mode to Manual."
+        ),
+        true,
+        poll,
+    )
+}
+
+/// The role's state after asking for it: propagating, awaiting approval, or refused (a human
+/// must act, looked at again after `poll`).
+fn after_request(outcome: RoleRequestOutcome, poll: Duration) -> RoleState {
+    match outcome {
         RoleRequestOutcome::Assigned(_) => waiting(
             "RolePropagating",
             "The Exchange Administrator role is assigned; waiting until Exchange Online accepts it (usually minutes).".into(),
@@ -162,7 +192,7 @@ pub async fn ensure(
             true,
             poll,
         ),
-    })
+    }
 }
 
 /// A role that has been propagating for longer than [`PROPAGATION_LIMIT`] needs a human: the
@@ -202,7 +232,60 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
     use super::*;
+    use crate::microsoft::graph::roles::ScheduleRequest;
     use exo_api::exchange_service_account::{ExchangeServiceAccount, ExchangeServiceAccountStatus};
+
+    #[test]
+    fn what_asking_for_the_role_produced_decides_the_condition() {
+        let poll = Duration::from_secs(60);
+        let request = |status: &str| {
+            RoleRequestOutcome::Requested(ScheduleRequest {
+                id: "r1".into(),
+                status: status.into(),
+                principal_id: "p".into(),
+                role_definition_id: EXCHANGE_ADMINISTRATOR.into(),
+            })
+        };
+        for (outcome, reason, human, request_id, requeue) in [
+            (
+                RoleRequestOutcome::Assigned(None),
+                "RolePropagating",
+                false,
+                None,
+                PROPAGATION_POLL,
+            ),
+            (
+                request("PendingApproval"),
+                "PendingApproval",
+                true,
+                Some("r1"),
+                poll,
+            ),
+            (
+                request("Denied"),
+                "RoleRequestNotGranted",
+                true,
+                Some("r1"),
+                poll,
+            ),
+            (
+                RoleRequestOutcome::Refused("PolicyViolation".into()),
+                "RoleAssignmentRefused",
+                true,
+                None,
+                poll,
+            ),
+        ] {
+            let state = after_request(outcome, poll);
+            assert!(!state.assigned);
+            assert_eq!(state.check.reason, reason);
+            assert_eq!(state.check.needs_human, human, "{reason}");
+            assert_eq!(state.request_id.as_deref(), request_id, "{reason}");
+            assert_eq!(state.requeue, Some(requeue), "{reason}");
+        }
+        let refused = after_request(RoleRequestOutcome::Refused("PolicyViolation".into()), poll);
+        assert!(refused.check.message.contains("(PolicyViolation)"));
+    }
 
     #[test]
     fn a_long_propagation_needs_a_human() {
