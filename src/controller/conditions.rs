@@ -206,17 +206,22 @@ mod tests {
         Time(jiff::Timestamp::from_second(seconds).unwrap())
     }
 
+    /// `set` at generation `g` and second `t`, with the message `m`.
+    fn put(c: &mut Vec<Condition>, ty: &str, s: Status, r: &str, m: &str, g: i64, t: i64) -> bool {
+        set(c, ty, s, r, m, Some(g), &at(t))
+    }
+
     #[test]
     fn new_condition_is_added_with_the_current_time() {
         let mut conds = Vec::new();
-        assert!(set(
+        assert!(put(
             &mut conds,
             READY,
             Status::Unknown,
             "Reconciling",
             "",
-            Some(1),
-            &at(10)
+            1,
+            10
         ));
         assert_eq!(conds.len(), 1);
         assert_eq!(conds[0].status, "Unknown");
@@ -227,34 +232,26 @@ mod tests {
     #[test]
     fn transition_time_changes_only_when_status_flips() {
         let mut conds = Vec::new();
-        set(
-            &mut conds,
-            TOKEN_VALID,
-            Status::True,
-            "Valid",
-            "",
-            Some(1),
-            &at(10),
-        );
-        assert!(set(
+        put(&mut conds, TOKEN_VALID, Status::True, "Valid", "", 1, 10);
+        assert!(put(
             &mut conds,
             TOKEN_VALID,
             Status::True,
             "Refreshed",
             "new token",
-            Some(1),
-            &at(20)
+            1,
+            20
         ));
         assert_eq!(conds[0].last_transition_time, at(10));
         assert_eq!(conds[0].reason, "Refreshed");
-        assert!(set(
+        assert!(put(
             &mut conds,
             TOKEN_VALID,
             Status::False,
             "RefreshTokenExpired",
             "",
-            Some(1),
-            &at(30)
+            1,
+            30
         ));
         assert_eq!(conds[0].last_transition_time, at(30));
     }
@@ -262,71 +259,23 @@ mod tests {
     #[test]
     fn setting_the_same_condition_again_is_no_change() {
         let mut conds = Vec::new();
-        set(
-            &mut conds,
-            READY,
-            Status::True,
-            "Ready",
-            "ok",
-            Some(2),
-            &at(10),
-        );
+        put(&mut conds, READY, Status::True, "Ready", "ok", 2, 10);
         let before = conds.clone();
-        assert!(!set(
-            &mut conds,
-            READY,
-            Status::True,
-            "Ready",
-            "ok",
-            Some(2),
-            &at(99)
-        ));
+        assert!(!put(&mut conds, READY, Status::True, "Ready", "ok", 2, 99));
         assert_eq!(conds, before);
-        assert!(set(
-            &mut conds,
-            READY,
-            Status::True,
-            "Ready",
-            "ok",
-            Some(3),
-            &at(99)
-        ));
+        assert!(put(&mut conds, READY, Status::True, "Ready", "ok", 3, 99));
     }
 
     #[test]
     fn lists_compare_without_times_and_order() {
         let mut a = Vec::new();
-        set(&mut a, READY, Status::True, "Ready", "", Some(1), &at(1));
-        set(
-            &mut a,
-            TOKEN_VALID,
-            Status::True,
-            "Valid",
-            "",
-            Some(1),
-            &at(1),
-        );
+        put(&mut a, READY, Status::True, "Ready", "", 1, 1);
+        put(&mut a, TOKEN_VALID, Status::True, "Valid", "", 1, 1);
         let mut b = Vec::new();
-        set(
-            &mut b,
-            TOKEN_VALID,
-            Status::True,
-            "Valid",
-            "",
-            Some(1),
-            &at(5),
-        );
-        set(&mut b, READY, Status::True, "Ready", "", Some(1), &at(7));
+        put(&mut b, TOKEN_VALID, Status::True, "Valid", "", 1, 5);
+        put(&mut b, READY, Status::True, "Ready", "", 1, 7);
         assert!(eq_ignoring_time(&a, &b));
-        set(
-            &mut b,
-            READY,
-            Status::False,
-            "NotReady",
-            "",
-            Some(1),
-            &at(8),
-        );
+        put(&mut b, READY, Status::False, "NotReady", "", 1, 8);
         assert!(!eq_ignoring_time(&a, &b));
         assert!(!eq_ignoring_time(&a, &a[..1]));
         assert!(is_true(&a, READY));
@@ -341,5 +290,53 @@ mod tests {
         set(&mut conds, READY, Status::False, "X", &long, None, &at(1));
         assert!(conds[0].message.len() <= MAX_MESSAGE_LEN);
         assert!(conds[0].message.ends_with("..."));
+    }
+
+    #[test]
+    fn the_summary_sets_ready_stalled_and_reconciling_together() {
+        use Status::{False, True, Unknown};
+        let now = at(1);
+        // summary → (Ready, Stalled, Reconciling) statuses and Reconciling's message
+        let table = [
+            (
+                Summary::Ready {
+                    reason: "Ready",
+                    message: "ok",
+                },
+                [True, False, False],
+                "",
+            ),
+            (
+                Summary::Progressing {
+                    ready: Unknown,
+                    reason: "Pending",
+                    message: "wait",
+                    stalled_reason: "Pending",
+                },
+                [Unknown, False, True],
+                "wait",
+            ),
+            (
+                Summary::Stalled {
+                    reason: "Consent",
+                    message: "ask",
+                    reconciling_message: "human",
+                },
+                [False, True, False],
+                "human",
+            ),
+        ];
+        for (summary, statuses, reconciling) in table {
+            let mut conds = Vec::new();
+            set_summary(&mut conds, summary, Some(1), &now);
+            for (ty, want) in [READY, STALLED, RECONCILING].into_iter().zip(statuses) {
+                assert_eq!(
+                    get(&conds, ty).unwrap().status,
+                    want.as_str(),
+                    "{summary:?} {ty}"
+                );
+            }
+            assert_eq!(get(&conds, RECONCILING).unwrap().message, reconciling);
+        }
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -38,16 +38,8 @@ pub fn resolved_status(
         user_count: previous.user_count,
         last_resolved_time: previous.last_resolved_time.clone(),
     };
+    account_holds_a_grant(&mut status.conditions, generation, &now_t);
     let conds = &mut status.conditions;
-    conditions::set(
-        conds,
-        SERVICE_ACCOUNT_READY,
-        Status::True,
-        "Authorized",
-        "The service account holds a valid grant.",
-        generation,
-        &now_t,
-    );
     if resolution.limit_exceeded {
         let message = format!(
             "The list resolves to more than {MAX_USERS} users ({} found before stopping); at most {MAX_USERS} are allowed. The last good list ({} users) stays protected.",
@@ -134,17 +126,22 @@ pub fn account_ready_status(stl: &SyncTargetList, now: jiff::Timestamp) -> SyncT
     let mut status = stl.status.clone().unwrap_or_default();
     let generation = stl.metadata.generation;
     let now_t = Time(now);
+    account_holds_a_grant(&mut status.conditions, generation, &now_t);
+    summarise(&mut status, generation, &now_t);
+    status
+}
+
+/// `ServiceAccountReady` True: the account holds a valid grant.
+fn account_holds_a_grant(conds: &mut Vec<Condition>, generation: Option<i64>, now: &Time) {
     conditions::set(
-        &mut status.conditions,
+        conds,
         SERVICE_ACCOUNT_READY,
         Status::True,
         "Authorized",
         "The service account holds a valid grant.",
         generation,
-        &now_t,
+        now,
     );
-    summarise(&mut status, generation, &now_t);
-    status
 }
 
 /// Sets `Ready`, `Stalled` and `Reconciling` from the sub-conditions.
@@ -369,20 +366,22 @@ mod tests {
 
     #[test]
     fn an_account_waiting_for_its_grant_is_progressing_not_stalled() {
-        let status = account_not_ready_status(
-            &stl(),
-            "WaitingForGrant",
-            "consent needed",
-            jiff::Timestamp::now(),
-        );
-        assert!(conditions::is_true(&status.conditions, "Reconciling"));
-        assert!(!conditions::is_true(&status.conditions, "Stalled"));
-        let missing = account_not_ready_status(
-            &stl(),
-            "ServiceAccountNotFound",
-            "gone",
-            jiff::Timestamp::now(),
-        );
-        assert!(conditions::is_true(&missing.conditions, "Stalled"));
+        // reason → (Reconciling, Stalled)
+        for (reason, progressing) in [("WaitingForGrant", true), ("ServiceAccountNotFound", false)]
+        {
+            let now = jiff::Timestamp::now();
+            let status = account_not_ready_status(&stl(), reason, "a message", now);
+            let conds = &status.conditions;
+            assert_eq!(
+                conditions::is_true(conds, "Reconciling"),
+                progressing,
+                "{reason}"
+            );
+            assert_eq!(
+                conditions::is_true(conds, "Stalled"),
+                !progressing,
+                "{reason}"
+            );
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! verified from an app-only token, and the activity-feed subscriptions started once per token.
 
 use super::decide::ActivityObservation;
+use super::pass::AccountPass;
 use super::tenant_clients::TenantClients;
 use crate::controller::context::Context;
 use crate::microsoft::identity::credential::ClientCredential;
@@ -13,12 +14,16 @@ use exo_api::exchange_service_account::ExchangeServiceAccount;
 /// Verifies the permission and starts missing subscriptions (`None` when activity data is
 /// not asked for). What it finds is worded in [`ActivityObservation::condition`].
 pub async fn ensure(
-    esa: &ExchangeServiceAccount,
-    account: &TenantClients,
-    credential: &ClientCredential,
-    ctx: &Context,
+    pass: &AccountPass<'_>,
     graph_token: &AccessToken,
 ) -> Option<ActivityObservation> {
+    let AccountPass {
+        esa,
+        ctx,
+        clients: account,
+        credential,
+        ..
+    } = *pass;
     if !esa.spec.activity_data {
         return None;
     }

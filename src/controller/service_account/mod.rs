@@ -16,6 +16,7 @@ pub mod grant_secret;
 pub mod inline;
 pub mod notifications;
 pub mod observe;
+pub mod pass;
 pub mod report;
 pub mod selected;
 pub mod tenant_clients;

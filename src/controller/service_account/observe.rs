@@ -11,13 +11,13 @@ use super::decide::{
     ActivityObservation, AuthorizationObservation, ConfigProblem, InlineCheck, InlineObservation,
     Observation, SyncObservation, TokenObservation,
 };
+use super::pass::AccountPass;
 use super::tenant_clients::TenantClients;
 use super::{activity, directory, inline, selected};
 use crate::controller::conditions;
 use crate::controller::context::Context;
 use crate::controller::error::{Error, Result};
 use crate::microsoft::graph::GraphFailure;
-use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
 use exo_api::exchange_service_account::{
     AuthorizationMethod, ExchangeServiceAccount, Mode, SyncScope,
@@ -59,7 +59,7 @@ pub async fn observe(
             m.verified_token = None;
         });
     }
-    let pass = Pass {
+    let pass = AccountPass {
         esa,
         ctx,
         clients: &clients,
@@ -69,16 +69,7 @@ pub async fn observe(
     pass.observe().await
 }
 
-/// What one observation needs, carried once instead of in every parameter list.
-struct Pass<'a> {
-    esa: &'a ExchangeServiceAccount,
-    ctx: &'a Context,
-    clients: &'a TenantClients,
-    credential: &'a ClientCredential,
-    now: jiff::Timestamp,
-}
-
-impl Pass<'_> {
+impl AccountPass<'_> {
     /// The grant first; then the directory and activity data, and inline mode's pass.
     async fn observe(&self) -> Result<Observed> {
         let (authorized, ()) = futures::join!(self.authorize(), self.prefetch_exchange_token());
@@ -173,7 +164,7 @@ impl Pass<'_> {
                 .then_some(ActivityObservation::WaitingForGrant);
             return Ok((SyncObservation::NotStarted, waiting));
         };
-        let activity = activity::ensure(esa, self.clients, self.credential, self.ctx, token);
+        let activity = activity::ensure(self, token);
         let (sync, activity) = futures::join!(self.sync(token, early_selection), activity);
         Ok((sync?, activity))
     }
@@ -222,16 +213,7 @@ impl Pass<'_> {
                         .as_ref()
                         .and_then(|s| s.service_principal.as_ref()))
                     .and_then(|sp| sp.object_id.clone());
-                let outcome = inline::ensure(
-                    esa,
-                    self.clients,
-                    self.credential,
-                    self.ctx,
-                    token,
-                    principal,
-                    self.now,
-                )
-                .await?;
+                let outcome = inline::ensure(self, token, principal).await?;
                 (Some(outcome.observation), outcome.requeue)
             }
             _ => (waiting_for_grant(esa), None),

@@ -11,11 +11,13 @@
 pub mod checks;
 mod cleanup;
 pub mod desired;
+mod inputs;
 mod plan;
 pub mod role;
 mod session;
 
 pub use cleanup::cleanup;
+use inputs::{Gathered, gather};
 use plan::{
     AllowChange, Current, PassResult, Plan, Step, allow_list_change, has, mail_flow_checks,
     make_plan, removal_rank,
@@ -38,6 +40,7 @@ use serde_json::{Map, Value, json};
 use self::desired::{DesiredObject, Inputs, Kind, Names};
 use super::decide::{InlineCheck, InlineObservation};
 use super::directory::{self, SYNC_REQUESTED_ANNOTATION};
+use super::pass::AccountPass;
 use super::tenant_clients::TenantClients;
 use crate::controller::conditions::{
     self, MAIL_FLOW_CONFIGURED, MAIL_FLOW_DRIFTED, SECURITY_SETTINGS_VERIFIED,
@@ -114,14 +117,12 @@ fn not_configured(reason: &str, message: String) -> InlineCheck {
 
 /// The inline pass of a reconcile, once Graph access is granted.
 pub async fn ensure(
-    esa: &ExchangeServiceAccount,
-    account: &TenantClients,
-    credential: &ClientCredential,
-    ctx: &Context,
+    pass: &AccountPass<'_>,
     graph_token: &AccessToken,
     principal: Option<String>,
-    now: jiff::Timestamp,
 ) -> Result<InlineOutcome> {
+    let (esa, ctx, account, credential, now) =
+        (pass.esa, pass.ctx, pass.clients, pass.credential, pass.now);
     let Some(spec) = esa.spec.inline.as_ref() else {
         return Ok(InlineOutcome {
             observation: InlineObservation {
@@ -209,49 +210,43 @@ pub async fn ensure(
         });
     }
     previous.role_request_id = None;
-    configure(
-        &MailFlowInputs {
-            esa,
-            account,
-            credential,
-            ctx,
-            graph_token,
-            now,
-        },
+    let configured = MailFlowChange {
         spec,
-        &token,
+        token: &token,
         previous,
-        role.check,
-    )
-    .await
+        role_check: role.check,
+    };
+    configure(pass, graph_token, configured).await
 }
 
-/// What configuring the mail flow needs, once the role is in effect.
-struct MailFlowInputs<'a> {
-    esa: &'a ExchangeServiceAccount,
-    account: &'a TenantClients,
-    credential: &'a ClientCredential,
-    ctx: &'a Context,
-    graph_token: &'a AccessToken,
-    now: jiff::Timestamp,
+/// The mail flow to configure once the role is in effect: the spec, the Exchange token, the
+/// status so far and the role's check.
+struct MailFlowChange<'a> {
+    spec: &'a InlineSpec,
+    token: &'a AccessToken,
+    previous: MailFlowStatus,
+    role_check: InlineCheck,
 }
 
 /// Reads the tenant (unless verified recently and unchanged), plans and carries out the plan.
 async fn configure(
-    inputs: &MailFlowInputs<'_>,
-    spec: &InlineSpec,
-    token: &AccessToken,
-    previous: MailFlowStatus,
-    role_check: InlineCheck,
+    pass: &AccountPass<'_>,
+    graph_token: &AccessToken,
+    change: MailFlowChange<'_>,
 ) -> Result<InlineOutcome> {
-    let MailFlowInputs {
+    let AccountPass {
         esa,
-        account,
-        credential,
         ctx,
-        graph_token,
+        clients: account,
+        credential,
         now,
-    } = *inputs;
+    } = *pass;
+    let MailFlowChange {
+        spec,
+        token,
+        previous,
+        role_check,
+    } = change;
     let exchange = exchange_client(account, token);
     let pass = MailFlowSession {
         esa,
@@ -477,141 +472,6 @@ fn fingerprint(wanted: &[DesiredObject]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// What the desired state is computed from.
-struct Gathered {
-    members: Vec<String>,
-    mail_domains: Vec<String>,
-    protected_domains: Vec<String>,
-    routing_token: String,
-}
-
-/// The inputs of the desired state: the mail domains (those last read when `reuse_domains`
-/// and known), the protected members and the routing token.
-async fn gather(
-    esa: &ExchangeServiceAccount,
-    account: &TenantClients,
-    graph_token: &AccessToken,
-    ctx: &Context,
-    reuse_domains: bool,
-) -> Result<std::result::Result<Gathered, InlineCheck>> {
-    let known = reuse_domains
-        .then(|| ctx.memo(&account.key).mail_domains)
-        .flatten();
-    let mail_domains: Vec<String> = match known {
-        Some(d) => d,
-        None => {
-            let domains: Vec<String> = account
-                .graph
-                .domains(graph_token)
-                .await?
-                .iter()
-                .filter(|d| d.is_mail_domain())
-                .map(|d| d.id.to_lowercase())
-                .collect();
-            ctx.update_memo(&account.key, |m| m.mail_domains = Some(domains.clone()));
-            domains
-        }
-    };
-    let members = match esa.spec.sync.scope {
-        SyncScope::All => Vec::new(),
-        SyncScope::Selected => {
-            let Some(reference) = &esa.spec.sync.target_list_ref else {
-                return Ok(Err(not_configured(
-                    "TargetListNotSet",
-                    "spec.sync.targetListRef must name a SyncTargetList when scope is Selected."
-                        .into(),
-                )));
-            };
-            let api: Api<SyncTargetList> =
-                Api::namespaced(ctx.client.clone(), &esa.namespace().unwrap_or_default());
-            match api.get_opt(&reference.name).await?.and_then(|s| s.status) {
-                Some(status) if status.last_resolved_time.is_some() => status
-                    .resolved_users
-                    .iter()
-                    .map(|u| u.user_principal_name.clone())
-                    .collect(),
-                _ => {
-                    return Ok(Err(not_configured(
-                        "WaitingForTargetList",
-                        format!(
-                            "Mail flow is configured once the SyncTargetList {} is resolved.",
-                            reference.name
-                        ),
-                    )));
-                }
-            }
-        }
-    };
-    let protected_domains = match esa.spec.sync.scope {
-        SyncScope::All => mail_domains.clone(),
-        SyncScope::Selected => members
-            .iter()
-            .filter_map(|m| m.rsplit_once('@').map(|(_, d)| d.to_lowercase()))
-            .collect(),
-    };
-    let routing_token = routing_token(esa, ctx).await?;
-    Ok(Ok(Gathered {
-        members,
-        mail_domains,
-        protected_domains,
-        routing_token,
-    }))
-}
-
-/// The tenant's routing token from the account's Secret, created on first use. It marks mail
-/// the service has seen; being secret, external senders cannot forge it.
-async fn routing_token(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<String> {
-    let namespace = esa.namespace().unwrap_or_default();
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let name = secret_name(esa);
-    if let Some(secret) = api.get_opt(&name).await?
-        && let Some(value) = secret.data.as_ref().and_then(|d| d.get(TOKEN_KEY))
-        && let Ok(token) = String::from_utf8(value.0.clone())
-    {
-        return Ok(token);
-    }
-    let mut bytes = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| Error::Internal("no random numbers available".into()))?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            namespace: Some(namespace),
-            owner_references: super::tenant_clients::TenantClients::owner_reference(esa)
-                .map(|o| vec![o]),
-            labels: Some(BTreeMap::from([(
-                "app.kubernetes.io/managed-by".to_string(),
-                "exo-operator".to_string(),
-            )])),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([(
-            TOKEN_KEY.to_string(),
-            ByteString(token.clone().into_bytes()),
-        )])),
-        ..Default::default()
-    };
-    match api
-        .create(&crate::controller::field_manager::post(), &secret)
-        .await
-    {
-        Ok(_) => Ok(token),
-        // Created meanwhile (another replica or a retried reconcile): use that one.
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            let existing = api.get(&name).await?;
-            Ok(existing
-                .data
-                .and_then(|d| {
-                    d.get(TOKEN_KEY)
-                        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-                })
-                .unwrap_or(token))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[cfg(test)]

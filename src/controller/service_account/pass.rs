@@ -1,0 +1,22 @@
+//! What every step of one pass over an account needs, carried once instead of in every
+//! parameter list.
+
+use super::tenant_clients::TenantClients;
+use crate::controller::context::Context;
+use crate::microsoft::identity::credential::ClientCredential;
+use exo_api::exchange_service_account::ExchangeServiceAccount;
+
+/// One reconcile's account, context, clients, credential and clock.
+#[derive(Clone, Copy)]
+pub struct AccountPass<'a> {
+    /// The account as read (from the cache, or fresh when the cache lags).
+    pub esa: &'a ExchangeServiceAccount,
+    /// What reconciles share.
+    pub ctx: &'a Context,
+    /// The clients the account reaches its tenant with.
+    pub clients: &'a TenantClients,
+    /// The application's credential.
+    pub credential: &'a ClientCredential,
+    /// The time of this pass.
+    pub now: jiff::Timestamp,
+}
