@@ -82,11 +82,11 @@ pub const STOP_GRACE: Duration = Duration::from_secs(20);
 /// Handles to the running controllers, for the health server and the consent callback.
 #[derive(Clone, Default)]
 pub struct Handles {
-    parts: Vec<Part>,
+    watches: Vec<WatchHandle>,
 }
 
 #[derive(Clone)]
-struct Part {
+struct WatchHandle {
     namespace: Option<String>,
     accounts: Store<ExchangeServiceAccount>,
     trigger: mpsc::Sender<ObjectRef<ExchangeServiceAccount>>,
@@ -95,8 +95,8 @@ struct Part {
 impl Handles {
     /// Waits until every accounts' cache has been filled by its first list.
     pub async fn wait_until_ready(&self) -> bool {
-        for part in &self.parts {
-            if part.accounts.wait_until_ready().await.is_err() {
+        for watch in &self.watches {
+            if watch.accounts.wait_until_ready().await.is_err() {
                 return false;
             }
         }
@@ -107,7 +107,7 @@ impl Handles {
     /// that namespace.
     pub async fn trigger(&self, namespace: &str, name: &str) -> bool {
         let Some(part) = self
-            .parts
+            .watches
             .iter()
             .find(|p| p.namespace.as_deref().is_none_or(|n| n == namespace))
         else {
@@ -160,82 +160,20 @@ async fn run(
         None => Api::all(client.clone()),
     };
     let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
-
     let (trigger_tx, trigger_rx) = mpsc::channel::<ObjectRef<ExchangeServiceAccount>>(64);
-    let accounts_controller = Controller::new(accounts.clone(), watcher::Config::default());
-    let store = accounts_controller.store();
-    let secret_store = store.clone();
-    let secret_changes = watcher(secrets, watcher::Config::default())
-        .touched_objects()
-        .default_backoff();
-
-    let stop = |rx: &watch::Receiver<bool>| {
-        let mut rx = rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
+    let watched = Watched {
+        ctx: &ctx,
+        config,
+        shutdown: &shutdown,
     };
-
-    let accounts_run = accounts_controller
-        .watches(
-            lists.clone(),
-            watcher::Config::default(),
-            |stl: SyncTargetList| {
-                let ns = stl.namespace().unwrap_or_default();
-                Some(ObjectRef::new(&stl.spec.service_account_ref.name).within(&ns))
-            },
-        )
-        .watches_stream(secret_changes, move |secret| {
-            accounts_referring_to(&secret_store, &secret)
-        })
-        .reconcile_on(tokio_stream_from(trigger_rx))
-        .with_config(config.clone())
-        .graceful_shutdown_on(stop(&shutdown))
-        .run(
-            service_account::reconcile,
-            service_account::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|result| log_incomplete("account", result));
-
-    let lists_controller = Controller::new(lists, watcher::Config::default());
-    let lists_store = lists_controller.store();
-    let referring_lists = lists_store.clone();
-    let lists_run = lists_controller
-        .watches(
-            accounts,
-            watcher::Config::default(),
-            // The list the account selects, and every list that names the account (whose
-            // report of a missing or non-selecting account may have just become false).
-            move |esa: ExchangeServiceAccount| lists_of(&referring_lists, &esa),
-        )
-        .with_config(config)
-        .graceful_shutdown_on(stop(&shutdown))
-        .run(
-            sync_target_list::reconcile,
-            sync_target_list::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|result| log_incomplete("list", result));
-
-    // A graceful stop waits for running reconciles, which only start once both caches are
-    // filled; a stop before that (or a reconcile that outlives the grace period) ends at once.
-    let caches = (store.clone(), lists_store);
-    let forced = async move {
-        stop(&shutdown).await;
-        let filled = async {
-            let _ = caches.0.wait_until_ready().await;
-            let _ = caches.1.wait_until_ready().await;
-        };
-        if tokio::time::timeout(Duration::ZERO, filled).await.is_ok() {
-            tokio::time::sleep(STOP_GRACE).await;
-            tracing::warn!(grace = ?STOP_GRACE, "reconciles still running at shutdown were cancelled");
-        }
-    };
+    let (store, accounts_run) =
+        watched.accounts_controller(accounts.clone(), lists.clone(), secrets, trigger_rx);
+    let (lists_store, lists_run) = watched.lists_controller(lists, accounts);
+    let forced = forced_stop(shutdown.clone(), store.clone(), lists_store);
 
     if let Some(ready) = ready {
         let _ = ready.send(Handles {
-            parts: vec![Part {
+            watches: vec![WatchHandle {
                 namespace: scope.namespace.clone(),
                 accounts: store,
                 trigger: trigger_tx,
@@ -251,6 +189,104 @@ async fn run(
         _ = forced => {}
     }
     tracing::info!("controllers stopped");
+}
+
+/// What both controllers of one watch share.
+struct Watched<'a> {
+    ctx: &'a Arc<Context>,
+    config: ControllerConfig,
+    shutdown: &'a watch::Receiver<bool>,
+}
+
+impl Watched<'_> {
+    /// The accounts' controller: woken by the account, its list, the Secrets it references,
+    /// and on-demand triggers. Returns its cache and its run.
+    fn accounts_controller(
+        &self,
+        accounts: Api<ExchangeServiceAccount>,
+        lists: Api<SyncTargetList>,
+        secrets: Api<PartialObjectMeta<Secret>>,
+        triggers: mpsc::Receiver<ObjectRef<ExchangeServiceAccount>>,
+    ) -> (
+        Store<ExchangeServiceAccount>,
+        impl std::future::Future<Output = ()> + use<>,
+    ) {
+        let controller = Controller::new(accounts, watcher::Config::default());
+        let store = controller.store();
+        let secret_store = store.clone();
+        let secret_changes = watcher(secrets, watcher::Config::default())
+            .touched_objects()
+            .default_backoff();
+        let run = controller
+            .watches(lists, watcher::Config::default(), |stl: SyncTargetList| {
+                let ns = stl.namespace().unwrap_or_default();
+                Some(ObjectRef::new(&stl.spec.service_account_ref.name).within(&ns))
+            })
+            .watches_stream(secret_changes, move |secret| {
+                accounts_referring_to(&secret_store, &secret)
+            })
+            .reconcile_on(tokio_stream_from(triggers))
+            .with_config(self.config.clone())
+            .graceful_shutdown_on(stopped(self.shutdown.clone()))
+            .run(
+                service_account::reconcile,
+                service_account::error_policy,
+                self.ctx.clone(),
+            )
+            .for_each(|result| log_incomplete("account", result));
+        (store, run)
+    }
+
+    /// The lists' controller: woken by the list and by the accounts that name it. Returns its
+    /// cache and its run.
+    fn lists_controller(
+        &self,
+        lists: Api<SyncTargetList>,
+        accounts: Api<ExchangeServiceAccount>,
+    ) -> (
+        Store<SyncTargetList>,
+        impl std::future::Future<Output = ()> + use<>,
+    ) {
+        let controller = Controller::new(lists, watcher::Config::default());
+        let store = controller.store();
+        let referring_lists = store.clone();
+        let run = controller
+            .watches(accounts, watcher::Config::default(), move |esa| {
+                lists_of(&referring_lists, &esa)
+            })
+            .with_config(self.config.clone())
+            .graceful_shutdown_on(stopped(self.shutdown.clone()))
+            .run(
+                sync_target_list::reconcile,
+                sync_target_list::error_policy,
+                self.ctx.clone(),
+            )
+            .for_each(|result| log_incomplete("list", result));
+        (store, run)
+    }
+}
+
+/// Resolves once `shutdown` turns true.
+async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// A graceful stop waits for running reconciles, which only start once both caches are
+/// filled; a stop before that (or a reconcile that outlives the grace period) ends at once.
+async fn forced_stop(
+    shutdown: watch::Receiver<bool>,
+    accounts: Store<ExchangeServiceAccount>,
+    lists: Store<SyncTargetList>,
+) {
+    stopped(shutdown).await;
+    let filled = async {
+        let _ = accounts.wait_until_ready().await;
+        let _ = lists.wait_until_ready().await;
+    };
+    if tokio::time::timeout(Duration::ZERO, filled).await.is_ok() {
+        tokio::time::sleep(STOP_GRACE).await;
+        tracing::warn!(grace = ?STOP_GRACE, "reconciles still running at shutdown were cancelled");
+    }
 }
 
 /// The accounts in the secret's namespace that reference it.
@@ -342,7 +378,7 @@ impl Operator {
             let part = ready_rx
                 .await
                 .expect("the controllers report their handles");
-            handles.parts.extend(part.parts);
+            handles.watches.extend(part.watches);
         }
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
         if let Some(listener) = http {

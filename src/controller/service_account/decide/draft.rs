@@ -169,113 +169,34 @@ impl Draft {
 
     /// `Authorized` and the consent prompt; whether access is granted.
     pub fn authorization(&mut self, observed: &Observation) -> bool {
-        match &observed.authorization {
-            AuthorizationObservation::Granted => {
+        let Some(verdict) = AuthorizationVerdict::of(&observed.authorization) else {
+            // Not checked in this pass: what is known stays.
+            if conditions::get(&self.status.conditions, conditions::AUTHORIZED).is_none() {
                 self.set(
                     conditions::AUTHORIZED,
-                    Status::True,
-                    "Granted",
-                    "Every required permission is granted.",
+                    Status::Unknown,
+                    "Pending",
+                    "Access has not been checked yet.",
                 );
-                true
             }
-            AuthorizationObservation::Unknown => {
-                if conditions::get(&self.status.conditions, conditions::AUTHORIZED).is_none() {
-                    self.set(
-                        conditions::AUTHORIZED,
-                        Status::Unknown,
-                        "Pending",
-                        "Access has not been checked yet.",
-                    );
-                }
-                conditions::is_true(&self.status.conditions, conditions::AUTHORIZED)
-                    && observed.config.is_none()
-            }
-            AuthorizationObservation::ConsentRequired { url, missing } => {
-                let message = if missing.is_empty() {
-                    format!(
-                        "A Global Administrator must grant admin consent to the application at {url}"
-                    )
-                } else {
-                    format!(
-                        "A Global Administrator must grant admin consent at {url} for: {}",
-                        missing.join(", ")
-                    )
-                };
-                self.set(
-                    conditions::AUTHORIZED,
-                    Status::False,
-                    "ConsentRequired",
-                    &message,
-                );
-                self.status.consent = Some(ConsentPrompt {
-                    admin_consent_url: Some(url.clone()),
-                    missing_permissions: missing.clone(),
-                    ..Default::default()
-                });
-                self.stall(("ConsentRequired".into(), message));
-                false
-            }
-            AuthorizationObservation::Propagating { missing } => {
-                self.set(
-                    conditions::AUTHORIZED,
-                    Status::False,
-                    "ConsentPropagating",
-                    &format!(
-                        "Consent was granted; waiting for the tenant to list: {}",
-                        missing.join(", ")
-                    ),
-                );
-                false
-            }
-            AuthorizationObservation::AwaitingSignIn {
-                verification_uri,
-                user_code,
-                expires_at,
-                missing,
-            } => {
-                let message = format!(
-                    "A Global Administrator must sign in at {verification_uri} with the code {user_code} before {expires_at}"
-                );
-                self.set(
-                    conditions::AUTHORIZED,
-                    Status::False,
-                    "AwaitingSignIn",
-                    &message,
-                );
-                self.status.consent = Some(ConsentPrompt {
-                    verification_uri: Some(verification_uri.clone()),
-                    user_code: Some(user_code.clone()),
-                    expires_at: Some(time(*expires_at)),
-                    missing_permissions: missing.clone(),
-                    ..Default::default()
-                });
-                self.stall(("AwaitingSignIn".into(), message));
-                false
-            }
-            AuthorizationObservation::Declined => {
-                let message = "The administrator declined the sign-in; set the annotation exo-operator.io/regrant to start a new one.";
-                self.set(
-                    conditions::AUTHORIZED,
-                    Status::False,
-                    "SignInDeclined",
-                    message,
-                );
-                self.stall(("SignInDeclined".into(), message.into()));
-                false
-            }
-            AuthorizationObservation::RegrantRequired => {
-                let message = "The grant must be renewed; set the annotation exo-operator.io/regrant to start a device-code sign-in.";
-                self.set(
-                    conditions::AUTHORIZED,
-                    Status::False,
-                    "RegrantRequired",
-                    message,
-                );
-                self.stall(("RegrantRequired".into(), message.into()));
-                false
-            }
+            return conditions::is_true(&self.status.conditions, conditions::AUTHORIZED)
+                && observed.config.is_none();
+        };
+        let granted = verdict.granted;
+        let reason = verdict.reason;
+        self.set(
+            conditions::AUTHORIZED,
+            Status::from(granted),
+            reason,
+            &verdict.message,
+        );
+        if verdict.prompt.is_some() {
+            self.status.consent = verdict.prompt;
         }
+        if verdict.needs_human {
+            self.stall((reason.to_string(), verdict.message));
+        }
+        granted
     }
 
     /// `DirectorySynced` and the sync summary; whether the directory is synchronised.
@@ -427,5 +348,91 @@ impl Draft {
             });
             self.status.message = Some(message);
         }
+    }
+}
+
+/// What a checked grant means for `Authorized` and the consent prompt.
+struct AuthorizationVerdict {
+    granted: bool,
+    reason: &'static str,
+    message: String,
+    needs_human: bool,
+    prompt: Option<ConsentPrompt>,
+}
+
+impl AuthorizationVerdict {
+    /// The verdict on a checked grant; `None` when it was not checked.
+    fn of(observed: &AuthorizationObservation) -> Option<Self> {
+        let verdict = |reason, message: String, needs_human, prompt| Self {
+            granted: false,
+            reason,
+            message,
+            needs_human,
+            prompt,
+        };
+        Some(match observed {
+            AuthorizationObservation::Unknown => return None,
+            AuthorizationObservation::Granted => Self {
+                granted: true,
+                ..verdict("Granted", "Every required permission is granted.".into(), false, None)
+            },
+            AuthorizationObservation::ConsentRequired { url, missing } => {
+                let message = if missing.is_empty() {
+                    format!(
+                        "A Global Administrator must grant admin consent to the application at {url}"
+                    )
+                } else {
+                    format!(
+                        "A Global Administrator must grant admin consent at {url} for: {}",
+                        missing.join(", ")
+                    )
+                };
+                let prompt = ConsentPrompt {
+                    admin_consent_url: Some(url.clone()),
+                    missing_permissions: missing.clone(),
+                    ..Default::default()
+                };
+                verdict("ConsentRequired", message, true, Some(prompt))
+            }
+            AuthorizationObservation::Propagating { missing } => verdict(
+                "ConsentPropagating",
+                format!(
+                    "Consent was granted; waiting for the tenant to list: {}",
+                    missing.join(", ")
+                ),
+                false,
+                None,
+            ),
+            AuthorizationObservation::AwaitingSignIn {
+                verification_uri,
+                user_code,
+                expires_at,
+                missing,
+            } => {
+                let message = format!(
+                    "A Global Administrator must sign in at {verification_uri} with the code {user_code} before {expires_at}"
+                );
+                let prompt = ConsentPrompt {
+                    verification_uri: Some(verification_uri.clone()),
+                    user_code: Some(user_code.clone()),
+                    expires_at: Some(time(*expires_at)),
+                    missing_permissions: missing.clone(),
+                    ..Default::default()
+                };
+                verdict("AwaitingSignIn", message, true, Some(prompt))
+            }
+            AuthorizationObservation::Declined => verdict(
+                "SignInDeclined",
+                "The administrator declined the sign-in; set the annotation exo-operator.io/regrant to start a new one.".into(),
+                true,
+                None,
+            ),
+            AuthorizationObservation::RegrantRequired => verdict(
+                "RegrantRequired",
+                "The grant must be renewed; set the annotation exo-operator.io/regrant to start a device-code sign-in.".into(),
+                true,
+                None,
+            ),
+        })
     }
 }
