@@ -136,41 +136,10 @@ pub async fn ensure(
         });
     };
     let mut previous = previous_status(esa);
-    let token = match account
-        .app_token(ctx, credential, &account.endpoints.exchange_scope)
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => {
-            return Ok(waiting_outcome(
-                not_configured(
-                    "ExchangeTokenFailed",
-                    format!("{e}; the Exchange Online token is needed to configure mail flow."),
-                ),
-                Some(RETRY),
-            ));
-        }
+    let token = match exchange_token(pass).await {
+        Ok(token) => token,
+        Err(waiting) => return Ok(waiting),
     };
-    if !token
-        .claims
-        .roles
-        .iter()
-        .any(|r| r == EXCHANGE_MANAGE_AS_APP.name)
-    {
-        forget_exchange_token(account, credential, ctx);
-        return Ok(waiting_outcome(
-            not_configured(
-                "ExchangePermissionMissing",
-                format!(
-                    "{} is not granted on Office 365 Exchange Online; a Global Administrator must grant admin consent at {}",
-                    EXCHANGE_MANAGE_AS_APP.name,
-                    account.consent_url(esa)
-                ),
-            )
-            .needing_a_human(),
-            Some(ctx.settings.consent_poll),
-        ));
-    }
     let principal = match principal {
         Some(p) => p,
         None => match account
@@ -180,13 +149,11 @@ pub async fn ensure(
         {
             Some(sp) => sp.id,
             None => {
-                return Ok(waiting_outcome(
-                    not_configured(
-                        "ServicePrincipalNotFound",
-                        "The application has no service principal in the tenant yet.".into(),
-                    ),
-                    Some(RETRY),
-                ));
+                let check = not_configured(
+                    "ServicePrincipalNotFound",
+                    "The application has no service principal in the tenant yet.".into(),
+                );
+                return Ok(waiting_outcome(check, Some(RETRY)));
             }
         },
     };
@@ -219,6 +186,46 @@ pub async fn ensure(
     configure(pass, graph_token, configured).await
 }
 
+/// The Exchange token, with `Exchange.ManageAsApp` among its roles; otherwise the outcome that
+/// waits for it (a failed token, or the permission to consent to).
+async fn exchange_token(pass: &AccountPass<'_>) -> std::result::Result<AccessToken, InlineOutcome> {
+    let (account, ctx, credential) = (pass.clients, pass.ctx, pass.credential);
+    let token = match account
+        .app_token(ctx, credential, &account.endpoints.exchange_scope)
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            let check = not_configured(
+                "ExchangeTokenFailed",
+                format!("{e}; the Exchange Online token is needed to configure mail flow."),
+            );
+            return Err(waiting_outcome(check, Some(RETRY)));
+        }
+    };
+    if token
+        .claims
+        .roles
+        .iter()
+        .any(|r| r == EXCHANGE_MANAGE_AS_APP.name)
+    {
+        return Ok(token);
+    }
+    forget_exchange_token(account, credential, ctx);
+    let check = not_configured(
+        "ExchangePermissionMissing",
+        format!(
+            "{} is not granted on Office 365 Exchange Online; a Global Administrator must grant admin consent at {}",
+            EXCHANGE_MANAGE_AS_APP.name,
+            account.consent_url(pass.esa)
+        ),
+    );
+    Err(waiting_outcome(
+        check.needing_a_human(),
+        Some(ctx.settings.consent_poll),
+    ))
+}
+
 /// The mail flow to configure once the role is in effect: the spec, the Exchange token, the
 /// status so far and the role's check.
 struct MailFlowChange<'a> {
@@ -238,8 +245,8 @@ async fn configure(
         esa,
         ctx,
         clients: account,
-        credential,
         now,
+        ..
     } = *pass;
     let MailFlowChange {
         spec,
@@ -248,7 +255,7 @@ async fn configure(
         role_check,
     } = change;
     let exchange = exchange_client(account, token);
-    let pass = MailFlowSession {
+    let session = MailFlowSession {
         esa,
         ctx,
         exchange: &exchange,
@@ -264,7 +271,7 @@ async fn configure(
     } else {
         let (inputs, current) = futures::join!(
             gather(esa, account, graph_token, ctx, false),
-            pass.read(&kinds)
+            session.read(&kinds)
         );
         (inputs?, Some(current))
     };
@@ -295,36 +302,48 @@ async fn configure(
     }
     let current = match current {
         Some(c) => c,
-        None => pass.read(&kinds).await,
+        None => session.read(&kinds).await,
     };
-    match pass
+    let applied = session
         .apply(&wanted, previous.clone(), &inputs, current)
-        .await
-    {
+        .await;
+    Ok(outcome_of(pass, applied, fingerprint, role_check))
+}
+
+/// The outcome of a carried-out pass: the new status with the fingerprint of what it
+/// applied, or what its failure means.
+fn outcome_of(
+    pass: &AccountPass<'_>,
+    applied: std::result::Result<(MailFlowStatus, Vec<InlineCheck>), SessionError>,
+    fingerprint: String,
+    role_check: InlineCheck,
+) -> InlineOutcome {
+    let (account, credential, ctx) = (pass.clients, pass.credential, pass.ctx);
+    match applied {
         Ok((mut status, mut checks)) => {
             status.applied = Some(fingerprint);
-            status.last_check_time = Some(Time(now));
+            status.last_check_time = Some(Time(pass.now));
             checks.insert(0, role_check);
-            Ok(InlineOutcome {
+            InlineOutcome {
                 observation: InlineObservation {
                     checks,
                     status: Some(status),
                 },
                 requeue: None,
-            })
+            }
         }
         Err(SessionError { status, error }) => {
             let failed = session_failure(&error, ctx.settings.consent_poll);
             if failed.token_suspect {
                 forget_exchange_token(account, credential, ctx);
             }
-            Ok(InlineOutcome {
+            InlineOutcome {
                 observation: InlineObservation {
                     checks: vec![role_check, failed.check],
                     status: Some(status),
                 },
                 requeue: Some(failed.requeue),
-            })
+            }
         }
     }
 }
