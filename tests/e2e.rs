@@ -67,6 +67,7 @@ fn emulator_process() -> (EmulatorProcess, std::path::PathBuf) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_on_a_real_cluster() {
+    // Over 80 lines on purpose: one scenario, whose steps depend on one another, read top to bottom.
     let mut _emulator = None;
     // A user's cluster, else the real API server of the test run, else an emulator process.
     let named = std::env::var_os("EXO_E2E_KUBECONFIG").or_else(|| {

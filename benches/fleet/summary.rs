@@ -52,6 +52,7 @@ pub fn summary(
     baseline: &Value,
     inline: &Value,
 ) -> Vec<Value> {
+    // Over 80 lines on purpose: the report table, one row a figure, in the order BENCHMARKS.md prints it.
     let row = |figure: &str, value: &Value, target: &str, bound: Option<f64>| {
         let ratio = match (value.as_f64(), bound) {
             (Some(v), Some(b)) if b > 0.0 => json!(v / b),

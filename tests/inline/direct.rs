@@ -15,6 +15,7 @@ use super::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inline_inbound_with_direct_assignment_corrects_drift_and_cleans_up_completely() {
+    // Over 80 lines on purpose: one scenario, whose steps depend on one another, read top to bottom.
     let env = Env::start(world(|t| {
         if t.display_name == "Northwind Traders" {
             t.role_propagation_seconds = 120;

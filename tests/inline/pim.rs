@@ -11,6 +11,7 @@ use super::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pim_approval_then_outbound_upgrade_and_back_with_reported_drift_and_membership() {
+    // Over 80 lines on purpose: one scenario, whose steps depend on one another, read top to bottom.
     let env = Env::start(world(|t| {
         if t.display_name == "Woodgrove Bank" {
             t.pim_approval = true;

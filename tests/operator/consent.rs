@@ -97,6 +97,7 @@ async fn application_consent_then_directory_sync_then_nothing_to_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_code_selected_users_then_revoked_grant_notifies_once_and_recovers() {
+    // Over 80 lines on purpose: one scenario, whose steps depend on one another, read top to bottom.
     let smtp = smtp::SmtpServer::start();
     let env = Env::start(Env::short_tokens(4)).await;
     env.apply_example("api-selected-users.yaml").await;

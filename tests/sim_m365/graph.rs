@@ -54,6 +54,7 @@ async fn graph_validates_tokens_and_roles() {
 
 #[tokio::test]
 async fn graph_queries_paging_and_odata_rules() {
+    // Over 80 lines on purpose: a sequence of requests against one simulated tenant, each checked as it is made.
     let s = sim_with(SimOptions {
         generate: Some(Generate {
             users: 250,
