@@ -63,7 +63,7 @@ pub struct ResourceType {
     /// Admission against the CRD schema (custom resources).
     pub validator: Option<Arc<SchemaValidator>>,
     /// The OpenAPI schema, for the OpenAPI documents.
-    pub schema: Option<Value>,
+    pub schema: Option<Arc<Value>>,
     /// Objects of this type are stored under this key (events of both APIs share one).
     pub storage: String,
     /// Whether `metadata.generation` is maintained.
@@ -198,7 +198,7 @@ impl ResourceType {
             status_subresource: status,
             columns: Vec::new(),
             validator: None,
-            schema,
+            schema: schema.map(Arc::new),
             storage: format!("{group}/{plural}"),
             generation: false,
         }
@@ -323,7 +323,7 @@ impl ResourceType {
                         })
                         .collect(),
                     validator,
-                    schema,
+                    schema: schema.map(Arc::new),
                     storage: format!("{}/{}", spec.group, spec.names.plural),
                     generation: true,
                 }
