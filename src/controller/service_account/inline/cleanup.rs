@@ -1,6 +1,16 @@
 //! Deletion in inline mode: every object the account owns removed, rules first.
 
-use super::*;
+use serde_json::{Map, json};
+
+use super::plan::removal_rank;
+use super::session::{name_of, params};
+use super::{exchange_client, previous_status};
+use crate::controller::context::Context;
+use crate::controller::error::{Error, Result};
+use crate::controller::service_account::tenant_clients::TenantClients;
+use crate::microsoft::exchange::ExchangeFailure;
+use crate::microsoft::identity::credential::ClientCredential;
+use exo_api::exchange_service_account::{ExchangeServiceAccount, RoleAssignmentMode};
 
 /// Deletion with policy Delete: removes every owned object, the operator's allow-list entries
 /// and (when the operator assigned it) the role, then verifies nothing owned is left.

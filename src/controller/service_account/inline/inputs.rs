@@ -1,7 +1,21 @@
 //! What the desired state is computed from: mail domains, protected members, the routing
 //! token.
 
-use super::*;
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, ObjectMeta};
+
+use super::{TOKEN_KEY, not_configured, secret_name};
+use crate::controller::context::Context;
+use crate::controller::error::{Error, Result};
+use crate::controller::service_account::decide::InlineCheck;
+use crate::controller::service_account::tenant_clients::TenantClients;
+use crate::microsoft::identity::token::AccessToken;
+use exo_api::exchange_service_account::{ExchangeServiceAccount, SyncScope};
+use exo_api::sync_target_list::SyncTargetList;
 
 /// What the desired state is computed from.
 pub(super) struct Gathered {

@@ -17,27 +17,17 @@ pub mod role;
 mod session;
 
 pub use cleanup::cleanup;
-use inputs::{Gathered, gather};
-use plan::{
-    AllowChange, Current, PassResult, Plan, Step, allow_list_change, has, mail_flow_checks,
-    make_plan, removal_rank,
-};
-use session::{MailFlowSession, SessionError, name_of, params};
+use inputs::gather;
+use session::{MailFlowSession, SessionError};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
 
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ObjectMeta};
-use kube::runtime::events::{Event, EventType};
-use kube::{Resource, ResourceExt};
-use serde_json::{Map, Value, json};
+use kube::ResourceExt;
 
-use self::desired::{DesiredObject, Inputs, Kind, Names};
+use self::desired::{DesiredObject, Inputs, Kind};
 use super::decide::{InlineCheck, InlineObservation};
 use super::directory::{self, SYNC_REQUESTED_ANNOTATION};
 use super::pass::AccountPass;
@@ -46,15 +36,14 @@ use crate::controller::conditions::{
     self, MAIL_FLOW_CONFIGURED, MAIL_FLOW_DRIFTED, SECURITY_SETTINGS_VERIFIED,
 };
 use crate::controller::context::Context;
-use crate::controller::error::{Error, Result};
+use crate::controller::error::Result;
 use crate::microsoft::exchange::{ExchangeClient, ExchangeError, ExchangeFailure};
 use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
 use crate::microsoft::permissions::EXCHANGE_MANAGE_AS_APP;
 use exo_api::exchange_service_account::{
-    DriftPolicy, ExchangeServiceAccount, InlineSpec, MailFlowStatus, RoleAssignmentMode, SyncScope,
+    ExchangeServiceAccount, InlineSpec, MailFlowStatus, SyncScope,
 };
-use exo_api::sync_target_list::SyncTargetList;
 
 /// Key of the routing token in the account's mail-flow Secret.
 const TOKEN_KEY: &str = "routing-token";

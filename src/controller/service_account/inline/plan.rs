@@ -1,7 +1,18 @@
 //! The plan of a pass, pure: which desired objects to create, adopt, correct or leave, which
 //! owned objects to remove, and the allow-list change.
 
-use super::*;
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::desired::{DesiredObject, Kind};
+use super::session::name_of;
+use super::{desired, not_configured};
+use crate::controller::conditions::{
+    MAIL_FLOW_CONFIGURED, MAIL_FLOW_DRIFTED, SECURITY_SETTINGS_VERIFIED,
+};
+use crate::controller::service_account::decide::InlineCheck;
+use exo_api::exchange_service_account::MailFlowStatus;
 
 /// What the tenant has, read at the start of a pass.
 pub(super) struct Current {
@@ -212,6 +223,10 @@ pub(super) fn mail_flow_checks(pass: &PassResult<'_>) -> Vec<InlineCheck> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Map, json};
+
+    use super::super::session::params;
+
     use super::*;
 
     fn object(kind: Kind, name: &str) -> DesiredObject {

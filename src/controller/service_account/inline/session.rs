@@ -1,6 +1,27 @@
 //! One inline pass against Exchange Online: reads, the intent log, and the writes of the plan.
 
-use super::*;
+use std::collections::BTreeSet;
+
+use futures::{StreamExt, TryStreamExt};
+use kube::Resource;
+use kube::runtime::events::{Event, EventType};
+use serde_json::{Map, Value, json};
+
+use super::desired::{DesiredObject, Kind, Names};
+use super::inputs::Gathered;
+use super::plan::{
+    AllowChange, Current, PassResult, Plan, Step, allow_list_change, has, mail_flow_checks,
+    make_plan, removal_rank,
+};
+use super::{checks, desired};
+use crate::controller::context::Context;
+use crate::controller::error::Result;
+use crate::controller::service_account::decide::InlineCheck;
+use crate::microsoft::exchange::{ExchangeClient, ExchangeError, ExchangeFailure};
+use crate::microsoft::identity::token::AccessToken;
+use exo_api::exchange_service_account::{
+    DriftPolicy, ExchangeServiceAccount, InlineSpec, MailFlowStatus,
+};
 
 /// How many group-membership changes run at once.
 pub(super) const MEMBER_CONCURRENCY: usize = 8;
