@@ -6,6 +6,7 @@
 use std::fmt::Debug;
 
 use kube::api::{Api, Patch};
+use kube::core::object::HasStatus;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -26,20 +27,20 @@ pub enum Precondition {
     SameVersion,
 }
 
-/// Applies `new` as the status of `object` when it differs from `old` (its status as read).
-/// Returns the object as written, or `None` when nothing changed.
-pub async fn write_status<K, S>(
+/// Applies `new` as the status of `object` when it differs from the status `object` was read
+/// with. Returns the object as written, or `None` when nothing changed.
+pub async fn write_status<K>(
     api: &Api<K>,
     object: &K,
-    old: Option<&S>,
-    new: &S,
+    new: &K::Status,
     precondition: Precondition,
 ) -> Result<Option<K>>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-    S: Serialize,
+    K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + Debug,
+    K::Status: Serialize,
 {
-    let old = old
+    let old = object
+        .status()
         .map(serde_json::to_value)
         .transpose()?
         .map(without_nulls);

@@ -191,14 +191,8 @@ pub async fn write_status(
     let api: Api<SyncTargetList> =
         Api::namespaced(client.clone(), &stl.namespace().unwrap_or_default());
     // Both reconcilers write a list's status: each applies only to the version it read.
-    let written = report::write_status(
-        &api,
-        stl,
-        stl.status.as_ref(),
-        status,
-        report::Precondition::SameVersion,
-    )
-    .await?;
+    let written =
+        report::write_status(&api, stl, status, report::Precondition::SameVersion).await?;
     Ok(written.is_some())
 }
 

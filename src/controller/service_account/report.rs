@@ -25,14 +25,8 @@ pub async fn write_status(
 ) -> Result<Option<ExchangeServiceAccount>> {
     let api: Api<ExchangeServiceAccount> =
         Api::namespaced(ctx.client.clone(), &esa.namespace().unwrap_or_default());
-    let written = status_writer::write_status(
-        &api,
-        esa,
-        esa.status.as_ref(),
-        status,
-        status_writer::Precondition::None,
-    )
-    .await?;
+    let written =
+        status_writer::write_status(&api, esa, status, status_writer::Precondition::None).await?;
     if let Some(written) = &written {
         ctx.update_memo(&TenantClients::key_of(esa), |m| {
             m.written_version = written.resource_version();

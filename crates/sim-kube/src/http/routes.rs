@@ -156,9 +156,11 @@ fn resolve_in(server: &ServerState, group: &str, version: &str, rest: &[&str]) -
     let st = server.store.lock();
     let find = |plural: &str| st.find_type(group, version, plural);
     let (rt, namespace, tail) = match rest {
-        ["namespaces", ns, plural, tail @ ..] if find(plural).is_some_and(|t| t.namespaced) => {
-            (find(plural)?, Some(ns.to_string()), tail)
-        }
+        ["namespaces", ns, plural, tail @ ..] => match find(plural) {
+            Some(rt) if rt.namespaced => (rt, Some(ns.to_string()), tail),
+            // `namespaces/NAME[/finalize|status]`: the Namespace object itself.
+            _ => (find("namespaces")?, None, &rest[1..]),
+        },
         [plural, tail @ ..] => (find(plural)?, None, tail),
         [] => return None,
     };

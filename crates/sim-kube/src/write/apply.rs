@@ -64,13 +64,11 @@ fn apply_over(w: &Write, old: &Value, applied: Value, manager: &str) -> Result<V
     take_over(&mut managed, manager, &conflicts);
     let previous = owned_fields(&managed, |e| is_entry_of(e, manager, Operation::Apply));
     let others = owned_fields(&managed, |e| manager_of(e) != Some(manager));
-    let mut next = old.clone();
-    let mut overlay = applied;
-    strip_nulls(&mut overlay);
-    patch::merge(&mut next, &overlay);
     // A field this manager applied before and no longer does is removed, unless another
     // manager owns it or it is the parent of what is applied now (a map applied empty before
-    // and with members now).
+    // and with members now). Then what is applied is merged in, so a map emptied by a removal
+    // stays when it is applied.
+    let mut next = old.clone();
     for path in previous.difference(&applied_fields) {
         let parent_of_applied = applied_fields
             .iter()
@@ -79,7 +77,8 @@ fn apply_over(w: &Write, old: &Value, applied: Value, manager: &str) -> Result<V
             patch::remove_field(&mut next, path);
         }
     }
-    // Removing a member may leave its map empty and remove it; what is applied stays.
+    let mut overlay = applied;
+    strip_nulls(&mut overlay);
     patch::merge(&mut next, &overlay);
     // The subresource's part is taken first (a status apply keeps the stored metadata), then
     // the ownership this apply leaves is recorded on what is stored.
