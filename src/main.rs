@@ -112,6 +112,14 @@ struct RunArgs {
     /// This replica's identity in the Lease and in Events (the pod name in a cluster).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// Seconds between two looks at an account waiting for a human (admin consent, an
+    /// application re-enabled, a role approved, drift to review).
+    #[arg(long, env = "EXO_RECHECK_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    recheck_interval: u64,
+    /// Largest delay, in seconds, between two attempts of a failing account (the backoff
+    /// starts at 5 seconds and doubles, with jitter).
+    #[arg(long, env = "EXO_MAX_BACKOFF", default_value_t = 300, value_parser = clap::value_parser!(u64).range(5..=86400))]
+    max_backoff: u64,
 }
 
 fn main() -> ExitCode {
@@ -223,6 +231,11 @@ fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
         concurrency: args.concurrency,
         instance: args.identity.clone(),
         https_proxy: args.https_proxy.clone(),
+        consent_poll: std::time::Duration::from_secs(args.recheck_interval),
+        backoff: exo_operator::microsoft::retry::Backoff {
+            max: std::time::Duration::from_secs(args.max_backoff),
+            ..exo_operator::microsoft::retry::Backoff::RECONCILE
+        },
         ..Settings::default()
     })
 }

@@ -10,6 +10,7 @@ use secrecy::SecretString;
 
 use crate::microsoft::http::{HttpClient, RetryPolicy, TransportError};
 use crate::microsoft::identity::cache::TokenCache;
+use crate::microsoft::retry::Backoff;
 use crate::notify::Notifier;
 
 /// Operator-wide settings.
@@ -21,8 +22,11 @@ pub struct Settings {
     pub ca_bundle: Option<Vec<u8>>,
     /// Longest time between two reconciles of a healthy account.
     pub resync: Duration,
-    /// How often an account waiting for admin consent checks again.
+    /// How often an account waiting for a human (admin consent, an application re-enabled, a
+    /// role approved, reported drift) looks again (`--recheck-interval`).
     pub consent_poll: Duration,
+    /// Backoff of a failing account, per account: Microsoft's `Retry-After` when longer.
+    pub backoff: Backoff,
     /// Reconciles run at once per controller.
     pub concurrency: u16,
     /// The `reportingController` of Events.
@@ -43,6 +47,7 @@ impl Default for Settings {
             ca_bundle: None,
             resync: Duration::from_secs(60 * 60),
             consent_poll: Duration::from_secs(60),
+            backoff: Backoff::RECONCILE,
             concurrency: 16,
             controller_name: "exo-operator".into(),
             instance: None,

@@ -92,6 +92,7 @@ impl ExchangeError {
             .or_else(|| text_at("/error/details/0/message"))
             .or_else(|| text_at("/error/message"))
             .map(strip_prefix)
+            .map(without_request_ids)
             .unwrap_or_default();
         let exception = text_at("/error/innererror/internalexception/type")
             .or_else(|| text_at("/error/details/0/message").and_then(|m| m.split('|').nth(1)))
@@ -136,6 +137,26 @@ impl ExchangeError {
 }
 
 /// `Ex6F9304|Microsoft.Exchange...Exception|The operation ...` gives `The operation ...`.
+/// `message` without the `[Server=…,RequestId=…,TimeStamp=…]` that Exchange appends: it
+/// changes with every request, and a condition message must not.
+fn without_request_ids(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('[') {
+        let Some(len) = rest[open..].find(']') else {
+            break;
+        };
+        let inside = &rest[open..open + len];
+        out.push_str(&rest[..open]);
+        if !(inside.contains("RequestId=") || inside.contains("TimeStamp=")) {
+            out.push_str(&rest[open..=open + len]);
+        }
+        rest = &rest[open + len + 1..];
+    }
+    out.push_str(rest);
+    out.trim_end().to_string()
+}
+
 fn strip_prefix(message: &str) -> &str {
     let parts: Vec<&str> = message.splitn(3, '|').collect();
     match parts.as_slice() {
@@ -247,6 +268,21 @@ fn without_annotations(value: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_and_times_are_left_out_of_messages() {
+        assert_eq!(
+            without_request_ids(
+                "The object was not found. [Server=AM0PR01MB1234,RequestId=6c1f,TimeStamp=12/2/2026 6:00:00 AM]"
+            ),
+            "The object was not found."
+        );
+        assert_eq!(without_request_ids("Keep [this] one."), "Keep [this] one.");
+        assert_eq!(
+            without_request_ids("Unclosed [bracket"),
+            "Unclosed [bracket"
+        );
+    }
 
     #[test]
     fn error_bodies_are_classified_and_explained() {

@@ -8,6 +8,7 @@ mod env;
 #[path = "../support/smtp.rs"]
 mod smtp;
 
+mod bounds;
 mod consent;
 mod lists;
 mod runtime;

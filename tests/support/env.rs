@@ -155,6 +155,11 @@ impl Env {
             },
             resync: Duration::from_secs(60),
             consent_poll,
+            // A failing account backs off from 1 s to 8 s (production: 5 s to 5 min).
+            backoff: Backoff {
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(8),
+            },
             ..Settings::default()
         };
         let ctx = Arc::new(Context::new(self.client.clone(), settings).unwrap());

@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::controller::conditions;
-use crate::microsoft::errors::TokenFailure;
+use crate::microsoft::errors::{ErrorClass, TokenFailure};
 use exo_api::exchange_service_account::{
     ExchangeServiceAccountStatus, MailFlowStatus, ServicePrincipalStatus, SyncSummary,
 };
@@ -102,6 +102,8 @@ pub enum SyncObservation {
         needs_human: bool,
         /// The previous summary, kept.
         previous: Option<SyncSummary>,
+        /// How long Microsoft asked to wait (`Retry-After`), if it did.
+        retry_after: Option<std::time::Duration>,
     },
 }
 
@@ -125,6 +127,34 @@ pub struct Observation {
     /// Inline mode: the role, mail-flow, security-settings and drift conditions, and the
     /// mail-flow status; `None` in API mode.
     pub inline: Option<InlineObservation>,
+}
+
+impl Observation {
+    /// Whether this pass met a failure expected to pass by itself (a transient error,
+    /// throttling, a refused token): the account then backs off, per account. Failures only a
+    /// human can fix are re-checked on their own schedule instead.
+    pub fn failed_for_now(&self) -> bool {
+        let token = matches!(&self.token, TokenObservation::Failed { failure, .. }
+            if !matches!(failure.class(), ErrorClass::NeedsHuman | ErrorClass::Configuration));
+        let sync = matches!(
+            &self.sync,
+            SyncObservation::Failed {
+                needs_human: false,
+                ..
+            }
+        );
+        let activity = matches!(&self.activity, Some(ActivityObservation::Unavailable(_)));
+        let inline = self.inline.as_ref().is_some_and(|i| i.failed);
+        token || sync || activity || inline
+    }
+
+    /// How long Microsoft asked this pass to wait, if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match &self.sync {
+            SyncObservation::Failed { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
 /// What was learnt about activity data (`spec.activityData`).
@@ -200,6 +230,9 @@ pub struct InlineObservation {
     pub checks: Vec<InlineCheck>,
     /// The mail-flow status to publish; `None` keeps the previous one.
     pub status: Option<MailFlowStatus>,
+    /// The pass failed for now (Exchange unavailable, throttled, a token refused): the
+    /// account backs off.
+    pub failed: bool,
 }
 
 /// One inline-mode condition.
@@ -400,4 +433,4 @@ mod next_look;
 mod tests;
 
 use draft::{Draft, Verdicts};
-pub use next_look::next_look;
+pub use next_look::{Pace, next_look, paced};

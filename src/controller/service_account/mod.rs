@@ -111,7 +111,7 @@ pub fn error_policy(esa: Arc<ExchangeServiceAccount>, error: &Error, ctx: Arc<Co
     });
     let delay = error
         .retry_after()
-        .unwrap_or_else(|| crate::microsoft::retry::Backoff::RECONCILE.delay(failures - 1));
+        .unwrap_or_else(|| ctx.settings.backoff.delay(failures - 1));
     tracing::warn!(account = %key, reason = error.reason(), error = %error, ?delay, "reconcile failed");
     Action::requeue(delay)
 }
@@ -132,6 +132,26 @@ async fn apply(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
         directory::requested_within_the_second(esa, now),
         ctx.settings.resync,
         now,
+    );
+    let failing = observed.observation.failed_for_now();
+    let mut failures = 0;
+    ctx.update_memo(&TenantClients::key_of(esa), |m| {
+        m.failures = if failing {
+            m.failures.saturating_add(1)
+        } else {
+            0
+        };
+        failures = m.failures;
+    });
+    let next = decide::paced(
+        next,
+        &decide::Pace {
+            failures,
+            backoff: ctx.settings.backoff,
+            retry_after: observed.observation.retry_after(),
+            waits_for_human: super::conditions::is_true(&status.conditions, "Stalled"),
+            recheck: ctx.settings.consent_poll,
+        },
     );
     report::report(esa, ctx, &status, &transitions).await?;
     Ok(Action::requeue(next))

@@ -42,7 +42,6 @@ pub async fn observe(
         Ok(a) => a,
         Err(problem) => return Ok(Observed::config_problem(esa, problem)),
     };
-    ctx.update_memo(&clients.key, |m| m.failures = 0);
     let credential = match clients.credential(esa, ctx).await? {
         Ok(c) => c,
         Err(problem) => {
@@ -181,7 +180,18 @@ impl AccountPass<'_> {
             SyncScope::All if directory::due(esa, now) => {
                 match directory::sync_all(esa, self.clients, token, &ctx.client, now).await {
                     Ok(summary) => Ok(SyncObservation::Synced(summary)),
-                    Err(Error::Graph(e)) => Ok(sync_failed(&e, previous)),
+                    Err(Error::Graph(e)) => {
+                        // A token refused before its expiry (a clock ahead, a revoked session)
+                        // is replaced once; if the new one is refused too, the account backs
+                        // off with it.
+                        if e.failure == GraphFailure::TokenRejected
+                            && ctx.memo(&self.clients.key).failures == 0
+                        {
+                            ctx.tokens
+                                .forget(&self.clients.tenant, &self.clients.client_id);
+                        }
+                        Ok(sync_failed(&e, previous))
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -259,6 +269,7 @@ fn waiting_for_grant(esa: &ExchangeServiceAccount) -> Option<InlineObservation> 
             ),
         ],
         status: None,
+        failed: false,
     })
 }
 
@@ -277,5 +288,6 @@ pub fn sync_failed(
         },
         needs_human: e.failure == GraphFailure::PermissionDenied,
         previous,
+        retry_after: e.retry_after,
     }
 }

@@ -105,6 +105,7 @@ pub async fn prepare(
                     message,
                     needs_human: true,
                     previous,
+                    retry_after: None,
                 },
             });
         }
@@ -142,6 +143,7 @@ pub async fn prepare(
             ),
             needs_human: true,
             previous,
+            retry_after: None,
         }
     } else {
         SyncObservation::Synced(SyncSummary {
@@ -175,6 +177,7 @@ fn observation_from(stl: &SyncTargetList, previous: Option<SyncSummary>) -> Sync
             message: c.message.clone(),
             needs_human: true,
             previous,
+            retry_after: None,
         },
         _ => previous
             .map(SyncObservation::Synced)

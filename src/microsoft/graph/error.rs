@@ -49,7 +49,10 @@ impl GraphFailure {
 
 /// A failed Graph request.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
-#[error("Graph {operation} failed: {} (HTTP {status}{}{})", failure.reason(), suffix(", ", code), suffix(", request-id ", request_id))]
+///
+/// Its message carries no `request-id` (it is logged when the error is made): a message that
+/// changes with every request would rewrite the status on every failure.
+#[error("Graph {operation} failed: {} (HTTP {status}{})", failure.reason(), suffix(", ", code))]
 pub struct GraphError {
     /// What it means.
     pub failure: GraphFailure,
@@ -104,11 +107,13 @@ impl GraphError {
         let parsed: Body = serde_json::from_slice(body).unwrap_or_default();
         let code = parsed.error.code;
         let failure = classify(status, code.as_deref());
+        let request_id = parsed.error.inner.and_then(|i| i.request_id);
+        tracing::debug!(%operation, status, ?code, ?request_id, "Graph answered an error");
         Self {
             failure,
             status,
             code,
-            request_id: parsed.error.inner.and_then(|i| i.request_id),
+            request_id,
             retry_after,
             operation,
         }

@@ -233,6 +233,7 @@ impl Draft {
                 message,
                 needs_human,
                 previous,
+                ..
             } => {
                 self.set(conditions::DIRECTORY_SYNCED, Status::False, reason, message);
                 if previous.is_some() {

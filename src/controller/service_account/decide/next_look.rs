@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::{Observation, SyncObservation, TokenObservation};
+use crate::microsoft::retry::Backoff;
 
 /// The shortest wait between two looks.
 const MIN_WAIT: Duration = Duration::from_secs(1);
@@ -43,6 +44,39 @@ pub fn next_look(
     next.max(MIN_WAIT)
 }
 
+/// What paces the next look of an account beyond what is due.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    /// Consecutive passes that failed for now (0: the last pass did not).
+    pub failures: u32,
+    /// The account's backoff.
+    pub backoff: Backoff,
+    /// How long Microsoft asked to wait, if it did.
+    pub retry_after: Option<Duration>,
+    /// The account waits for a human (`Stalled=True`).
+    pub waits_for_human: bool,
+    /// How often an account waiting for a human looks again.
+    pub recheck: Duration,
+}
+
+/// `next`, paced: an account waiting for a human looks again at least every `recheck` (the
+/// consent given, the application re-enabled); a failing account tries again after its backoff
+/// (not sooner, and not later: what failed is still due), and never before Microsoft's
+/// `Retry-After`, so a persistent fault costs a bounded number of requests.
+pub fn paced(next: Duration, pace: &Pace) -> Duration {
+    let mut next = next;
+    if pace.waits_for_human {
+        next = next.min(pace.recheck.max(MIN_WAIT));
+    }
+    if pace.failures > 0 {
+        next = pace.backoff.delay(pace.failures - 1);
+    }
+    if let Some(asked) = pace.retry_after {
+        next = next.max(asked);
+    }
+    next
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -77,6 +111,44 @@ mod tests {
             policies: None,
             activity: None,
             inline: None,
+        }
+    }
+
+    #[test]
+    fn failures_back_off_and_waiting_for_a_human_is_rechecked() {
+        let secs = Duration::from_secs;
+        let backoff = Backoff {
+            base: secs(4),
+            max: secs(64),
+        };
+        // (next, failures, retry-after, waits for a human) → (at least, at most)
+        type Row = (u64, u32, Option<u64>, bool, u64, u64);
+        let table: [Row; 9] = [
+            (3600, 0, None, false, 3600, 3600),
+            (3600, 0, None, true, 60, 60),
+            (1, 1, None, false, 2, 4),
+            (1, 3, None, false, 8, 16),
+            (1, 30, None, false, 32, 64),
+            (1, 1, Some(120), false, 120, 120),
+            (30, 0, Some(5), false, 30, 30),
+            (3600, 2, None, true, 4, 8),
+            (3600, 1, None, false, 2, 4),
+        ];
+        for (next, failures, retry_after, human, low, high) in table {
+            let got = paced(
+                secs(next),
+                &Pace {
+                    failures,
+                    backoff,
+                    retry_after: retry_after.map(secs),
+                    waits_for_human: human,
+                    recheck: secs(60),
+                },
+            );
+            assert!(
+                got >= secs(low) && got <= secs(high),
+                "{next} {failures} {retry_after:?} {human}: {got:?}"
+            );
         }
     }
 

@@ -224,6 +224,7 @@ fn a_failed_sync_keeps_the_last_summary_and_retries() {
             message: "Graph GET /users/delta failed".into(),
             needs_human: false,
             previous: ready.sync.clone(),
+            retry_after: None,
         },
         ..healthy()
     };
@@ -278,6 +279,7 @@ fn inline_mode_is_ready_only_when_every_inline_condition_is_healthy() {
         inline: Some(InlineObservation {
             checks,
             status: Some(MailFlowStatus::default()),
+            failed: false,
         }),
         ..healthy()
     };

@@ -120,6 +120,7 @@ pub async fn ensure(
                     "spec.inline is required in Inline mode.".into(),
                 )],
                 status: None,
+                failed: false,
             },
             requeue: None,
         });
@@ -161,6 +162,7 @@ pub async fn ensure(
                     ),
                 ],
                 status: Some(previous),
+                failed: false,
             },
             requeue: role.requeue,
         });
@@ -285,6 +287,7 @@ async fn configure(
                     .chain(kept_checks(esa))
                     .collect(),
                 status: Some(previous),
+                failed: false,
             },
             requeue: None,
         });
@@ -317,6 +320,7 @@ fn outcome_of(
                 observation: InlineObservation {
                     checks,
                     status: Some(status),
+                    failed: false,
                 },
                 requeue: None,
             }
@@ -330,6 +334,7 @@ fn outcome_of(
                 observation: InlineObservation {
                     checks: vec![role_check, failed.check],
                     status: Some(status),
+                    failed: failed.for_now,
                 },
                 requeue: Some(failed.requeue),
             }
@@ -343,6 +348,8 @@ struct SessionFailure {
     check: InlineCheck,
     requeue: Duration,
     token_suspect: bool,
+    /// Expected to pass by itself: the account backs off.
+    for_now: bool,
 }
 
 /// Decides what an Exchange failure during the pass means. Pure.
@@ -384,12 +391,20 @@ fn session_failure(error: &ExchangeError, consent_poll: Duration) -> SessionFail
             error.failure,
             ExchangeFailure::Forbidden | ExchangeFailure::TokenRejected
         ),
+        for_now: matches!(
+            error.failure,
+            ExchangeFailure::TokenRejected
+                | ExchangeFailure::Throttled
+                | ExchangeFailure::Transient
+                | ExchangeFailure::NotFound
+        ),
     }
 }
 
 fn waiting_outcome(check: InlineCheck, requeue: Option<Duration>) -> InlineOutcome {
     InlineOutcome {
         observation: InlineObservation {
+            failed: !check.needs_human,
             checks: vec![check],
             status: None,
         },
