@@ -6,6 +6,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+
+use exo_api::exchange_service_account::ExchangeServiceAccount;
 use secrecy::SecretString;
 
 use crate::microsoft::http::{HttpClient, RetryPolicy, TransportError};
@@ -97,6 +100,9 @@ pub struct Context {
     pub notifier: Notifier,
     http: Mutex<HashMap<Vec<u8>, HttpClient>>,
     memo: Mutex<HashMap<String, AccountMemo>>,
+    /// The caches of the accounts' controllers (one per watch), to tell which account holds
+    /// a tenant.
+    accounts: Mutex<Vec<Store<ExchangeServiceAccount>>>,
 }
 
 impl Context {
@@ -118,6 +124,7 @@ impl Context {
             notifier,
             http: Mutex::default(),
             memo: Mutex::default(),
+            accounts: Mutex::default(),
         })
     }
 
@@ -160,6 +167,17 @@ impl Context {
             .unwrap()
             .entry(key.to_string())
             .or_default());
+    }
+
+    /// Adds the cache of an accounts' controller.
+    pub fn watch_accounts(&self, store: Store<ExchangeServiceAccount>) {
+        self.accounts.lock().unwrap().push(store);
+    }
+
+    /// Every account the controllers' caches hold.
+    pub fn accounts(&self) -> Vec<std::sync::Arc<ExchangeServiceAccount>> {
+        let stores = self.accounts.lock().unwrap();
+        stores.iter().flat_map(|s| s.state()).collect()
     }
 
     /// Forgets account `key` (deleted).

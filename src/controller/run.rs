@@ -213,6 +213,7 @@ impl Watched<'_> {
     ) {
         let controller = Controller::new(accounts, watcher::Config::default());
         let store = controller.store();
+        self.ctx.watch_accounts(store.clone());
         let secret_store = store.clone();
         let secret_changes = watcher(secrets, watcher::Config::default())
             .touched_objects()

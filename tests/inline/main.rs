@@ -7,6 +7,7 @@
 mod env;
 
 mod direct;
+mod ownership;
 mod pim;
 
 use std::time::Duration;

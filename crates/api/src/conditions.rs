@@ -23,6 +23,9 @@ pub const MAIL_FLOW_CONFIGURED: &str = "MailFlowConfigured";
 pub const SECURITY_SETTINGS_VERIFIED: &str = "SecuritySettingsVerified";
 /// Inline mode: owned Exchange objects differ from the desired state (drift policy Report).
 pub const MAIL_FLOW_DRIFTED: &str = "MailFlowDrifted";
+/// ExchangeServiceAccount: another account of the cluster, created earlier, manages the same
+/// tenant with the same application; this one changes nothing in the tenant.
+pub const TENANT_CONFLICT: &str = "TenantConflict";
 /// ExchangeServiceAccount: the policies of `spec.policies` are enabled.
 pub const POLICY_ENABLED: &str = "PolicyEnabled";
 /// ExchangeServiceAccount: the activity-data permission is granted and subscriptions are started.

@@ -127,6 +127,8 @@ pub struct Observation {
     /// Inline mode: the role, mail-flow, security-settings and drift conditions, and the
     /// mail-flow status; `None` in API mode.
     pub inline: Option<InlineObservation>,
+    /// Another account (`namespace/name`) manages this tenant: nothing was done in it.
+    pub claimed_by: Option<String>,
 }
 
 impl Observation {
@@ -304,6 +306,11 @@ pub enum Transition {
         /// Message with the URI, code and expiry.
         message: String,
     },
+    /// Another account manages the tenant: this one stands aside.
+    TenantConflict {
+        /// Message naming the other account.
+        message: String,
+    },
     /// The directory was synchronised.
     Synced {
         /// Message with the counts.
@@ -341,6 +348,7 @@ pub fn decide(
     let synced = draft.directory(observed, authorized);
     let extras = draft.extras(observed, authorized);
     let (inline_ok, inline_problem) = draft.inline(observed);
+    draft.claim(observed);
     let verdicts = Verdicts {
         authorized,
         synced,
@@ -401,6 +409,14 @@ fn transitions(
                 message: auth.message.clone(),
             });
         }
+    }
+    if let Some(conflict) = now(conditions::TENANT_CONFLICT)
+        && conflict.status == "True"
+        && was(conditions::TENANT_CONFLICT) != Some("True")
+    {
+        out.push(Transition::TenantConflict {
+            message: conflict.message.clone(),
+        });
     }
     if was(conditions::READY) != Some("True")
         && now(conditions::READY).is_some_and(|c| c.status == "True")

@@ -9,6 +9,7 @@
 
 pub mod activity;
 pub mod authorize;
+pub mod claim;
 pub mod cleanup;
 pub mod decide;
 pub mod directory;

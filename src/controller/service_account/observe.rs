@@ -73,6 +73,9 @@ impl AccountPass<'_> {
     async fn observe(&self) -> Result<Observed> {
         let (authorized, ()) = futures::join!(self.authorize(), self.prefetch_exchange_token());
         let (auth, early_selection) = authorized?;
+        if let Some(holder) = self.claimed_by_another(&auth) {
+            return Ok(self.standing_aside(auth, holder));
+        }
         let granted = auth.grant == AuthorizationObservation::Granted;
         let sync_and_activity = self.sync_and_activity(&auth, granted, early_selection);
         let inline_pass = self.inline_pass(&auth, granted);
@@ -100,11 +103,47 @@ impl AccountPass<'_> {
             policies: (!spec.policies.is_empty()).then(|| spec.policies.clone()),
             activity,
             inline,
+            claimed_by: None,
         };
         Ok(Observed {
             observation,
             requeue_hint,
         })
+    }
+
+    /// The account that manages this tenant, if not this one (the token tells the tenant's
+    /// GUID, so that a tenant named by another of its domains is recognised).
+    fn claimed_by_another(&self, auth: &Authorization) -> Option<String> {
+        let tenant_id = auth
+            .graph_token
+            .as_ref()
+            .and_then(|t| t.claims.tid.as_deref());
+        let accounts = self.ctx.accounts();
+        super::claim::held_by_another(self.esa, tenant_id, accounts.iter().map(AsRef::as_ref))
+    }
+
+    /// What is reported while another account manages the tenant: the token and grant as
+    /// found, nothing read or written in the tenant.
+    fn standing_aside(&self, auth: Authorization, holder: String) -> Observed {
+        let spec = &self.esa.spec;
+        let previous = self.esa.status.as_ref().and_then(|s| s.sync.clone());
+        let observation = Observation {
+            config: None,
+            token: auth.token,
+            authorization: auth.grant,
+            service_principal: auth.service_principal,
+            sync: previous
+                .map(SyncObservation::Synced)
+                .unwrap_or(SyncObservation::NotStarted),
+            policies: (!spec.policies.is_empty()).then(|| spec.policies.clone()),
+            activity: None,
+            inline: None,
+            claimed_by: Some(holder),
+        };
+        Observed {
+            observation,
+            requeue_hint: Some(self.ctx.settings.consent_poll),
+        }
     }
 
     /// The grant and a token. A selected list is resolved while a new token's grants are
@@ -243,6 +282,7 @@ impl Observed {
             policies: (!esa.spec.policies.is_empty()).then(|| esa.spec.policies.clone()),
             activity: None,
             inline: waiting_for_grant(esa),
+            claimed_by: None,
         };
         Self {
             observation,

@@ -102,6 +102,9 @@ async fn announce(esa: &ExchangeServiceAccount, ctx: &Context, transitions: &[Tr
                 (EventType::Normal, "DeviceCodeIssued", message.clone())
             }
             Transition::Synced { message } => (EventType::Normal, "Synced", message.clone()),
+            Transition::TenantConflict { message } => {
+                (EventType::Warning, "TenantConflict", message.clone())
+            }
         };
         let event = Event {
             type_,

@@ -42,9 +42,19 @@ pub struct ExchangeServiceAccountStatus {
 #[serde(rename_all = "camelCase")]
 pub struct MailFlowStatus {
     /// The objects the operator created, as `Kind/Name` (e.g.
-    /// `TransportRule/exo Route Inbound Mail to Service`). Deletion removes exactly these.
+    /// `TransportRule/exo Route Inbound Mail to Service`). Deletion removes exactly these and
+    /// the pending ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<String>,
+    /// The intent log: objects (`Kind/Name`) and allow-list entries (`IPAllowList/<range>`)
+    /// the operator is about to create, recorded before it creates them. A pending object
+    /// that is missing is created, never reported as drift.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
+    /// The operator assigned the Exchange Administrator role (or is about to): deletion
+    /// removes the assignment only then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub role_assignment_owned: bool,
     /// Entries the operator added to the connection-filter allow list. The customer's own
     /// entries are never listed here and never removed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

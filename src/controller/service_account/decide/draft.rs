@@ -314,11 +314,45 @@ impl Draft {
         (all_ok, inline_problem)
     }
 
+    /// `TenantConflict`: set while another account manages the tenant (a problem only a human
+    /// can settle), False once it no longer does; absent for accounts that never met one.
+    pub fn claim(&mut self, observed: &Observation) {
+        match &observed.claimed_by {
+            Some(holder) => {
+                let message = format!(
+                    "The account {holder}, created earlier, manages this tenant with the same application; this account changes nothing in the tenant and removes nothing when deleted. Delete one of the two accounts."
+                );
+                self.set(
+                    conditions::TENANT_CONFLICT,
+                    Status::True,
+                    "ManagedByAnotherAccount",
+                    &message,
+                );
+                self.stall(("ManagedByAnotherAccount".into(), message));
+            }
+            None if conditions::get(&self.status.conditions, conditions::TENANT_CONFLICT)
+                .is_some() =>
+            {
+                self.set(
+                    conditions::TENANT_CONFLICT,
+                    Status::False,
+                    "NoConflict",
+                    "No other account of this cluster manages the tenant.",
+                );
+            }
+            None => {}
+        }
+    }
+
     /// `Ready`, `Stalled`, `Reconciling` and the top-level message, from the verdicts.
     pub fn summary(&mut self, observed: &Observation, ok: &Verdicts) {
         let token_ok = conditions::is_true(&self.status.conditions, conditions::TOKEN_VALID);
-        let ready =
-            ok.authorized && token_ok && ok.synced && ok.extras && observed.config.is_none();
+        let ready = ok.authorized
+            && token_ok
+            && ok.synced
+            && ok.extras
+            && observed.config.is_none()
+            && observed.claimed_by.is_none();
         if ready {
             self.summarise(Summary::Ready {
                 reason: "Ready",

@@ -111,6 +111,7 @@ mod tests {
             policies: None,
             activity: None,
             inline: None,
+            claimed_by: None,
         }
     }
 

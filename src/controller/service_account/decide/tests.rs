@@ -27,6 +27,7 @@ fn healthy() -> Observation {
         policies: None,
         activity: None,
         inline: None,
+        claimed_by: None,
     }
 }
 

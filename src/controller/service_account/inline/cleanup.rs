@@ -2,6 +2,7 @@
 
 use serde_json::{Map, json};
 
+use super::desired::{Kind, Mark, Owner};
 use super::plan::removal_rank;
 use super::session::{name_of, params};
 use super::{exchange_client, previous_status};
@@ -24,12 +25,47 @@ pub async fn cleanup(
         return Ok(());
     };
     let status = previous_status(esa);
+    let owns_nothing = status.objects.is_empty()
+        && status.pending.is_empty()
+        && status.allow_list_entries.is_empty()
+        && !status.role_assignment_owned;
+    if owns_nothing {
+        // Nothing to remove (an account that stood aside for another never owned anything).
+        return Ok(());
+    }
     let token = account
         .app_token(ctx, credential, &account.endpoints.exchange_scope)
         .await
         .map_err(|e| Error::CleanupIncomplete(format!("no Exchange token: {e}")))?;
     let exchange = exchange_client(account, &token);
-    let mut objects = status.objects.clone();
+    let owner = Owner {
+        account: &account.key,
+        uid: esa.metadata.uid.as_deref().unwrap_or_default(),
+    };
+    // What the account created or was about to create, less what another account's marker
+    // is on (never removed, whatever the status says).
+    let mut listed: Vec<String> = status
+        .objects
+        .iter()
+        .chain(
+            status
+                .pending
+                .iter()
+                .filter(|p| !p.starts_with("IPAllowList/")),
+        )
+        .cloned()
+        .collect();
+    listed.sort();
+    listed.dedup();
+    let tenant = read_all(&exchange, &token).await?;
+    let mut objects: Vec<String> = listed
+        .into_iter()
+        .filter(|id| {
+            !tenant.iter().any(|(found, comment)| {
+                found == id && matches!(owner.recognise(comment), Mark::Another(_))
+            })
+        })
+        .collect();
     objects.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
     for id in &objects {
         let (noun, name) = id.split_once('/').unwrap_or(("", ""));
@@ -56,30 +92,21 @@ pub async fn cleanup(
             .await?;
     }
     // Verify: nothing owned is left.
-    let mut left = Vec::new();
-    for noun in [
-        "TransportRule",
-        "OutboundConnector",
-        "InboundConnector",
-        "DistributionGroup",
-    ] {
-        let found = exchange
-            .invoke(&token, &format!("Get-{noun}"), Map::new())
-            .await?;
-        for o in found {
-            let id = format!("{noun}/{}", name_of(&o));
-            if objects.contains(&id) {
-                left.push(id);
-            }
-        }
-    }
+    let left: Vec<String> = read_all(&exchange, &token)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| objects.contains(id))
+        .collect();
     if !left.is_empty() {
         return Err(Error::CleanupIncomplete(format!(
             "still in the tenant: {}",
             left.join(", ")
         )));
     }
-    if spec.role_assignment.mode == RoleAssignmentMode::Automatic {
+    // The role only when this account assigned it: never one an administrator (or another
+    // account) gave.
+    if spec.role_assignment.mode == RoleAssignmentMode::Automatic && status.role_assignment_owned {
         let graph_token = account
             .app_token(ctx, credential, &account.endpoints.graph_scope)
             .await
@@ -101,4 +128,38 @@ pub async fn cleanup(
         }
     }
     Ok(())
+}
+
+/// Every mail-flow object of the tenant: its `Kind/Name` and its ownership comment.
+async fn read_all(
+    exchange: &crate::microsoft::exchange::ExchangeClient,
+    token: &crate::microsoft::identity::token::AccessToken,
+) -> Result<Vec<(String, String)>> {
+    let kinds = [
+        Kind::TransportRule,
+        Kind::OutboundConnector,
+        Kind::InboundConnector,
+        Kind::Group,
+    ];
+    let cmdlets = kinds.map(|k| format!("Get-{}", k.noun()));
+    let lists = futures::future::try_join_all(
+        cmdlets
+            .iter()
+            .map(|cmdlet| exchange.invoke(token, cmdlet, Map::new())),
+    )
+    .await?;
+    Ok(kinds
+        .iter()
+        .zip(lists)
+        .flat_map(|(kind, found)| {
+            found.into_iter().map(move |o| {
+                let comment = kind
+                    .comment_field()
+                    .and_then(|f| o.get(f).and_then(serde_json::Value::as_str))
+                    .unwrap_or_default()
+                    .to_string();
+                (format!("{}/{}", kind.noun(), name_of(&o)), comment)
+            })
+        })
+        .collect())
 }

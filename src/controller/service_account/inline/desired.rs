@@ -90,8 +90,8 @@ impl DesiredObject {
 /// What the desired state depends on.
 #[derive(Clone, Debug)]
 pub struct Inputs<'a> {
-    /// `namespace/name` of the account.
-    pub account: &'a str,
+    /// The account, as its ownership marker names it.
+    pub owner: Owner<'a>,
     /// The inline settings.
     pub inline: &'a InlineSpec,
     /// Sync scope: `Selected` scopes rules to groups, `All` to the mail domains.
@@ -104,14 +104,64 @@ pub struct Inputs<'a> {
     pub token: &'a str,
 }
 
-/// The ownership marker written into comments.
-pub fn marker(account: &str) -> String {
-    format!("Managed by exo-operator for {account}; changes are reverted or reported.")
+const MARKER: &str = "Managed by exo-operator for ";
+
+/// One account as an ownership marker names it: `namespace/name` and its uid, so that an
+/// account of the same name created later (another uid) does not take over what it finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner<'a> {
+    /// `namespace/name`.
+    pub account: &'a str,
+    /// `metadata.uid`.
+    pub uid: &'a str,
+}
+
+/// Who an object's comment says owns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// No exo-operator marker.
+    None,
+    /// This account (or, from a version without uids, an account of the same name).
+    Mine,
+    /// Another account, named.
+    Another(String),
+}
+
+impl Owner<'_> {
+    /// The ownership marker written into comments.
+    pub fn marker(&self) -> String {
+        format!(
+            "{MARKER}{} (uid {}); changes are reverted or reported.",
+            self.account, self.uid
+        )
+    }
+
+    /// Whom `comment` names as the owner, from this account's point of view.
+    pub fn recognise(&self, comment: &str) -> Mark {
+        let Some(start) = comment.find(MARKER) else {
+            return Mark::None;
+        };
+        let rest = &comment[start + MARKER.len()..];
+        let named = rest.split([';', ' ']).next().unwrap_or_default();
+        let uid = rest
+            .split_once("(uid ")
+            .and_then(|(_, u)| u.split_once(')'))
+            .map(|(u, _)| u);
+        let mine = match uid {
+            Some(uid) => uid == self.uid,
+            None => named == self.account,
+        };
+        if mine {
+            Mark::Mine
+        } else {
+            Mark::Another(named.to_string())
+        }
+    }
 }
 
 /// Whether a comment carries an exo-operator marker (of any account).
 pub fn is_marked(comment: &str) -> bool {
-    comment.contains("Managed by exo-operator for ")
+    comment.contains(MARKER)
 }
 
 /// Names of the objects, from the prefix.
@@ -239,7 +289,7 @@ impl<'a> Plan<'a> {
         Self {
             names: Names::new(&mail_flow.name_prefix),
             mail_flow,
-            comment: marker(inputs.account),
+            comment: inputs.owner.marker(),
             ips: json!(mail_flow.service_ip_ranges),
             token: inputs.token,
             members: lowercase_set(inputs.members),
@@ -396,7 +446,10 @@ fn lowercase_set(values: &[String]) -> Vec<String> {
 /// the tenant's members, domains or token), so a pass can read them before those are known.
 pub fn kinds(inline: &InlineSpec, scope: SyncScope) -> BTreeSet<Kind> {
     desired(&Inputs {
-        account: "",
+        owner: Owner {
+            account: "",
+            uid: "",
+        },
         inline,
         scope,
         members: &[],

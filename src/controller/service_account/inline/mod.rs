@@ -42,7 +42,7 @@ use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
 use crate::microsoft::permissions::EXCHANGE_MANAGE_AS_APP;
 use exo_api::exchange_service_account::{
-    ExchangeServiceAccount, InlineSpec, MailFlowStatus, SyncScope,
+    ExchangeServiceAccount, InlineSpec, MailFlowStatus, RoleAssignmentMode, SyncScope,
 };
 
 /// Key of the routing token in the account's mail-flow Secret.
@@ -100,6 +100,50 @@ fn previous_status(esa: &ExchangeServiceAccount) -> MailFlowStatus {
         .unwrap_or_default()
 }
 
+/// Records in status that the role is the account's, before it is asked for.
+async fn record_role_intent(pass: &AccountPass<'_>, mail_flow: &MailFlowStatus) -> Result<()> {
+    let mut full = pass.esa.status.clone().unwrap_or_default();
+    let recorded = full.mail_flow.get_or_insert_with(Default::default);
+    recorded.role_assignment_owned = mail_flow.role_assignment_owned;
+    recorded.objects.clone_from(&mail_flow.objects);
+    recorded.pending.clone_from(&mail_flow.pending);
+    super::write_status(pass.ctx, pass.esa, &full).await?;
+    Ok(())
+}
+
+/// One Event for the role assigned or asked for.
+async fn announce_role_request(pass: &AccountPass<'_>, role: &role::RoleState, principal: &str) {
+    use kube::Resource;
+    use kube::runtime::events::{Event, EventType};
+    let (reason, note) = match &role.request_id {
+        Some(id) => (
+            "RoleRequested",
+            format!(
+                "Asked Privileged Identity Management for the Exchange Administrator role for service principal {principal} (request {id})."
+            ),
+        ),
+        None => (
+            "RoleAssigned",
+            format!("Assigned the Exchange Administrator role to service principal {principal}."),
+        ),
+    };
+    let event = Event {
+        type_: EventType::Normal,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    if let Err(e) = pass
+        .ctx
+        .recorder
+        .publish(&event, &pass.esa.object_ref(&()))
+        .await
+    {
+        tracing::warn!(error = %e, reason, "cannot publish Event");
+    }
+}
+
 fn not_configured(reason: &str, message: String) -> InlineCheck {
     InlineCheck::positive(MAIL_FLOW_CONFIGURED, false, reason, message)
 }
@@ -126,6 +170,10 @@ pub async fn ensure(
         });
     };
     let mut previous = previous_status(esa);
+    if sync_requested_since(esa, &previous) {
+        // An on-demand sync re-checks the role too: a cached token's roles may be outdated.
+        forget_exchange_token(account, credential, ctx);
+    }
     let token = match exchange_token(pass).await {
         Ok(token) => token,
         Err(waiting) => return Ok(waiting),
@@ -147,7 +195,18 @@ pub async fn ensure(
             }
         },
     };
+    let asks_for_role = !role::token_has_role(&token)
+        && spec.role_assignment.mode != RoleAssignmentMode::Manual
+        && !previous.role_assignment_owned;
+    if asks_for_role {
+        // The intent log: the role is recorded as the account's before it is asked for.
+        previous.role_assignment_owned = true;
+        record_role_intent(pass, &previous).await?;
+    }
     let mut role = role::ensure(spec, account, ctx, graph_token, &token, &principal).await?;
+    if role.asked_now {
+        announce_role_request(pass, &role, &principal).await;
+    }
     role.check = role::bound_propagation(role.check, esa, now);
     if !role.assigned {
         forget_exchange_token(account, credential, ctx);
@@ -246,12 +305,17 @@ async fn configure(
         role_check,
     } = change;
     let exchange = exchange_client(account, token);
+    let owner = desired::Owner {
+        account: &account.key,
+        uid: esa.metadata.uid.as_deref().unwrap_or_default(),
+    };
     let session = MailFlowSession {
         esa,
         ctx,
         exchange: &exchange,
         token,
         spec,
+        owner,
     };
     // A tenant due for a look is read while the inputs are gathered (the reads need only the
     // Exchange token); a settled one is read only if the desired state turns out to differ.
@@ -271,7 +335,7 @@ async fn configure(
         Err(check) => return Ok(waiting_outcome(check, Some(RETRY))),
     };
     let wanted = desired::desired(&Inputs {
-        account: &account.key,
+        owner,
         inline: spec,
         scope: esa.spec.sync.scope,
         members: &inputs.members,
@@ -475,6 +539,18 @@ fn verified_recently(
 
 /// The kinds a pass reads: those it wants (they depend only on the spec), those it owns, and
 /// the rules and inbound connectors the security checks look at.
+/// Whether a sync was requested after the tenant was last looked at.
+fn sync_requested_since(esa: &ExchangeServiceAccount, previous: &MailFlowStatus) -> bool {
+    let requested = esa
+        .annotations()
+        .get(SYNC_REQUESTED_ANNOTATION)
+        .and_then(|v| v.parse::<jiff::Timestamp>().ok());
+    match (requested, previous.last_check_time.as_ref()) {
+        (Some(requested), Some(last)) => requested > last.0,
+        _ => false,
+    }
+}
+
 fn kinds_to_read(spec: &InlineSpec, scope: SyncScope, previous: &MailFlowStatus) -> BTreeSet<Kind> {
     desired::kinds(spec, scope)
         .into_iter()

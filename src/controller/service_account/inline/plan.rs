@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::desired::{DesiredObject, Kind};
+use super::desired::{DesiredObject, Kind, Mark, Owner};
 use super::session::name_of;
 use super::{desired, not_configured};
 use crate::controller::conditions::{
@@ -37,7 +37,7 @@ pub(super) enum Step {
 #[derive(Debug, Default)]
 pub(super) struct Plan {
     pub(super) steps: Vec<Step>,
-    /// Objects to add to `status.mailFlow.objects`, created or adopted, in order.
+    /// Objects to record in `status.mailFlow.pending` before they are created, in order.
     pub(super) new_ids: Vec<String>,
     /// Whether any object is created.
     pub(super) creates: bool,
@@ -45,45 +45,56 @@ pub(super) struct Plan {
     pub(super) conflicts: Vec<String>,
 }
 
+/// The plan of a pass. An object is the account's when status lists it as created, or as
+/// pending (recorded before its creation, which a kill may have interrupted), and no other
+/// account's marker is on it; an object marked as the account's is adopted. Only an object
+/// that was created (not one still pending) and is gone is drift.
 pub(super) fn make_plan(
     wanted: &[DesiredObject],
     current: &Current,
     status: &MailFlowStatus,
+    owner: &Owner<'_>,
     report: bool,
 ) -> Plan {
     let mut plan = Plan::default();
     for object in wanted {
         let id = object.id();
-        let owned = status.objects.contains(&id);
+        let created = status.objects.contains(&id);
+        let pending = status.pending.contains(&id);
         let found = current.objects.get(&object.kind).and_then(|l| {
             l.iter()
                 .find(|o| name_of(o).eq_ignore_ascii_case(&object.name))
         });
         let step = match found {
-            None if owned && report => {
+            None if created && report => {
                 plan.drift.push(format!("{id}: deleted"));
                 Step::Skip
             }
             None => {
-                if !owned {
+                if !created && !pending {
                     plan.new_ids.push(id);
                 }
                 plan.creates = true;
-                Step::Create { recreate: owned }
+                Step::Create { recreate: created }
             }
             Some(actual) => {
-                let marked = object
+                let mark = object
                     .kind
                     .comment_field()
                     .and_then(|f| actual.get(f).and_then(Value::as_str))
-                    .is_some_and(desired::is_marked);
-                if !owned && !marked {
-                    plan.conflicts.push(id);
+                    .map_or(Mark::None, |c| owner.recognise(c));
+                let ours = match &mark {
+                    Mark::Mine => true,
+                    Mark::Another(_) => false,
+                    Mark::None => created || pending,
+                };
+                if !ours {
+                    plan.conflicts.push(match mark {
+                        Mark::Another(account) => format!("{id} (managed by {account})"),
+                        _ => id,
+                    });
                     Step::Skip
                 } else {
-                    if !owned {
-                        plan.new_ids.push(id.clone());
-                    }
                     let fields = desired::differences(object, actual);
                     if fields.is_empty() {
                         Step::Keep
@@ -110,18 +121,25 @@ pub(super) struct AllowChange {
     pub(super) drift: Vec<String>,
 }
 
+/// The key of an allow-list entry in the intent log.
+pub(super) fn pending_entry(ip: &str) -> String {
+    format!("IPAllowList/{ip}")
+}
+
 pub(super) fn allow_list_change(
     ips: &[String],
     allow: &[String],
-    entries: &[String],
+    status: &MailFlowStatus,
     report: bool,
 ) -> AllowChange {
+    let entries = &status.allow_list_entries;
     let mut change = AllowChange::default();
     for ip in ips {
         if has(allow, ip) {
             continue;
         }
-        if has(entries, ip) && report {
+        let pending = has(&status.pending, &pending_entry(ip));
+        if has(entries, ip) && !pending && report {
             change.drift.push(format!(
                 "HostedConnectionFilterPolicy/Default: IPAllowList lacks {ip}"
             ));
@@ -166,7 +184,25 @@ pub(super) struct PassResult<'a> {
 
 /// The pass's checks: `MailFlowConfigured`, `SecuritySettingsVerified`, `MailFlowDrifted`.
 pub(super) fn mail_flow_checks(pass: &PassResult<'_>) -> Vec<InlineCheck> {
-    let configured = if pass.conflicts.is_empty() {
+    let configured = if !pass.conflicts.is_empty() {
+        not_configured(
+            "NameConflict",
+            format!(
+                "Objects with these names exist and were not created by this account: {}. Rename them, choose another spec.inline.mailFlow.namePrefix, or delete the account that manages them.",
+                pass.conflicts.join(", ")
+            ),
+        )
+        .needing_a_human()
+    } else if !pass.drift.is_empty() {
+        not_configured(
+            "DriftReported",
+            format!(
+                "The tenant's mail flow differs from the desired state, and drift policy Report leaves it to a human: {}. Restore it (then request a sync) or set driftPolicy Correct.",
+                pass.drift.join("; ")
+            ),
+        )
+        .needing_a_human()
+    } else {
         let what = if pass.created.is_empty() {
             format!("{} Exchange objects match the desired state.", pass.wanted)
         } else {
@@ -177,15 +213,6 @@ pub(super) fn mail_flow_checks(pass: &PassResult<'_>) -> Vec<InlineCheck> {
             )
         };
         InlineCheck::positive(MAIL_FLOW_CONFIGURED, true, "Configured", what)
-    } else {
-        not_configured(
-            "NameConflict",
-            format!(
-                "Objects with these names exist and were not created by exo-operator: {}. Rename them or choose another spec.inline.mailFlow.namePrefix.",
-                pass.conflicts.join(", ")
-            ),
-        )
-        .needing_a_human()
     };
     let verified = if pass.failed.is_empty() {
         InlineCheck::positive(
@@ -261,7 +288,7 @@ mod tests {
         let current = tenant(vec![
             (
                 Kind::InboundConnector,
-                json!({"Name": "Marked", "Enabled": true, "Comment": desired::marker("d/a")}),
+                json!({"Name": "Marked", "Enabled": true, "Comment": OWNER.marker()}),
             ),
             (
                 Kind::InboundConnector,
@@ -276,7 +303,7 @@ mod tests {
             objects: vec!["TransportRule/owned".into()],
             ..Default::default()
         };
-        let p = make_plan(&wanted, &current, &status, false);
+        let p = make_plan(&wanted, &current, &status, &OWNER, false);
         assert_eq!(
             p.steps,
             [
@@ -286,10 +313,7 @@ mod tests {
                 Step::Correct(vec!["Enabled".into()]),
             ]
         );
-        assert_eq!(
-            p.new_ids,
-            ["OutboundConnector/new", "InboundConnector/marked"]
-        );
+        assert_eq!(p.new_ids, ["OutboundConnector/new"]);
         assert!(p.creates);
         assert_eq!(p.conflicts, ["InboundConnector/foreign"]);
         assert!(p.drift.is_empty());
@@ -303,34 +327,107 @@ mod tests {
             objects: vec!["TransportRule/owned".into(), "OutboundConnector/new".into()],
             ..Default::default()
         };
-        let p = make_plan(&wanted[..1], &gone, &status, true);
+        let p = make_plan(&wanted[..1], &gone, &status, &OWNER, true);
         assert_eq!(p.steps, [Step::Skip]);
         assert!(!p.creates);
         assert_eq!(p.drift, ["OutboundConnector/new: deleted"]);
-        let p = make_plan(&wanted[3..], &gone, &status, true);
+        let p = make_plan(&wanted[3..], &gone, &status, &OWNER, true);
         assert_eq!(p.steps, [Step::Keep]);
         assert_eq!(p.drift, ["TransportRule/owned: Enabled"]);
+    }
+
+    const OWNER: Owner<'static> = Owner {
+        account: "d/a",
+        uid: "u-1",
+    };
+
+    #[test]
+    fn pending_objects_are_created_or_adopted_and_never_drift_and_anothers_are_left_alone() {
+        let wanted = [
+            object(Kind::OutboundConnector, "pending-missing"),
+            object(Kind::InboundConnector, "pending-there"),
+            object(Kind::TransportRule, "theirs"),
+            object(Kind::TransportRule, "created-theirs"),
+        ];
+        let another = Owner {
+            account: "d/a",
+            uid: "u-2",
+        };
+        let current = tenant(vec![
+            (
+                Kind::InboundConnector,
+                json!({"Name": "pending-there", "Enabled": true, "Comment": OWNER.marker()}),
+            ),
+            (
+                Kind::TransportRule,
+                json!({"Name": "theirs", "Enabled": true, "Comments": another.marker()}),
+            ),
+            (
+                Kind::TransportRule,
+                json!({"Name": "created-theirs", "Enabled": true, "Comments": another.marker()}),
+            ),
+        ]);
+        let status = MailFlowStatus {
+            objects: vec!["TransportRule/created-theirs".into()],
+            pending: vec![
+                "OutboundConnector/pending-missing".into(),
+                "InboundConnector/pending-there".into(),
+            ],
+            ..Default::default()
+        };
+        for report in [false, true] {
+            let p = make_plan(&wanted, &current, &status, &OWNER, report);
+            assert_eq!(
+                p.steps,
+                [
+                    Step::Create { recreate: false },
+                    Step::Keep,
+                    Step::Skip,
+                    Step::Skip
+                ],
+                "report {report}"
+            );
+            assert!(p.new_ids.is_empty(), "already recorded");
+            assert!(p.drift.is_empty(), "report {report}: {:?}", p.drift);
+            assert_eq!(
+                p.conflicts,
+                [
+                    "TransportRule/theirs (managed by d/a)",
+                    "TransportRule/created-theirs (managed by d/a)"
+                ]
+            );
+        }
     }
 
     #[test]
     fn the_allow_list_change_adds_ours_removes_our_former_entries_and_keeps_theirs() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let recorded = |entries: &[&str], pending: &[&str]| MailFlowStatus {
+            allow_list_entries: s(entries),
+            pending: pending.iter().map(|ip| pending_entry(ip)).collect(),
+            ..Default::default()
+        };
         let change = allow_list_change(
             &s(&["203.0.113.0/24", "198.51.100.10"]),
             &s(&["192.0.2.1", "198.51.100.10", "198.51.100.99"]),
-            &s(&["198.51.100.10", "198.51.100.99"]),
+            &recorded(&["198.51.100.10", "198.51.100.99"], &[]),
             false,
         );
         assert_eq!(change.add, s(&["203.0.113.0/24"]));
         assert_eq!(change.remove, s(&["198.51.100.99"]));
         assert!(change.drift.is_empty());
         // Reported, not restored: an entry of ours taken out by someone else.
-        let change = allow_list_change(&s(&["203.0.113.0/24"]), &[], &s(&["203.0.113.0/24"]), true);
+        let ips = s(&["203.0.113.0/24"]);
+        let change = allow_list_change(&ips, &[], &recorded(&["203.0.113.0/24"], &[]), true);
         assert!(change.add.is_empty());
         assert_eq!(
             change.drift,
             ["HostedConnectionFilterPolicy/Default: IPAllowList lacks 203.0.113.0/24"]
         );
+        // Recorded but never added (a kill in between): added, not drift.
+        let change = allow_list_change(&ips, &[], &recorded(&[], &["203.0.113.0/24"]), true);
+        assert_eq!(change.add, ips);
+        assert!(change.drift.is_empty());
     }
 
     #[test]
@@ -371,7 +468,7 @@ mod tests {
                 vec![],
                 vec![],
                 vec!["Rule r: changed"],
-                ("Configured", true, true, false),
+                ("DriftReported", true, true, true),
             ),
         ];
         for (created, conflicts, failed, drift, want) in table {

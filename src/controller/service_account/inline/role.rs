@@ -31,6 +31,8 @@ pub struct RoleState {
     pub request_id: Option<String>,
     /// When to look again.
     pub requeue: Option<Duration>,
+    /// This pass assigned the role (or asked for it through Privileged Identity Management).
+    pub asked_now: bool,
 }
 
 /// Whether `token` carries a directory role Exchange accepts for mail-flow configuration.
@@ -53,6 +55,7 @@ fn waiting(reason: &str, message: String, human: bool, requeue: Duration) -> Rol
         },
         request_id: None,
         requeue: Some(requeue),
+        asked_now: false,
     }
 }
 
@@ -76,7 +79,16 @@ pub async fn ensure(
         return Ok(manual_assignment(&account.client_id, principal, poll));
     }
     match ask_for_role(role, account, graph_token, principal).await {
-        Ok(outcome) => Ok(after_request(outcome, poll)),
+        Ok(outcome) => {
+            let asked = matches!(
+                outcome,
+                RoleRequestOutcome::Assigned(_) | RoleRequestOutcome::Requested(_)
+            );
+            Ok(RoleState {
+                asked_now: asked,
+                ..after_request(outcome, poll)
+            })
+        }
         Err(e) if e.failure == GraphFailure::PermissionDenied => {
             Ok(role_management_denied(&e, poll))
         }
@@ -96,6 +108,7 @@ fn assigned() -> RoleState {
         ),
         request_id: None,
         requeue: None,
+        asked_now: false,
     }
 }
 

@@ -7,11 +7,11 @@ use kube::Resource;
 use kube::runtime::events::{Event, EventType};
 use serde_json::{Map, Value, json};
 
-use super::desired::{DesiredObject, Kind, Names};
+use super::desired::{DesiredObject, Kind, Names, Owner};
 use super::inputs::Gathered;
 use super::plan::{
     AllowChange, Current, PassResult, Plan, Step, allow_list_change, has, mail_flow_checks,
-    make_plan, removal_rank,
+    make_plan, pending_entry, removal_rank,
 };
 use super::{checks, desired};
 use crate::controller::context::Context;
@@ -39,6 +39,8 @@ pub(super) struct MailFlowSession<'a> {
     pub(super) exchange: &'a ExchangeClient,
     pub(super) token: &'a AccessToken,
     pub(super) spec: &'a InlineSpec,
+    /// The account, as its ownership markers name it.
+    pub(super) owner: Owner<'a>,
 }
 
 pub(super) fn params(value: Value) -> Map<String, Value> {
@@ -91,7 +93,9 @@ impl MailFlowSession<'_> {
         let mut full = self.esa.status.clone().unwrap_or_default();
         let mail_flow = full.mail_flow.get_or_insert_with(Default::default);
         mail_flow.objects = status.objects.clone();
+        mail_flow.pending = status.pending.clone();
         mail_flow.allow_list_entries = status.allow_list_entries.clone();
+        mail_flow.role_assignment_owned = status.role_assignment_owned;
         super::super::write_status(self.ctx, self.esa, &full).await?;
         Ok(())
     }
@@ -99,8 +103,13 @@ impl MailFlowSession<'_> {
     /// Publishes an Event about object `id`. The object is part of the action, so that events
     /// about different objects are not folded into one series.
     pub(super) async fn event(&self, reason: &str, id: &str, note: String) {
+        self.publish(EventType::Normal, reason, id, note).await;
+    }
+
+    /// Publishes an Event of `type_` about object `id`.
+    pub(super) async fn publish(&self, type_: EventType, reason: &str, id: &str, note: String) {
         let event = Event {
-            type_: EventType::Normal,
+            type_,
             reason: reason.into(),
             note: Some(note),
             action: format!("{reason} {id}").chars().take(128).collect(),
@@ -153,6 +162,8 @@ impl MailFlowSession<'_> {
                     )
                     .await;
                 } else {
+                    self.event("MailFlowCreated", &id, format!("Created {id}."))
+                        .await;
                     created = true;
                 }
             }
@@ -201,10 +212,19 @@ impl MailFlowSession<'_> {
                         .map(|m| ("Remove-DistributionGroupMember", m)),
                 )
             {
-                calls.push(self.run(
-                    cmdlet,
-                    json!({"Identity": object.name, "Member": member, "BypassSecurityGroupManagerCheck": true}),
-                ));
+                let p = json!({"Identity": object.name, "Member": member, "BypassSecurityGroupManagerCheck": true});
+                calls.push(async move {
+                    match self.run(cmdlet, p).await {
+                        // A member gone from the directory (or already out) is done.
+                        Err(e)
+                            if e.failure == ExchangeFailure::NotFound
+                                && cmdlet.starts_with("Remove-") =>
+                        {
+                            Ok(Vec::new())
+                        }
+                        other => other,
+                    }
+                });
             }
             futures::stream::iter(calls)
                 .buffer_unordered(MEMBER_CONCURRENCY)
@@ -230,11 +250,17 @@ impl MailFlowSession<'_> {
             Err(error) => return Err(SessionError { status, error }),
         };
         let report = self.spec.mail_flow.drift_policy == DriftPolicy::Report;
-        let mut plan = make_plan(wanted, &current, &status, report);
+        let mut plan = make_plan(wanted, &current, &status, &self.owner, report);
         let ips = &self.spec.mail_flow.service_ip_ranges;
-        let allow = allow_list_change(ips, &current.allow, &status.allow_list_entries, report);
+        let allow = allow_list_change(ips, &current.allow, &status, report);
         plan.drift.extend(allow.drift.iter().cloned());
 
+        for drift in plan.drift.iter().filter(|d| !status.drift.contains(d)) {
+            let id = drift.split(':').next().unwrap_or_default();
+            let note = format!("Drift found (drift policy Report, left for a human): {drift}.");
+            self.publish(EventType::Warning, "DriftFound", id, note)
+                .await;
+        }
         let status = self.record_intent(status, &plan, &allow).await?;
         let (status, created) = self.write(wanted, &plan, &allow, status).await?;
         let mut status = self.remove_unwanted(wanted, status).await?;
@@ -255,7 +281,7 @@ impl MailFlowSession<'_> {
     }
 
     /// The intent log: every object about to be created and every allow-list entry about to
-    /// be added is recorded in one write before any of them exists.
+    /// be added is recorded as pending in one write before any of them exists.
     async fn record_intent(
         &self,
         status: MailFlowStatus,
@@ -263,16 +289,13 @@ impl MailFlowSession<'_> {
         allow: &AllowChange,
     ) -> std::result::Result<MailFlowStatus, SessionError> {
         let mut intent = status.clone();
-        intent.objects.extend(plan.new_ids.iter().cloned());
-        for ip in &allow.add {
-            if !has(&intent.allow_list_entries, ip) {
-                intent.allow_list_entries.push(ip.clone());
+        let entries = allow.add.iter().map(|ip| pending_entry(ip));
+        for id in plan.new_ids.iter().cloned().chain(entries) {
+            if !intent.pending.contains(&id) {
+                intent.pending.push(id);
             }
         }
-        let writes_ahead = plan.creates || !allow.add.is_empty();
-        if writes_ahead
-            && (intent.objects != status.objects
-                || intent.allow_list_entries != status.allow_list_entries)
+        if intent.pending != status.pending
             && let Err(e) = self.record(&intent).await
         {
             tracing::warn!(error = %e, "cannot record Exchange objects before creating them");
@@ -303,10 +326,9 @@ impl MailFlowSession<'_> {
         let (objects, allow_written) = futures::join!(objects, self.write_allow_list(allow));
         let mut created = Vec::new();
         let mut status = status;
-        for ((object, _), outcome) in first.iter().zip(objects) {
+        for ((object, step), outcome) in first.iter().zip(objects) {
             match outcome {
-                Ok(true) => created.push(object.id()),
-                Ok(false) => {}
+                Ok(new) => confirm(&mut status, &mut created, object, step, new),
                 Err(error) => return Err(SessionError { status, error }),
             }
         }
@@ -315,10 +337,15 @@ impl MailFlowSession<'_> {
         }
         let ips = &self.spec.mail_flow.service_ip_ranges;
         status.allow_list_entries.retain(|e| has(ips, e));
+        for ip in &allow.add {
+            status.pending.retain(|p| p != &pending_entry(ip));
+            if !has(&status.allow_list_entries, ip) {
+                status.allow_list_entries.push(ip.clone());
+            }
+        }
         for (object, step) in rules {
             match self.carry_out(object, step).await {
-                Ok(true) => created.push(object.id()),
-                Ok(false) => {}
+                Ok(new) => confirm(&mut status, &mut created, object, step, new),
                 Err(error) => return Err(SessionError { status, error }),
             }
         }
@@ -358,9 +385,17 @@ impl MailFlowSession<'_> {
         let mut stale: Vec<String> = status
             .objects
             .iter()
+            .chain(
+                status
+                    .pending
+                    .iter()
+                    .filter(|p| !p.starts_with("IPAllowList/")),
+            )
             .filter(|id| !wanted_ids.contains(id))
             .cloned()
             .collect();
+        stale.sort();
+        stale.dedup();
         stale.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
         for id in stale {
             let (noun, name) = id.split_once('/').unwrap_or(("", ""));
@@ -376,6 +411,7 @@ impl MailFlowSession<'_> {
                 Err(error) => return Err(SessionError { status, error }),
             }
             status.objects.retain(|o| o != &id);
+            status.pending.retain(|o| o != &id);
             let note = format!("Removed {id}, no longer needed.");
             self.event("MailFlowRemoved", &id, note).await;
         }
@@ -405,5 +441,27 @@ impl MailFlowSession<'_> {
             protected_domains: &inputs.protected_domains,
             mail_domains: &inputs.mail_domains,
         }))
+    }
+}
+
+/// Moves an object that exists now (created, or found and kept) from the intent log to the
+/// created objects; `new`: this pass created it.
+fn confirm(
+    status: &mut MailFlowStatus,
+    created: &mut Vec<String>,
+    object: &DesiredObject,
+    step: &Step,
+    new: bool,
+) {
+    if *step == Step::Skip {
+        return;
+    }
+    let id = object.id();
+    status.pending.retain(|p| p != &id);
+    if !status.objects.contains(&id) {
+        status.objects.push(id.clone());
+    }
+    if new {
+        created.push(id);
     }
 }

@@ -29,7 +29,10 @@ fn inline(direction: Direction) -> InlineSpec {
 
 fn objects(direction: Direction, scope: SyncScope) -> Vec<DesiredObject> {
     desired(&Inputs {
-        account: "default/contoso",
+        owner: Owner {
+            account: "default/contoso",
+            uid: "u-1",
+        },
         inline: &inline(direction),
         scope,
         members: &["Alice@contoso.com".into(), "alice@contoso.com".into()],
@@ -141,4 +144,34 @@ fn membership_changes_are_case_insensitive() {
     );
     assert_eq!(add, ["bob@contoso.com"]);
     assert_eq!(remove, ["carol@contoso.com"]);
+}
+
+#[test]
+fn a_marker_names_one_account_and_is_not_taken_by_another() {
+    let me = Owner {
+        account: "mail/contoso",
+        uid: "u-1",
+    };
+    let twin = Owner {
+        account: "mail/contoso",
+        uid: "u-2",
+    };
+    let other = Owner {
+        account: "mail/contoso-2",
+        uid: "u-3",
+    };
+    let legacy = "Managed by exo-operator for mail/contoso; changes are reverted or reported.";
+    for (comment, mark) in [
+        (me.marker(), Mark::Mine),
+        (twin.marker(), Mark::Another("mail/contoso".into())),
+        (other.marker(), Mark::Another("mail/contoso-2".into())),
+        (legacy.to_string(), Mark::Mine),
+        ("Created by hand".to_string(), Mark::None),
+    ] {
+        assert_eq!(me.recognise(&comment), mark, "{comment}");
+    }
+    assert_eq!(
+        other.recognise(legacy),
+        Mark::Another("mail/contoso".into())
+    );
 }
