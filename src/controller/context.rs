@@ -21,8 +21,13 @@ pub struct Settings {
     pub ca_bundle: Option<Vec<u8>>,
     /// Longest time between two reconciles of a healthy account.
     pub resync: Duration,
-    /// How often an account waiting for admin consent checks again.
+    /// How often an account waiting for admin consent checks again; also how often a grant
+    /// whose refresh fails for a reason only a human can fix (app disabled, secret expired) is
+    /// tried again.
     pub consent_poll: Duration,
+    /// With automatic regrant, how long after a device-code sign-in was declined or expired a
+    /// new prompt opens by itself (the regrant annotation opens one at once).
+    pub sign_in_reopen: Duration,
     /// Reconciles run at once per controller.
     pub concurrency: u16,
     /// The `reportingController` of Events.
@@ -43,6 +48,7 @@ impl Default for Settings {
             ca_bundle: None,
             resync: Duration::from_secs(60 * 60),
             consent_poll: Duration::from_secs(60),
+            sign_in_reopen: Duration::from_secs(15 * 60),
             concurrency: 16,
             controller_name: "exo-operator".into(),
             instance: None,
