@@ -9,6 +9,7 @@ mod env;
 mod smtp;
 
 mod consent;
+mod grants;
 mod lists;
 mod runtime;
 
