@@ -8,6 +8,7 @@ mod env;
 #[path = "../support/smtp.rs"]
 mod smtp;
 
+mod channels;
 mod consent;
 mod grants;
 mod lists;
