@@ -290,6 +290,7 @@ async fn run_elected(
     let (handles_tx, handles_rx) = tokio::sync::watch::channel(None);
     let server = tokio::spawn(exo_operator::telemetry::server::serve(
         listener,
+        ctx.client.clone(),
         handles_rx,
         stop_rx.clone(),
         true,
