@@ -120,6 +120,10 @@ struct RunArgs {
     /// starts at 5 seconds and doubles, with jitter).
     #[arg(long, env = "EXO_MAX_BACKOFF", default_value_t = 300, value_parser = clap::value_parser!(u64).range(5..=86400))]
     max_backoff: u64,
+    /// Seconds after a declined or expired device-code sign-in before a new prompt opens by
+    /// itself (regrant Automatic; the regrant annotation opens one at once).
+    #[arg(long, env = "EXO_SIGN_IN_REOPEN", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=604800))]
+    sign_in_reopen: u64,
 }
 
 fn main() -> ExitCode {
@@ -232,6 +236,7 @@ fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
         instance: args.identity.clone(),
         https_proxy: args.https_proxy.clone(),
         consent_poll: std::time::Duration::from_secs(args.recheck_interval),
+        sign_in_reopen: std::time::Duration::from_secs(args.sign_in_reopen),
         backoff: exo_operator::microsoft::retry::Backoff {
             max: std::time::Duration::from_secs(args.max_backoff),
             ..exo_operator::microsoft::retry::Backoff::RECONCILE
@@ -303,6 +308,7 @@ async fn run_elected(
     let (handles_tx, handles_rx) = tokio::sync::watch::channel(None);
     let server = tokio::spawn(exo_operator::telemetry::server::serve(
         listener,
+        ctx.client.clone(),
         handles_rx,
         stop_rx.clone(),
         true,

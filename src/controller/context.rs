@@ -30,6 +30,9 @@ pub struct Settings {
     pub consent_poll: Duration,
     /// Backoff of a failing account, per account: Microsoft's `Retry-After` when longer.
     pub backoff: Backoff,
+    /// With automatic regrant, how long after a device-code sign-in was declined or expired a
+    /// new prompt opens by itself (the regrant annotation opens one at once).
+    pub sign_in_reopen: Duration,
     /// Reconciles run at once per controller.
     pub concurrency: u16,
     /// The `reportingController` of Events.
@@ -51,6 +54,7 @@ impl Default for Settings {
             resync: Duration::from_secs(60 * 60),
             consent_poll: Duration::from_secs(60),
             backoff: Backoff::RECONCILE,
+            sign_in_reopen: Duration::from_secs(15 * 60),
             concurrency: 16,
             controller_name: "exo-operator".into(),
             instance: None,

@@ -385,11 +385,12 @@ impl Operator {
         if let Some(listener) = http {
             let (handles_tx, handles_rx) = watch::channel(Some(handles.clone()));
             let rx = rx.clone();
+            let client = ctx.client.clone();
             tasks.push(tokio::spawn(async move {
                 // Keep the sender alive as long as the server runs.
                 let _handles_tx = handles_tx;
                 if let Err(e) =
-                    crate::telemetry::server::serve(listener, handles_rx, rx, false).await
+                    crate::telemetry::server::serve(listener, client, handles_rx, rx, false).await
                 {
                     tracing::error!(error = %e, "the HTTP port failed");
                 }

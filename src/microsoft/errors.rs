@@ -243,12 +243,41 @@ pub fn classify_identity_error(status: u16, body: &IdentityErrorBody) -> TokenFa
     }
 }
 
+/// The AADSTS codes with which the identity platform says that the refresh token itself is no
+/// longer valid: only these end a grant (the refresh token is dropped and a new sign-in is
+/// needed). From Microsoft Learn's table "Microsoft Entra authentication and authorization
+/// error codes" (<https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>):
+///
+/// - 70000 `InvalidGrant`: "the refresh token isn't valid" (token binding);
+/// - 70008 `ExpiredOrRevokedGrant`: the refresh token expired or was revoked;
+/// - 700082 `ExpiredOrRevokedGrantInactiveToken`: the refresh token expired by inactivity;
+/// - 700084: a refresh token past its fixed lifetime;
+/// - 70043 `BadTokenDueToSignInFrequency`: the refresh token expired or is invalid under a
+///   Conditional Access sign-in frequency;
+/// - 50173 `FreshTokenNeeded`: the grant was revoked (sessions revoked, password reset);
+/// - 50132 `SsoArtifactInvalidOrExpired` and 50133 `SsoArtifactRevoked`: the session is not
+///   valid after a password expiration or change.
+///
+/// Every other failure, even one only a human can fix, leaves the refresh token in place: a
+/// disabled application (7000112), an expired client secret (7000222), an application not found
+/// (700016), missing consent (65001), MFA (50076), a blocking policy (53003), an unusable
+/// account (50034, 50057), and an `invalid_grant` with no code or a code not listed here. Once
+/// that is fixed, the grant works again without a new sign-in.
+pub const REFRESH_TOKEN_INVALID_CODES: [u64; 8] =
+    [70000, 70008, 700082, 700084, 70043, 50173, 50132, 50133];
+
+/// Whether a failed refresh with AADSTS `code` means that the refresh token itself is invalid
+/// (see [`REFRESH_TOKEN_INVALID_CODES`]).
+pub fn refresh_token_invalid(code: Option<u64>) -> bool {
+    code.is_some_and(|c| REFRESH_TOKEN_INVALID_CODES.contains(&c))
+}
+
 /// The AADSTS table of `reference/microsoft-apis.md` §1.10.
 fn by_code(code: u64) -> Option<TokenFailure> {
     use TokenFailure::*;
     Some(match code {
         700082 | 700084 | 70043 => RefreshTokenExpired,
-        70008 | 50173 => RefreshTokenRevoked,
+        70008 | 50173 | 70000 | 50132 | 50133 => RefreshTokenRevoked,
         50076 | 50079 | 50078 => MfaRequired,
         53003 | 530032 | 530035 => BlockedByPolicy,
         65001 | 65004 | 90094 | 90095 => ConsentRequired,
@@ -305,6 +334,47 @@ mod tests {
             );
             assert_eq!(got, *failure, "AADSTS{code}");
             assert_eq!(got.class(), *class, "AADSTS{code}");
+        }
+    }
+
+    #[test]
+    fn only_codes_saying_the_refresh_token_is_invalid_end_a_grant() {
+        for (code, ends) in [
+            (Some(70008), true),
+            (Some(700082), true),
+            (Some(700084), true),
+            (Some(70043), true),
+            (Some(50173), true),
+            (Some(70000), true),
+            (Some(50132), true),
+            (Some(50133), true),
+            (Some(7000112), false),
+            (Some(70001), false),
+            (Some(7000222), false),
+            (Some(7000215), false),
+            (Some(700016), false),
+            (Some(65001), false),
+            (Some(50076), false),
+            (Some(53003), false),
+            (Some(50057), false),
+            (Some(50000), false),
+            (Some(999_999), false),
+            (None, false),
+        ] {
+            assert_eq!(refresh_token_invalid(code), ends, "{code:?}");
+        }
+        for code in REFRESH_TOKEN_INVALID_CODES {
+            let failure = classify_identity_error(
+                400,
+                &IdentityErrorBody::with_codes("invalid_grant", &[code]),
+            );
+            assert!(
+                matches!(
+                    failure,
+                    TokenFailure::RefreshTokenExpired | TokenFailure::RefreshTokenRevoked
+                ),
+                "AADSTS{code}: {failure:?}"
+            );
         }
     }
 

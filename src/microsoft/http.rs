@@ -38,6 +38,8 @@ pub enum TransportError {
         attempts: u32,
         /// What failed, without URLs' query strings.
         detail: String,
+        /// The class of the failure, naming no URL (`connection refused`, `TLS`, ...).
+        kind: &'static str,
     },
     /// The service kept answering 429 or 5xx (through the oauth2 adapter, which has no other
     /// way to report a status).
@@ -247,14 +249,15 @@ impl HttpClient {
                     tracing::debug!(api = request.api, %status, attempt, ?wait, "retrying");
                     tokio::time::sleep(wait).await;
                 }
-                Err(detail) if last => {
+                Err((kind, detail)) if last => {
                     return Err(TransportError::Unreachable {
                         api: request.api,
                         attempts: attempt,
                         detail,
+                        kind,
                     });
                 }
-                Err(detail) => {
+                Err((_, detail)) => {
                     let wait = self.policy.backoff.delay(attempt - 1);
                     tracing::debug!(api = request.api, attempt, ?wait, error = %detail, "retrying");
                     tokio::time::sleep(wait).await;
@@ -266,7 +269,7 @@ impl HttpClient {
     async fn send_once(
         &self,
         request: &Request,
-    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), String> {
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), (&'static str, String)> {
         let mut builder = self.inner.request(request.method.clone(), &request.url);
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
@@ -286,18 +289,11 @@ fn retryable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 502 | 503 | 504)
 }
 
-/// Describes a reqwest error without the URL's query (which may carry tokens).
-fn describe(error: reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "reading the response failed"
-    } else {
-        "request failed"
-    };
-    match error.url() {
+/// Describes a reqwest error without the URL's query (which may carry tokens): its class (see
+/// [`failure_kind`]) and the class with the URL's scheme, host and path.
+fn describe(error: reqwest::Error) -> (&'static str, String) {
+    let kind = failure_kind(&error);
+    let detail = match error.url() {
         Some(url) => format!(
             "{kind} ({}://{}{})",
             url.scheme(),
@@ -305,6 +301,38 @@ fn describe(error: reqwest::Error) -> String {
             url.path()
         ),
         None => kind.to_string(),
+    };
+    (kind, detail)
+}
+
+/// The class of a failed request, naming no URL: `timed out`, `connection refused`, `TLS`,
+/// `connection failed`, `reading the response failed` or `request failed`.
+pub fn failure_kind(error: &(dyn std::error::Error + 'static)) -> &'static str {
+    let mut chain = Some(error);
+    let (mut refused, mut tls) = (false, false);
+    while let Some(e) = chain {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        tls |= e.downcast_ref::<rustls::Error>().is_some() || {
+            let text = e.to_string().to_ascii_lowercase();
+            text.contains("certificate") || text.contains("tls") || text.contains("handshake")
+        };
+        chain = e.source();
+    }
+    let reqwest = error.downcast_ref::<reqwest::Error>();
+    if reqwest.is_some_and(|e| e.is_timeout()) {
+        "timed out"
+    } else if refused {
+        "connection refused"
+    } else if tls {
+        "TLS"
+    } else if reqwest.is_some_and(|e| e.is_connect()) {
+        "connection failed"
+    } else if reqwest.is_some_and(|e| e.is_body() || e.is_decode()) {
+        "reading the response failed"
+    } else {
+        "request failed"
     }
 }
 

@@ -134,18 +134,33 @@ pub async fn send(
         .await
         .map(|_| ())
         .map_err(|e| {
-            let kind = if e.is_transient() {
-                "a temporary error"
-            } else if e.is_permanent() {
-                "a permanent error"
-            } else {
-                "a connection or TLS error"
-            };
             format!(
-                "SMTP relay {}:{} answered with {kind}",
-                smtp.host, smtp.port
+                "SMTP relay {}:{} failed: {}",
+                smtp.host,
+                smtp.port,
+                smtp_failure(&e)
             )
         })
+}
+
+/// The class of a failed SMTP session: the relay's reply code, or what failed on the way
+/// (`connection refused`, `TLS`, `timed out`, `connection failed`).
+fn smtp_failure(e: &lettre::transport::smtp::Error) -> String {
+    if let Some(code) = e.status() {
+        let kind = if e.is_transient() {
+            "temporary"
+        } else {
+            "permanent"
+        };
+        return format!("SMTP {code} ({kind} error)");
+    }
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    match crate::microsoft::http::failure_kind(e) {
+        "request failed" => "connection failed".into(),
+        kind => kind.into(),
+    }
 }
 
 #[cfg(test)]

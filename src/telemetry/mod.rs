@@ -1,5 +1,6 @@
 //! Logging, and the operator's HTTP port: health, readiness and the admin-consent callback.
 
+pub mod api_probe;
 pub mod metrics;
 pub mod server;
 

@@ -1,5 +1,5 @@
-//! The operator's HTTP port: `/healthz` (the process runs), `/readyz` (the controllers'
-//! caches are filled), `/metrics` (Prometheus), and `/consent/callback`, the redirect target of the admin consent page,
+//! The operator's HTTP port: `/healthz` (the process runs), `/readyz` (the Kubernetes API
+//! server answers and the controllers' caches are filled), `/metrics` (Prometheus), and `/consent/callback`, the redirect target of the admin consent page,
 //! which makes the account look again at once.
 
 use std::net::SocketAddr;
@@ -11,6 +11,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use super::api_probe::ApiProbe;
 use crate::controller::run::Handles;
 
 /// Query of the admin consent redirect.
@@ -33,12 +34,15 @@ const READY_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 struct AppState {
     handles: watch::Receiver<Option<Handles>>,
     standby: bool,
+    api: std::sync::Arc<ApiProbe>,
 }
 
 /// Serves the port on `listener` until `shutdown` turns true. With `standby` (leader
-/// election), a replica that does not lead reports ready: it is healthy and waiting.
+/// election), a replica that does not lead reports ready: it is healthy and waiting. Either
+/// way it is not ready while the API server behind `client` does not answer.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    client: kube::Client,
     handles: watch::Receiver<Option<Handles>>,
     mut shutdown: watch::Receiver<bool>,
     standby: bool,
@@ -59,7 +63,11 @@ pub async fn serve(
             }),
         )
         .route("/consent/callback", get(consent))
-        .with_state(AppState { handles, standby });
+        .with_state(AppState {
+            handles,
+            standby,
+            api: std::sync::Arc::new(ApiProbe::new(client)),
+        });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|s| *s).await;
@@ -73,6 +81,12 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if !state.api.answers().await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the Kubernetes API server does not answer",
+        );
+    }
     let handles = state.handles.borrow().clone();
     match handles {
         Some(h)
@@ -139,4 +153,52 @@ fn escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in API server answering `GET /version`; its URL.
+    async fn api_server() -> String {
+        let app = axum::Router::new().route(
+            "/version",
+            get(|| async {
+                axum::Json(serde_json::json!({
+                    "major": "1", "minor": "37", "gitVersion": "v1.37.2", "gitCommit": "x",
+                    "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+                    "goVersion": "go1.25", "compiler": "gc", "platform": "linux/amd64",
+                }))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    /// The status of `/readyz` of a port served with ready caches, against the API server
+    /// at `api`.
+    async fn readyz_status(api: &str) -> u16 {
+        let config = kube::Config::new(api.parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap();
+        let (_handles_tx, handles) = watch::channel(Some(Handles::default()));
+        let (_stop_tx, stop) = watch::channel(false);
+        tokio::spawn(serve(listener, client, handles, stop, false));
+        let got = reqwest::get(format!("http://{port}/readyz")).await.unwrap();
+        got.status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn ready_only_while_the_api_server_answers() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        assert_eq!(readyz_status(&api_server().await).await, 200);
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", l.local_addr().unwrap())
+        };
+        assert_eq!(readyz_status(&closed).await, 503);
+    }
 }

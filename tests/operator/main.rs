@@ -9,7 +9,9 @@ mod env;
 mod smtp;
 
 mod bounds;
+mod channels;
 mod consent;
+mod grants;
 mod lists;
 mod runtime;
 

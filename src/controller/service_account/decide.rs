@@ -79,10 +79,15 @@ pub enum AuthorizationObservation {
         /// Delegated permissions the sign-in must grant.
         missing: Vec<String>,
     },
-    /// The administrator declined the device-code sign-in.
-    Declined,
-    /// The grant must be renewed, and the account waits for the regrant annotation.
-    RegrantRequired,
+    /// The last device-code sign-in ended without a grant (declined, expired, or its grant
+    /// ended), and no new prompt is open.
+    SignInEnded {
+        /// How it ended.
+        end: SignInEnd,
+        /// When a new prompt opens by itself (automatic regrant); `None`: on the regrant
+        /// annotation only.
+        next_prompt: Option<jiff::Timestamp>,
+    },
 }
 
 /// What was learnt about directory synchronisation.
@@ -305,6 +310,16 @@ pub enum Transition {
     DeviceCodeIssued {
         /// Message with the URI, code and expiry.
         message: String,
+        /// The prompt's user code (shown to humans, not a secret): each prompt's Event is its
+        /// own, never merged with an earlier prompt's.
+        user_code: String,
+    },
+    /// A device-code sign-in ended without a grant (declined, expired, or the grant ended).
+    SignInEnded {
+        /// `SignInDeclined`, `SignInExpired` or `RegrantRequired`.
+        reason: String,
+        /// Message.
+        message: String,
     },
     /// Another account manages the tenant: this one stands aside.
     TenantConflict {
@@ -405,7 +420,18 @@ fn transitions(
             });
         }
         if changed && auth.reason == "AwaitingSignIn" {
+            let consent = new.consent.as_ref();
             out.push(Transition::DeviceCodeIssued {
+                message: auth.message.clone(),
+                user_code: consent
+                    .and_then(|c| c.user_code.clone())
+                    .unwrap_or_default(),
+            });
+        }
+        let sign_in_ended = ["SignInDeclined", "SignInExpired", "RegrantRequired"];
+        if changed && sign_in_ended.contains(&auth.reason.as_str()) {
+            out.push(Transition::SignInEnded {
+                reason: auth.reason.clone(),
                 message: auth.message.clone(),
             });
         }
@@ -444,9 +470,11 @@ fn had_been_valid(old: &ExchangeServiceAccountStatus) -> bool {
 }
 
 mod draft;
+pub mod grant;
 mod next_look;
 #[cfg(test)]
 mod tests;
 
 use draft::{Draft, Verdicts};
+pub use grant::SignInEnd;
 pub use next_look::{Pace, next_look, paced};

@@ -17,7 +17,10 @@ use crate::microsoft::identity::DeviceCodePrompt;
 pub const REFRESH_TOKEN_KEY: &str = "refresh-token";
 /// Key of the open device-code prompt (JSON).
 pub const PROMPT_KEY: &str = "device-code-prompt";
-pub use exo_api::annotations::REGRANT_HANDLED;
+use crate::controller::service_account::decide::SignInEnd;
+pub use exo_api::annotations::{
+    GRANT_ENDED_AT, GRANT_ENDED_REASON, REGRANT_HANDLED, SIGN_IN_ENDED, SIGN_IN_ENDED_AT,
+};
 
 /// The grant Secret of one account.
 pub struct GrantSecret {
@@ -36,6 +39,23 @@ pub struct GrantState {
     pub prompt: Option<DeviceCodePrompt>,
     /// The regrant request already acted on.
     pub regrant_handled: Option<String>,
+    /// How and when the last sign-in ended without a grant, until a new prompt opens.
+    pub sign_in_ended: Option<(SignInEnd, jiff::Timestamp)>,
+    /// The audit of the last grant that ended: when, and why (reason and AADSTS code).
+    pub grant_ended: Option<(jiff::Timestamp, String)>,
+}
+
+/// The annotations that keep `state`'s non-secret fields, each `None` when it must go.
+fn audit_annotations(state: &GrantState) -> [(&'static str, Option<String>); 5] {
+    let ended = state.sign_in_ended;
+    let grant = state.grant_ended.as_ref();
+    [
+        (REGRANT_HANDLED, state.regrant_handled.clone()),
+        (SIGN_IN_ENDED, ended.map(|(e, _)| e.as_str().to_string())),
+        (SIGN_IN_ENDED_AT, ended.map(|(_, t)| t.to_string())),
+        (GRANT_ENDED_AT, grant.map(|(t, _)| t.to_string())),
+        (GRANT_ENDED_REASON, grant.map(|(_, r)| r.clone())),
+    ]
 }
 
 impl GrantSecret {
@@ -72,15 +92,18 @@ impl GrantSecret {
                 .and_then(|v| String::from_utf8(v.0.clone()).ok())
                 .filter(|s| !s.trim().is_empty())
         };
+        let annotations = secret.metadata.annotations.clone().unwrap_or_default();
+        let note = |k: &str| annotations.get(k).cloned();
+        let time = |k: &str| note(k).and_then(|t| t.parse::<jiff::Timestamp>().ok());
         GrantState {
             refresh_token: text(REFRESH_TOKEN_KEY)
                 .map(|t| SecretString::from(t.trim().to_string())),
             prompt: text(PROMPT_KEY).and_then(|p| serde_json::from_str(&p).ok()),
-            regrant_handled: secret
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(REGRANT_HANDLED).cloned()),
+            regrant_handled: note(REGRANT_HANDLED),
+            sign_in_ended: note(SIGN_IN_ENDED)
+                .and_then(|e| SignInEnd::parse(&e))
+                .zip(time(SIGN_IN_ENDED_AT)),
+            grant_ended: time(GRANT_ENDED_AT).zip(note(GRANT_ENDED_REASON)),
         }
     }
 
@@ -104,7 +127,7 @@ impl GrantSecret {
                     let mut secret = existing.clone();
                     secret.data = Some(data.clone());
                     secret.string_data = None;
-                    set_annotation(&mut secret.metadata, state.regrant_handled.as_deref());
+                    set_annotations(&mut secret.metadata, state);
                     self.api
                         .replace(
                             &self.name,
@@ -123,7 +146,7 @@ impl GrantSecret {
                         )])),
                         ..Default::default()
                     };
-                    set_annotation(&mut metadata, state.regrant_handled.as_deref());
+                    set_annotations(&mut metadata, state);
                     let secret = Secret {
                         metadata,
                         data: Some(data.clone()),
@@ -150,14 +173,13 @@ impl GrantSecret {
     }
 }
 
-fn set_annotation(metadata: &mut ObjectMeta, handled: Option<&str>) {
+/// Sets (or removes) the annotations that keep `state`'s non-secret fields.
+fn set_annotations(metadata: &mut ObjectMeta, state: &GrantState) {
     let annotations = metadata.annotations.get_or_insert_with(BTreeMap::new);
-    match handled {
-        Some(v) => {
-            annotations.insert(REGRANT_HANDLED.to_string(), v.to_string());
-        }
-        None => {
-            annotations.remove(REGRANT_HANDLED);
-        }
+    for (key, value) in audit_annotations(state) {
+        match value {
+            Some(v) => annotations.insert(key.to_string(), v),
+            None => annotations.remove(key),
+        };
     }
 }

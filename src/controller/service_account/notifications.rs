@@ -1,5 +1,5 @@
 //! Webhook and e-mail notifications of token-validity transitions. A failed notification is a
-//! Warning Event, never a failed reconcile.
+//! Warning Event of its own channel (`WebhookFailed`, `EmailFailed`), never a failed reconcile.
 
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
@@ -8,6 +8,7 @@ use super::decide::Transition;
 use super::tenant_clients::secret_data;
 use crate::controller::context::Context;
 use crate::notify::{Notice, NoticeKind, SmtpSettings};
+use exo_api::common::SecretKeySelector;
 use exo_api::exchange_service_account::ExchangeServiceAccount;
 
 /// Sends the notifications configured on `esa` for transition `t`.
@@ -36,55 +37,100 @@ pub async fn notify(esa: &ExchangeServiceAccount, ctx: &Context, t: &Transition)
         time: jiff::Timestamp::now().to_string(),
     };
     let mut failures = Vec::new();
-    if let Some(webhook) = &config.webhook {
-        let selector = &webhook.url_secret_ref;
-        let url = match secret_data(&ctx.client, &namespace, &selector.name).await {
-            Ok(Some(data)) => data
-                .get(&selector.key)
-                .and_then(|v| String::from_utf8(v.clone()).ok())
-                .map(|s| s.trim().to_string()),
-            _ => None,
-        };
-        match url {
-            Some(url) => {
-                if let Err(e) = ctx.notifier.webhook(&url, &notice).await {
-                    failures.push(format!("webhook: {e}"));
-                }
-            }
-            None => failures.push(format!(
-                "webhook: Secret {} key {:?} not found",
-                selector.name, selector.key
-            )),
-        }
+    if let Some(webhook) = &config.webhook
+        && let Err(e) = send_webhook(ctx, &namespace, &webhook.url_secret_ref, &notice).await
+    {
+        failures.push((Channel::Webhook, e));
     }
     if let Some(email) = &config.email {
         let settings = match secret_data(&ctx.client, &namespace, &email.smtp_secret_name).await {
             Ok(Some(data)) => SmtpSettings::from_secret(&email.smtp_secret_name, &data),
             _ => Err(format!("Secret {} not found", email.smtp_secret_name)),
         };
-        match settings {
-            Ok(smtp) => {
-                if let Err(e) = ctx.notifier.email(&smtp, &email.recipients, &notice).await {
-                    failures.push(format!("e-mail: {e}"));
-                }
-            }
-            Err(e) => failures.push(format!("e-mail: {e}")),
+        let sent = match settings {
+            Ok(smtp) => ctx.notifier.email(&smtp, &email.recipients, &notice).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            failures.push((Channel::Email, e));
         }
     }
-    for failure in failures {
-        tracing::warn!(account = %notice.account, %failure, "notification failed");
+    for (channel, failure) in failures {
+        tracing::warn!(account = %notice.account, channel = channel.name(), %failure, "notification failed");
         let _ = ctx
             .recorder
             .publish(
                 &Event {
                     type_: EventType::Warning,
-                    reason: "NotificationFailed".into(),
-                    note: Some(failure),
-                    action: "Notify".into(),
+                    reason: channel.reason().into(),
+                    note: Some(format!("{} notification failed: {failure}", channel.name())),
+                    action: channel.action().into(),
                     secondary: None,
                 },
                 &esa.object_ref(&()),
             )
             .await;
     }
+}
+
+/// A notification channel, each with its own failure Event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Channel {
+    Webhook,
+    Email,
+}
+
+impl Channel {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Webhook => "Webhook",
+            Self::Email => "E-mail",
+        }
+    }
+
+    /// The Event reason of a failure.
+    fn reason(self) -> &'static str {
+        match self {
+            Self::Webhook => "WebhookFailed",
+            Self::Email => "EmailFailed",
+        }
+    }
+
+    /// The Event action (distinct per channel, so the recorder never merges the two).
+    fn action(self) -> &'static str {
+        match self {
+            Self::Webhook => "NotifyWebhook",
+            Self::Email => "NotifyEmail",
+        }
+    }
+}
+
+/// Posts `notice` to the webhook whose URL is in Secret key `selector`; errors name the Secret
+/// and key, or the class of the failure, never the URL.
+async fn send_webhook(
+    ctx: &Context,
+    namespace: &str,
+    selector: &SecretKeySelector,
+    notice: &Notice,
+) -> Result<(), String> {
+    let url = match secret_data(&ctx.client, namespace, &selector.name).await {
+        Ok(Some(data)) => data
+            .get(&selector.key)
+            .and_then(|v| String::from_utf8(v.clone()).ok())
+            .map(|s| s.trim().to_string()),
+        _ => None,
+    };
+    let Some(url) = url else {
+        return Err(format!(
+            "Secret {} key {:?} not found",
+            selector.name, selector.key
+        ));
+    };
+    if let Some(why) = crate::notify::webhook::refused(&url) {
+        return Err(format!(
+            "the URL in Secret {} key {:?} {why}",
+            selector.name, selector.key
+        ));
+    }
+    ctx.notifier.webhook(&url, notice).await
 }

@@ -79,6 +79,7 @@ fn record_gauges(
 async fn announce(esa: &ExchangeServiceAccount, ctx: &Context, transitions: &[Transition]) {
     let reference = esa.object_ref(&());
     for t in transitions {
+        let mut action = "Reconcile".to_string();
         let (type_, reason, note) = match t {
             Transition::BecameReady => (
                 EventType::Normal,
@@ -98,8 +99,14 @@ async fn announce(esa: &ExchangeServiceAccount, ctx: &Context, transitions: &[Tr
             Transition::ConsentRequired { message } => {
                 (EventType::Warning, "ConsentRequired", message.clone())
             }
-            Transition::DeviceCodeIssued { message } => {
+            Transition::DeviceCodeIssued { message, user_code } => {
+                // One Event per prompt: the recorder merges Events of the same reason and
+                // action, keeping the first note (an expired code).
+                action = device_code_action(user_code);
                 (EventType::Normal, "DeviceCodeIssued", message.clone())
+            }
+            Transition::SignInEnded { reason, message } => {
+                (EventType::Warning, reason.as_str(), message.clone())
             }
             Transition::Synced { message } => (EventType::Normal, "Synced", message.clone()),
             Transition::TenantConflict { message } => {
@@ -110,7 +117,7 @@ async fn announce(esa: &ExchangeServiceAccount, ctx: &Context, transitions: &[Tr
             type_,
             reason: reason.to_string(),
             note: Some(note),
-            action: "Reconcile".into(),
+            action,
             secondary: None,
         };
         if let Err(e) = ctx.recorder.publish(&event, &reference).await {
@@ -122,5 +129,27 @@ async fn announce(esa: &ExchangeServiceAccount, ctx: &Context, transitions: &[Tr
         ) {
             notifications::notify(esa, ctx, t).await;
         }
+    }
+}
+
+/// The Event action of the prompt with `user_code`: its own for each prompt.
+fn device_code_action(user_code: &str) -> String {
+    let id: String = user_code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(32)
+        .collect();
+    format!("IssueDeviceCode-{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_code_action;
+
+    #[test]
+    fn each_prompt_has_its_own_event_action() {
+        assert_eq!(device_code_action("ABCD-1234"), "IssueDeviceCode-ABCD1234");
+        assert_ne!(device_code_action("AAAA"), device_code_action("BBBB"));
+        assert!(device_code_action(&"X".repeat(500)).len() <= 128);
     }
 }

@@ -10,6 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Authorization, REGRANT_ANNOTATION, names, valid};
 use crate::controller::context::Context;
 use crate::controller::error::Result;
+use crate::controller::service_account::decide::grant::{
+    AfterRefreshFailure, SignInEnd, SignInStep, after_refresh_failure, sign_in_step,
+};
 use crate::controller::service_account::decide::{AuthorizationObservation, TokenObservation};
 use crate::controller::service_account::grant_secret::{GrantSecret, GrantState};
 use crate::controller::service_account::tenant_clients::TenantClients;
@@ -116,6 +119,7 @@ impl<'a> Grant<'a> {
     async fn regrant(mut self, request: String) -> Result<Authorization> {
         self.state.refresh_token = None;
         self.state.prompt = None;
+        self.state.sign_in_ended = None;
         self.state.regrant_handled = Some(request);
         self.forget_tokens();
         self.open_prompt(None).await
@@ -141,10 +145,20 @@ impl<'a> Grant<'a> {
         let held = self.ctx.tokens.peek(&key);
         let (fetched, rotated) = self.redeem(&key, &refresh_token).await;
         self.save_rotated(rotated, &refresh_token).await?;
-        match fetched {
-            Ok(token) => Ok(self.delegated(token)),
-            Err(e) if e.failure.class() == ErrorClass::NeedsHuman => self.grant_dead(&e).await,
-            Err(e) => Ok(Authorization::failed(&e, held.as_ref())),
+        let e = match fetched {
+            Ok(token) => return Ok(self.delegated(token)),
+            Err(e) => e,
+        };
+        let recheck = self.ctx.settings.consent_poll;
+        match after_refresh_failure(e.failure, e.code, recheck) {
+            AfterRefreshFailure::EndGrant => self.grant_dead(&e).await,
+            // A problem on the application's side: the refresh token stays, the failure is
+            // reported, and the grant is tried again (it works once the problem is fixed).
+            AfterRefreshFailure::Keep { recheck } => {
+                let mut failed = Authorization::failed(&e, held.as_ref());
+                failed.requeue = failed.requeue.or(recheck);
+                Ok(failed)
+            }
         }
     }
 
@@ -198,27 +212,61 @@ impl<'a> Grant<'a> {
         Ok(())
     }
 
-    /// The grant is dead: drop it, and open a new sign-in unless a human must ask.
+    /// The identity platform reported the refresh token invalid: the grant ends. The Secret
+    /// keeps an audit of when and why (never the token); a new sign-in opens unless a human
+    /// must ask.
     async fn grant_dead(mut self, error: &TokenError) -> Result<Authorization> {
+        let now = jiff::Timestamp::now();
+        let why = match error.code {
+            Some(code) => format!("{} (AADSTS{code})", error.failure.reason()),
+            None => error.failure.reason().to_string(),
+        };
+        tracing::info!(account = %self.account.key, reason = %why, "the device-code grant ended");
         self.state.refresh_token = None;
+        self.state.grant_ended = Some((now, why));
         self.forget_tokens();
         let failed = Authorization::failed(error, None);
         if self.automatic {
             return self.open_prompt(Some(failed.token)).await;
         }
-        self.secret.save(&self.state).await?;
+        let ended = self.sign_in_ended(SignInEnd::GrantEnded, now).await?;
         Ok(Authorization {
-            grant: AuthorizationObservation::RegrantRequired,
-            ..failed
+            token: failed.token,
+            ..ended
         })
     }
 
-    /// No grant: polls the open prompt, or opens one.
+    /// No grant: polls the open prompt, opens one, or reports why there is none.
     async fn sign_in(self) -> Result<Authorization> {
-        match self.state.prompt.clone() {
-            Some(prompt) if !prompt.is_expired(jiff::Timestamp::now()) => self.poll(prompt).await,
-            Some(_) if !self.automatic => self.prompt_expired().await,
-            // No grant yet, or the prompt expired: the first sign-in always opens by itself.
+        let step = sign_in_step(
+            self.state.prompt.as_ref().map(|p| p.expires_at),
+            self.state.sign_in_ended,
+            self.automatic,
+            self.ctx.settings.sign_in_reopen,
+            jiff::Timestamp::now(),
+        );
+        match (step, self.state.prompt.clone()) {
+            (SignInStep::Poll, Some(prompt)) => self.poll(prompt).await,
+            (SignInStep::Report { end, at, .. }, _) => self.sign_in_ended(end, at).await,
+            _ => self.open_prompt(None).await,
+        }
+    }
+
+    /// The last sign-in ended (`end`, at `at`) without a grant: kept in the Secret and
+    /// reported with its own reason; a new prompt opens only when its time has come.
+    async fn sign_in_ended(mut self, end: SignInEnd, at: jiff::Timestamp) -> Result<Authorization> {
+        let now = jiff::Timestamp::now();
+        let reopen = self.ctx.settings.sign_in_reopen;
+        let changed = self.state.prompt.is_some() || self.state.sign_in_ended != Some((end, at));
+        self.state.prompt = None;
+        self.state.sign_in_ended = Some((end, at));
+        match sign_in_step(None, Some((end, at)), self.automatic, reopen, now) {
+            SignInStep::Report { next_prompt, .. } => {
+                if changed {
+                    self.secret.save(&self.state).await?;
+                }
+                Ok(ended(end, next_prompt, now))
+            }
             _ => self.open_prompt(None).await,
         }
     }
@@ -261,11 +309,13 @@ impl<'a> Grant<'a> {
             }
             PollOutcome::Granted(tokens) => self.signed_in(tokens).await,
             PollOutcome::Declined => {
-                self.state.prompt = None;
-                self.secret.save(&self.state).await?;
-                Ok(declined())
+                self.sign_in_ended(SignInEnd::Declined, jiff::Timestamp::now())
+                    .await
             }
-            PollOutcome::Expired => self.prompt_expired().await,
+            PollOutcome::Expired => {
+                let at = prompt.expires_at.min(jiff::Timestamp::now());
+                self.sign_in_ended(SignInEnd::Expired, at).await
+            }
             PollOutcome::Failed(e) => Ok(poll_failed(&prompt, &e)),
         }
     }
@@ -273,22 +323,13 @@ impl<'a> Grant<'a> {
     /// The administrator signed in: keeps the refresh token, caches the access token.
     async fn signed_in(mut self, tokens: DelegatedTokens) -> Result<Authorization> {
         self.state.prompt = None;
+        self.state.sign_in_ended = None;
         self.state.refresh_token = tokens.refresh_token.clone();
         self.secret.save(&self.state).await?;
         // After the save: a new Secret's uid is part of the key.
         let key = self.token_key();
         self.ctx.tokens.insert(&key, tokens.access.clone()).await;
         Ok(self.delegated(tokens.access))
-    }
-
-    /// The prompt expired: a new sign-in opens by itself only with automatic regrant.
-    async fn prompt_expired(mut self) -> Result<Authorization> {
-        self.state.prompt = None;
-        if self.automatic {
-            return self.open_prompt(None).await;
-        }
-        self.secret.save(&self.state).await?;
-        Ok(regrant_required())
     }
 
     /// Opens a device-code sign-in and keeps its prompt in the Secret; `token` is what to
@@ -303,6 +344,7 @@ impl<'a> Grant<'a> {
         {
             Ok(prompt) => {
                 self.state.prompt = Some(prompt.clone());
+                self.state.sign_in_ended = None;
                 self.secret.save(&self.state).await?;
                 Ok(awaiting(
                     &prompt,
@@ -358,22 +400,20 @@ fn poll_failed(prompt: &DeviceCodePrompt, error: &TokenError) -> Authorization {
     failed
 }
 
-/// The administrator declined the sign-in.
-fn declined() -> Authorization {
+/// The last sign-in ended (`end`) without a grant; a new prompt opens by itself at
+/// `next_prompt`, if any (looked at again then).
+fn ended(
+    end: SignInEnd,
+    next_prompt: Option<jiff::Timestamp>,
+    now: jiff::Timestamp,
+) -> Authorization {
     Authorization {
         token: TokenObservation::NotAttempted,
-        grant: AuthorizationObservation::Declined,
+        grant: AuthorizationObservation::SignInEnded { end, next_prompt },
         graph_token: None,
         service_principal: None,
-        requeue: None,
-    }
-}
-
-/// A human must ask for a new sign-in.
-fn regrant_required() -> Authorization {
-    Authorization {
-        grant: AuthorizationObservation::RegrantRequired,
-        ..declined()
+        requeue: next_prompt
+            .map(|t| Duration::try_from(t.duration_since(now)).unwrap_or(Duration::from_secs(1))),
     }
 }
 

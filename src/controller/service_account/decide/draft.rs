@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::{
     ACTIVITY_DATA_AUTHORIZED, AuthorizationObservation, INLINE_CONDITIONS, Observation,
-    POLICY_ENABLED, READY_MESSAGE, SyncObservation, TokenObservation, first_problem,
+    POLICY_ENABLED, READY_MESSAGE, SignInEnd, SyncObservation, TokenObservation, first_problem,
 };
 use crate::controller::conditions::{self, Status, Summary};
 use crate::microsoft::errors::ErrorClass;
@@ -409,7 +409,12 @@ impl AuthorizationVerdict {
             AuthorizationObservation::Unknown => return None,
             AuthorizationObservation::Granted => Self {
                 granted: true,
-                ..verdict("Granted", "Every required permission is granted.".into(), false, None)
+                ..verdict(
+                    "Granted",
+                    "Every required permission is granted.".into(),
+                    false,
+                    None,
+                )
             },
             AuthorizationObservation::ConsentRequired { url, missing } => {
                 let message = if missing.is_empty() {
@@ -456,18 +461,30 @@ impl AuthorizationVerdict {
                 };
                 verdict("AwaitingSignIn", message, true, Some(prompt))
             }
-            AuthorizationObservation::Declined => verdict(
-                "SignInDeclined",
-                "The administrator declined the sign-in; set the annotation exo-operator.io/regrant to start a new one.".into(),
-                true,
-                None,
-            ),
-            AuthorizationObservation::RegrantRequired => verdict(
-                "RegrantRequired",
-                "The grant must be renewed; set the annotation exo-operator.io/regrant to start a device-code sign-in.".into(),
-                true,
-                None,
-            ),
+            AuthorizationObservation::SignInEnded { end, next_prompt } => {
+                let (reason, what) = match end {
+                    SignInEnd::Declined => (
+                        "SignInDeclined",
+                        "The administrator declined the device-code sign-in",
+                    ),
+                    SignInEnd::Expired => (
+                        "SignInExpired",
+                        "The device code expired before a Global Administrator signed in",
+                    ),
+                    SignInEnd::GrantEnded => (
+                        "RegrantRequired",
+                        "The grant ended (the identity platform reported its refresh token invalid) and must be renewed",
+                    ),
+                };
+                let then = match next_prompt {
+                    Some(t) => format!(
+                        "a new sign-in opens at {t}, or at once when the annotation exo-operator.io/regrant is set"
+                    ),
+                    None => "set the annotation exo-operator.io/regrant to start a new sign-in"
+                        .to_string(),
+                };
+                verdict(reason, format!("{what}; {then}."), true, None)
+            }
         })
     }
 }
