@@ -237,6 +237,7 @@ fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
         https_proxy: args.https_proxy.clone(),
         consent_poll: std::time::Duration::from_secs(args.recheck_interval),
         sign_in_reopen: std::time::Duration::from_secs(args.sign_in_reopen),
+        fail_points: exo_operator::controller::fail_point::FailPoints::from_env(),
         backoff: exo_operator::microsoft::retry::Backoff {
             max: std::time::Duration::from_secs(args.max_backoff),
             ..exo_operator::microsoft::retry::Backoff::RECONCILE

@@ -44,6 +44,8 @@ pub struct Settings {
     /// How long a new SyncTargetList waits for its account before reporting it missing, so a
     /// list and its account applied together cost one status write, not two.
     pub list_grace: Duration,
+    /// Fail points (tests, and `EXO_FAIL_AT`): none in normal operation.
+    pub fail_points: Option<std::sync::Arc<super::fail_point::FailPoints>>,
 }
 
 impl Default for Settings {
@@ -60,6 +62,7 @@ impl Default for Settings {
             instance: None,
             https_proxy: None,
             list_grace: Duration::from_secs(5),
+            fail_points: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod conditions;
 pub mod context;
 pub mod error;
+pub mod fail_point;
 pub mod field_manager;
 pub mod finalizer;
 pub mod leader;

@@ -49,13 +49,13 @@ where
         return Ok(None);
     }
     let body = apply_body(object, new, precondition);
-    let written = api
-        .patch_status(
-            &object.name_any(),
-            &field_manager::apply(),
-            &Patch::Apply(body),
-        )
-        .await?;
+    let name = object.name_any();
+    let params = field_manager::apply();
+    let patch = Patch::Apply(body);
+    let written = super::fail_point::around("status write", async {
+        api.patch_status(&name, &params, &patch).await
+    })
+    .await?;
     Ok(Some(written))
 }
 

@@ -198,6 +198,11 @@ pub async fn write_status(
 
 /// Reconciles one list: reports a missing account or one that does not select the list.
 pub async fn reconcile(stl: Arc<SyncTargetList>, ctx: Arc<Context>) -> Result<Action> {
+    let points = ctx.settings.fail_points.clone();
+    super::fail_point::scope(points, reconcile_list(stl, ctx)).await
+}
+
+async fn reconcile_list(stl: Arc<SyncTargetList>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = stl.namespace().unwrap_or_default();
     let accounts: Api<ExchangeServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
     let account_name = &stl.spec.service_account_ref.name;

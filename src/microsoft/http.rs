@@ -490,7 +490,7 @@ mod tests {
             .unwrap_err();
         let text = err.to_string();
         assert!(
-            text.starts_with("graph request failed after 3 attempts: connection failed"),
+            text.starts_with("graph request failed after 3 attempts: connection refused"),
             "{text}"
         );
         assert!(!text.contains("SECRET"), "{text}");

@@ -7,6 +7,7 @@
 mod env;
 
 mod direct;
+mod kill_points;
 mod ownership;
 mod pim;
 

@@ -76,6 +76,8 @@ pub struct Env {
     pub client: kube::Client,
     /// The operator.
     pub operator: Option<Operator>,
+    /// Fail points of the next operator started (see `fail_point`).
+    pub fail_points: Option<Arc<exo_operator::controller::fail_point::FailPoints>>,
     http: reqwest::Client,
 }
 
@@ -98,6 +100,7 @@ impl Env {
             m365,
             client,
             operator: None,
+            fail_points: None,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(10))
@@ -155,6 +158,7 @@ impl Env {
             },
             resync: Duration::from_secs(60),
             consent_poll,
+            fail_points: self.fail_points.clone(),
             // A failing account backs off from 1 s to 8 s (production: 5 s to 5 min).
             backoff: Backoff {
                 base: Duration::from_secs(1),
@@ -252,10 +256,20 @@ impl Env {
 
     /// Deletes account `name` and waits (bounded) until its finalizer has let it go.
     pub async fn delete_account(&self, name: &str) {
+        self.request_deletion(name).await;
+        self.wait_gone(name).await;
+    }
+
+    /// Asks for the deletion of account `name`, without waiting.
+    pub async fn request_deletion(&self, name: &str) {
         self.accounts()
             .delete(name, &DeleteParams::default())
             .await
             .unwrap();
+    }
+
+    /// Waits until account `name` is gone (its finalizer removed).
+    pub async fn wait_gone(&self, name: &str) {
         until(TIMEOUT, Duration::from_millis(50), async || {
             match self.accounts().get_opt(name).await.unwrap() {
                 None => Ok(()),

@@ -43,7 +43,10 @@ pub async fn reconcile(esa: Arc<ExchangeServiceAccount>, ctx: Arc<Context>) -> R
     let started = std::time::Instant::now();
     let key = TenantClients::key_of(&esa);
     let span = tracing::info_span!("reconcile", account = %key);
-    let result = tracing::Instrument::instrument(reconcile_inner(esa, ctx), span).await;
+    // Reconciles run in tasks of their own: the fail points (if any) go with each.
+    let points = ctx.settings.fail_points.clone();
+    let inner = tracing::Instrument::instrument(reconcile_inner(esa, ctx), span);
+    let result = super::fail_point::scope(points, inner).await;
     crate::telemetry::metrics::metrics().reconciled(
         "exchangeserviceaccount",
         started.elapsed(),

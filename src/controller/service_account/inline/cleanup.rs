@@ -8,6 +8,7 @@ use super::session::{name_of, params};
 use super::{exchange_client, previous_status};
 use crate::controller::context::Context;
 use crate::controller::error::{Error, Result};
+use crate::controller::fail_point;
 use crate::controller::service_account::tenant_clients::TenantClients;
 use crate::microsoft::exchange::ExchangeFailure;
 use crate::microsoft::identity::credential::ClientCredential;
@@ -69,26 +70,25 @@ pub async fn cleanup(
     objects.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
     for id in &objects {
         let (noun, name) = id.split_once('/').unwrap_or(("", ""));
-        match exchange
-            .invoke(
-                &token,
-                &format!("Remove-{noun}"),
-                params(json!({"Identity": name, "Confirm": false})),
-            )
-            .await
-        {
+        let cmdlet = format!("Remove-{noun}");
+        let remove = exchange.invoke(
+            &token,
+            &cmdlet,
+            params(json!({"Identity": name, "Confirm": false})),
+        );
+        match fail_point::around("Remove", remove).await {
             Ok(_) => {}
             Err(e) if e.failure == ExchangeFailure::NotFound => {}
             Err(e) => return Err(e.into()),
         }
     }
     if !status.allow_list_entries.is_empty() {
-        exchange
+        fail_point::around("Set-HostedConnectionFilterPolicy", exchange
             .invoke(
                 &token,
                 "Set-HostedConnectionFilterPolicy",
                 params(json!({"Identity": "Default", "IPAllowList": {"@odata.type": "#Exchange.GenericHashTable", "Remove": status.allow_list_entries}})),
-            )
+            ))
             .await?;
     }
     // Verify: nothing owned is left.
@@ -117,14 +117,12 @@ pub async fn cleanup(
             .and_then(|s| s.service_principal.as_ref())
             .and_then(|s| s.object_id.clone());
         if let Some(principal) = principal {
-            account
-                .graph
-                .remove_role(
-                    &graph_token,
-                    &principal,
-                    crate::microsoft::graph::roles::EXCHANGE_ADMINISTRATOR,
-                )
-                .await?;
+            let remove = account.graph.remove_role(
+                &graph_token,
+                &principal,
+                crate::microsoft::graph::roles::EXCHANGE_ADMINISTRATOR,
+            );
+            fail_point::around("role removal", remove).await?;
         }
     }
     Ok(())

@@ -78,7 +78,8 @@ pub async fn ensure(
     if role.mode == RoleAssignmentMode::Manual {
         return Ok(manual_assignment(&account.client_id, principal, poll));
     }
-    match ask_for_role(role, account, graph_token, principal).await {
+    let asked = ask_for_role(role, account, graph_token, principal);
+    match crate::controller::fail_point::around("role request", asked).await {
         Ok(outcome) => {
             let asked = matches!(
                 outcome,

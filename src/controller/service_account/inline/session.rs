@@ -60,7 +60,11 @@ impl MailFlowSession<'_> {
         cmdlet: &str,
         p: Value,
     ) -> std::result::Result<Vec<Value>, ExchangeError> {
-        self.exchange.invoke(self.token, cmdlet, params(p)).await
+        let call = self.exchange.invoke(self.token, cmdlet, params(p));
+        if cmdlet.starts_with("Get-") {
+            return call.await;
+        }
+        crate::controller::fail_point::around(cmdlet, call).await
     }
 
     /// The `IPAllowList` of the Default connection filter policy.
