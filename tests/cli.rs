@@ -146,8 +146,11 @@ fn every_run_option_has_an_environment_variable() {
             "--{name} has no environment variable"
         );
     }
-    assert_eq!(options, 12, "{help}");
+    assert_eq!(options, 15, "{help}");
     for option in [
+        "--recheck-interval",
+        "--max-backoff",
+        "--sign-in-reopen",
         "--namespaces",
         "--http-addr",
         "--ca-bundle",
