@@ -10,7 +10,7 @@ use super::env::{Env, TIMEOUT, is};
 use super::{NORTHWIND, events, exchange, listed, names, northwind, world};
 
 /// Kills run at once.
-const AT_ONCE: usize = 4;
+const AT_ONCE: usize = 2;
 
 /// The tenant's mail flow without what differs per run (ids, times, the account's uid and
 /// routing token).
