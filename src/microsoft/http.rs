@@ -158,6 +158,8 @@ pub struct RetryPolicy {
     pub backoff: Backoff,
     /// Longest single wait; a longer `Retry-After` is returned to the caller instead of slept.
     pub max_wait: Duration,
+    /// Longest time one attempt may take, from connecting to the last byte of the answer.
+    pub timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -166,6 +168,7 @@ impl Default for RetryPolicy {
             max_attempts: 4,
             backoff: Backoff::REQUEST,
             max_wait: Duration::from_secs(30),
+            timeout: REQUEST_TIMEOUT,
         }
     }
 }
@@ -193,7 +196,7 @@ impl HttpClient {
         install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(policy.timeout)
             .user_agent(concat!("exo-operator/", env!("CARGO_PKG_VERSION")));
         if let Some(url) = https_proxy {
             let proxy = reqwest::Proxy::https(url)
@@ -425,6 +428,7 @@ mod tests {
                 max: Duration::from_millis(5),
             },
             max_wait: Duration::from_secs(5),
+            timeout: REQUEST_TIMEOUT,
         }
     }
 

@@ -41,6 +41,7 @@ fn classes() -> Vec<(&'static str, Option<Value>)> {
             "connection dropped",
             Some(json!({"path": delta, "drop": true})),
         ),
+        ("timeout", Some(json!({"path": delta, "latencyMs": 2000}))),
         (
             "token endpoint 503",
             Some(json!({"path": "/oauth2/v2.0/token", "status": 503})),
@@ -63,8 +64,10 @@ async fn under_fault(class: &'static str, rule: Option<Value>) -> Cost {
     let mut opts = Env::short_tokens(600);
     opts.device_code_interval = 1;
     let mut env = Env::start(opts).await;
-    // Waiting for a human is re-checked every 2 s here (every minute by default).
+    // Waiting for a human is re-checked every 2 s here (every minute by default), and a
+    // request times out after 1 s (60 s by default).
     env.stop_operator().await;
+    env.request_timeout = Duration::from_secs(1);
     env.start_operator_with(Duration::from_secs(2)).await;
     env.consent("contoso.com").await;
     env.apply_example("api-all-users.yaml").await;

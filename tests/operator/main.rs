@@ -12,6 +12,7 @@ mod bounds;
 mod channels;
 mod consent;
 mod grants;
+mod kill_points;
 mod lists;
 mod runtime;
 

@@ -76,6 +76,8 @@ pub struct Env {
     pub client: kube::Client,
     /// The operator.
     pub operator: Option<Operator>,
+    /// How long one Microsoft request of the next operator started may take (production: 60 s).
+    pub request_timeout: Duration,
     /// Fail points of the next operator started (see `fail_point`).
     pub fail_points: Option<Arc<exo_operator::controller::fail_point::FailPoints>>,
     http: reqwest::Client,
@@ -101,6 +103,7 @@ impl Env {
             client,
             operator: None,
             fail_points: None,
+            request_timeout: Duration::from_secs(20),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(10))
@@ -155,6 +158,7 @@ impl Env {
                     max: Duration::from_millis(500),
                 },
                 max_wait: Duration::from_secs(5),
+                timeout: self.request_timeout,
             },
             resync: Duration::from_secs(60),
             consent_poll,

@@ -4,6 +4,7 @@
 //! ConfigMap: a user or group created since the previous round is new, one with `@removed` is
 //! gone, anything else is a change.
 
+use crate::controller::fail_point;
 use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
@@ -303,8 +304,8 @@ pub async fn sync_all(
         match existing {
             Some(mut cm) => {
                 cm.data = Some(data);
-                api.replace(&name, &crate::controller::field_manager::post(), &cm)
-                    .await?;
+                let post = crate::controller::field_manager::post();
+                fail_point::around("sync state", api.replace(&name, &post, &cm)).await?;
             }
             None => {
                 let cm = ConfigMap {
@@ -320,8 +321,8 @@ pub async fn sync_all(
                     data: Some(data),
                     ..Default::default()
                 };
-                api.create(&crate::controller::field_manager::post(), &cm)
-                    .await?;
+                let post = crate::controller::field_manager::post();
+                fail_point::around("sync state", api.create(&post, &cm)).await?;
             }
         }
     }

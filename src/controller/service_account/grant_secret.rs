@@ -121,43 +121,39 @@ impl GrantSecret {
         if let Some(p) = &state.prompt {
             data.insert(PROMPT_KEY.to_string(), ByteString(serde_json::to_vec(p)?));
         }
+        let post = crate::controller::field_manager::post();
         for attempt in 0..2 {
-            let result = match &self.current {
-                Some(existing) => {
-                    let mut secret = existing.clone();
-                    secret.data = Some(data.clone());
-                    secret.string_data = None;
-                    set_annotations(&mut secret.metadata, state);
-                    self.api
-                        .replace(
-                            &self.name,
-                            &crate::controller::field_manager::post(),
-                            &secret,
-                        )
-                        .await
-                }
-                None => {
-                    let mut metadata = ObjectMeta {
-                        name: Some(self.name.clone()),
-                        owner_references: self.owner.clone().map(|o| vec![o]),
-                        labels: Some(BTreeMap::from([(
-                            "app.kubernetes.io/managed-by".to_string(),
-                            "exo-operator".to_string(),
-                        )])),
-                        ..Default::default()
-                    };
-                    set_annotations(&mut metadata, state);
-                    let secret = Secret {
-                        metadata,
-                        data: Some(data.clone()),
-                        type_: Some("Opaque".into()),
-                        ..Default::default()
-                    };
-                    self.api
-                        .create(&crate::controller::field_manager::post(), &secret)
-                        .await
+            let write = async {
+                match &self.current {
+                    Some(existing) => {
+                        let mut secret = existing.clone();
+                        secret.data = Some(data.clone());
+                        secret.string_data = None;
+                        set_annotations(&mut secret.metadata, state);
+                        self.api.replace(&self.name, &post, &secret).await
+                    }
+                    None => {
+                        let mut metadata = ObjectMeta {
+                            name: Some(self.name.clone()),
+                            owner_references: self.owner.clone().map(|o| vec![o]),
+                            labels: Some(BTreeMap::from([(
+                                "app.kubernetes.io/managed-by".to_string(),
+                                "exo-operator".to_string(),
+                            )])),
+                            ..Default::default()
+                        };
+                        set_annotations(&mut metadata, state);
+                        let secret = Secret {
+                            metadata,
+                            data: Some(data.clone()),
+                            type_: Some("Opaque".into()),
+                            ..Default::default()
+                        };
+                        self.api.create(&post, &secret).await
+                    }
                 }
             };
+            let result = crate::controller::fail_point::around("grant Secret", write).await;
             match result {
                 Ok(saved) => {
                     self.current = Some(saved);

@@ -55,6 +55,7 @@ fn client(e: &Endpoints) -> IdentityClient {
             max: Duration::from_millis(2),
         },
         max_wait: Duration::from_millis(50),
+        ..RetryPolicy::default()
     };
     IdentityClient::new(
         HttpClient::new(None, policy).unwrap(),

@@ -12,7 +12,9 @@ use crate::controller::fail_point;
 use crate::controller::service_account::tenant_clients::TenantClients;
 use crate::microsoft::exchange::ExchangeFailure;
 use crate::microsoft::identity::credential::ClientCredential;
-use exo_api::exchange_service_account::{ExchangeServiceAccount, RoleAssignmentMode};
+use exo_api::exchange_service_account::{
+    ExchangeServiceAccount, MailFlowStatus, RoleAssignmentMode,
+};
 
 /// Deletion with policy Delete: removes every owned object, the operator's allow-list entries
 /// and (when the operator assigned it) the role, then verifies nothing owned is left.
@@ -26,14 +28,39 @@ pub async fn cleanup(
         return Ok(());
     };
     let status = previous_status(esa);
-    let owns_nothing = status.objects.is_empty()
+    let in_exchange = !(status.objects.is_empty()
         && status.pending.is_empty()
-        && status.allow_list_entries.is_empty()
-        && !status.role_assignment_owned;
-    if owns_nothing {
-        // Nothing to remove (an account that stood aside for another never owned anything).
-        return Ok(());
+        && status.allow_list_entries.is_empty());
+    // Exchange first, while the role still lets the application in; what is gone is then
+    // recorded, so that a deletion stopped after the role's removal resumes with the role alone
+    // (an account that stood aside for another owns nothing at all).
+    if in_exchange {
+        remove_mail_flow(esa, account, credential, ctx, &status).await?;
+        let mut released = esa.status.clone().unwrap_or_default();
+        if let Some(mail_flow) = released.mail_flow.as_mut() {
+            mail_flow.objects.clear();
+            mail_flow.pending.clear();
+            mail_flow.allow_list_entries.clear();
+        }
+        crate::controller::service_account::write_status(ctx, esa, &released).await?;
     }
+    // The role only when this account assigned it: never one an administrator (or another
+    // account) gave.
+    if spec.role_assignment.mode == RoleAssignmentMode::Automatic && status.role_assignment_owned {
+        remove_role(esa, account, credential, ctx).await?;
+    }
+    Ok(())
+}
+
+/// Removes every owned (or pending) object no other account's marker is on and the
+/// operator's allow-list entries, then verifies that none is left.
+async fn remove_mail_flow(
+    esa: &ExchangeServiceAccount,
+    account: &TenantClients,
+    credential: &ClientCredential,
+    ctx: &Context,
+    status: &MailFlowStatus,
+) -> Result<()> {
     let token = account
         .app_token(ctx, credential, &account.endpoints.exchange_scope)
         .await
@@ -104,26 +131,32 @@ pub async fn cleanup(
             left.join(", ")
         )));
     }
-    // The role only when this account assigned it: never one an administrator (or another
-    // account) gave.
-    if spec.role_assignment.mode == RoleAssignmentMode::Automatic && status.role_assignment_owned {
-        let graph_token = account
-            .app_token(ctx, credential, &account.endpoints.graph_scope)
-            .await
-            .map_err(|e| Error::CleanupIncomplete(format!("no Graph token: {e}")))?;
-        let principal = esa
-            .status
-            .as_ref()
-            .and_then(|s| s.service_principal.as_ref())
-            .and_then(|s| s.object_id.clone());
-        if let Some(principal) = principal {
-            let remove = account.graph.remove_role(
-                &graph_token,
-                &principal,
-                crate::microsoft::graph::roles::EXCHANGE_ADMINISTRATOR,
-            );
-            fail_point::around("role removal", remove).await?;
-        }
+    Ok(())
+}
+
+/// Removes the Exchange Administrator role the account assigned.
+async fn remove_role(
+    esa: &ExchangeServiceAccount,
+    account: &TenantClients,
+    credential: &ClientCredential,
+    ctx: &Context,
+) -> Result<()> {
+    let graph_token = account
+        .app_token(ctx, credential, &account.endpoints.graph_scope)
+        .await
+        .map_err(|e| Error::CleanupIncomplete(format!("no Graph token: {e}")))?;
+    let principal = esa
+        .status
+        .as_ref()
+        .and_then(|s| s.service_principal.as_ref())
+        .and_then(|s| s.object_id.clone());
+    if let Some(principal) = principal {
+        let remove = account.graph.remove_role(
+            &graph_token,
+            &principal,
+            crate::microsoft::graph::roles::EXCHANGE_ADMINISTRATOR,
+        );
+        fail_point::around("role removal", remove).await?;
     }
     Ok(())
 }

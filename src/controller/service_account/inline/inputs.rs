@@ -131,10 +131,9 @@ pub(super) async fn routing_token(esa: &ExchangeServiceAccount, ctx: &Context) -
         )])),
         ..Default::default()
     };
-    match api
-        .create(&crate::controller::field_manager::post(), &secret)
-        .await
-    {
+    let post = crate::controller::field_manager::post();
+    let created = api.create(&post, &secret);
+    match crate::controller::fail_point::around("routing-token Secret", created).await {
         Ok(_) => Ok(token),
         // Created meanwhile (another replica or a retried reconcile): use that one.
         Err(kube::Error::Api(e)) if e.code == 409 => {
