@@ -181,6 +181,11 @@ impl Context {
         self.accounts.lock().unwrap().push(store);
     }
 
+    /// Forgets the caches of controllers started before (a new leader starts its own).
+    pub fn forget_account_caches(&self) {
+        self.accounts.lock().unwrap().clear();
+    }
+
     /// Every account the controllers' caches hold.
     pub fn accounts(&self) -> Vec<std::sync::Arc<ExchangeServiceAccount>> {
         let stores = self.accounts.lock().unwrap();

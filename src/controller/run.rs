@@ -366,6 +366,7 @@ impl Operator {
         http: Option<tokio::net::TcpListener>,
     ) -> Operator {
         let (shutdown, rx) = watch::channel(false);
+        ctx.forget_account_caches();
         let mut tasks = Vec::new();
         let mut handles = Handles::default();
         for w in scope.watches() {

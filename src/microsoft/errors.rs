@@ -358,6 +358,7 @@ mod tests {
             (Some(53003), false),
             (Some(50057), false),
             (Some(50000), false),
+            (Some(50196), false),
             (Some(999_999), false),
             (None, false),
         ] {

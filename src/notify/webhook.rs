@@ -8,7 +8,7 @@ use crate::microsoft::http::{HttpClient, Request, TransportError};
 
 /// Why a webhook URL is refused; `None` when it may be used: https, or plain http to a
 /// loopback host. The answer never quotes the URL (it often holds a token).
-pub fn refused(url: &str) -> Option<&'static str> {
+fn refused(url: &str) -> Option<&'static str> {
     let Ok(parsed) = reqwest::Url::parse(url) else {
         return Some("is not a valid URL");
     };

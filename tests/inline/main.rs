@@ -18,8 +18,6 @@ use env::{Env, TIMEOUT, until};
 use exo_api::exchange_service_account::{ExchangeServiceAccount, MailFlowStatus};
 use exo_sim_m365::SimOptions;
 use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET, demo};
-use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, ListParams};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -122,15 +120,7 @@ async fn request_check(env: &Env, name: &str) {
 
 /// The messages of the Events `reason` of object `name`.
 async fn events(env: &Env, name: &str, reason: &str) -> Vec<String> {
-    let api: Api<Event> = Api::default_namespaced(env.client.clone());
-    api.list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .filter_map(|e| e.message)
-        .collect()
+    env.event_messages(name, reason).await
 }
 
 /// Polls the simulator's Exchange state until `pred` holds.

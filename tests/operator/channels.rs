@@ -3,8 +3,6 @@
 //! off loopback is refused, naming the Secret and key.
 
 use exo_sim_m365::tenants::DEMO_CLIENT_ID;
-use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, ListParams};
 use serde_json::json;
 
 use super::env::Env;
@@ -53,16 +51,7 @@ async fn notify_with(hook: &str, smtp_port: Option<u16>) -> Env {
 
 /// The notes of contoso's Events with `reason`.
 async fn notes(env: &Env, reason: &str) -> Vec<String> {
-    let events: Api<Event> = Api::default_namespaced(env.client.clone());
-    events
-        .list(&ListParams::default().fields("involvedObject.name=contoso"))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .filter_map(|e| e.message)
-        .collect()
+    env.event_messages("contoso", reason).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,11 +42,7 @@ async fn signed_in(regrant: &str) -> Env {
         json!({"spec": {"authorization": {"regrant": regrant}}}),
     )
     .await;
-    let esa = env
-        .wait_reason("fabrikam", "Authorized", "AwaitingSignIn")
-        .await;
-    env.approve(&user_code(&esa)).await;
-    env.wait_ready("fabrikam").await;
+    sign_in(&env).await;
     assert!(holds_refresh_token(&env).await);
     env
 }
@@ -154,11 +150,7 @@ async fn a_revoked_refresh_token_ends_the_grant_with_an_audit_and_waits_for_the_
         json!({"metadata": {"annotations": {"exo-operator.io/regrant": "1"}}}),
     )
     .await;
-    let esa = env
-        .wait_reason("fabrikam", "Authorized", "AwaitingSignIn")
-        .await;
-    env.approve(&user_code(&esa)).await;
-    env.wait_ready("fabrikam").await;
+    sign_in(&env).await;
     let secret = grant_secret(&env).await;
     assert!(secret.data.unwrap().contains_key("refresh-token"));
     let annotations = secret.metadata.annotations.unwrap_or_default();
@@ -238,4 +230,13 @@ async fn declined_and_expired_sign_ins_keep_their_reasons_and_each_prompt_has_it
     env.approve(&user_code(&esa)).await;
     env.wait_ready("fabrikam").await;
     assert_eq!(prompts(&env), 3);
+}
+
+/// Waits for fabrikam's device-code prompt and signs in, as the administrator would.
+async fn sign_in(env: &Env) {
+    let esa = env
+        .wait_reason("fabrikam", "Authorized", "AwaitingSignIn")
+        .await;
+    env.approve(&user_code(&esa)).await;
+    env.wait_ready("fabrikam").await;
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use env::Env;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
 /// Replaces a Secret's data.
@@ -39,16 +39,7 @@ async fn set_secret(env: &Env, name: &str, data: Value) {
 
 /// How many Events `reason` of object `name` there are.
 async fn count_events(env: &Env, name: &str, reason: &str) -> usize {
-    let events: Api<k8s_openapi::api::core::v1::Event> =
-        Api::default_namespaced(env.client.clone());
-    events
-        .list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .count()
+    env.event_messages(name, reason).await.len()
 }
 
 /// The number of Events `reason` of `name` once at least `expected` have arrived (an Event

@@ -415,6 +415,20 @@ impl Env {
         }
     }
 
+    /// The messages of the Events `reason` of object `name`, oldest first.
+    pub async fn event_messages(&self, name: &str, reason: &str) -> Vec<String> {
+        let api: Api<k8s_openapi::api::core::v1::Event> =
+            Api::default_namespaced(self.client.clone());
+        api.list(&kube::api::ListParams::default().fields(&format!("involvedObject.name={name}")))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .filter_map(|e| e.message)
+            .collect()
+    }
+
     /// How many writes were made in the test's namespace so far.
     pub fn writes(&self) -> usize {
         self.audit().len()

@@ -153,7 +153,10 @@ async fn apply(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
             failures,
             backoff: ctx.settings.backoff,
             retry_after: observed.observation.retry_after(),
-            waits_for_human: super::conditions::is_true(&status.conditions, "Stalled"),
+            waits_for_human: super::conditions::is_true(
+                &status.conditions,
+                super::conditions::STALLED,
+            ),
             recheck: ctx.settings.consent_poll,
         },
     );

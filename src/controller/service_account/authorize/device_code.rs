@@ -10,13 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Authorization, REGRANT_ANNOTATION, names, valid};
 use crate::controller::context::Context;
 use crate::controller::error::Result;
-use crate::controller::service_account::decide::grant::{
-    AfterRefreshFailure, SignInEnd, SignInStep, after_refresh_failure, sign_in_step,
-};
+use crate::controller::service_account::decide::grant::{SignInEnd, SignInStep, sign_in_step};
 use crate::controller::service_account::decide::{AuthorizationObservation, TokenObservation};
 use crate::controller::service_account::grant_secret::{GrantSecret, GrantState};
 use crate::controller::service_account::tenant_clients::TenantClients;
-use crate::microsoft::errors::ErrorClass;
+use crate::microsoft::errors::{ErrorClass, refresh_token_invalid};
 use crate::microsoft::identity::cache::CacheKey;
 use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
@@ -149,17 +147,13 @@ impl<'a> Grant<'a> {
             Ok(token) => return Ok(self.delegated(token)),
             Err(e) => e,
         };
-        let recheck = self.ctx.settings.consent_poll;
-        match after_refresh_failure(e.failure, e.code, recheck) {
-            AfterRefreshFailure::EndGrant => self.grant_dead(&e).await,
-            // A problem on the application's side: the refresh token stays, the failure is
-            // reported, and the grant is tried again (it works once the problem is fixed).
-            AfterRefreshFailure::Keep { recheck } => {
-                let mut failed = Authorization::failed(&e, held.as_ref());
-                failed.requeue = failed.requeue.or(recheck);
-                Ok(failed)
-            }
+        if refresh_token_invalid(e.code) {
+            return self.grant_dead(&e).await;
         }
+        // A problem on the application's side: the refresh token stays and the failure is
+        // reported; the account looks again as every account waiting for a human does (or
+        // backs off, for a failure that passes by itself), and works once it is fixed.
+        Ok(Authorization::failed(&e, held.as_ref()))
     }
 
     /// Redeems `refresh_token` through the token cache: the access token, and the refresh

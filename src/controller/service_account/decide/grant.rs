@@ -1,43 +1,8 @@
-//! DeviceCode grants, decided without I/O: whether a failed refresh ends the grant, and what a
-//! look without a grant does (poll the open prompt, open a new one, or report why there is none).
+//! DeviceCode grants, decided without I/O: what a look without a grant does (poll the open
+//! prompt, open a new one, or report why there is none). Whether a failed refresh ends the
+//! grant is `microsoft::errors::refresh_token_invalid`: only Entra saying so does.
 
 use std::time::Duration;
-
-use crate::microsoft::errors::{ErrorClass, TokenFailure, refresh_token_invalid};
-
-/// What a failed refresh of the grant's refresh token means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AfterRefreshFailure {
-    /// The identity platform says the refresh token itself is invalid: the grant ends.
-    EndGrant,
-    /// The refresh token stays; the failure is reported and the grant tried again after
-    /// `recheck` (`None`: the failure's own retry, transient or throttled).
-    Keep {
-        /// When to try again.
-        recheck: Option<Duration>,
-    },
-}
-
-/// What a refresh that failed with `failure` (AADSTS `code`) means: only a refresh token that
-/// Entra reports invalid ends the grant; a problem on the application's side (disabled, secret
-/// expired, consent, policy) keeps it and is re-checked every `recheck`.
-pub fn after_refresh_failure(
-    failure: TokenFailure,
-    code: Option<u64>,
-    recheck: Duration,
-) -> AfterRefreshFailure {
-    if refresh_token_invalid(code) {
-        return AfterRefreshFailure::EndGrant;
-    }
-    match failure.class() {
-        ErrorClass::NeedsHuman | ErrorClass::Configuration => AfterRefreshFailure::Keep {
-            recheck: Some(recheck),
-        },
-        ErrorClass::Transient | ErrorClass::Throttled(_) => {
-            AfterRefreshFailure::Keep { recheck: None }
-        }
-    }
-}
 
 /// How the last device-code sign-in ended without a grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,58 +87,6 @@ pub fn sign_in_step(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_an_invalid_refresh_token_ends_the_grant() {
-        let minute = Duration::from_secs(60);
-        let keep = AfterRefreshFailure::Keep {
-            recheck: Some(minute),
-        };
-        let retry = AfterRefreshFailure::Keep { recheck: None };
-        use TokenFailure as F;
-        for (failure, code, want) in [
-            (
-                F::RefreshTokenRevoked,
-                Some(50173),
-                AfterRefreshFailure::EndGrant,
-            ),
-            (
-                F::RefreshTokenRevoked,
-                Some(70008),
-                AfterRefreshFailure::EndGrant,
-            ),
-            (
-                F::RefreshTokenExpired,
-                Some(700082),
-                AfterRefreshFailure::EndGrant,
-            ),
-            (
-                F::RefreshTokenExpired,
-                Some(70043),
-                AfterRefreshFailure::EndGrant,
-            ),
-            // invalid_grant without a code saying the token is invalid: kept.
-            (F::RefreshTokenRevoked, None, keep),
-            (F::RefreshTokenRevoked, Some(999_999), keep),
-            (F::AppDisabled, Some(7000112), keep),
-            (F::CredentialExpired, Some(7000222), keep),
-            (F::AppNotFound, Some(700016), keep),
-            (F::ConsentRequired, Some(65001), keep),
-            (F::MfaRequired, Some(50076), keep),
-            (F::BlockedByPolicy, Some(53003), keep),
-            (F::AccountUnusable, Some(50057), keep),
-            (F::CredentialInvalid, Some(7000215), keep),
-            (F::Transient, Some(50000), retry),
-            (F::Throttled, Some(50196), retry),
-            (F::Transient, None, retry),
-        ] {
-            assert_eq!(
-                after_refresh_failure(failure, code, minute),
-                want,
-                "{failure:?} {code:?}"
-            );
-        }
-    }
 
     #[test]
     fn a_sign_in_that_ended_is_reported_until_its_reopen_time_or_the_annotation() {
