@@ -48,7 +48,8 @@ async fn restart(env: &mut Env) {
 }
 
 /// The first pass under `drift`, killed at point `at`: what the tenant looks like once the
-/// restarted operator is done, and what went wrong.
+/// restarted operator is done, and what went wrong (including anything the account's deletion
+/// then leaves behind).
 async fn first_pass_killed_at(at: u64, drift: &str) -> (Value, Vec<String>) {
     let points = FailPoints::hang_at(at);
     let mut env = env_with(Some(points.clone())).await;
@@ -67,7 +68,21 @@ async fn first_pass_killed_at(at: u64, drift: &str) -> (Value, Vec<String>) {
             wrong.push(format!("point {at} ({drift}): {reason} {found:?}"));
         }
     }
-    (shape(&exchange(&env, NORTHWIND).await), wrong)
+    let tenant = shape(&exchange(&env, NORTHWIND).await);
+    env.delete_account("northwind").await;
+    let left = shape(&exchange(&env, NORTHWIND).await);
+    if left != nothing() {
+        wrong.push(format!("point {at} ({drift}): deletion left {left}"));
+    }
+    (tenant, wrong)
+}
+
+/// The shape of a tenant with nothing of the account's left.
+fn nothing() -> Value {
+    json!({
+        "TransportRule": [], "OutboundConnector": [], "InboundConnector": [], "DistributionGroup": [],
+        "IPAllowList": [], "roleAssignments": 0,
+    })
 }
 
 /// The deletion killed at point `at` (counted from the deletion): what is left once the
@@ -143,10 +158,7 @@ async fn a_kill_at_any_point_of_a_first_pass_or_a_deletion_is_repaired() {
             }
         }
     }
-    let nothing = json!({
-        "TransportRule": [], "OutboundConnector": [], "InboundConnector": [], "DistributionGroup": [],
-        "IPAllowList": [], "roleAssignments": 0,
-    });
+    let nothing = nothing();
     let points: Vec<u64> = (1..=deletion).collect();
     for chunk in points.chunks(AT_ONCE) {
         let runs = chunk.iter().map(|at| deletion_killed_at(*at));

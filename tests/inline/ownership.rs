@@ -78,3 +78,36 @@ async fn a_second_account_for_a_tenant_is_a_conflict_and_takes_nothing_over() {
     );
     assert_eq!(exchange(&env, NORTHWIND).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_assigned_by_a_pass_that_then_fails_is_still_the_accounts_and_removed_with_it() {
+    let env = Env::start(world(|_| {})).await;
+    env.consent(NORTHWIND).await;
+    // The tenant's mail domains cannot be read: every pass fails after asking for the role.
+    env.fault(json!({"path": "GET /v1.0/domains", "status": 503}))
+        .await;
+    northwind(&env, json!({"mode": "Automatic"}), "Correct").await;
+    super::wait_exchange(&env, NORTHWIND, "the role assigned", |s| {
+        listed(s, "roleAssignments") == 1
+    })
+    .await;
+    let esa = env
+        .wait_account("northwind", "the failing pass reported", |e| {
+            e.status
+                .as_ref()
+                .and_then(|s| s.mail_flow.as_ref())
+                .is_some_and(|m| m.role_assignment_owned)
+                && !is(e, "MailFlowConfigured")
+        })
+        .await;
+    assert!(!is(&esa, "Ready"));
+    env.settle().await;
+    // Later writes of the failing passes keep what the intent log recorded.
+    let esa = env.accounts().get("northwind").await.unwrap();
+    assert!(super::mail_flow(&esa).role_assignment_owned);
+    env.delete_account("northwind").await;
+    assert_eq!(
+        listed(&exchange(&env, NORTHWIND).await, "roleAssignments"),
+        0
+    );
+}

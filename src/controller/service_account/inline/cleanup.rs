@@ -3,7 +3,7 @@
 use serde_json::{Map, json};
 
 use super::desired::{Kind, Mark, Owner};
-use super::plan::removal_rank;
+use super::plan::{owned_objects, pending_entries};
 use super::session::{name_of, params};
 use super::{exchange_client, previous_status};
 use crate::controller::context::Context;
@@ -36,13 +36,11 @@ pub async fn cleanup(
     // (an account that stood aside for another owns nothing at all).
     if in_exchange {
         remove_mail_flow(esa, account, credential, ctx, &status).await?;
-        let mut released = esa.status.clone().unwrap_or_default();
-        if let Some(mail_flow) = released.mail_flow.as_mut() {
-            mail_flow.objects.clear();
-            mail_flow.pending.clear();
-            mail_flow.allow_list_entries.clear();
-        }
-        crate::controller::service_account::write_status(ctx, esa, &released).await?;
+        let left = MailFlowStatus {
+            role_assignment_owned: status.role_assignment_owned,
+            ..Default::default()
+        };
+        super::record(esa, ctx, &left).await?;
     }
     // The role only when this account assigned it: never one an administrator (or another
     // account) gave.
@@ -72,29 +70,13 @@ async fn remove_mail_flow(
     };
     // What the account created or was about to create, less what another account's marker
     // is on (never removed, whatever the status says).
-    let mut listed: Vec<String> = status
-        .objects
-        .iter()
-        .chain(
-            status
-                .pending
-                .iter()
-                .filter(|p| !p.starts_with("IPAllowList/")),
-        )
-        .cloned()
-        .collect();
-    listed.sort();
-    listed.dedup();
     let tenant = read_all(&exchange, &token).await?;
-    let mut objects: Vec<String> = listed
-        .into_iter()
-        .filter(|id| {
-            !tenant.iter().any(|(found, comment)| {
-                found == id && matches!(owner.recognise(comment), Mark::Another(_))
-            })
+    let mut objects = owned_objects(status);
+    objects.retain(|id| {
+        !tenant.iter().any(|(found, comment)| {
+            found == id && matches!(owner.recognise(comment), Mark::Another(_))
         })
-        .collect();
-    objects.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
+    });
     for id in &objects {
         let (noun, name) = id.split_once('/').unwrap_or(("", ""));
         let cmdlet = format!("Remove-{noun}");
@@ -109,14 +91,18 @@ async fn remove_mail_flow(
             Err(e) => return Err(e.into()),
         }
     }
-    if !status.allow_list_entries.is_empty() {
-        fail_point::around("Set-HostedConnectionFilterPolicy", exchange
-            .invoke(
-                &token,
-                "Set-HostedConnectionFilterPolicy",
-                params(json!({"Identity": "Default", "IPAllowList": {"@odata.type": "#Exchange.GenericHashTable", "Remove": status.allow_list_entries}})),
-            ))
-            .await?;
+    // The entries added, and those about to be added when a kill came (they were not in the
+    // list before: the intent log records only new ones).
+    let mut entries = status.allow_list_entries.clone();
+    entries.extend(pending_entries(status));
+    if !entries.is_empty() {
+        let change = json!({"@odata.type": "#Exchange.GenericHashTable", "Remove": entries});
+        let remove = exchange.invoke(
+            &token,
+            "Set-HostedConnectionFilterPolicy",
+            params(json!({"Identity": "Default", "IPAllowList": change})),
+        );
+        fail_point::around("Set-HostedConnectionFilterPolicy", remove).await?;
     }
     // Verify: nothing owned is left.
     let left: Vec<String> = read_all(&exchange, &token)

@@ -100,14 +100,19 @@ fn previous_status(esa: &ExchangeServiceAccount) -> MailFlowStatus {
         .unwrap_or_default()
 }
 
-/// Records in status that the role is the account's, before it is asked for.
-async fn record_role_intent(pass: &AccountPass<'_>, mail_flow: &MailFlowStatus) -> Result<()> {
-    let mut full = pass.esa.status.clone().unwrap_or_default();
+/// Records what the account owns (and is about to own) in its status, ahead of the tenant
+/// writes of a pass or of a deletion (the intent log): the created and pending objects, the
+/// allow-list entries and the role. The rest of the status stays as it was.
+async fn record(esa: &ExchangeServiceAccount, ctx: &Context, owned: &MailFlowStatus) -> Result<()> {
+    let mut full = esa.status.clone().unwrap_or_default();
     let recorded = full.mail_flow.get_or_insert_with(Default::default);
-    recorded.role_assignment_owned = mail_flow.role_assignment_owned;
-    recorded.objects.clone_from(&mail_flow.objects);
-    recorded.pending.clone_from(&mail_flow.pending);
-    super::write_status(pass.ctx, pass.esa, &full).await?;
+    recorded.objects.clone_from(&owned.objects);
+    recorded.pending.clone_from(&owned.pending);
+    recorded
+        .allow_list_entries
+        .clone_from(&owned.allow_list_entries);
+    recorded.role_assignment_owned = owned.role_assignment_owned;
+    super::write_status(ctx, esa, &full).await?;
     Ok(())
 }
 
@@ -201,7 +206,7 @@ pub async fn ensure(
     if asks_for_role {
         // The intent log: the role is recorded as the account's before it is asked for.
         previous.role_assignment_owned = true;
-        record_role_intent(pass, &previous).await?;
+        record(esa, ctx, &previous).await?;
     }
     let mut role = role::ensure(spec, account, ctx, graph_token, &token, &principal).await?;
     if role.asked_now {
@@ -332,7 +337,14 @@ async fn configure(
     };
     let inputs = match inputs {
         Ok(i) => i,
-        Err(check) => return Ok(waiting_outcome(check, Some(RETRY))),
+        Err(check) => {
+            // The status as this pass left it (the role's intent may have been recorded), and
+            // the role as found.
+            let mut waiting = waiting_outcome(check, Some(RETRY));
+            waiting.observation.checks.insert(0, role_check);
+            waiting.observation.status = Some(previous);
+            return Ok(waiting);
+        }
     };
     let wanted = desired::desired(&Inputs {
         owner,

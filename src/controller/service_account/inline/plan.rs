@@ -117,13 +117,43 @@ pub(super) fn make_plan(
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct AllowChange {
     pub(super) add: Vec<String>,
+    /// Entries recorded as pending and found in the list (added before a kill): the
+    /// operator's.
+    pub(super) adopt: Vec<String>,
     pub(super) remove: Vec<String>,
     pub(super) drift: Vec<String>,
 }
 
+/// Prefix of the allow-list entries in the intent log.
+pub(super) const PENDING_ENTRY: &str = "IPAllowList/";
+
 /// The key of an allow-list entry in the intent log.
 pub(super) fn pending_entry(ip: &str) -> String {
-    format!("IPAllowList/{ip}")
+    format!("{PENDING_ENTRY}{ip}")
+}
+
+/// The allow-list entries the intent log holds as pending.
+pub(super) fn pending_entries(status: &MailFlowStatus) -> Vec<String> {
+    status
+        .pending
+        .iter()
+        .filter_map(|p| p.strip_prefix(PENDING_ENTRY))
+        .map(String::from)
+        .collect()
+}
+
+/// The objects the account created or is about to create (`Kind/Name`), each once, in
+/// removal order: rules, then connectors, then groups.
+pub(super) fn owned_objects(status: &MailFlowStatus) -> Vec<String> {
+    let pending = status
+        .pending
+        .iter()
+        .filter(|p| !p.starts_with(PENDING_ENTRY));
+    let mut ids: Vec<String> = status.objects.iter().chain(pending).cloned().collect();
+    ids.sort();
+    ids.dedup();
+    ids.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
+    ids
 }
 
 pub(super) fn allow_list_change(
@@ -133,13 +163,16 @@ pub(super) fn allow_list_change(
     report: bool,
 ) -> AllowChange {
     let entries = &status.allow_list_entries;
+    let pending = pending_entries(status);
     let mut change = AllowChange::default();
     for ip in ips {
         if has(allow, ip) {
+            if has(&pending, ip) && !has(entries, ip) {
+                change.adopt.push(ip.clone());
+            }
             continue;
         }
-        let pending = has(&status.pending, &pending_entry(ip));
-        if has(entries, ip) && !pending && report {
+        if has(entries, ip) && !has(&pending, ip) && report {
             change.drift.push(format!(
                 "HostedConnectionFilterPolicy/Default: IPAllowList lacks {ip}"
             ));
@@ -149,6 +182,7 @@ pub(super) fn allow_list_change(
     }
     change.remove = entries
         .iter()
+        .chain(pending.iter().filter(|p| !has(entries, p)))
         .filter(|e| !has(ips, e) && has(allow, e))
         .cloned()
         .collect();
@@ -428,6 +462,14 @@ mod tests {
         let change = allow_list_change(&ips, &[], &recorded(&[], &["203.0.113.0/24"]), true);
         assert_eq!(change.add, ips);
         assert!(change.drift.is_empty());
+        // Recorded and added, then a kill before the status said so: the operator's, and a
+        // pending entry no longer wanted is taken out.
+        let pending = recorded(&[], &["203.0.113.0/24", "198.51.100.7"]);
+        let listed = s(&["203.0.113.0/24", "198.51.100.7", "192.0.2.1"]);
+        let change = allow_list_change(&ips, &listed, &pending, false);
+        assert!(change.add.is_empty());
+        assert_eq!(change.adopt, ips);
+        assert_eq!(change.remove, s(&["198.51.100.7"]));
     }
 
     #[test]

@@ -10,12 +10,11 @@ use serde_json::{Map, Value, json};
 use super::desired::{DesiredObject, Kind, Names, Owner};
 use super::inputs::Gathered;
 use super::plan::{
-    AllowChange, Current, PassResult, Plan, Step, allow_list_change, has, mail_flow_checks,
-    make_plan, pending_entry, removal_rank,
+    AllowChange, Current, PENDING_ENTRY, PassResult, Plan, Step, allow_list_change, has,
+    mail_flow_checks, make_plan, owned_objects, pending_entry,
 };
 use super::{checks, desired};
 use crate::controller::context::Context;
-use crate::controller::error::Result;
 use crate::controller::service_account::decide::InlineCheck;
 use crate::microsoft::exchange::{ExchangeClient, ExchangeError, ExchangeFailure};
 use crate::microsoft::identity::token::AccessToken;
@@ -90,18 +89,6 @@ impl MailFlowSession<'_> {
 
     pub(super) async fn list(&self, kind: Kind) -> std::result::Result<Vec<Value>, ExchangeError> {
         self.run(&format!("Get-{}", kind.noun()), json!({})).await
-    }
-
-    /// Records `objects` in status before the object is created (the intent log).
-    pub(super) async fn record(&self, status: &MailFlowStatus) -> Result<()> {
-        let mut full = self.esa.status.clone().unwrap_or_default();
-        let mail_flow = full.mail_flow.get_or_insert_with(Default::default);
-        mail_flow.objects = status.objects.clone();
-        mail_flow.pending = status.pending.clone();
-        mail_flow.allow_list_entries = status.allow_list_entries.clone();
-        mail_flow.role_assignment_owned = status.role_assignment_owned;
-        super::super::write_status(self.ctx, self.esa, &full).await?;
-        Ok(())
     }
 
     /// Publishes an Event about object `id`. The object is part of the action, so that events
@@ -300,7 +287,7 @@ impl MailFlowSession<'_> {
             }
         }
         if intent.pending != status.pending
-            && let Err(e) = self.record(&intent).await
+            && let Err(e) = super::record(self.esa, self.ctx, &intent).await
         {
             tracing::warn!(error = %e, "cannot record Exchange objects before creating them");
             return Err(SessionError {
@@ -340,13 +327,15 @@ impl MailFlowSession<'_> {
             return Err(SessionError { status, error });
         }
         let ips = &self.spec.mail_flow.service_ip_ranges;
+        // The list is written: its pending entries are settled, the wanted ones are the
+        // operator's.
         status.allow_list_entries.retain(|e| has(ips, e));
-        for ip in &allow.add {
-            status.pending.retain(|p| p != &pending_entry(ip));
+        for ip in allow.add.iter().chain(&allow.adopt) {
             if !has(&status.allow_list_entries, ip) {
                 status.allow_list_entries.push(ip.clone());
             }
         }
+        status.pending.retain(|p| !p.starts_with(PENDING_ENTRY));
         for (object, step) in rules {
             match self.carry_out(object, step).await {
                 Ok(new) => confirm(&mut status, &mut created, object, step, new),
@@ -386,21 +375,8 @@ impl MailFlowSession<'_> {
         mut status: MailFlowStatus,
     ) -> std::result::Result<MailFlowStatus, SessionError> {
         let wanted_ids: Vec<String> = wanted.iter().map(DesiredObject::id).collect();
-        let mut stale: Vec<String> = status
-            .objects
-            .iter()
-            .chain(
-                status
-                    .pending
-                    .iter()
-                    .filter(|p| !p.starts_with("IPAllowList/")),
-            )
-            .filter(|id| !wanted_ids.contains(id))
-            .cloned()
-            .collect();
-        stale.sort();
-        stale.dedup();
-        stale.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
+        let mut stale = owned_objects(&status);
+        stale.retain(|id| !wanted_ids.contains(id));
         for id in stale {
             let (noun, name) = id.split_once('/').unwrap_or(("", ""));
             let removed = self
