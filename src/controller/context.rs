@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kube::runtime::events::{Recorder, Reporter};
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
 use exo_api::exchange_service_account::ExchangeServiceAccount;
@@ -174,6 +175,28 @@ impl Context {
             .unwrap()
             .entry(key.to_string())
             .or_default());
+    }
+
+    /// Publishes an Event about `object`: `action` groups a series (the recorder folds repeats
+    /// of the same reason and action into one Event). A failure is logged, never fatal.
+    pub async fn publish_event(
+        &self,
+        object: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: action.chars().take(128).collect(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, object).await {
+            tracing::warn!(error = %e, reason, "cannot publish Event");
+        }
     }
 
     /// Adds the cache of an accounts' controller.

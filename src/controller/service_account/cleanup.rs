@@ -3,7 +3,7 @@
 
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 
 use super::report::write_status;
@@ -56,18 +56,9 @@ pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Acti
             let message = format!(
                 "Deletion is waiting: {e}. Fix access (or set deletionPolicy Orphan) to let it finish."
             );
-            let _ = ctx
-                .recorder
-                .publish(
-                    &Event {
-                        type_: EventType::Warning,
-                        reason: "CleanupIncomplete".into(),
-                        note: Some(message.clone()),
-                        action: "Cleanup".into(),
-                        secondary: None,
-                    },
-                    &esa.object_ref(&()),
-                )
+            let object = esa.object_ref(&());
+            let (warning, note) = (EventType::Warning, message.clone());
+            ctx.publish_event(&object, warning, "CleanupIncomplete", "Cleanup", note)
                 .await;
             let mut status = esa.status.clone().unwrap_or_default();
             status.message = Some(message);
@@ -89,18 +80,13 @@ pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Acti
         DeletionPolicy::Delete => "Stopped what the operator started in the tenant.",
         DeletionPolicy::Orphan => "Left the tenant as it is (deletionPolicy Orphan).",
     };
-    let _ = ctx
-        .recorder
-        .publish(
-            &Event {
-                type_: EventType::Normal,
-                reason: "Deleted".into(),
-                note: Some(note.into()),
-                action: "Cleanup".into(),
-                secondary: None,
-            },
-            &reference,
-        )
-        .await;
+    ctx.publish_event(
+        &reference,
+        EventType::Normal,
+        "Deleted",
+        "Cleanup",
+        note.into(),
+    )
+    .await;
     Ok(Action::await_change())
 }

@@ -1,7 +1,7 @@
 //! Webhook and e-mail notifications of token-validity transitions. A failed notification is a
 //! Warning Event of its own channel (`WebhookFailed`, `EmailFailed`), never a failed reconcile.
 
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 
 use super::decide::Transition;
@@ -57,19 +57,16 @@ pub async fn notify(esa: &ExchangeServiceAccount, ctx: &Context, t: &Transition)
     }
     for (channel, failure) in failures {
         tracing::warn!(account = %notice.account, channel = channel.name(), %failure, "notification failed");
-        let _ = ctx
-            .recorder
-            .publish(
-                &Event {
-                    type_: EventType::Warning,
-                    reason: channel.reason().into(),
-                    note: Some(format!("{} notification failed: {failure}", channel.name())),
-                    action: channel.action().into(),
-                    secondary: None,
-                },
-                &esa.object_ref(&()),
-            )
-            .await;
+        let note = format!("{} notification failed: {failure}", channel.name());
+        let object = esa.object_ref(&());
+        ctx.publish_event(
+            &object,
+            EventType::Warning,
+            channel.reason(),
+            channel.action(),
+            note,
+        )
+        .await;
     }
 }
 

@@ -2,7 +2,7 @@
 //! Everything reported was decided in [`super::decide`]; nothing here decides.
 
 use kube::api::Api;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 
 use super::decide::{self, Transition};
@@ -113,16 +113,8 @@ async fn announce(esa: &ExchangeServiceAccount, ctx: &Context, transitions: &[Tr
                 (EventType::Warning, "TenantConflict", message.clone())
             }
         };
-        let event = Event {
-            type_,
-            reason: reason.to_string(),
-            note: Some(note),
-            action,
-            secondary: None,
-        };
-        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-            tracing::warn!(error = %e, reason, "cannot publish Event");
-        }
+        ctx.publish_event(&reference, type_, reason, &action, note)
+            .await;
         if matches!(
             t,
             Transition::TokenInvalid { .. } | Transition::TokenRecovered

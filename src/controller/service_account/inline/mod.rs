@@ -119,7 +119,7 @@ async fn record(esa: &ExchangeServiceAccount, ctx: &Context, owned: &MailFlowSta
 /// One Event for the role assigned or asked for.
 async fn announce_role_request(pass: &AccountPass<'_>, role: &role::RoleState, principal: &str) {
     use kube::Resource;
-    use kube::runtime::events::{Event, EventType};
+    use kube::runtime::events::EventType;
     let (reason, note) = match &role.request_id {
         Some(id) => (
             "RoleRequested",
@@ -132,21 +132,10 @@ async fn announce_role_request(pass: &AccountPass<'_>, role: &role::RoleState, p
             format!("Assigned the Exchange Administrator role to service principal {principal}."),
         ),
     };
-    let event = Event {
-        type_: EventType::Normal,
-        reason: reason.into(),
-        note: Some(note),
-        action: reason.into(),
-        secondary: None,
-    };
-    if let Err(e) = pass
-        .ctx
-        .recorder
-        .publish(&event, &pass.esa.object_ref(&()))
-        .await
-    {
-        tracing::warn!(error = %e, reason, "cannot publish Event");
-    }
+    let object = pass.esa.object_ref(&());
+    pass.ctx
+        .publish_event(&object, EventType::Normal, reason, reason, note)
+        .await;
 }
 
 fn not_configured(reason: &str, message: String) -> InlineCheck {

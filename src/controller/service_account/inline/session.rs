@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use futures::{StreamExt, TryStreamExt};
 use kube::Resource;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use serde_json::{Map, Value, json};
 
 use super::desired::{DesiredObject, Kind, Names, Owner};
@@ -99,21 +99,11 @@ impl MailFlowSession<'_> {
 
     /// Publishes an Event of `type_` about object `id`.
     pub(super) async fn publish(&self, type_: EventType, reason: &str, id: &str, note: String) {
-        let event = Event {
-            type_,
-            reason: reason.into(),
-            note: Some(note),
-            action: format!("{reason} {id}").chars().take(128).collect(),
-            secondary: None,
-        };
-        if let Err(e) = self
-            .ctx
-            .recorder
-            .publish(&event, &self.esa.object_ref(&()))
-            .await
-        {
-            tracing::warn!(error = %e, reason, "cannot publish Event");
-        }
+        let action = format!("{reason} {id}");
+        let object = self.esa.object_ref(&());
+        self.ctx
+            .publish_event(&object, type_, reason, &action, note)
+            .await;
     }
 
     /// Reads the objects of `kinds` and the allow list, all at once.
