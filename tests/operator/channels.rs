@@ -2,7 +2,6 @@
 //! `EmailFailed`) naming the class of the failure, never a URL's secret; a plain-http webhook
 //! off loopback is refused, naming the Secret and key.
 
-use exo_sim_m365::tenants::DEMO_CLIENT_ID;
 use serde_json::json;
 
 use super::env::Env;
@@ -39,13 +38,7 @@ async fn notify_with(hook: &str, smtp_port: Option<u16>) -> Env {
         .await;
     }
     env.wait_ready("contoso").await;
-    env.control_delete(
-        "/tenants/contoso.com/consent",
-        json!({"clientId": DEMO_CLIENT_ID}),
-    )
-    .await;
-    env.wait_reason("contoso", "TokenValid", "ConsentRequired")
-        .await;
+    super::revoke_contoso_consent(&env).await;
     env
 }
 

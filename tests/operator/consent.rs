@@ -215,14 +215,7 @@ async fn revoked_consent_shows_the_url_again_and_a_webhook_fires_once_per_transi
     .await;
     env.wait_ready("contoso").await;
 
-    env.control_delete(
-        "/tenants/contoso.com/consent",
-        json!({"clientId": DEMO_CLIENT_ID}),
-    )
-    .await;
-    let esa = env
-        .wait_reason("contoso", "TokenValid", "ConsentRequired")
-        .await;
+    let esa = super::revoke_contoso_consent(&env).await;
     let url = consent_url(&esa);
     assert!(is(&esa, "Stalled"));
     tokio::time::sleep(Duration::from_secs(1)).await;

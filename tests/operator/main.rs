@@ -37,6 +37,20 @@ async fn set_secret(env: &Env, name: &str, data: Value) {
         .unwrap();
 }
 
+/// Revokes contoso's admin consent, as a Global Administrator would, and waits until the
+/// account reports it.
+async fn revoke_contoso_consent(
+    env: &Env,
+) -> exo_api::exchange_service_account::ExchangeServiceAccount {
+    env.control_delete(
+        "/tenants/contoso.com/consent",
+        json!({"clientId": exo_sim_m365::tenants::DEMO_CLIENT_ID}),
+    )
+    .await;
+    env.wait_reason("contoso", "TokenValid", "ConsentRequired")
+        .await
+}
+
 /// How many Events `reason` of object `name` there are.
 async fn count_events(env: &Env, name: &str, reason: &str) -> usize {
     env.event_messages(name, reason).await.len()
