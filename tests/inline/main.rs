@@ -69,23 +69,7 @@ async fn northwind(env: &Env, role: Value, drift: &str) {
 
 /// The simulator's Exchange objects of `tenant`: kind to name to object.
 async fn exchange(env: &Env, tenant_id_or_name: &str) -> Value {
-    let state = env
-        .get_json(&format!("{}/_sim/state", env.m365.url()))
-        .await;
-    let tenant = state["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| {
-            t["id"] == tenant_id_or_name
-                || t["domains"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|d| d == tenant_id_or_name)
-        })
-        .unwrap()
-        .clone();
+    let tenant = env.sim_tenant(tenant_id_or_name).await;
     json!({"exchange": tenant["exchange"], "roleAssignments": tenant["roleAssignments"], "pimRequests": tenant["pimRequests"]})
 }
 

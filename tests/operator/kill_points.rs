@@ -1,6 +1,8 @@
-//! The operator killed at every fail point of an API-mode account's first pass (status writes
-//! and the sync-state ConfigMap): restarted, the account ends Ready with the same directory
-//! summary and sync state as a run that was never killed.
+//! The operator killed at every fail point of an API-mode account's first pass (status writes,
+//! the sync-state ConfigMap, the activity subscriptions): restarted, the account ends Ready
+//! with the same directory summary and sync state as a run that was never killed; and at every
+//! fail point of its deletion: restarted, it finishes, stopping the subscriptions and deleting
+//! what it kept in the cluster.
 
 use std::sync::Arc;
 
@@ -49,6 +51,76 @@ async fn killed_at(at: u64) -> (Value, bool) {
     let result = outcome(&env).await;
     let esa = env.accounts().get("contoso").await.unwrap();
     (result, is(&esa, "DirectorySynced"))
+}
+
+/// What a deletion leaves: the tenant's activity subscriptions still enabled, and the sync
+/// state.
+async fn left_after_deletion(env: &Env) -> Value {
+    let contoso = env.sim_tenant("contoso.com").await;
+    let enabled: Vec<&String> = contoso["subscriptions"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, on)| on.as_bool() == Some(true))
+                .map(|(k, _)| k)
+                .collect()
+        })
+        .unwrap_or_default();
+    let maps: Api<ConfigMap> = Api::default_namespaced(env.client.clone());
+    json!({
+        "enabled subscriptions": enabled,
+        "sync state": maps.get_opt("contoso-sync-state").await.unwrap().is_some(),
+    })
+}
+
+/// The deletion killed at point `at` (counted from the deletion): what is left once the
+/// restarted operator has finished.
+async fn deletion_killed_at(at: u64) -> Value {
+    let mut env = started(None).await;
+    outcome(&env).await;
+    env.kill_operator().await;
+    let points = FailPoints::hang_at(at);
+    env.fail_points = Some(points.clone());
+    env.start_operator().await;
+    env.settle().await;
+    env.request_deletion("contoso").await;
+    let _ = tokio::time::timeout(TIMEOUT, points.tripped()).await;
+    env.kill_operator().await;
+    env.fail_points = None;
+    env.start_operator().await;
+    env.wait_gone("contoso").await;
+    left_after_deletion(&env).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_at_any_point_of_an_api_mode_deletion_is_repaired() {
+    let counting = FailPoints::counting();
+    let mut env = started(None).await;
+    outcome(&env).await;
+    env.kill_operator().await;
+    env.fail_points = Some(counting.clone());
+    env.start_operator().await;
+    env.settle().await;
+    env.delete_account("contoso").await;
+    let points = counting.reached();
+    let nothing = json!({"enabled subscriptions": [], "sync state": false});
+    assert_eq!(left_after_deletion(&env).await, nothing);
+    assert!(
+        points >= 4,
+        "the subscriptions stopped, the state deleted: {points}"
+    );
+    let mut wrong = Vec::new();
+    let all: Vec<u64> = (1..=points).collect();
+    for chunk in all.chunks(AT_ONCE) {
+        let runs = futures::future::join_all(chunk.iter().map(|at| deletion_killed_at(*at))).await;
+        for (at, left) in chunk.iter().zip(runs) {
+            if left != nothing {
+                wrong.push(format!("deletion point {at}: left {left}"));
+            }
+        }
+    }
+    eprintln!("API-mode deletion kill points walked: {points}");
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

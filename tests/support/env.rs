@@ -415,6 +415,22 @@ impl Env {
         }
     }
 
+    /// The simulator's state of the tenant with GUID or domain `tenant`.
+    pub async fn sim_tenant(&self, tenant: &str) -> Value {
+        let state = self
+            .get_json(&format!("{}/_sim/state", self.m365.url()))
+            .await;
+        state["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| {
+                t["id"] == tenant || t["domains"].as_array().unwrap().iter().any(|d| d == tenant)
+            })
+            .unwrap()
+            .clone()
+    }
+
     /// The messages of the Events `reason` of object `name`, oldest first.
     pub async fn event_messages(&self, name: &str, reason: &str) -> Vec<String> {
         let api: Api<k8s_openapi::api::core::v1::Event> =

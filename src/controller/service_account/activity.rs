@@ -5,6 +5,7 @@ use super::decide::ActivityObservation;
 use super::pass::AccountPass;
 use super::tenant_clients::TenantClients;
 use crate::controller::context::Context;
+use crate::controller::fail_point;
 use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
 use crate::microsoft::management::{CONTENT_TYPES, ManagementClient};
@@ -49,16 +50,19 @@ pub async fn ensure(
         return Some(ActivityObservation::TenantUnknown);
     };
     let client = ManagementClient::new(account.http.clone(), &account.endpoints, &tenant_id);
-    Some(match client.ensure(&token).await {
-        Ok(_) => {
-            ctx.update_memo(&account.key, |m| {
-                m.activity_verified = Some(token.issued_at)
-            });
-            ActivityObservation::Subscribed
-        }
-        Err(e) if e.needs_human() => ActivityObservation::Forbidden(e.to_string()),
-        Err(e) => ActivityObservation::Unavailable(e.to_string()),
-    })
+    let started = client.ensure(&token);
+    Some(
+        match fail_point::around("activity subscriptions", started).await {
+            Ok(_) => {
+                ctx.update_memo(&account.key, |m| {
+                    m.activity_verified = Some(token.issued_at)
+                });
+                ActivityObservation::Subscribed
+            }
+            Err(e) if e.needs_human() => ActivityObservation::Forbidden(e.to_string()),
+            Err(e) => ActivityObservation::Unavailable(e.to_string()),
+        },
+    )
 }
 
 /// Stops the subscriptions the operator started (deletion with policy Delete). Failures are
@@ -84,7 +88,8 @@ pub async fn stop(
     };
     let client = ManagementClient::new(account.http.clone(), &account.endpoints, &tenant_id);
     for content_type in CONTENT_TYPES {
-        if let Err(e) = client.stop(&token, content_type).await {
+        let stop = client.stop(&token, content_type);
+        if let Err(e) = fail_point::around("activity subscription stop", stop).await {
             tracing::warn!(account = %account.key, error = %e, "cannot stop an activity subscription");
         }
     }

@@ -1,6 +1,7 @@
 //! Deletion: what the operator started in the tenant is stopped and removed (or left, with
 //! deletionPolicy Orphan), and the Secret and ConfigMap it created for the account deleted.
 
+use crate::controller::fail_point;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -16,6 +17,7 @@ use exo_api::exchange_service_account::{DeletionPolicy, ExchangeServiceAccount, 
 /// Deletes the Secret and ConfigMap the operator created for the account (those it owns).
 async fn delete_owned(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<()> {
     use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    use kube::api::DeleteParams;
     let namespace = esa.namespace().unwrap_or_default();
     let uid = esa.uid();
     let owned = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
@@ -29,14 +31,18 @@ async fn delete_owned(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<()>
     if let Some(s) = secrets.get_opt(&name).await?
         && owned(&s.metadata)
     {
-        secrets.delete(&name, &Default::default()).await?;
+        let params = DeleteParams::default();
+        let delete = secrets.delete(&name, &params);
+        fail_point::around("grant Secret deletion", delete).await?;
     }
     let maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
     let name = directory::state_name(esa);
     if let Some(cm) = maps.get_opt(&name).await?
         && owned(&cm.metadata)
     {
-        maps.delete(&name, &Default::default()).await?;
+        let params = DeleteParams::default();
+        let delete = maps.delete(&name, &params);
+        fail_point::around("sync state deletion", delete).await?;
     }
     Ok(())
 }
