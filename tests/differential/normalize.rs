@@ -1,0 +1,183 @@
+//! What may differ between two correct API servers is taken out before answers are compared:
+//! uids, times, resource versions, continue tokens, generated name suffixes, and the `.`
+//! markers of `fieldsV1` (see README, "Deliberate differences"). Everything else a client can
+//! observe stays: status codes, Status bodies, objects, managed fields, warnings.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+static UID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap()
+});
+static TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)").unwrap()
+});
+/// Resource versions quoted in messages (`too old resource version: 12 (15)`).
+static RV_IN_MESSAGE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"resource ?[vV]ersion:? \d+( \(\d+\))?").unwrap());
+/// A resource version given in a `k8s.io/...` precondition message.
+static PRECONDITION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(Precondition failed: (UID|ResourceVersion) in precondition: )[^,]+, (UID|ResourceVersion) in object meta: \S+").unwrap()
+});
+
+/// Normalises a text (a message, kubectl's output).
+pub fn text(s: &str) -> String {
+    let s = UID.replace_all(s, "<uid>");
+    let s = TIME.replace_all(&s, "<time>");
+    let s = RV_IN_MESSAGE.replace_all(&s, "resource version <rv>");
+    PRECONDITION
+        .replace_all(&s, "${1}<x>, ${3} in object meta: <y>")
+        .to_string()
+}
+
+/// Normalises a JSON answer in place.
+pub fn value(v: &mut Value) {
+    match v {
+        Value::String(s) => *s = text(s),
+        Value::Array(a) => a.iter_mut().for_each(value),
+        Value::Object(m) => {
+            object(m);
+            m.values_mut().for_each(value);
+        }
+        _ => {}
+    }
+}
+
+/// Object-level rules: resource versions, continue tokens, generated names, fieldsV1 markers.
+fn object(m: &mut Map<String, Value>) {
+    for key in ["resourceVersion", "continue"] {
+        if let Some(Value::String(s)) = m.get_mut(key)
+            && !s.is_empty()
+        {
+            *s = format!("<{key}>");
+        }
+    }
+    if let Some(Value::String(prefix)) = m.get("generateName").cloned()
+        && let Some(Value::String(name)) = m.get_mut("name")
+        && name.starts_with(&prefix)
+    {
+        *name = format!("{prefix}<generated>");
+    }
+    if let Some(f) = m.get_mut("fieldsV1") {
+        drop_dot_markers(f);
+    }
+}
+
+/// Removes the `.` entries of a `fieldsV1` tree, and the maps left empty by that (the map
+/// itself owned, besides its members).
+fn drop_dot_markers(v: &mut Value) {
+    if let Value::Object(m) = v {
+        m.remove(".");
+        m.retain(|_, child| {
+            let marked = child.get(".").is_some();
+            drop_dot_markers(child);
+            !(marked && child.as_object().is_some_and(|c| c.is_empty()))
+        });
+    }
+}
+
+/// The value at `path` in `v`: `/`-separated keys, array indexes, or `[key=value]` filters
+/// picking the first array element whose `key` is `value` (`/resources[name=secrets]/verbs`).
+pub fn select<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = v;
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        let (key, filter) = match seg.split_once('[') {
+            Some((k, f)) => (k, Some(f.trim_end_matches(']'))),
+            None => (seg, None),
+        };
+        if !key.is_empty() {
+            cur = match cur {
+                Value::Array(a) => a.get(key.parse::<usize>().ok()?)?,
+                other => other.get(key)?,
+            };
+        }
+        if let Some(f) = filter {
+            let (fk, fv) = f.split_once('=')?;
+            cur = cur
+                .as_array()?
+                .iter()
+                .find(|e| e.get(fk).and_then(Value::as_str) == Some(fv))?;
+        }
+    }
+    Some(cur)
+}
+
+/// Removes the value at `path` (same syntax as [`select`]; the last segment a plain key).
+pub fn remove(v: &mut Value, path: &str) {
+    let (parent, last) = path.rsplit_once('/').unwrap_or(("", path));
+    let parent = parent.to_string();
+    // Walk to the parent by position so it can be mutated.
+    let mut cur = v;
+    for seg in parent.split('/').filter(|s| !s.is_empty()) {
+        let (key, filter) = match seg.split_once('[') {
+            Some((k, f)) => (k, Some(f.trim_end_matches(']'))),
+            None => (seg, None),
+        };
+        if !key.is_empty() {
+            let next = match cur {
+                Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+                other => other.get_mut(key),
+            };
+            let Some(next) = next else { return };
+            cur = next;
+        }
+        if let Some(f) = filter {
+            let Some((fk, fv)) = f.split_once('=') else {
+                return;
+            };
+            let Some(found) = cur.as_array_mut().and_then(|a| {
+                a.iter_mut()
+                    .find(|e| e.get(fk).and_then(Value::as_str) == Some(fv))
+            }) else {
+                return;
+            };
+            cur = found;
+        }
+    }
+    if let Some(m) = cur.as_object_mut() {
+        m.remove(last);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn volatile_values_are_replaced_and_the_rest_kept() {
+        let mut v = json!({
+            "metadata": {"name": "x-ab12c", "generateName": "x-", "uid": "252f5c0b-35c2-4563-af13-82fdd69ec6a9",
+                "resourceVersion": "216", "creationTimestamp": "2026-12-02T08:28:11Z",
+                "managedFields": [{"time": "2026-12-02T08:28:11Z", "fieldsV1": {"f:data": {".": {}, "f:k": {}}, "f:labels": {".": {}}, "f:x": {}}}]},
+            "message": "too old resource version: 5 (10)",
+            "data": {"k": "v"}
+        });
+        value(&mut v);
+        assert_eq!(
+            v,
+            json!({
+                "metadata": {"name": "x-<generated>", "generateName": "x-", "uid": "<uid>",
+                    "resourceVersion": "<resourceVersion>", "creationTimestamp": "<time>",
+                    "managedFields": [{"time": "<time>", "fieldsV1": {"f:data": {"f:k": {}}, "f:x": {}}}]},
+                "message": "too old resource version <rv>",
+                "data": {"k": "v"}
+            })
+        );
+    }
+
+    #[test]
+    fn paths_select_by_key_index_and_filter() {
+        let v = json!({"resources": [{"name": "a", "verbs": ["get"]}, {"name": "b", "verbs": ["list"]}]});
+        assert_eq!(
+            select(&v, "/resources[name=b]/verbs/0"),
+            Some(&json!("list"))
+        );
+        assert_eq!(select(&v, "/resources[name=c]"), None);
+        let mut w = v.clone();
+        remove(&mut w, "/resources[name=a]/verbs");
+        assert_eq!(w["resources"][0], json!({"name": "a"}));
+    }
+}
