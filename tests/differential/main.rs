@@ -50,10 +50,22 @@ async fn client_for(kubeconfig: &Path) -> kube::Client {
     kube::Client::try_from(config).unwrap()
 }
 
-/// Installs the scenarios' CRD and waits until it is served.
-async fn install_crd(client: &kube::Client) {
+/// Installs the scenarios' CRD and the operator's (`crds/`), and waits until they are served.
+async fn install_crds(client: &kube::Client) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![here().join("crd.yaml")];
+    for entry in std::fs::read_dir(root.join("crds")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    for file in files {
+        install_crd(client, &file).await;
+    }
+}
+
+/// Installs one CRD and waits until it is served.
+async fn install_crd(client: &kube::Client, file: &Path) {
     let crd: CustomResourceDefinition =
-        serde_saphyr::from_str(&std::fs::read_to_string(here().join("crd.yaml")).unwrap()).unwrap();
+        serde_saphyr::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let name = crd.metadata.name.clone().unwrap();
     api.patch(
@@ -75,12 +87,12 @@ async fn install_crd(client: &kube::Client) {
                     .flatten()
                     .any(|c| c.type_ == "Established" && c.status == "True")
             });
+        let path = format!(
+            "/apis/{}/{}/{}",
+            crd.spec.group, crd.spec.versions[0].name, crd.spec.names.plural
+        );
         let served = client
-            .request_text(
-                http::Request::get("/apis/diff.exo-operator.io/v1/widgets")
-                    .body(Vec::new())
-                    .unwrap(),
-            )
+            .request_text(http::Request::get(path).body(Vec::new()).unwrap())
             .await
             .is_ok();
         if established && served {
@@ -206,7 +218,7 @@ async fn the_emulator_answers_as_kube_apiserver_does() {
         kubeconfig: emu_dir.join("admin.kubeconfig"),
         dir: emu_dir,
     };
-    install_crd(&emu.client).await;
+    install_crds(&emu.client).await;
 
     let live = std::env::var("EXO_TEST_BACKEND").as_deref() == Ok("apiserver");
     let real = if live {
@@ -221,7 +233,7 @@ async fn the_emulator_answers_as_kube_apiserver_does() {
             kubeconfig: dir.join("admin.kubeconfig"),
             dir,
         };
-        install_crd(&b.client).await;
+        install_crds(&b.client).await;
         Some(b)
     } else {
         None

@@ -15,8 +15,9 @@ static TIME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)").unwrap()
 });
 /// Resource versions quoted in messages (`too old resource version: 12 (15)`).
-static RV_IN_MESSAGE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"resource ?[vV]ersion:? \d+( \(\d+\))?").unwrap());
+static RV_IN_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"resource ?[vV]ersion:? \d+( \(\d+\))?|ResourceVersion in record \(\d+\)").unwrap()
+});
 /// A resource version given in a `k8s.io/...` precondition message.
 static PRECONDITION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(Precondition failed: (UID|ResourceVersion) in precondition: )[^,]+, (UID|ResourceVersion) in object meta: \S+").unwrap()
@@ -39,7 +40,15 @@ pub fn value(v: &mut Value) {
         Value::Array(a) => a.iter_mut().for_each(value),
         Value::Object(m) => {
             object(m);
-            m.values_mut().for_each(value);
+            // Keys hold uids too (`k:{"uid":...}` in fieldsV1).
+            let entries: Vec<(String, Value)> = std::mem::take(m)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    value(&mut v);
+                    (text(&k), v)
+                })
+                .collect();
+            m.extend(entries);
         }
         _ => {}
     }
@@ -62,6 +71,15 @@ fn object(m: &mut Map<String, Value>) {
     }
     if let Some(f) = m.get_mut("fieldsV1") {
         drop_dot_markers(f);
+    }
+    // Entries are ordered by time first, to the second: entries written in different seconds
+    // may come in either order, so they are compared in the order of everything but time.
+    if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
+        let key = |e: &Value| {
+            ["operation", "manager", "apiVersion", "subresource"]
+                .map(|k| e.get(k).and_then(Value::as_str).unwrap_or("").to_string())
+        };
+        entries.sort_by_key(key);
     }
 }
 

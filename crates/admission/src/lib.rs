@@ -32,6 +32,8 @@ pub use error::{FieldError, FieldErrorKind};
 pub struct SchemaValidator {
     schema: Value,
     compiled: CompiledSchema,
+    /// Whether the schema has `x-kubernetes-validations` rules anywhere.
+    has_rules: bool,
     patterns: Mutex<HashMap<String, Arc<Regex>>>,
 }
 
@@ -60,9 +62,11 @@ impl SchemaValidator {
     /// A validator of an `openAPIV3Schema` given as JSON.
     pub fn new(schema: Value) -> Self {
         let compiled = compile_schema(&schema);
+        let has_rules = schema.to_string().contains("\"x-kubernetes-validations\"");
         Self {
             schema,
             compiled,
+            has_rules,
             patterns: Mutex::new(HashMap::new()),
         }
     }
@@ -89,6 +93,13 @@ impl SchemaValidator {
         if errors.is_empty() {
             let old = old.map(pruned);
             errors = cel::rule_errors(&self.compiled, &object, old.as_ref());
+        } else if self.has_rules {
+            // The rules run only on a structurally valid object; the API server says so.
+            errors.push(FieldError {
+                field: "<nil>".into(),
+                kind: FieldErrorKind::Invalid,
+                detail: "null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".into(),
+            });
         }
         if errors.is_empty() {
             Ok(object)

@@ -6,6 +6,7 @@
 
 pub mod discovery;
 pub mod events;
+pub mod fields;
 pub mod http;
 pub mod lifecycle;
 pub mod patch;

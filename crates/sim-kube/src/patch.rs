@@ -1,8 +1,5 @@
 //! Patches: JSON merge patch (RFC 7386), JSON patch (RFC 6902), strategic merge patch (as a
-//! merge patch that also merges lists with a known merge key), and the field sets of
-//! server-side apply.
-
-use std::collections::BTreeSet;
+//! merge patch that also merges lists with a known merge key).
 
 use serde_json::{Map, Value};
 
@@ -36,6 +33,9 @@ const MERGE_KEYS: &[(&str, &str)] = &[
     ("volumes", "name"),
 ];
 
+/// Lists of scalars a strategic merge patch merges instead of replacing.
+const MERGED_PRIMITIVE_LISTS: &[&str] = &["finalizers"];
+
 /// Applies a strategic merge patch: a merge patch in which lists with a known merge key are
 /// merged item by item, `$patch: delete` removes an item, and other directives are ignored.
 pub fn strategic_merge(target: &mut Value, patch: &Value) {
@@ -66,7 +66,23 @@ fn strategic(target: &mut Value, patch: &Value, key: Option<&str>) {
         (t @ Value::Object(_), Value::Object(p)) => {
             let obj = t.as_object_mut().expect("an object");
             for (k, v) in p {
+                if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/")
+                    && let (Some(Value::Array(items)), Some(gone)) =
+                        (obj.get_mut(field), v.as_array())
+                {
+                    items.retain(|i| !gone.contains(i));
+                }
                 if k.starts_with('$') {
+                    continue;
+                }
+                // Lists of scalars merged by the strategy `merge` (ObjectMeta's finalizers):
+                // the patch's members first, then the others.
+                if MERGED_PRIMITIVE_LISTS.contains(&k.as_str())
+                    && let (Some(Value::Array(items)), Value::Array(added)) = (obj.get_mut(k), v)
+                {
+                    let mut merged = added.clone();
+                    merged.extend(items.iter().filter(|i| !added.contains(i)).cloned());
+                    *items = merged;
                     continue;
                 }
                 if v.is_null() {
@@ -246,97 +262,6 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// A field path (object keys from the root; lists are leaves).
-pub type FieldPath = Vec<String>;
-
-/// The leaf fields set in `value` (ignoring `apiVersion`, `kind`, and server-owned metadata).
-pub fn field_set(value: &Value) -> BTreeSet<FieldPath> {
-    let mut out = leaf_paths(value, |k| k);
-    out.retain(|p| {
-        let top = p.first().map(String::as_str);
-        let user_metadata = matches!(
-            p.get(1).map(String::as_str),
-            Some("labels" | "annotations" | "finalizers" | "ownerReferences")
-        );
-        match top {
-            Some("apiVersion" | "kind") => false,
-            Some("metadata") => user_metadata,
-            _ => true,
-        }
-    });
-    out
-}
-
-/// The paths of the leaves of `value` (values other than non-empty objects), each key
-/// read through `key_name`.
-fn leaf_paths(value: &Value, key_name: fn(&str) -> &str) -> BTreeSet<FieldPath> {
-    fn walk(
-        v: &Value,
-        key_name: fn(&str) -> &str,
-        path: &mut Vec<String>,
-        out: &mut BTreeSet<FieldPath>,
-    ) {
-        match v.as_object() {
-            Some(m) if !m.is_empty() => {
-                for (k, child) in m {
-                    path.push(key_name(k).to_string());
-                    walk(child, key_name, path, out);
-                    path.pop();
-                }
-            }
-            _ => {
-                if !path.is_empty() {
-                    out.insert(path.clone());
-                }
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(value, key_name, &mut Vec::new(), &mut out);
-    out
-}
-
-/// The value at `path`.
-pub fn value_at<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, k| v.get(k))
-}
-
-/// Removes the field at `path`, and parents left empty.
-pub fn remove_field(value: &mut Value, path: &[String]) {
-    let Some((last, init)) = path.split_last() else {
-        return;
-    };
-    if let Some(Value::Object(m)) = init.iter().try_fold(&mut *value, |v, k| v.get_mut(k)) {
-        m.remove(last);
-    }
-    if !init.is_empty()
-        && value_at(value, init).is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
-    {
-        remove_field(value, init);
-    }
-}
-
-/// `fieldsV1` encoding of a field set (`{"f:spec":{"f:tenant":{}}}`).
-pub fn fields_v1(fields: &BTreeSet<FieldPath>) -> Value {
-    let mut root = Map::new();
-    for path in fields {
-        let mut cur = &mut root;
-        for k in path {
-            cur = cur
-                .entry(format!("f:{k}"))
-                .or_insert_with(|| Value::Object(Map::new()))
-                .as_object_mut()
-                .expect("an object");
-        }
-    }
-    Value::Object(root)
-}
-
-/// Decodes `fieldsV1` back into a field set.
-pub fn from_fields_v1(value: &Value) -> BTreeSet<FieldPath> {
-    leaf_paths(value, |k| k.strip_prefix("f:").unwrap_or(k))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,16 +297,5 @@ mod tests {
         );
         assert_eq!(doc["status"]["conditions"].as_array().unwrap().len(), 3);
         assert_eq!(doc["status"]["conditions"][1]["status"], "True");
-    }
-
-    #[test]
-    fn field_sets_round_trip_through_fields_v1() {
-        let obj = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "n", "labels": {"a": "b"}}, "spec": {"x": 1, "y": {"z": [1, 2]}}});
-        let set = field_set(&obj);
-        assert_eq!(set.len(), 3);
-        assert_eq!(from_fields_v1(&fields_v1(&set)), set);
-        let mut o = obj.clone();
-        remove_field(&mut o, &["spec".into(), "y".into(), "z".into()]);
-        assert_eq!(o["spec"], json!({"x": 1}));
     }
 }

@@ -21,13 +21,17 @@ impl ApiError {
     /// 404 for `resource` `name`.
     pub fn not_found(resource: &str, name: &str) -> Self {
         Self::new(404, "NotFound", format!("{resource} \"{name}\" not found"))
-            .with_details(json!({"name": name, "kind": resource_kind(resource), "group": resource_group(resource)}))
+            .with_details(details(resource, name))
     }
 
     /// 409 AlreadyExists.
     pub fn already_exists(resource: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{resource} \"{name}\" already exists"))
-            .with_details(json!({"name": name, "kind": resource_kind(resource), "group": resource_group(resource)}))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{resource} \"{name}\" already exists"),
+        )
+        .with_details(details(resource, name))
     }
 
     /// 409 Conflict on a stale resourceVersion.
@@ -37,7 +41,7 @@ impl ApiError {
             "Conflict",
             format!("Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"),
         )
-        .with_details(json!({"name": name, "kind": resource_kind(resource), "group": resource_group(resource)}))
+        .with_details(details(resource, name))
     }
 
     /// 400 BadRequest.
@@ -64,13 +68,25 @@ impl ApiError {
         Self::new(410, "Expired", message.into())
     }
 
-    /// 415 UnsupportedMediaType.
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    /// 415 UnsupportedMediaType for a body in no format the server knows.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            "415: Unsupported Media Type".into(),
+        )
+        .with_details(json!({}))
+    }
+
+    /// 415 UnsupportedMediaType for a patch format the kind does not take (custom kinds have
+    /// no strategic merge patch).
+    pub fn patch_type_not_accepted(accepted: &[&str]) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type:?})"
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                accepted.join(", ")
             ),
         )
     }
@@ -110,6 +126,17 @@ impl ApiError {
         }
         status
     }
+}
+
+/// `details` naming `name` of `resource` (`plural.group`); the core group is left out, as
+/// kube-apiserver leaves it out.
+fn details(resource: &str, name: &str) -> Value {
+    let mut d = json!({"name": name, "kind": resource_kind(resource)});
+    let group = resource_group(resource);
+    if !group.is_empty() {
+        d["group"] = json!(group);
+    }
+    d
 }
 
 fn resource_kind(resource: &str) -> &str {

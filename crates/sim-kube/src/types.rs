@@ -120,6 +120,16 @@ impl ResourceType {
         self.group == "events.k8s.io"
     }
 
+    /// The list types of this kind (from the CRD schema for custom kinds).
+    pub fn lists(&self) -> crate::fields::Lists<'_> {
+        let schema = if self.validator.is_some() {
+            self.schema.as_deref()
+        } else {
+            None
+        };
+        crate::fields::Lists::new(schema)
+    }
+
     /// Whether this is CustomResourceDefinitions.
     pub fn is_crd(&self) -> bool {
         self.plural == "customresourcedefinitions"

@@ -99,6 +99,11 @@ impl Call {
         &self.accept
     }
 
+    /// Whether the request has a body.
+    pub fn has_body(&self) -> bool {
+        !self.body.iter().all(u8::is_ascii_whitespace)
+    }
+
     /// The body, parsed as JSON or else as YAML.
     pub fn json_body(&self) -> Result<Value, ApiError> {
         if self.body.is_empty() {

@@ -12,25 +12,91 @@ use crate::http::response::now;
 use crate::store::Inner;
 use crate::types::ResourceType;
 
-/// Deletes a stored object: marks it when it has finalizers, removes it otherwise. Returns
-/// the object as deleted (with the resourceVersion the deletion took), `None` when absent.
-pub fn delete_stored(st: &mut Inner, rt: &ResourceType, key: &(String, String)) -> Option<Value> {
-    let mut obj = st.object(rt, key).cloned()?;
-    let has_finalizers = obj
+/// What a deletion does to the dependents of the object deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Propagation {
+    /// The object goes at once; the garbage collector deletes its dependents after it.
+    Background,
+    /// The object waits (finalizer `foregroundDeletion`) until its blocking dependents are gone.
+    Foreground,
+    /// The dependents stay, without their reference to it (finalizer `orphan` meanwhile).
+    Orphan,
+}
+
+impl Propagation {
+    /// The finalizer that holds the object while the garbage collector works, if any.
+    pub fn finalizer(self) -> Option<&'static str> {
+        match self {
+            Self::Background => None,
+            Self::Foreground => Some(garbage::FOREGROUND),
+            Self::Orphan => Some(garbage::ORPHAN),
+        }
+    }
+}
+
+/// `obj` as a deletion with `policy` leaves it while finalizers hold it: marked with the
+/// deletion time, the policy's finalizer added, its generation bumped (kinds that keep one).
+/// `None` when nothing holds it (it goes at once).
+pub fn marked_for_deletion(rt: &ResourceType, obj: &Value, policy: Propagation) -> Option<Value> {
+    let mut marked = obj.clone();
+    let mut finalizers: Vec<Value> = marked
         .pointer("/metadata/finalizers")
         .and_then(Value::as_array)
-        .is_some_and(|f| !f.is_empty());
-    let rv = st.stamp(&mut obj);
-    if has_finalizers {
-        if obj.pointer("/metadata/deletionTimestamp").is_none() {
-            obj["metadata"]["deletionTimestamp"] = json!(now());
-            obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-            st.put(&rt.storage, key.clone(), obj.clone(), "MODIFIED", rv);
-        }
+        .cloned()
+        .unwrap_or_default();
+    if let Some(f) = policy.finalizer()
+        && !finalizers.contains(&json!(f))
+    {
+        finalizers.push(json!(f));
+    }
+    if finalizers.is_empty() {
+        return None;
+    }
+    marked["metadata"]["finalizers"] = json!(finalizers);
+    marked["metadata"]["deletionTimestamp"] = json!(now());
+    marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+    if rt.generation {
+        let g = marked
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        marked["metadata"]["generation"] = json!(g + 1);
+    }
+    Some(marked)
+}
+
+/// Deletes a stored object in the background (the garbage collector's own deletions).
+pub fn delete_stored(st: &mut Inner, rt: &ResourceType, key: &(String, String)) -> Option<Value> {
+    delete_with(st, rt, key, Propagation::Background)
+}
+
+/// Deletes a stored object with `policy`: marks it when finalizers hold it (and lets the
+/// garbage collector do its part at once), removes it otherwise. An object already being
+/// deleted is left as it is. Returns the object as deleted, `None` when absent.
+pub fn delete_with(
+    st: &mut Inner,
+    rt: &ResourceType,
+    key: &(String, String),
+    policy: Propagation,
+) -> Option<Value> {
+    let obj = st.object(rt, key).cloned()?;
+    if obj.pointer("/metadata/deletionTimestamp").is_some() {
         return Some(obj);
     }
-    remove_stored(st, rt, key, obj.clone(), rv);
-    Some(obj)
+    match marked_for_deletion(rt, &obj, policy) {
+        Some(mut marked) => {
+            let rv = st.stamp(&mut marked);
+            st.put(&rt.storage, key.clone(), marked.clone(), "MODIFIED", rv);
+            garbage::finalize(st, rt, key);
+            Some(marked)
+        }
+        None => {
+            let mut gone = obj;
+            let rv = st.stamp(&mut gone);
+            remove_stored(st, rt, key, gone.clone(), rv);
+            Some(gone)
+        }
+    }
 }
 
 /// Removes the object at `key` for good, recording `gone` (its last state) at `rv`, and does
@@ -57,6 +123,7 @@ fn after_delete(st: &mut Inner, rt: &ResourceType, gone: &Value) {
         namespaces::remove_contents(st, gone);
     }
     garbage::collect_dependents(st, gone);
+    garbage::release_owners(st, gone);
 }
 
 /// The string at `pointer` in `value`, or empty.

@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::managed_fields::{Operation, fields_of, is_entry_of, manager_of, set_managed};
+use super::managed_fields::{Operation, fields_of, in_scope, is_entry_of, manager_of, set_managed};
 use super::{Write, Written, commit::commit, drop_status_of_custom_resource, next_state};
+use crate::fields::{self, FieldPath};
 use crate::http::routes::Target;
-use crate::patch::{self, FieldPath};
 use crate::status::ApiError;
 use crate::store::Inner;
 
@@ -27,6 +27,23 @@ pub fn apply(
     applied: Value,
 ) -> Result<Written, ApiError> {
     let manager = w.call.manager();
+    if let Some((list, member)) = fields::duplicate(&applied, w.target.rt.lists()) {
+        let rt = &w.target.rt;
+        return Err(ApiError::new(
+            500,
+            "",
+            format!(
+                "failed to create typed patch object ({}/{}; {}/{}, Kind={}): {}: duplicate entries for key {}",
+                crate::lifecycle::text_at(&applied, "/metadata/namespace"),
+                w.target.name(),
+                rt.group,
+                rt.version,
+                rt.kind,
+                fields::display(&list),
+                fields::display(std::slice::from_ref(&member)),
+            ),
+        ));
+    }
     let next = match &existing {
         None => applied_as_new(w.target, applied, &manager),
         Some(old) => apply_over(w, old, applied, &manager)?,
@@ -36,7 +53,7 @@ pub fn apply(
 
 /// The object an apply creates: the applied configuration, named from the path.
 fn applied_as_new(t: &Target, applied: Value, manager: &str) -> Value {
-    let fields = patch::field_set(&applied);
+    let fields = in_scope(t, fields::field_set(&applied, t.rt.lists()));
     let mut obj = applied;
     obj["metadata"]["name"] = json!(t.name());
     if t.sub.is_none() {
@@ -51,7 +68,7 @@ fn apply_over(w: &Write, old: &Value, applied: Value, manager: &str) -> Result<V
     let t = w.target;
     // A resourceVersion in the apply configuration is a precondition, as for an update.
     w.check_resource_version(&applied, old, &t.name())?;
-    let applied_fields = patch::field_set(&applied);
+    let applied_fields = in_scope(t, fields::field_set(&applied, t.rt.lists()));
     let mut managed: Vec<Value> = old
         .pointer("/metadata/managedFields")
         .and_then(Value::as_array)
@@ -59,7 +76,7 @@ fn apply_over(w: &Write, old: &Value, applied: Value, manager: &str) -> Result<V
         .unwrap_or_default();
     let conflicts = conflicts(&managed, manager, old, &applied, &applied_fields);
     if !conflicts.is_empty() && !w.call.flag("force") {
-        return Err(conflict_error(t, &conflicts));
+        return Err(conflict_error(&conflicts));
     }
     take_over(&mut managed, manager, &conflicts);
     let previous = owned_fields(&managed, |e| is_entry_of(e, manager, Operation::Apply));
@@ -74,12 +91,12 @@ fn apply_over(w: &Write, old: &Value, applied: Value, manager: &str) -> Result<V
             .iter()
             .any(|a| a.len() > path.len() && a.starts_with(path));
         if !others.contains(path) && !parent_of_applied {
-            patch::remove_field(&mut next, path);
+            fields::remove_field(&mut next, path);
         }
     }
     let mut overlay = applied;
     strip_nulls(&mut overlay);
-    patch::merge(&mut next, &overlay);
+    fields::merge_applied(&mut next, &overlay, t.rt.lists());
     // The subresource's part is taken first (a status apply keeps the stored metadata), then
     // the ownership this apply leaves is recorded on what is stored.
     let mut next = next_state(t, old, next);
@@ -104,7 +121,7 @@ fn conflicts(
         }
         let theirs = fields_of(entry).unwrap_or_default();
         for path in applied_fields.intersection(&theirs) {
-            if patch::value_at(old, path) != patch::value_at(applied, path) {
+            if fields::value_at(old, path) != fields::value_at(applied, path) {
                 conflicts.push(Conflict {
                     manager: other.to_string(),
                     path: path.clone(),
@@ -116,8 +133,8 @@ fn conflicts(
 }
 
 /// 409 listing the conflicts, as the API server words them.
-fn conflict_error(t: &Target, conflicts: &[Conflict]) -> ApiError {
-    let field = |c: &Conflict| format!(".{}", c.path.join("."));
+fn conflict_error(conflicts: &[Conflict]) -> ApiError {
+    let field = |c: &Conflict| fields::display(&c.path);
     let causes: Vec<Value> = conflicts
         .iter()
         .map(|c| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{}\"", c.manager), "field": field(c)}))
@@ -136,9 +153,7 @@ fn conflict_error(t: &Target, conflicts: &[Conflict]) -> ApiError {
             listed.join("\n")
         ),
     )
-    .with_details(
-        json!({"name": t.name(), "group": t.rt.group, "kind": t.rt.kind, "causes": causes}),
-    )
+    .with_details(json!({"causes": causes}))
 }
 
 /// Forced apply: the other managers lose the conflicting fields; a manager left with no
@@ -150,7 +165,7 @@ fn take_over(managed: &mut Vec<Value>, manager: &str, conflicts: &[Conflict]) {
         }
         let mut theirs = fields_of(entry).unwrap_or_default();
         theirs.retain(|p| !conflicts.iter().any(|c| &c.path == p));
-        entry["fieldsV1"] = patch::fields_v1(&theirs);
+        entry["fieldsV1"] = fields::fields_v1(&theirs);
     }
     managed.retain(|e| {
         e.get("fieldsV1")

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Write, Written};
+use super::{Write, Written, managed_fields};
 use crate::http::response::now;
 use crate::lifecycle::{self, crds};
 use crate::status::ApiError;
@@ -39,11 +39,24 @@ pub fn commit(
     let name = lifecycle::text_at(&new, "/metadata/name").to_string();
     set_type_meta(rt, &mut new);
     set_server_metadata(w, old, &mut new)?;
+    if let Some(o) = old {
+        no_new_finalizers_while_deleting(rt, o, &new, &name)?;
+    }
     if rt.is_core("secrets") {
         normalize_secret(&mut new);
     }
     if let Some(validator) = &rt.validator {
         new = admit(w, validator, old, new, &name)?;
+    }
+    // Server-side apply records its own ownership; every other write owns what it changed
+    // (defaults included, pruned fields not).
+    if !w.is_apply() {
+        if old.is_none()
+            && let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            m.remove("managedFields");
+        }
+        managed_fields::record_update(&mut new, old, w.target, &w.call.manager());
     }
     if rt.is_crd() {
         crds::check(&new, &name)?;
@@ -96,6 +109,61 @@ fn store(st: &mut Inner, w: &Write, old: Option<&Value>, mut new: Value, name: &
         return established;
     }
     new
+}
+
+/// 422 when `new` adds finalizers to an object being deleted.
+fn no_new_finalizers_while_deleting(
+    rt: &ResourceType,
+    old: &Value,
+    new: &Value,
+    name: &str,
+) -> Result<(), ApiError> {
+    if old.pointer("/metadata/deletionTimestamp").is_none() {
+        return Ok(());
+    }
+    let finalizers = |v: &Value| -> Vec<String> {
+        v.pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    };
+    let before = finalizers(old);
+    let added: Vec<String> = finalizers(new)
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    let quoted: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
+    let detail = format!(
+        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+        quoted.join(", ")
+    );
+    let cause =
+        json!({"reason": "FieldValueForbidden", "message": detail, "field": "metadata.finalizers"});
+    // kube-apiserver checks the metadata of custom resources twice, and says so twice.
+    let causes = if rt.validator.is_some() {
+        json!([cause, cause])
+    } else {
+        json!([cause])
+    };
+    let mut details = json!({"causes": causes, "kind": rt.kind, "name": name});
+    if !rt.group.is_empty() {
+        details["group"] = json!(rt.group);
+    }
+    Err(ApiError::new(
+        422,
+        "Invalid",
+        format!(
+            "{} \"{name}\" is invalid: metadata.finalizers: {detail}",
+            rt.qualified_kind()
+        ),
+    )
+    .with_details(details))
 }
 
 /// Sets apiVersion and kind as stored (events always in their core `v1` shape).

@@ -3,14 +3,12 @@
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::managed_fields::{Operation, set_managed};
 use super::{Write, commit::commit, drop_status_of_custom_resource};
 use crate::events;
 use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::routes::Target;
 use crate::lifecycle::namespaces;
-use crate::patch;
 use crate::status::ApiError;
 
 /// Characters of random suffix `generateName` adds.
@@ -49,8 +47,6 @@ pub fn create(server: &ServerState, call: &Call, t: &Target) -> Result<Response,
         if st.object(&t.rt, &t.key_of(&name)).is_some() {
             return Err(ApiError::already_exists(&t.rt.qualified(), &name));
         }
-        let fields = patch::field_set(&body);
-        set_managed(&mut body, t, &call.manager(), Operation::Update, &fields);
         commit(st, &w, None, body)
     })
 }
@@ -65,14 +61,23 @@ fn name_or_generate(t: &Target, body: &mut Value) -> Result<String, ApiError> {
         return Ok(n.to_string());
     }
     let Some(prefix) = meta.get("generateName").and_then(Value::as_str) else {
+        let detail = "Required value: name or generateName is required";
+        let mut details = json!({
+            "causes": [{"reason": "FieldValueRequired", "message": detail, "field": "metadata.name"}],
+            "kind": t.rt.kind,
+        });
+        if !t.rt.group.is_empty() {
+            details["group"] = json!(t.rt.group);
+        }
         return Err(ApiError::new(
             422,
             "Invalid",
             format!(
-                "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                "{} \"\" is invalid: metadata.name: {detail}",
                 t.rt.qualified_kind()
             ),
-        ));
+        )
+        .with_details(details));
     };
     let name = format!("{prefix}{}", random_suffix());
     meta["name"] = json!(name);

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod commit;
 pub mod create;
 pub mod delete;
+pub mod delete_options;
 pub mod managed_fields;
 pub mod patch;
 pub mod update;
@@ -93,6 +94,15 @@ impl<'a> Write<'a> {
             written.status(),
             &to_wire(&self.target.rt, &written.object),
         ))
+    }
+
+    /// Whether this write is a server-side apply.
+    pub fn is_apply(&self) -> bool {
+        self.verb == "patch"
+            && self
+                .call
+                .content_type
+                .starts_with("application/apply-patch")
     }
 
     /// Records the write to object `name` in the audit log.

@@ -37,16 +37,25 @@ impl Format {
 /// PATCH: patches the object, or applies it (creating it if need be).
 pub fn patch(server: &ServerState, call: &Call, t: &Target) -> Result<Response, ApiError> {
     let content_type = call.content_type.split(';').next().unwrap_or("").trim();
-    let format =
-        Format::of(content_type).ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+    let format = Format::of(content_type).ok_or_else(ApiError::unsupported_media_type)?;
     // Custom resources have no strategic merge patch.
     if format == Format::StrategicMerge && t.rt.validator.is_some() {
-        return Err(ApiError::unsupported_media_type(content_type));
+        return Err(ApiError::patch_type_not_accepted(&[
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/apply-patch+yaml",
+        ]));
     }
     if format == Format::Apply && call.field_manager().is_none() {
-        return Err(ApiError::bad_request(
-            "PATCH with application/apply-patch+yaml requires fieldManager",
-        ));
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into(),
+        )
+        .with_details(serde_json::json!({
+            "causes": [{"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}],
+            "group": "meta.k8s.io", "kind": "PatchOptions",
+        })));
     }
     let mut body = call.json_body()?;
     if t.rt.is_events_v1() && format != Format::Json {
@@ -64,11 +73,14 @@ pub fn patch(server: &ServerState, call: &Call, t: &Target) -> Result<Response, 
         let mut patched = old.clone();
         match format {
             Format::Json => patch::json_patch(&mut patched, &body).map_err(|e| {
-                ApiError::new(
-                    422,
-                    "Invalid",
-                    format!("the JSON patch could not be applied: {e}"),
-                )
+                // A failed `test` is answered without a message of its own, as
+                // kube-apiserver answers it.
+                let message = if e.starts_with("test failed") {
+                    "the server rejected our request due to an error in our request".into()
+                } else {
+                    format!("the JSON patch could not be applied: {e}")
+                };
+                ApiError::new(422, "Invalid", message).with_details(serde_json::json!({}))
             })?,
             Format::StrategicMerge => patch::strategic_merge(&mut patched, &body),
             Format::Merge | Format::Apply => patch::merge(&mut patched, &body),

@@ -4,13 +4,11 @@
 use axum::response::Response;
 use serde_json::Value;
 
-use super::managed_fields::{Operation, set_managed, transfer_ownership};
 use super::{Write, Written, commit::commit, next_state};
 use crate::events;
 use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::routes::Target;
-use crate::patch;
 use crate::status::ApiError;
 use crate::store::Inner;
 
@@ -21,17 +19,23 @@ pub fn update(server: &ServerState, call: &Call, t: &Target) -> Result<Response,
         body = events::to_core(&body);
     }
     let name = t.name();
-    if body
+    if let Some(other) = body
         .pointer("/metadata/name")
         .and_then(Value::as_str)
-        .is_some_and(|n| n != name)
+        .filter(|n| *n != name)
     {
-        return Err(ApiError::bad_request(
-            "the name of the object does not match the name on the URL",
-        ));
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({other}) does not match the name on the URL ({name})"
+        )));
     }
     let w = Write::new(server, call, t, "update");
     w.perform(&name, |st| {
+        // Custom kinds are not updated unconditionally: the client must say which version it
+        // replaces.
+        if t.rt.validator.is_some() && super::resource_version(&body).is_none_or(str::is_empty) {
+            w.existing(st, &name)?;
+            return Err(resource_version_required(t, &name));
+        }
         let old = w.existing(st, &name)?;
         let replaced = Replacement {
             old,
@@ -58,13 +62,11 @@ pub(super) struct Replacement<'a> {
 
 impl Replacement<'_> {
     /// Checks the resourceVersion precondition, keeps what the write may not change (status,
-    /// or all but status on the subresource), moves ownership of the changed fields to the
-    /// writer's `Update` entry and commits.
+    /// or all but status on the subresource) and commits (which records ownership).
     pub fn commit(self, st: &mut Inner, w: &Write, name: &str) -> Result<Written, ApiError> {
         let t = w.target;
         let old = &self.old;
         w.check_resource_version(self.request, old, name)?;
-        let fields = patch::field_set(self.request);
         let mut next = next_state(t, old, self.requested);
         if t.sub.is_some() {
             next["metadata"] = old["metadata"].clone();
@@ -73,9 +75,23 @@ impl Replacement<'_> {
         {
             next["metadata"]["managedFields"] = m.clone();
         }
-        let manager = w.call.manager();
-        let fields = transfer_ownership(&mut next, old, &manager, &fields);
-        set_managed(&mut next, t, &manager, Operation::Update, &fields);
         commit(st, w, Some(old), next)
     }
+}
+
+/// 422 for an update of a custom resource without `metadata.resourceVersion`.
+fn resource_version_required(t: &Target, name: &str) -> ApiError {
+    let detail = "Invalid value: 0: must be specified for an update";
+    ApiError::new(
+        422,
+        "Invalid",
+        format!(
+            "{} \"{name}\" is invalid: metadata.resourceVersion: {detail}",
+            t.rt.qualified()
+        ),
+    )
+    .with_details(serde_json::json!({
+        "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": "metadata.resourceVersion"}],
+        "group": t.rt.group, "kind": t.rt.plural, "name": name,
+    }))
 }
