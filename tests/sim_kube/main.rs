@@ -17,6 +17,7 @@ mod cluster;
 mod process;
 use cluster::Cluster;
 
+mod imperative;
 mod kube_rs;
 mod kubectl;
 

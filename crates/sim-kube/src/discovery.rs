@@ -1,6 +1,6 @@
 //! Discovery and OpenAPI documents: `/version`, `/api`, `/apis` (plain, or aggregated
 //! discovery v2 when the client asks for it), group and group-version
-//! resource lists, and OpenAPI v3 per group-version (CRD schemas with their field docs, so
+//! resource lists, and OpenAPI v3 per group-version (`/openapi/v2` is [`crate::openapi_v2`]) (CRD schemas with their field docs, so
 //! `kubectl explain` works, and the `fieldValidation` parameter kubectl looks for).
 
 use std::collections::BTreeMap;
@@ -105,9 +105,6 @@ fn plain(server: &ServerState, types: &[ResourceType], segs: &[&str]) -> Option<
         }
         ["apis", group, version] => served_in(types, group, version)
             .map(|matching| resource_list(&format!("{group}/{version}"), matching.into_iter())),
-        ["openapi", "v2"] => Some(
-            json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": {}, "definitions": {}}),
-        ),
         ["openapi", "v3"] => Some(openapi_index(types, server.store.lock().rv)),
         ["openapi", "v3", "api", version] => Some(openapi(
             types
@@ -228,8 +225,9 @@ fn rewrite_refs(v: &mut Value) {
     }
 }
 
-/// The OpenAPI v3 document of `types`: their schemas and paths.
-fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
+/// The OpenAPI v3 document of `types`: their schemas and paths (also the source of the
+/// Swagger 2.0 document).
+pub(crate) fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
     let mut components = Map::new();
     let mut paths = Map::new();
     components.insert(

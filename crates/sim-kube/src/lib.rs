@@ -1,5 +1,6 @@
 //! Kubernetes API emulator: a loopback API server that kube-rs and real `kubectl` can use.
-//! HTTPS with its own CA, bearer-token authentication, discovery and OpenAPI, Namespaces,
+//! HTTPS with its own CA, bearer-token authentication, discovery and OpenAPI (v3, and v2 as
+//! JSON or gnostic protobuf), Protocol Buffers bodies of the built-in kinds, Namespaces,
 //! Secrets, ConfigMaps, Events, Leases and CustomResourceDefinitions (whose resources it then
 //! serves with admission against their schemas and CEL rules), every verb with the API
 //! server's semantics, Table output, and request counters with an audit log of writes.
@@ -9,7 +10,9 @@ pub mod events;
 pub mod fields;
 pub mod http;
 pub mod lifecycle;
+pub mod openapi_v2;
 pub mod patch;
+pub mod protobuf;
 pub mod read;
 pub mod selectors;
 pub mod status;

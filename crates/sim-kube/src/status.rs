@@ -91,6 +91,27 @@ impl ApiError {
         )
     }
 
+    /// 415 UnsupportedMediaType for a create or update body in a format the type has no
+    /// decoder for (protobuf for custom resources), as kube-apiserver words it.
+    pub fn unsupported_body_media_type(content_type: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"
+            ),
+        )
+    }
+
+    /// 406 NotAcceptable: no answer in a media type the client accepts.
+    pub fn not_acceptable() -> Self {
+        Self::new(
+            406,
+            "NotAcceptable",
+            "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf".into(),
+        )
+    }
+
     /// A new error.
     pub fn new(code: u16, reason: &'static str, message: String) -> Self {
         Self {

@@ -1,6 +1,7 @@
 //! The HTTP face of the emulator: the shared state, authentication, and the hand-over of each
 //! request to the route table.
 
+pub mod negotiate;
 pub mod request;
 pub mod response;
 pub mod routes;
@@ -52,7 +53,13 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
     };
     let call = Call::new(&parts, body);
     let path = parts.uri.path().trim_end_matches('/');
-    routes::route(&server, &call, path).unwrap_or_else(IntoResponse::into_response)
+    let response = routes::route(&server, &call, path).unwrap_or_else(IntoResponse::into_response);
+    // Watches stream JSON events whatever the client asked for.
+    if negotiate::protobuf_only(call.accept()) && !call.flag("watch") {
+        negotiate::to_protobuf(response).await
+    } else {
+        response
+    }
 }
 
 /// Compares two secrets in time independent of where they differ.

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::ServerState;
 use super::request::Call;
 use crate::discovery;
+use crate::openapi_v2;
 use crate::read;
 use crate::status::ApiError;
 use crate::types::ResourceType;
@@ -94,6 +95,11 @@ impl Verb {
 /// Serves `call` on `path` (without its trailing slash).
 pub fn route(server: &Arc<ServerState>, call: &Call, path: &str) -> Result<Response, ApiError> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if call.method == Method::GET && segs == ["openapi", "v2"] {
+        count(server, "get", "/openapi/v2");
+        let types = server.store.lock().types.clone();
+        return Ok(openapi_v2::serve(&types, call.accept()));
+    }
     if call.method == Method::GET
         && let Some((doc, content_type)) = discovery::document(server, &segs, call.accept())
     {
