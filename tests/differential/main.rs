@@ -159,6 +159,13 @@ fn compare(
 ) -> Vec<String> {
     let mut report = Vec::new();
     for (i, e) in expected.iter().enumerate() {
+        if e.pointer("/outcome/agrees") == Some(&Value::Bool(false)) {
+            report.push(format!(
+                "{stem} {}: exo-operator validate disagrees with {against}: {}",
+                e["step"].as_str().unwrap_or(""),
+                e["outcome"]
+            ));
+        }
         let marked = sc.steps.get(i).and_then(|s| s.known.as_deref());
         let a = actual.get(i).unwrap_or(&Value::Null);
         let mut lines = Vec::new();

@@ -104,6 +104,9 @@ impl Run<'_> {
             let args = vec![path.display().to_string()];
             return self.command("python3", &args, stdin).await;
         }
+        if let Some(manifest) = &step.validate {
+            return self.validate(&substitute(manifest, &self.vars)).await;
+        }
         if let Some(args) = &step.helm {
             let helm = std::env::var("EXO_HELM").unwrap_or_else(|_| "helm".into());
             return self.command(&helm, args, stdin).await;
@@ -251,6 +254,63 @@ impl Run<'_> {
             .map(|l| serde_json::from_str(l).unwrap_or_else(|_| json!({"notJson": l})))
             .collect();
         json!({"code": code, "contentType": media_type(&headers), "events": events})
+    }
+
+    /// `exo-operator validate` and a dry-run create of `manifest`: each verdict as the list of
+    /// `field: message` it gives, and whether they agree.
+    async fn validate(&mut self, manifest: &str) -> Value {
+        let file = self.dir.join("validate.yaml");
+        std::fs::write(&file, manifest).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_exo-operator"))
+            .arg("validate")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let prefix = format!("{} (document 1): ", file.display());
+        let offline: Vec<String> = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .chain(String::from_utf8_lossy(&out.stdout).lines())
+            .filter_map(|l| l.strip_prefix(&prefix).map(String::from))
+            .collect();
+        let object: Value = serde_saphyr::from_str(manifest).unwrap();
+        let plural = format!(
+            "{}s",
+            object["kind"].as_str().unwrap_or("").to_ascii_lowercase()
+        );
+        let path = format!(
+            "/apis/{}/namespaces/{}/{plural}?dryRun=All",
+            object["apiVersion"].as_str().unwrap_or(""),
+            self.vars["ns"]
+        );
+        let (code, _, body) = self
+            .send(
+                "POST",
+                &path,
+                "application/json",
+                "application/json",
+                object.to_string().into_bytes(),
+            )
+            .await;
+        let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let server: Vec<String> = answer
+            .pointer("/details/causes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    c["field"].as_str().unwrap_or(""),
+                    c["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        json!({
+            "code": code,
+            "server": server,
+            "validate": offline,
+            "agrees": out.status.success() == (code < 300) && offline == server,
+        })
     }
 
     async fn command(&mut self, program: &str, args: &[String], stdin: Option<String>) -> Value {

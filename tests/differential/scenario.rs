@@ -18,7 +18,8 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
-/// One step. Exactly one of `request`, `watch`, `kubectl`, `python` and `helm` is given.
+/// One step. Exactly one of `request`, `watch`, `kubectl`, `python`, `helm` and `validate` is
+/// given.
 /// Strings may name variables as `{var}`: `{ns}` (the scenario's namespace), `{ns2}` (a second
 /// one, created on demand by the scenario itself) and what earlier steps saved.
 #[derive(Debug, Deserialize, Default)]
@@ -36,6 +37,9 @@ pub struct Step {
     pub python: Option<String>,
     /// Helm arguments.
     pub helm: Option<Vec<String>>,
+    /// A manifest of the operator's kinds: checked offline by `exo-operator validate` and by
+    /// the server (a dry-run create); both verdicts are recorded, and must agree.
+    pub validate: Option<String>,
     /// Standard input of a command.
     pub stdin: Option<String>,
     /// Content type of the request body (default `application/json`).
@@ -78,6 +82,11 @@ impl Step {
             })
             .or_else(|| self.python.as_ref().map(|p| format!("python {p}")))
             .or_else(|| self.helm.as_ref().map(|a| format!("helm {}", a.join(" "))))
+            .or_else(|| {
+                self.validate
+                    .as_ref()
+                    .map(|_| "exo-operator validate".to_string())
+            })
             .unwrap_or_default();
         format!("step {}: {what}", index + 1)
     }
@@ -89,6 +98,7 @@ impl Step {
             self.kubectl.is_some(),
             self.python.is_some(),
             self.helm.is_some(),
+            self.validate.is_some(),
         ]
         .iter()
         .filter(|k| **k)
@@ -112,7 +122,7 @@ pub fn load_all(dir: &Path) -> Vec<(String, Scenario)> {
             assert_eq!(
                 step.kinds(),
                 1,
-                "{stem} {}: give exactly one of request, watch, kubectl, python, helm",
+                "{stem} {}: give exactly one of request, watch, kubectl, python, helm, validate",
                 step.label(i)
             );
         }

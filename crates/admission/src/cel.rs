@@ -18,13 +18,47 @@ pub(crate) fn rule_errors(
     };
     failures
         .iter()
-        .map(|e| FieldError {
-            field: e.field_path.trim_start_matches('.').to_string(),
-            kind: e
+        .map(|e| {
+            let field = e.field_path.trim_start_matches('.').to_string();
+            let kind = e
                 .reason
                 .as_deref()
-                .map_or(FieldErrorKind::Invalid, FieldErrorKind::from_cause_type),
-            detail: e.message.clone(),
+                .map_or(FieldErrorKind::Invalid, FieldErrorKind::from_cause_type);
+            // An invalid value is quoted before the message (a scalar as it is, an object or a
+            // list by its type), as the API server words it.
+            let detail = match (kind, value_at(object, &field)) {
+                (FieldErrorKind::Invalid, Some(v)) => format!("{}: {}", shown(v), e.message),
+                _ => e.message.clone(),
+            };
+            FieldError {
+                field,
+                kind,
+                detail,
+            }
         })
         .collect()
+}
+
+/// The value at a field path such as `spec.users[2].name`.
+fn value_at<'a>(object: &'a Value, field: &str) -> Option<&'a Value> {
+    let mut cur = object;
+    for part in field.split('.').filter(|p| !p.is_empty()) {
+        let (name, indexes) = part.split_once('[').unwrap_or((part, ""));
+        if !name.is_empty() {
+            cur = cur.get(name)?;
+        }
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            cur = cur.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    Some(cur)
+}
+
+/// How an invalid value is shown: a scalar as JSON, an object or a list by its type.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Object(_) => "\"object\"".into(),
+        Value::Array(_) => "\"array\"".into(),
+        other => other.to_string(),
+    }
 }

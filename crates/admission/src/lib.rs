@@ -90,9 +90,15 @@ impl SchemaValidator {
         let object = pruned(object);
         let mut errors = Vec::new();
         self.check(&self.schema, &object, "", &mut errors);
+        // The API server checks list types (duplicates in sets and list maps) after the schema.
+        let (mut errors, duplicates): (Vec<FieldError>, Vec<FieldError>) = errors
+            .into_iter()
+            .partition(|e| e.kind != FieldErrorKind::Duplicate);
+        errors.extend(duplicates);
         if errors.is_empty() {
-            let old = old.map(pruned);
-            errors = cel::rule_errors(&self.compiled, &object, old.as_ref());
+            // The rules see a null field as absent (`has()` is false), as the API server's do.
+            let old = old.map(|o| without_nulls(&pruned(o)));
+            errors = cel::rule_errors(&self.compiled, &without_nulls(&object), old.as_ref());
         } else if self.has_rules {
             // The rules run only on a structurally valid object; the API server says so.
             errors.push(FieldError {
@@ -106,5 +112,19 @@ impl SchemaValidator {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// `value` without null members of objects, at every depth.
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
     }
 }

@@ -177,17 +177,6 @@ impl SchemaValidator {
         path: &str,
         errors: &mut Vec<FieldError>,
     ) {
-        if let Some(required) = schema.get("required").and_then(Value::as_array) {
-            for name in required.iter().filter_map(Value::as_str) {
-                if !map.contains_key(name) {
-                    errors.push(FieldError {
-                        field: join(path, name),
-                        kind: FieldErrorKind::Required,
-                        detail: String::new(),
-                    });
-                }
-            }
-        }
         if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64)
             && map.len() as u64 > max
         {
@@ -204,6 +193,18 @@ impl SchemaValidator {
             }
             if let Some(child_schema) = object.field(name) {
                 self.check(child_schema, child, &join(path, name), errors);
+            }
+        }
+        // The API server reports missing fields after what is wrong in the present ones.
+        if let Some(required) = schema.get("required").and_then(Value::as_array) {
+            for name in required.iter().filter_map(Value::as_str) {
+                if !map.contains_key(name) {
+                    errors.push(FieldError {
+                        field: join(path, name),
+                        kind: FieldErrorKind::Required,
+                        detail: String::new(),
+                    });
+                }
             }
         }
     }

@@ -27,25 +27,31 @@ fn merge_at(live: &mut Value, applied: &Value, lists: Lists, path: &mut FieldPat
         }
         (Value::Array(l), Value::Array(a)) => match lists.at(path) {
             ListType::Atomic => *l = a.clone(),
+            // As kube-apiserver orders them: the members only the live list has, in their
+            // order, then the applied ones in the applied order.
             ListType::Set => {
-                for item in a {
-                    if !l.contains(item) {
-                        l.push(item.clone());
-                    }
-                }
+                let mut merged: Vec<Value> = l.iter().filter(|i| !a.contains(i)).cloned().collect();
+                merged.extend(a.iter().cloned());
+                *l = merged;
             }
             ListType::Map(keys) => {
+                let same = |x: &Value, y: &Value| keys.iter().all(|k| x.get(k) == y.get(k));
+                let mut merged: Vec<Value> = l
+                    .iter()
+                    .filter(|i| !a.iter().any(|x| same(x, i)))
+                    .cloned()
+                    .collect();
                 for item in a {
-                    let same = |x: &Value| keys.iter().all(|k| x.get(k) == item.get(k));
-                    match l.iter_mut().find(|x| same(x)) {
-                        Some(existing) => {
-                            path.push("k:".into());
-                            merge_at(existing, item, lists, path);
-                            path.pop();
-                        }
-                        None => l.push(item.clone()),
+                    let mut next = item.clone();
+                    if let Some(existing) = l.iter().find(|x| same(x, item)) {
+                        next = existing.clone();
+                        path.push("k:".into());
+                        merge_at(&mut next, item, lists, path);
+                        path.pop();
                     }
+                    merged.push(next);
                 }
+                *l = merged;
             }
         },
         (live, applied) => *live = applied.clone(),

@@ -59,6 +59,18 @@ fn paths_reach_and_remove_list_members() {
 }
 
 #[test]
+fn an_apply_orders_live_only_members_first_then_the_applied_ones() {
+    let s = schema();
+    let mut live = json!({"spec": {"tags": ["q", "c", "b", "a"]}});
+    merge_applied(
+        &mut live,
+        &json!({"spec": {"tags": ["a", "q"]}}),
+        Lists::new(Some(&s)),
+    );
+    assert_eq!(live["spec"]["tags"], json!(["c", "b", "a", "q"]));
+}
+
+#[test]
 fn an_apply_merges_sets_and_maps_and_replaces_atomic_lists() {
     let s = schema();
     let mut live = json!({"spec": {"tags": ["x"], "ports": [{"name": "http", "port": 80}], "args": ["a", "b"]}});
@@ -69,7 +81,7 @@ fn an_apply_merges_sets_and_maps_and_replaces_atomic_lists() {
     );
     assert_eq!(
         live,
-        json!({"spec": {"tags": ["x", "y"], "ports": [{"name": "http", "port": 8080}, {"name": "https", "port": 443}], "args": ["c"]}})
+        json!({"spec": {"tags": ["y", "x"], "ports": [{"name": "https", "port": 443}, {"name": "http", "port": 8080}], "args": ["c"]}})
     );
 }
 
