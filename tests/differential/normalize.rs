@@ -23,9 +23,20 @@ static PRECONDITION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(Precondition failed: (UID|ResourceVersion) in precondition: )[^,]+, (UID|ResourceVersion) in object meta: \S+").unwrap()
 });
 
+/// Wordings that differ between kube-apiserver releases only (Go's quoting of invalid values
+/// changed after 1.31), written as the newest release writes them.
+const RELEASE_WORDINGS: [(&str, &str); 2] = [
+    ("Invalid value: \"null\": ", "Invalid value: null: "),
+    ("Invalid value: 0x0: ", "Invalid value: 0: "),
+];
+
 /// Normalises a text (a message, kubectl's output).
 pub fn text(s: &str) -> String {
-    let s = UID.replace_all(s, "<uid>");
+    let mut s = s.to_string();
+    for (old, new) in RELEASE_WORDINGS {
+        s = s.replace(old, new);
+    }
+    let s = UID.replace_all(&s, "<uid>");
     let s = TIME.replace_all(&s, "<time>");
     let s = RV_IN_MESSAGE.replace_all(&s, "resource version <rv>");
     PRECONDITION
@@ -54,8 +65,10 @@ pub fn value(v: &mut Value) {
     }
 }
 
-/// Object-level rules: resource versions, continue tokens, generated names, fieldsV1 markers.
+/// Object-level rules: resource versions, continue tokens, generated names, fieldsV1 markers,
+/// the order of a Status's causes.
 fn object(m: &mut Map<String, Value>) {
+    sort_causes(m);
     for key in ["resourceVersion", "continue"] {
         if let Some(Value::String(s)) = m.get_mut(key)
             && !s.is_empty()
@@ -80,6 +93,33 @@ fn object(m: &mut Map<String, Value>) {
                 .map(|k| e.get(k).and_then(Value::as_str).unwrap_or("").to_string())
         };
         entries.sort_by_key(key);
+    }
+}
+
+/// kube-apiserver checks the properties of an object in no fixed order (a Go map), so the
+/// causes of one Status, and the list of them in its message, come in any order: both are put
+/// in the order of their field and message.
+fn sort_causes(m: &mut Map<String, Value>) {
+    let Some(Value::Array(causes)) = m.get_mut("details").and_then(|d| d.get_mut("causes")) else {
+        return;
+    };
+    let line = |c: &Value| {
+        format!(
+            "{}: {}",
+            c["field"].as_str().unwrap_or(""),
+            c["message"].as_str().unwrap_or("")
+        )
+    };
+    let listed: Vec<String> = causes.iter().map(line).collect();
+    causes.sort_by_key(line);
+    let sorted: Vec<String> = causes.iter().map(line).collect();
+    if let Some(Value::String(message)) = m.get_mut("message")
+        && listed.len() > 1
+    {
+        let joined = format!("[{}]", listed.join(", "));
+        if let Some(prefix) = message.strip_suffix(&joined) {
+            *message = format!("{prefix}[{}]", sorted.join(", "));
+        }
     }
 }
 
@@ -184,6 +224,15 @@ mod tests {
                 "data": {"k": "v"}
             })
         );
+    }
+
+    #[test]
+    fn causes_and_their_list_in_the_message_are_put_in_one_order() {
+        let mut v = json!({"kind": "Status", "message": "W \"w\" is invalid: [b: x, a: y]",
+            "details": {"causes": [{"field": "b", "message": "x"}, {"field": "a", "message": "y"}]}});
+        value(&mut v);
+        assert_eq!(v["message"], "W \"w\" is invalid: [a: y, b: x]");
+        assert_eq!(v["details"]["causes"][0]["field"], "a");
     }
 
     #[test]

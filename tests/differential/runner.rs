@@ -270,7 +270,7 @@ impl Run<'_> {
         let offline: Vec<String> = String::from_utf8_lossy(&out.stderr)
             .lines()
             .chain(String::from_utf8_lossy(&out.stdout).lines())
-            .filter_map(|l| l.strip_prefix(&prefix).map(String::from))
+            .filter_map(|l| l.strip_prefix(&prefix).map(normalize::text))
             .collect();
         let object: Value = serde_saphyr::from_str(manifest).unwrap();
         let plural = format!(
@@ -298,18 +298,18 @@ impl Run<'_> {
             .into_iter()
             .flatten()
             .map(|c| {
-                format!(
+                normalize::text(&format!(
                     "{}: {}",
                     c["field"].as_str().unwrap_or(""),
                     c["message"].as_str().unwrap_or("")
-                )
+                ))
             })
             .collect();
         json!({
             "code": code,
-            "server": server,
-            "validate": offline,
-            "agrees": out.status.success() == (code < 300) && offline == server,
+            "server": sorted(&server),
+            "validate": sorted(&offline),
+            "agrees": out.status.success() == (code < 300) && sorted(&offline) == sorted(&server),
         })
     }
 
@@ -352,6 +352,13 @@ impl Run<'_> {
             "stderr": output(&out.stderr),
         })
     }
+}
+
+/// `lines` in order (the server's causes come in no fixed order).
+fn sorted(lines: &[String]) -> Vec<String> {
+    let mut v = lines.to_vec();
+    v.sort();
+    v
 }
 
 /// A command's output: JSON when it is JSON, else its lines.

@@ -55,6 +55,9 @@ pub struct Step {
     /// A disagreement with kube-apiserver that is known and not yet resolved, described: it is
     /// reported, not failed; the step fails once it agrees, so that the marker is removed.
     pub known: Option<String>,
+    /// The first kube-apiserver release whose answer to this step the emulator follows (older
+    /// releases word it differently): on older servers the step runs but is not compared.
+    pub since: Option<String>,
     /// Variables to save from the answer: name to a path in the body.
     #[serde(default)]
     pub save: BTreeMap<String, String>,

@@ -24,10 +24,12 @@ pub(crate) fn rule_errors(
                 .reason
                 .as_deref()
                 .map_or(FieldErrorKind::Invalid, FieldErrorKind::from_cause_type);
-            // An invalid value is quoted before the message (a scalar as it is, an object or a
-            // list by its type), as the API server words it.
+            // An invalid scalar is quoted before the message (an object or a list is not), as
+            // the API server words it.
             let detail = match (kind, value_at(object, &field)) {
-                (FieldErrorKind::Invalid, Some(v)) => format!("{}: {}", shown(v), e.message),
+                (FieldErrorKind::Invalid, Some(v)) if !v.is_object() && !v.is_array() => {
+                    format!("{v}: {}", e.message)
+                }
                 _ => e.message.clone(),
             };
             FieldError {
@@ -52,13 +54,4 @@ fn value_at<'a>(object: &'a Value, field: &str) -> Option<&'a Value> {
         }
     }
     Some(cur)
-}
-
-/// How an invalid value is shown: a scalar as JSON, an object or a list by its type.
-fn shown(v: &Value) -> String {
-    match v {
-        Value::Object(_) => "\"object\"".into(),
-        Value::Array(_) => "\"array\"".into(),
-        other => other.to_string(),
-    }
 }
