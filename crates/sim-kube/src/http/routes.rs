@@ -115,6 +115,7 @@ pub fn route(server: &Arc<ServerState>, call: &Call, path: &str) -> Result<Respo
     let verb = Verb::of(&call.method, target.name.is_some(), call.flag("watch"))
         .ok_or_else(ApiError::method_not_allowed)?;
     count(server, verb.name(), &target.rt.resource_name());
+    check_dry_run(call, verb)?;
     match verb {
         Verb::Get => read::get(server, call, &target),
         Verb::List => read::list(server, call, &target),
@@ -124,6 +125,33 @@ pub fn route(server: &Arc<ServerState>, call: &Call, path: &str) -> Result<Respo
         Verb::Patch => write::patch::patch(server, call, &target),
         Verb::Delete => write::delete::delete(server, call, &target),
         Verb::DeleteCollection => write::delete::delete_collection(server, call, &target),
+    }
+}
+
+/// 422 for a `dryRun` other than `All` on a write, worded as kube-apiserver words it (naming
+/// the verb's options kind).
+fn check_dry_run(call: &Call, verb: Verb) -> Result<(), ApiError> {
+    let options = match verb {
+        Verb::Create => "CreateOptions",
+        Verb::Update => "UpdateOptions",
+        Verb::Patch => "PatchOptions",
+        Verb::Delete | Verb::DeleteCollection => "DeleteOptions",
+        _ => return Ok(()),
+    };
+    match call.q("dryRun") {
+        None | Some("All") => Ok(()),
+        Some(other) => {
+            let detail = format!("Unsupported value: [\"{other}\"]: supported values: \"All\"");
+            Err(ApiError::new(
+                422,
+                "Invalid",
+                format!("{options}.meta.k8s.io \"\" is invalid: dryRun: {detail}"),
+            )
+            .with_details(serde_json::json!({
+                "causes": [{"reason": "FieldValueNotSupported", "message": detail, "field": "dryRun"}],
+                "group": "meta.k8s.io", "kind": options,
+            })))
+        }
     }
 }
 

@@ -227,10 +227,20 @@ fn admit(
     name: &str,
 ) -> Result<Value, ApiError> {
     let rt = &w.target.rt;
-    if w.call.q("fieldValidation") == Some("Strict") {
-        let unknown = validator.unknown_fields(&new);
-        if !unknown.is_empty() {
-            return Err(strict_decoding_error(rt, &unknown));
+    // Unknown fields: refused under `Strict`, ignored under `Ignore`, and otherwise pruned with
+    // a warning each.
+    match w.call.q("fieldValidation") {
+        Some("Ignore") => {}
+        Some("Strict") => {
+            let unknown = validator.unknown_fields(&new);
+            if !unknown.is_empty() {
+                return Err(strict_decoding_error(rt, &unknown));
+            }
+        }
+        _ => {
+            for field in validator.unknown_fields(&new) {
+                w.warn(format!("unknown field \"{field}\""));
+            }
         }
     }
     let mut checked = validator
