@@ -130,3 +130,31 @@ fn after_delete(st: &mut Inner, rt: &ResourceType, gone: &Value) {
 pub fn text_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deletion_marks_what_finalizers_hold_and_bumps_the_generation() {
+        let types = ResourceType::builtins();
+        let crds = types.iter().find(|t| t.is_crd()).unwrap();
+        let secrets = types.iter().find(|t| t.is_core("secrets")).unwrap();
+        let free = json!({"metadata": {"name": "a"}});
+        let held = json!({"metadata": {"name": "a", "finalizers": ["x/y"], "generation": 3}});
+        assert_eq!(
+            marked_for_deletion(secrets, &free, Propagation::Background),
+            None
+        );
+        let orphaned = marked_for_deletion(secrets, &free, Propagation::Orphan).unwrap();
+        assert_eq!(orphaned["metadata"]["finalizers"], json!(["orphan"]));
+        assert!(orphaned.pointer("/metadata/generation").is_none());
+        let foreground = marked_for_deletion(crds, &held, Propagation::Foreground).unwrap();
+        assert_eq!(
+            foreground["metadata"]["finalizers"],
+            json!(["x/y", "foregroundDeletion"])
+        );
+        assert_eq!(foreground["metadata"]["generation"], json!(4));
+        assert!(foreground.pointer("/metadata/deletionTimestamp").is_some());
+    }
+}

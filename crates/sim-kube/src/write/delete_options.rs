@@ -80,3 +80,85 @@ fn unsupported_policy(policy: &str) -> ApiError {
         "group": "meta.k8s.io", "kind": "DeleteOptions",
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Bytes;
+
+    fn options(uri: &str, body: &str) -> Result<DeleteOptions, ApiError> {
+        let (parts, ()) = axum::http::Request::builder()
+            .method("DELETE")
+            .uri(uri)
+            .body(())
+            .unwrap()
+            .into_parts();
+        DeleteOptions::of(&Call::new(&parts, Bytes::from(body.to_string())))
+    }
+
+    #[test]
+    fn options_come_from_the_body_and_the_query_over_it() {
+        let cases = [
+            ("/x", "", None, false),
+            (
+                "/x?propagationPolicy=Orphan",
+                "",
+                Some(Propagation::Orphan),
+                false,
+            ),
+            (
+                "/x",
+                r#"{"propagationPolicy":"Foreground"}"#,
+                Some(Propagation::Foreground),
+                false,
+            ),
+            (
+                "/x?propagationPolicy=Background",
+                r#"{"propagationPolicy":"Orphan"}"#,
+                Some(Propagation::Background),
+                false,
+            ),
+            (
+                "/x",
+                r#"{"orphanDependents":true}"#,
+                Some(Propagation::Orphan),
+                false,
+            ),
+            (
+                "/x?orphanDependents=false",
+                "",
+                Some(Propagation::Background),
+                false,
+            ),
+            ("/x", r#"{"dryRun":["All"]}"#, None, true),
+            ("/x?dryRun=All", "", None, true),
+        ];
+        for (uri, body, propagation, dry_run) in cases {
+            let o = options(uri, body).unwrap();
+            assert_eq!(
+                (o.propagation, o.dry_run),
+                (propagation, dry_run),
+                "{uri} {body}"
+            );
+        }
+        let o = options(
+            "/x",
+            r#"{"preconditions":{"uid":"u","resourceVersion":"7"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (o.uid.as_deref(), o.resource_version.as_deref()),
+            (Some("u"), Some("7"))
+        );
+    }
+
+    #[test]
+    fn an_unknown_policy_is_refused_naming_the_field() {
+        let e = options("/x?propagationPolicy=Sideways", "").unwrap_err();
+        assert_eq!((e.code, e.reason), (422, "Invalid"));
+        assert!(
+            e.message
+                .contains("propagationPolicy: Unsupported value: \"Sideways\"")
+        );
+    }
+}
