@@ -126,11 +126,16 @@ async fn only_the_leader_writes_and_a_killed_leader_hands_over_without_flapping(
         .wait_account("contoso", "Ready under replica-a", |e| is(e, "Ready"))
         .await;
     let since = ready_since(&esa);
-    assert_eq!(
-        reporters(&env, "contoso").await,
-        ["replica-a"],
-        "only the leader writes"
-    );
+    // Events are recorded after the status that announces them: wait for the first.
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = reporters(&env, "contoso").await;
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, ["replica-a"], "only the leader writes");
 
     // The leader dies without releasing the Lease: the standby takes over after it expires.
     a.0.kill().unwrap();
