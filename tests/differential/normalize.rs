@@ -47,11 +47,13 @@ pub fn value(v: &mut Value) {
 
 /// Object-level rules: resource versions, continue tokens, generated names, fieldsV1 markers.
 fn object(m: &mut Map<String, Value>) {
-    for key in ["resourceVersion", "continue"] {
-        if let Some(Value::String(s)) = m.get_mut(key)
+    // Keys are plain names, or the paths a step selects with `only` (`/metadata/continue`).
+    for (key, v) in m.iter_mut() {
+        let last = key.rsplit('/').next().unwrap_or(key);
+        if let ("resourceVersion" | "continue", Value::String(s)) = (last, v)
             && !s.is_empty()
         {
-            *s = format!("<{key}>");
+            *s = format!("<{last}>");
         }
     }
     if let Some(Value::String(prefix)) = m.get("generateName").cloned()

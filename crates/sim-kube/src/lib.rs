@@ -15,6 +15,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod types;
+pub mod validation;
 pub mod write;
 
 use std::net::SocketAddr;

@@ -52,7 +52,31 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
     };
     let call = Call::new(&parts, body);
     let path = parts.uri.path().trim_end_matches('/');
-    routes::route(&server, &call, path).unwrap_or_else(IntoResponse::into_response)
+    let mut response =
+        routes::route(&server, &call, path).unwrap_or_else(IntoResponse::into_response);
+    for text in call.warnings() {
+        if let Ok(value) = header::HeaderValue::from_str(&warning_header(&text)) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
+/// A `Warning` header value as kube-apiserver writes it (`299 - "text"`, quotes escaped).
+fn warning_header(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("299 - \"{escaped}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn warnings_are_quoted_as_kube_apiserver_quotes_them() {
+        assert_eq!(
+            super::warning_header("unknown field \"extra\""),
+            "299 - \"unknown field \\\"extra\\\"\""
+        );
+    }
 }
 
 /// Compares two secrets in time independent of where they differ.

@@ -21,7 +21,7 @@ pub fn create(server: &ServerState, call: &Call, t: &Target) -> Result<Response,
     if t.sub.is_some() {
         return Err(ApiError::method_not_allowed());
     }
-    let mut body = call.json_body()?;
+    let mut body = crate::validation::decoded_body(call, &t.rt, "create")?;
     if t.rt.is_events_v1() {
         body = events::to_core(&body);
     }

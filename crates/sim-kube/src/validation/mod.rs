@@ -1,0 +1,166 @@
+//! Validation of built-in objects before they are stored, as kube-apiserver validates them:
+//! decoding into the Go type (JSON types, base64, unknown fields, with `fieldValidation`), then
+//! the kind's rules (names, labels, annotations, ConfigMap and Secret keys, Secret types,
+//! `immutable`), each refusal worded as the API server words it.
+
+pub mod configmaps;
+pub mod decode;
+pub mod field;
+pub mod go_base64;
+pub mod go_json;
+pub mod metadata;
+pub mod names;
+pub mod options;
+pub mod secrets;
+
+use std::sync::{Arc, LazyLock};
+
+use serde_json::{Value, json};
+
+use self::field::FieldError;
+use self::names::NameRule;
+use self::options::FieldValidation;
+use crate::http::request::Call;
+use crate::status::ApiError;
+use crate::types::ResourceType;
+use crate::write::Write;
+
+/// The label every Namespace carries with its own name.
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Admits `new` (replacing `old`, if any) written by `w`: the `fieldValidation` option is
+/// checked for every kind; a built-in object is decoded (unknown fields dropped, warned about
+/// or refused) and validated. Custom resources are left to their schema's admission.
+pub fn admit(w: &Write, old: Option<&Value>, mut new: Value) -> Result<Value, ApiError> {
+    let rt = &w.target.rt;
+    if rt.validator.is_some() {
+        FieldValidation::of(w.call, w.verb)?;
+        return Ok(new);
+    }
+    if let Some(schema) = stored_schema(rt) {
+        decode_checked(w.call, w.verb, rt, &schema, &mut new)?;
+    }
+    if rt.is_core("namespaces") {
+        set_name_label(&mut new);
+    }
+    let errors = field_errors(rt, old, &new);
+    if !errors.is_empty() {
+        let name = new
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        return Err(field::invalid(&rt.group, &rt.kind, name, &errors));
+    }
+    Ok(new)
+}
+
+/// The body of a create or update (`verb`) of a built-in `rt`, decoded as the API server
+/// decodes it before anything else reads it: fields the type does not have are dropped (with
+/// warnings) or refused, values of the wrong type refused.
+pub fn decoded_body(call: &Call, rt: &ResourceType, verb: &str) -> Result<Value, ApiError> {
+    let mut body = call.object_body(&rt.kind)?;
+    match (&rt.validator, &rt.schema) {
+        (None, Some(schema)) => decode_checked(call, verb, rt, schema, &mut body)?,
+        _ => {
+            FieldValidation::of(call, verb)?;
+        }
+    }
+    Ok(body)
+}
+
+/// Decodes `object` against `schema` under the `fieldValidation` of `call`.
+fn decode_checked(
+    call: &Call,
+    verb: &str,
+    rt: &ResourceType,
+    schema: &Value,
+    object: &mut Value,
+) -> Result<(), ApiError> {
+    let directive = FieldValidation::of(call, verb)?;
+    let unknown =
+        decode::decode(schema, &rt.kind, object).map_err(|e| cannot_be_handled(rt, &e))?;
+    if !unknown.is_empty() {
+        match directive {
+            FieldValidation::Strict => {
+                let listed: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("unknown field {}", field::go_quote(f)))
+                    .collect();
+                let why = format!("strict decoding error: {}", listed.join(", "));
+                return Err(cannot_be_handled(rt, &why));
+            }
+            FieldValidation::Warn => {
+                for f in &unknown {
+                    call.warn(format!("unknown field {}", field::go_quote(f)));
+                }
+            }
+            FieldValidation::Ignore => {}
+        }
+    }
+    Ok(())
+}
+
+/// Sets the label every Namespace carries with its name.
+fn set_name_label(namespace: &mut Value) {
+    let name = namespace
+        .pointer("/metadata/name")
+        .cloned()
+        .unwrap_or(json!(""));
+    if let Some(meta) = namespace.get_mut("metadata").and_then(Value::as_object_mut) {
+        let labels = meta.entry("labels").or_insert_with(|| json!({}));
+        if labels.is_object() {
+            labels[NAMESPACE_NAME_LABEL] = name;
+        }
+    }
+}
+
+/// The problems of the built-in object `new` of type `rt`, replacing `old` if any.
+fn field_errors(rt: &ResourceType, old: Option<&Value>, new: &Value) -> Vec<FieldError> {
+    let rule = if rt.is_core("namespaces") {
+        NameRule::Label
+    } else {
+        NameRule::Subdomain
+    };
+    let mut errors = Vec::new();
+    if rt.is_core("configmaps") {
+        if let Some(o) = old {
+            errors.extend(configmaps::immutability(new, o, &["data", "binaryData"]));
+        }
+        errors.extend(metadata::check(new, rule));
+        errors.extend(configmaps::check(new));
+    } else if rt.is_core("secrets") {
+        // An update's own checks come first, then those of any Secret.
+        if let Some(o) = old {
+            errors.extend(secrets::check_update(new, o));
+        }
+        errors.extend(metadata::check(new, rule));
+        errors.extend(secrets::check(new));
+    } else {
+        errors.extend(metadata::check(new, rule));
+    }
+    errors
+}
+
+/// 400 for a body that does not decode into the kind's Go type.
+fn cannot_be_handled(rt: &ResourceType, why: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {kind}: {why}",
+        kind = rt.kind,
+        version = rt.version,
+    ))
+}
+
+/// The schema objects of `rt` are decoded with when stored: their stored shape's (Events of
+/// both APIs are stored as core Events).
+fn stored_schema(rt: &ResourceType) -> Option<Arc<Value>> {
+    static CORE_EVENT: LazyLock<Arc<Value>> = LazyLock::new(|| {
+        Arc::new(
+            serde_json::to_value(schemars::schema_for!(k8s_openapi::api::core::v1::Event))
+                .unwrap_or_default(),
+        )
+    });
+    if rt.is_events_v1() {
+        return Some(CORE_EVENT.clone());
+    }
+    rt.schema.clone()
+}
