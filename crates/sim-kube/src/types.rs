@@ -19,6 +19,23 @@ const VERBS: [&str; 8] = [
     "watch",
 ];
 
+/// The verbs of a custom resource, in the order kube-apiserver lists them.
+const CUSTOM_VERBS: [&str; 8] = [
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "create",
+    "update",
+    "watch",
+];
+
+/// The verbs of Namespaces (deleted one at a time only).
+const NAMESPACE_VERBS: [&str; 7] = [
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
+
 /// The verbs of the status subresource.
 const STATUS_VERBS: [&str; 3] = ["get", "patch", "update"];
 
@@ -125,6 +142,45 @@ impl ResourceType {
         self.plural == "customresourcedefinitions"
     }
 
+    /// The verbs the type allows, in the order discovery lists them.
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if self.validator.is_some() {
+            &CUSTOM_VERBS
+        } else if self.is_core("namespaces") {
+            &NAMESPACE_VERBS
+        } else {
+            &VERBS
+        }
+    }
+
+    /// The group, version and kind objects of this type are stored as (Events of both APIs
+    /// as core Events, CRDs still as v1beta1).
+    fn storage_kind(&self) -> (&str, &str, &str) {
+        if self.is_events_v1() {
+            ("", "v1", "Event")
+        } else if self.is_crd() {
+            (
+                "apiextensions.k8s.io",
+                "v1beta1",
+                "CustomResourceDefinition",
+            )
+        } else {
+            (&self.group, &self.version, &self.kind)
+        }
+    }
+
+    /// `storageVersionHash`: base64 of the first 8 bytes of the SHA-256 of the storage
+    /// `group/version/kind`, as kube-apiserver computes it.
+    pub fn storage_version_hash(&self) -> String {
+        use base64::Engine;
+        let (group, version, kind) = self.storage_kind();
+        let digest = ring::digest::digest(
+            &ring::digest::SHA256,
+            format!("{group}/{version}/{kind}").as_bytes(),
+        );
+        base64::engine::general_purpose::STANDARD.encode(&digest.as_ref()[..8])
+    }
+
     /// The APIResource entries of discovery (the resource and its status subresource).
     pub fn discovery(&self) -> Vec<Value> {
         let mut main = json!({
@@ -132,9 +188,10 @@ impl ResourceType {
             "singularName": self.singular,
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": VERBS,
+            "verbs": self.verbs(),
         });
         self.add_other_names(&mut main);
+        main["storageVersionHash"] = json!(self.storage_version_hash());
         let mut out = vec![main];
         if self.status_subresource {
             out.push(json!({
@@ -160,13 +217,18 @@ impl ResourceType {
 
     /// This type in aggregated discovery (`APIResourceDiscovery`).
     pub fn aggregated(&self) -> Value {
-        let kind = json!({"group": self.group, "version": self.version, "kind": self.kind});
+        // Built-in kinds are named without group and version, custom ones with them.
+        let kind = if self.validator.is_some() {
+            json!({"group": self.group, "version": self.version, "kind": self.kind})
+        } else {
+            json!({"group": "", "version": "", "kind": self.kind})
+        };
         let mut doc = json!({
             "resource": self.plural,
             "responseKind": kind,
             "scope": if self.namespaced { "Namespaced" } else { "Cluster" },
             "singularResource": self.singular,
-            "verbs": VERBS,
+            "verbs": self.verbs(),
         });
         self.add_other_names(&mut doc);
         if self.status_subresource {
@@ -232,6 +294,7 @@ impl ResourceType {
             schema::<CustomResourceDefinition>(),
         );
         crds.generation = true;
+        crds.categories = vec!["api-extensions".into()];
         vec![
             Self::builtin(
                 ("", "v1"),

@@ -10,12 +10,13 @@ pub mod go_base64;
 pub mod go_json;
 pub mod metadata;
 pub mod names;
+pub mod namespaces;
 pub mod options;
 pub mod secrets;
 
 use std::sync::{Arc, LazyLock};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use self::field::FieldError;
 use self::names::NameRule;
@@ -24,9 +25,6 @@ use crate::http::request::Call;
 use crate::status::ApiError;
 use crate::types::ResourceType;
 use crate::write::Write;
-
-/// The label every Namespace carries with its own name.
-const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// Admits `new` (replacing `old`, if any) written by `w`: the `fieldValidation` option is
 /// checked for every kind; a built-in object is decoded (unknown fields dropped, warned about
@@ -40,8 +38,8 @@ pub fn admit(w: &Write, old: Option<&Value>, mut new: Value) -> Result<Value, Ap
     if let Some(schema) = stored_schema(rt) {
         decode_checked(w.call, w.verb, rt, &schema, &mut new)?;
     }
-    if rt.is_core("namespaces") {
-        set_name_label(&mut new);
+    if rt.is_core("namespaces") && w.target.sub.is_none() {
+        namespaces::prepare(&mut new, old);
     }
     let errors = field_errors(rt, old, &new);
     if !errors.is_empty() {
@@ -98,20 +96,6 @@ fn decode_checked(
         }
     }
     Ok(())
-}
-
-/// Sets the label every Namespace carries with its name.
-fn set_name_label(namespace: &mut Value) {
-    let name = namespace
-        .pointer("/metadata/name")
-        .cloned()
-        .unwrap_or(json!(""));
-    if let Some(meta) = namespace.get_mut("metadata").and_then(Value::as_object_mut) {
-        let labels = meta.entry("labels").or_insert_with(|| json!({}));
-        if labels.is_object() {
-            labels[NAMESPACE_NAME_LABEL] = name;
-        }
-    }
 }
 
 /// The problems of the built-in object `new` of type `rt`, replacing `old` if any.

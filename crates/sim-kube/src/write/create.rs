@@ -12,6 +12,7 @@ use crate::http::routes::Target;
 use crate::lifecycle::namespaces;
 use crate::patch;
 use crate::status::ApiError;
+use crate::validation::field::{self, FieldError};
 
 /// Characters of random suffix `generateName` adds.
 const GENERATED_SUFFIX_LEN: usize = 5;
@@ -65,13 +66,14 @@ fn name_or_generate(t: &Target, body: &mut Value) -> Result<String, ApiError> {
         return Ok(n.to_string());
     }
     let Some(prefix) = meta.get("generateName").and_then(Value::as_str) else {
-        return Err(ApiError::new(
-            422,
-            "Invalid",
-            format!(
-                "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
-                t.rt.qualified_kind()
-            ),
+        return Err(field::invalid(
+            &t.rt.group,
+            &t.rt.kind,
+            "",
+            &[FieldError::required(
+                "metadata.name",
+                "name or generateName is required",
+            )],
         ));
     };
     let name = format!("{prefix}{}", random_suffix());
