@@ -102,10 +102,27 @@ pub fn list(server: &ServerState, call: &Call, t: &Target) -> Result<Response, A
         ));
     }
     let shape = Shape::metadata_only(call.wants("PartialObjectMetadataList"));
-    let items: Vec<Value> = page.items.iter().map(|o| shape.object(&t.rt, o)).collect();
+    // The items of a built-in kind's list carry no apiVersion and kind (the list's type says
+    // them); those of custom kinds and of metadata lists do.
+    let typed = shape == Shape::Full && t.rt.validator.is_none();
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|o| {
+            let mut item = shape.object(&t.rt, o);
+            if typed && let Some(m) = item.as_object_mut() {
+                m.remove("apiVersion");
+                m.remove("kind");
+            }
+            item
+        })
+        .collect();
     let mut meta = json!({"resourceVersion": rv});
+    // Lists of custom kinds always say `continue`, empty on the last page.
     if let Some(n) = page.next {
         meta["continue"] = json!(n);
+    } else if t.rt.validator.is_some() {
+        meta["continue"] = json!("");
     }
     if let Some(r) = page.remaining {
         meta["remainingItemCount"] = json!(r);
