@@ -334,7 +334,32 @@ fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::wants_aggregated;
+    use super::{in_discovery_order, wants_aggregated};
+
+    #[test]
+    fn groups_come_by_priority_then_name() {
+        let groups = [
+            "exo-operator.io",
+            "coordination.k8s.io",
+            "apiextensions.k8s.io",
+            "diff.exo-operator.io",
+            "events.k8s.io",
+        ];
+        let ordered: Vec<&str> = in_discovery_order(groups.iter().map(|g| (*g, ())))
+            .into_iter()
+            .map(|(g, ())| g)
+            .collect();
+        assert_eq!(
+            ordered,
+            [
+                "events.k8s.io",
+                "apiextensions.k8s.io",
+                "coordination.k8s.io",
+                "diff.exo-operator.io",
+                "exo-operator.io"
+            ]
+        );
+    }
 
     #[test]
     fn aggregated_discovery_is_served_only_when_asked_for() {

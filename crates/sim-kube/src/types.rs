@@ -394,3 +394,32 @@ impl ResourceType {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ResourceType;
+
+    #[test]
+    fn discovery_names_each_type_as_kube_apiserver_does() {
+        for (group, plural, hash, verbs) in [
+            ("", "configmaps", "qFsyl6wFWjQ=", 8),
+            ("", "namespaces", "Q3oi5N2YM8M=", 7),
+            ("", "events", "r2yiGXH7wu8=", 8),
+            ("events.k8s.io", "events", "r2yiGXH7wu8=", 8),
+            ("coordination.k8s.io", "leases", "gqkMMb/YqFM=", 8),
+            (
+                "apiextensions.k8s.io",
+                "customresourcedefinitions",
+                "jfWCUB31mvA=",
+                8,
+            ),
+        ] {
+            let rt = ResourceType::builtins()
+                .into_iter()
+                .find(|t| t.group == group && t.plural == plural)
+                .unwrap();
+            assert_eq!(rt.storage_version_hash(), hash, "{group}/{plural}");
+            assert_eq!(rt.verbs().len(), verbs, "{group}/{plural}");
+        }
+    }
+}

@@ -68,6 +68,11 @@ fn warning_header(text: &str) -> String {
     format!("299 - \"{escaped}\"")
 }
 
+/// Compares two secrets in time independent of where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -77,9 +82,4 @@ mod tests {
             "299 - \"unknown field \\\"extra\\\"\""
         );
     }
-}
-
-/// Compares two secrets in time independent of where they differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -26,3 +26,36 @@ pub fn empty_object(rt: &ResourceType) -> Value {
         _ => json!({}),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bookmarks_carry_the_fields_go_always_writes() {
+        for (group, plural, keys) in [
+            ("", "secrets", vec![]),
+            ("", "namespaces", vec!["spec", "status"]),
+            ("coordination.k8s.io", "leases", vec!["spec"]),
+            (
+                "events.k8s.io",
+                "events",
+                vec![
+                    "deprecatedFirstTimestamp",
+                    "deprecatedLastTimestamp",
+                    "deprecatedSource",
+                    "eventTime",
+                    "regarding",
+                ],
+            ),
+        ] {
+            let rt = ResourceType::builtins()
+                .into_iter()
+                .find(|t| t.group == group && t.plural == plural)
+                .unwrap();
+            let empty = empty_object(&rt);
+            let got: Vec<&String> = empty.as_object().unwrap().keys().collect();
+            assert_eq!(got, keys, "{plural}");
+        }
+    }
+}

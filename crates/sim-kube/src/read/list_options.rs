@@ -90,3 +90,82 @@ pub fn check(call: &Call, watch: bool) -> Result<(), ApiError> {
         Err(invalid_options("ListOptions", &errors))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(query: &str) -> Call {
+        let (parts, ()) = axum::http::Request::builder()
+            .uri(format!("/api/v1/secrets?{query}"))
+            .body(())
+            .unwrap()
+            .into_parts();
+        Call::new(&parts, Default::default())
+    }
+
+    #[test]
+    fn options_that_do_not_go_together_are_refused() {
+        for (query, watch, expected) in [
+            ("", false, None),
+            ("resourceVersion=5&resourceVersionMatch=Exact", false, None),
+            (
+                "resourceVersionMatch=Exact",
+                false,
+                Some(
+                    "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+                ),
+            ),
+            (
+                "resourceVersionMatch=Foo&resourceVersion=1",
+                false,
+                Some(
+                    "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Unsupported value: \"Foo\": supported values: \"Exact\", \"NotOlderThan\", \"\"",
+                ),
+            ),
+            (
+                "sendInitialEvents=true",
+                false,
+                Some(
+                    "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list",
+                ),
+            ),
+            (
+                "resourceVersion=abc",
+                false,
+                Some(
+                    "invalid resource version: resourceVersion: Invalid value: \"abc\": strconv.ParseUint: parsing \"abc\": invalid syntax",
+                ),
+            ),
+            (
+                "sendInitialEvents=true&resourceVersionMatch=NotOlderThan",
+                true,
+                None,
+            ),
+            (
+                "sendInitialEvents=true",
+                true,
+                Some(
+                    "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                ),
+            ),
+            (
+                "resourceVersionMatch=NotOlderThan",
+                true,
+                Some(
+                    "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                ),
+            ),
+            (
+                "sendInitialEvents=true&resourceVersionMatch=Exact",
+                true,
+                Some(
+                    "ListOptions.meta.k8s.io \"\" is invalid: [resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan, resourceVersionMatch: Unsupported value: \"Exact\": supported values: \"NotOlderThan\"]",
+                ),
+            ),
+        ] {
+            let got = check(&call(query), watch).err().map(|e| e.message);
+            assert_eq!(got.as_deref(), expected, "{query}");
+        }
+    }
+}

@@ -91,7 +91,7 @@ pub fn list(server: &ServerState, call: &Call, t: &Target) -> Result<Response, A
     let filter = Filter::from(call, t)?;
     let page = match read_page(server, call, t, &filter) {
         Ok(page) => page,
-        Err(refusal) => return Ok(refusal),
+        Err(refusal) => return Ok(*refusal),
     };
     let rv = page.resource_version;
     if call.wants("Table") {

@@ -20,6 +20,9 @@ use crate::store::Inner;
 /// The message of a continue token whose snapshot is gone.
 const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
 
+/// An answer refusing a list instead of a page.
+pub type Refusal = Box<Response>;
+
 /// One page of a list.
 pub struct Page {
     /// The objects, as stored.
@@ -40,13 +43,13 @@ pub fn read_page(
     call: &Call,
     t: &Target,
     filter: &Filter,
-) -> Result<Page, Response> {
+) -> Result<Page, Refusal> {
     let limit = call.number("limit").unwrap_or(0) as usize;
     let token = call
         .q("continue")
         .map(continue_token::decode)
         .transpose()
-        .map_err(|e| ApiError::bad_request(e).into_response())?;
+        .map_err(|e| Box::new(ApiError::bad_request(e).into_response()))?;
     let st = server.store.lock();
     let (rv, objects) = snapshot_of(&st, call, t, token.as_ref())?;
     drop(st);
@@ -95,7 +98,7 @@ fn snapshot_of(
     call: &Call,
     t: &Target,
     token: Option<&Continue>,
-) -> Result<(u64, Objects), Response> {
+) -> Result<(u64, Objects), Refusal> {
     let storage = &t.rt.storage;
     let latest = || (st.rv, st.objects.get(storage).cloned().unwrap_or_default());
     let asked = call
@@ -117,8 +120,10 @@ fn snapshot_of(
                 snapshot::at(st, storage, rv)
                     .map(|o| (rv, o))
                     .ok_or_else(|| {
-                        ApiError::gone("The resourceVersion for the provided list is too old.")
-                            .into_response()
+                        Box::new(
+                            ApiError::gone("The resourceVersion for the provided list is too old.")
+                                .into_response(),
+                        )
                     })
             }
             (Some(rv), _) if rv > 0 => {
@@ -131,7 +136,7 @@ fn snapshot_of(
 }
 
 /// 504 for a resourceVersion newer than the server's, as kube-apiserver answers after waiting.
-fn too_large(st: &Inner, rv: u64) -> Result<(), Response> {
+fn too_large(st: &Inner, rv: u64) -> Result<(), Refusal> {
     if rv <= st.rv {
         return Ok(());
     }
@@ -151,14 +156,14 @@ fn too_large(st: &Inner, rv: u64) -> Result<(), Response> {
     response
         .headers_mut()
         .insert(axum::http::header::RETRY_AFTER, 1.into());
-    Err(response)
+    Err(Box::new(response))
 }
 
 /// 410 for a continue token whose snapshot is gone, with a token that continues at the latest
 /// state from the same key.
-fn continue_expired(start: &str) -> Response {
+fn continue_expired(start: &str) -> Refusal {
     let mut status = ApiError::gone(CONTINUE_EXPIRED).to_status();
     let relative = start.strip_prefix('/').unwrap_or(start);
     status["metadata"] = json!({"continue": continue_token::encode(relative, -1)});
-    json_response(StatusCode::GONE, &status)
+    Box::new(json_response(StatusCode::GONE, &status))
 }

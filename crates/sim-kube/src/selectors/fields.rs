@@ -236,7 +236,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                FieldSelector::parse(text).map(|s| s.0.len()).map_err(|e| e),
+                FieldSelector::parse(text).map(|s| s.0.len()),
                 expected.map_err(String::from),
                 "{text}"
             );

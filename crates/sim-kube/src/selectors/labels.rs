@@ -121,7 +121,8 @@ impl Parser {
         if t != Token::Identifier {
             return Err(format!("found '{lit}', expected: identifier"));
         }
-        if let Some(e) = key_error(&lit, "") {
+        // The parser has no field path here; Go prints the missing one as `<nil>`.
+        if let Some(e) = key_error(&lit, "<nil>") {
             return Err(e.message());
         }
         let (next, _) = self.lookahead(Context::Values);

@@ -123,16 +123,14 @@ fn required_keys(secret: &Value, data: &BTreeMap<String, Vec<u8>>) -> Vec<FieldE
                 }
             }
         }
-        "kubernetes.io/basic-auth" => {
-            if !data.contains_key("username") && !data.contains_key("password") {
-                errors.push(required("username"));
-                errors.push(required("password"));
-            }
+        "kubernetes.io/basic-auth"
+            if !data.contains_key("username") && !data.contains_key("password") =>
+        {
+            errors.push(required("username"));
+            errors.push(required("password"));
         }
-        "kubernetes.io/ssh-auth" => {
-            if data.get("ssh-privatekey").is_none_or(Vec::is_empty) {
-                errors.push(required("ssh-privatekey"));
-            }
+        "kubernetes.io/ssh-auth" if data.get("ssh-privatekey").is_none_or(Vec::is_empty) => {
+            errors.push(required("ssh-privatekey"));
         }
         "kubernetes.io/tls" => {
             for key in ["tls.crt", "tls.key"] {
