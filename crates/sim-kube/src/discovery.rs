@@ -233,7 +233,7 @@ fn schema_id(t: &ResourceType) -> String {
         .and_then(Value::as_str)
         .filter(|title| title.contains('.'));
     match title {
-        Some(title) if t.validator.is_none() => title.to_string(),
+        Some(title) if !t.custom => title.to_string(),
         _ => {
             let group: Vec<&str> = t.group.split('.').rev().collect();
             format!("{}.{}.{}", group.join("."), t.version, t.kind)

@@ -85,6 +85,11 @@ pub struct ResourceType {
     pub storage: String,
     /// Whether `metadata.generation` is maintained.
     pub generation: bool,
+    /// Whether a CustomResourceDefinition serves the type.
+    pub custom: bool,
+    /// The fields besides `metadata.name` and `metadata.namespace` objects can be selected by
+    /// (a CRD version's `selectableFields`, as dotted paths).
+    pub selectable_fields: Vec<String>,
 }
 
 impl std::fmt::Debug for ResourceType {
@@ -144,7 +149,7 @@ impl ResourceType {
 
     /// The verbs the type allows, in the order discovery lists them.
     pub fn verbs(&self) -> &'static [&'static str] {
-        if self.validator.is_some() {
+        if self.custom {
             &CUSTOM_VERBS
         } else if self.is_core("namespaces") {
             &NAMESPACE_VERBS
@@ -218,7 +223,7 @@ impl ResourceType {
     /// This type in aggregated discovery (`APIResourceDiscovery`).
     pub fn aggregated(&self) -> Value {
         // Built-in kinds are named without group and version, custom ones with them.
-        let kind = if self.validator.is_some() {
+        let kind = if self.custom {
             json!({"group": self.group, "version": self.version, "kind": self.kind})
         } else {
             json!({"group": "", "version": "", "kind": self.kind})
@@ -263,6 +268,8 @@ impl ResourceType {
             schema: schema.map(Arc::new),
             storage: format!("{group}/{plural}"),
             generation: false,
+            custom: false,
+            selectable_fields: Vec::new(),
         }
     }
 
@@ -389,6 +396,13 @@ impl ResourceType {
                     schema: schema.map(Arc::new),
                     storage: format!("{}/{}", spec.group, spec.names.plural),
                     generation: true,
+                    custom: true,
+                    selectable_fields: v
+                        .selectable_fields
+                        .iter()
+                        .flatten()
+                        .map(|f| f.json_path.trim_start_matches('.').to_string())
+                        .collect(),
                 }
             })
             .collect()

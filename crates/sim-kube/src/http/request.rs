@@ -140,6 +140,11 @@ impl Call {
         self.accept.contains(&format!("as={what}"))
     }
 
+    /// The raw body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     /// The `Accept` header.
     pub fn accept(&self) -> &str {
         &self.accept

@@ -104,7 +104,7 @@ pub fn list(server: &ServerState, call: &Call, t: &Target) -> Result<Response, A
     let shape = Shape::metadata_only(call.wants("PartialObjectMetadataList"));
     // The items of a built-in kind's list carry no apiVersion and kind (the list's type says
     // them); those of custom kinds and of metadata lists do.
-    let typed = shape == Shape::Full && t.rt.validator.is_none();
+    let typed = shape == Shape::Full && !t.rt.custom;
     let items: Vec<Value> = page
         .items
         .iter()
@@ -121,7 +121,7 @@ pub fn list(server: &ServerState, call: &Call, t: &Target) -> Result<Response, A
     // Lists of custom kinds always say `continue`, empty on the last page.
     if let Some(n) = page.next {
         meta["continue"] = json!(n);
-    } else if t.rt.validator.is_some() {
+    } else if t.rt.custom {
         meta["continue"] = json!("");
     }
     if let Some(r) = page.remaining {

@@ -106,8 +106,8 @@ const EVENT_FIELDS: [(&str, &str); 13] = [
 fn convert(rt: &ResourceType, label: &str) -> Result<String, String> {
     let unsupported = || format!("field label not supported: {label}");
     let meta = matches!(label, "metadata.name" | "metadata.namespace");
-    if rt.validator.is_some() {
-        return if meta {
+    if rt.custom {
+        return if meta || rt.selectable_fields.iter().any(|f| f == label) {
             Ok(label.into())
         } else {
             Err(unsupported())
@@ -299,6 +299,35 @@ mod tests {
                 "{plural} {field}"
             );
         }
+    }
+
+    #[test]
+    fn custom_kinds_are_selected_by_metadata_and_their_selectable_fields() {
+        let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition =
+            serde_json::from_value(json!({
+                "metadata": {"name": "widgets.example.com"},
+                "spec": {"group": "example.com", "scope": "Namespaced",
+                    "names": {"plural": "widgets", "kind": "Widget"},
+                    "versions": [{"name": "v1", "served": true, "storage": true,
+                        "selectableFields": [{"jsonPath": ".spec.color"}],
+                        "schema": {"openAPIV3Schema": {"type": "object"}}}]}
+            }))
+            .unwrap();
+        let rt = ResourceType::from_crd(&crd).remove(0);
+        for (field, ok) in [
+            ("metadata.name", true),
+            ("spec.color", true),
+            ("spec.size", false),
+        ] {
+            let selector = FieldSelector::parse(&format!("{field}=x")).unwrap();
+            assert_eq!(selector.for_type(&rt).is_ok(), ok, "{field}");
+        }
+        let widget = json!({"spec": {"color": "red"}});
+        let red = FieldSelector::parse("spec.color=red")
+            .unwrap()
+            .for_type(&rt)
+            .unwrap();
+        assert!(red.matches(&widget));
     }
 
     #[test]

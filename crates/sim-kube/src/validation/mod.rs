@@ -8,6 +8,7 @@ pub mod decode;
 pub mod field;
 pub mod go_base64;
 pub mod go_json;
+pub mod key_order;
 pub mod metadata;
 pub mod names;
 pub mod namespaces;
@@ -31,12 +32,12 @@ use crate::write::Write;
 /// or refused) and validated. Custom resources are left to their schema's admission.
 pub fn admit(w: &Write, old: Option<&Value>, mut new: Value) -> Result<Value, ApiError> {
     let rt = &w.target.rt;
-    if rt.validator.is_some() {
+    if rt.custom {
         FieldValidation::of(w.call, w.verb)?;
         return Ok(new);
     }
     if let Some(schema) = stored_schema(rt) {
-        decode_checked(w.call, w.verb, rt, &schema, &mut new)?;
+        decode_checked(w.call, w.verb, rt, &schema, &mut new, None)?;
     }
     if rt.is_core("namespaces") && w.target.sub.is_none() {
         namespaces::prepare(&mut new, old);
@@ -57,8 +58,14 @@ pub fn admit(w: &Write, old: Option<&Value>, mut new: Value) -> Result<Value, Ap
 /// warnings) or refused, values of the wrong type refused.
 pub fn decoded_body(call: &Call, rt: &ResourceType, verb: &str) -> Result<Value, ApiError> {
     let mut body = call.object_body(&rt.kind)?;
-    match (&rt.validator, &rt.schema) {
-        (None, Some(schema)) => decode_checked(call, verb, rt, schema, &mut body)?,
+    match (rt.custom, &rt.schema) {
+        (false, Some(schema)) => {
+            let order = key_order::scan(call.body()).map(|(as_go_reads_it, order)| {
+                body = as_go_reads_it;
+                order
+            });
+            decode_checked(call, verb, rt, schema, &mut body, order.as_ref())?;
+        }
         _ => {
             FieldValidation::of(call, verb)?;
         }
@@ -66,36 +73,51 @@ pub fn decoded_body(call: &Call, rt: &ResourceType, verb: &str) -> Result<Value,
     Ok(body)
 }
 
-/// Decodes `object` against `schema` under the `fieldValidation` of `call`.
+/// Decodes `object` against `schema` under the `fieldValidation` of `call`; with the key
+/// `order` of the body it was read from, repeated fields are reported too, and all in the
+/// body's order.
 fn decode_checked(
     call: &Call,
     verb: &str,
     rt: &ResourceType,
     schema: &Value,
     object: &mut Value,
+    order: Option<&key_order::KeyOrder>,
 ) -> Result<(), ApiError> {
     let directive = FieldValidation::of(call, verb)?;
     let unknown =
         decode::decode(schema, &rt.kind, object).map_err(|e| cannot_be_handled(rt, &e))?;
-    if !unknown.is_empty() {
-        match directive {
-            FieldValidation::Strict => {
-                let listed: Vec<String> = unknown
-                    .iter()
-                    .map(|f| format!("unknown field {}", field::go_quote(f)))
-                    .collect();
-                let why = format!("strict decoding error: {}", listed.join(", "));
-                return Err(cannot_be_handled(rt, &why));
-            }
-            FieldValidation::Warn => {
-                for f in &unknown {
-                    call.warn(format!("unknown field {}", field::go_quote(f)));
-                }
-            }
-            FieldValidation::Ignore => {}
-        }
+    let mut problems: Vec<(usize, String)> = unknown
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let at = order
+                .and_then(|o| o.position.get(f).copied())
+                .unwrap_or(usize::MAX - unknown.len() + i);
+            (at, format!("unknown field {}", field::go_quote(f)))
+        })
+        .collect();
+    for (at, path) in order.map(|o| o.duplicates.as_slice()).unwrap_or_default() {
+        problems.push((*at, format!("duplicate field {}", field::go_quote(path))));
     }
-    Ok(())
+    problems.sort_by_key(|(at, _)| *at);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    match directive {
+        FieldValidation::Strict => {
+            let listed: Vec<String> = problems.into_iter().map(|(_, p)| p).collect();
+            let why = format!("strict decoding error: {}", listed.join(", "));
+            Err(cannot_be_handled(rt, &why))
+        }
+        FieldValidation::Warn => {
+            for (_, p) in problems {
+                call.warn(p);
+            }
+            Ok(())
+        }
+        FieldValidation::Ignore => Ok(()),
+    }
 }
 
 /// The problems of the built-in object `new` of type `rt`, replacing `old` if any.
