@@ -44,12 +44,16 @@ pub fn read_page(
     t: &Target,
     filter: &Filter,
 ) -> Result<Page, Refusal> {
-    let limit = call.number("limit").unwrap_or(0) as usize;
     let token = call
         .q("continue")
         .map(continue_token::decode)
         .transpose()
         .map_err(|e| Box::new(ApiError::bad_request(e).into_response()))?;
+    // A list at resourceVersion 0 is served whole from the watch cache: no pages.
+    let limit = match (call.q("resourceVersion"), &token) {
+        (Some("0"), None) => 0,
+        _ => call.number("limit").unwrap_or(0) as usize,
+    };
     let st = server.store.lock();
     let (rv, objects) = snapshot_of(&st, call, t, token.as_ref())?;
     drop(st);
