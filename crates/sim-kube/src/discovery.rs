@@ -334,7 +334,21 @@ fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::{in_discovery_order, wants_aggregated};
+    use super::{in_discovery_order, schema_id, wants_aggregated};
+    use crate::types::ResourceType;
+
+    #[test]
+    fn built_in_schemas_are_named_by_their_go_package() {
+        let ids: Vec<String> = ResourceType::builtins().iter().map(schema_id).collect();
+        for id in [
+            "io.k8s.api.core.v1.ConfigMap",
+            "io.k8s.api.coordination.v1.Lease",
+            "io.k8s.api.events.v1.Event",
+            "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+        ] {
+            assert!(ids.iter().any(|i| i == id), "{id} not in {ids:?}");
+        }
+    }
 
     #[test]
     fn groups_come_by_priority_then_name() {
