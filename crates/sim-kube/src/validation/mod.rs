@@ -5,6 +5,7 @@
 
 pub mod configmaps;
 pub mod decode;
+pub mod events;
 pub mod field;
 pub mod go_base64;
 pub mod go_json;
@@ -42,13 +43,21 @@ pub fn admit(w: &Write, old: Option<&Value>, mut new: Value) -> Result<Value, Ap
     if rt.is_core("namespaces") && w.target.sub.is_none() {
         namespaces::prepare(&mut new, old);
     }
+    // The object is validated in the namespace of the path (as it is stored).
+    if let Some(ns) = &w.target.namespace
+        && let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.insert("namespace".into(), Value::String(ns.clone()));
+    }
     let errors = field_errors(rt, old, &new);
     if !errors.is_empty() {
         let name = new
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or("");
-        return Err(field::invalid(&rt.group, &rt.kind, name, &errors));
+        // Events of both APIs are validated as core Events, and named so.
+        let group = if rt.is_events_v1() { "" } else { &rt.group };
+        return Err(field::invalid(group, &rt.kind, name, &errors));
     }
     Ok(new)
 }
@@ -141,6 +150,8 @@ fn field_errors(rt: &ResourceType, old: Option<&Value>, new: &Value) -> Vec<Fiel
         }
         errors.extend(metadata::check(new, rule));
         errors.extend(secrets::check(new));
+    } else if rt.is_core("events") || rt.is_events_v1() {
+        errors.extend(events::check(new, old, rt.is_events_v1()));
     } else {
         errors.extend(metadata::check(new, rule));
     }
