@@ -155,12 +155,15 @@ pub fn invalid(group: &str, kind: &str, name: &str, errors: &[FieldError]) -> Ap
     } else {
         format!("[{}]", listed.join(", "))
     };
-    let qualified = if group.is_empty() {
+    let qualified = if group.is_empty() || kind.is_empty() {
         kind.to_string()
     } else {
         format!("{kind}.{group}")
     };
-    let mut details = json!({"kind": kind, "causes": causes});
+    let mut details = json!({"causes": causes});
+    if !kind.is_empty() {
+        details["kind"] = json!(kind);
+    }
     if !name.is_empty() {
         details["name"] = json!(name);
     }

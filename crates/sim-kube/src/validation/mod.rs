@@ -9,6 +9,7 @@ pub mod events;
 pub mod field;
 pub mod go_base64;
 pub mod go_json;
+pub mod go_order;
 pub mod key_order;
 pub mod metadata;
 pub mod names;
@@ -38,7 +39,14 @@ pub fn admit(w: &Write, old: Option<&Value>, mut new: Value) -> Result<Value, Ap
         return Ok(new);
     }
     if let Some(schema) = stored_schema(rt) {
-        decode_checked(w.call, w.verb, rt, &schema, &mut new, None)?;
+        let before = new.clone();
+        decode_checked(w.call, w.verb, rt, &schema, &mut new, None).map_err(|e| {
+            if is_patch(w) {
+                patch_cannot_be_decoded(before, old, &e)
+            } else {
+                e
+            }
+        })?;
     }
     if rt.is_core("namespaces") && w.target.sub.is_none() {
         namespaces::prepare(&mut new, old);
@@ -158,6 +166,36 @@ fn field_errors(rt: &ResourceType, old: Option<&Value>, new: &Value) -> Vec<Fiel
     errors
 }
 
+/// Whether `w` patches an object (server-side apply aside).
+fn is_patch(w: &Write) -> bool {
+    w.verb == "patch" && !w.call.content_type.contains("apply-patch")
+}
+
+/// 422 for a patch whose result does not decode (`decoding`, the 400 a body would get), as
+/// kube-apiserver words it: the patched object (with the managed fields it had) quoted.
+fn patch_cannot_be_decoded(
+    mut patched: Value,
+    old: Option<&Value>,
+    decoding: &ApiError,
+) -> ApiError {
+    if decoding.code != 400 {
+        return decoding.clone();
+    }
+    let why = decoding
+        .message
+        .split_once(": ")
+        .map(|(_, why)| why)
+        .unwrap_or(&decoding.message);
+    if let Some(meta) = patched.get_mut("metadata").and_then(Value::as_object_mut) {
+        match old.and_then(|o| o.pointer("/metadata/managedFields")) {
+            Some(m) => meta.insert("managedFields".into(), m.clone()),
+            None => meta.remove("managedFields"),
+        };
+    }
+    let error = FieldError::invalid("patch", go_order::to_string(&patched), why);
+    field::invalid("", "", "", &[error])
+}
+
 /// 400 for a body that does not decode into the kind's Go type.
 fn cannot_be_handled(rt: &ResourceType, why: &str) -> ApiError {
     ApiError::bad_request(format!(
@@ -180,4 +218,26 @@ fn stored_schema(rt: &ResourceType) -> Option<Arc<Value>> {
         return Some(CORE_EVENT.clone());
     }
     rt.schema.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_patch_that_does_not_decode_quotes_the_patched_object() {
+        let old = json!({"metadata": {"name": "p", "managedFields": [{"manager": "curl"}]}});
+        let patched = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": 1}, "metadata": {"name": "p", "managedFields": [{"manager": "x"}]}});
+        let decoding = ApiError::bad_request(
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string",
+        );
+        let e = patch_cannot_be_decoded(patched, Some(&old), &decoding);
+        assert_eq!(e.code, 422);
+        assert_eq!(
+            e.message,
+            r#" "" is invalid: patch: Invalid value: "{\"apiVersion\":\"v1\",\"data\":{\"k\":1},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"p\",\"managedFields\":[{\"manager\":\"curl\"}]}}": json: cannot unmarshal number into Go struct field ConfigMap.data of type string"#
+        );
+        assert_eq!(e.details.unwrap()["causes"][0]["field"], "patch");
+    }
 }
