@@ -11,6 +11,7 @@ pub mod go_base64;
 pub mod go_json;
 pub mod go_order;
 pub mod key_order;
+pub mod leases;
 pub mod metadata;
 pub mod names;
 pub mod namespaces;
@@ -158,6 +159,9 @@ fn field_errors(rt: &ResourceType, old: Option<&Value>, new: &Value) -> Vec<Fiel
         }
         errors.extend(metadata::check(new, rule));
         errors.extend(secrets::check(new));
+    } else if rt.group == "coordination.k8s.io" && rt.plural == "leases" {
+        errors.extend(metadata::check(new, rule));
+        errors.extend(leases::check(new));
     } else if rt.is_core("events") || rt.is_events_v1() {
         errors.extend(events::check(new, old, rt.is_events_v1()));
     } else {
