@@ -4,6 +4,7 @@
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod zero_fields;
 
 use std::sync::Arc;
 use std::time::Duration;

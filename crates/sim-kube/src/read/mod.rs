@@ -1,7 +1,6 @@
 //! Reads: get and list (whole objects, metadata only, or Tables) and the selectors they share
 //! with watch and delete-collection.
 
-mod bookmark;
 mod continue_token;
 mod list_options;
 mod paging;

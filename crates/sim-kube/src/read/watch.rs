@@ -11,11 +11,12 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 
-use super::{Filter, bookmark};
+use super::Filter;
 use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::response::{Shape, streaming};
 use crate::http::routes::Target;
+use crate::http::zero_fields;
 use crate::status::ApiError;
 use crate::store::{Change, Inner};
 use crate::types::ResourceType;
@@ -67,7 +68,7 @@ impl Watch {
     fn bookmark(&self, rv: u64) -> Value {
         let (api_version, kind) = self.shape.type_meta(&self.rt);
         let mut mark = match self.shape {
-            Shape::Full => bookmark::empty_object(&self.rt),
+            Shape::Full => zero_fields::empty_object(&self.rt),
             Shape::MetadataOnly => json!({}),
         };
         mark["kind"] = json!(kind);
