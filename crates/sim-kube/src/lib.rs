@@ -1,8 +1,10 @@
 //! Kubernetes API emulator: a loopback API server that kube-rs and real `kubectl` can use.
 //! HTTPS with its own CA, bearer-token authentication, discovery and OpenAPI, Namespaces,
 //! Secrets, ConfigMaps, Events, Leases and CustomResourceDefinitions (whose resources it then
-//! serves with admission against their schemas and CEL rules), every verb with the API
-//! server's semantics, Table output, and request counters with an audit log of writes.
+//! serves with admission against their schemas and CEL rules), validation of built-in objects
+//! worded as kube-apiserver words it, every verb with the API server's semantics (lists paged
+//! from one snapshot, selectors, watches with initial events), Table output, and request
+//! counters with an audit log of writes.
 
 pub mod discovery;
 pub mod events;
