@@ -69,11 +69,13 @@ pub fn value(v: &mut Value) {
 /// the order of a Status's causes.
 fn object(m: &mut Map<String, Value>) {
     sort_causes(m);
-    for key in ["resourceVersion", "continue"] {
-        if let Some(Value::String(s)) = m.get_mut(key)
+    // Keys are plain names, or the paths a step selects with `only` (`/metadata/continue`).
+    for (key, v) in m.iter_mut() {
+        let last = key.rsplit('/').next().unwrap_or(key);
+        if let ("resourceVersion" | "continue", Value::String(s)) = (last, v)
             && !s.is_empty()
         {
-            *s = format!("<{key}>");
+            *s = format!("<{last}>");
         }
     }
     if let Some(Value::String(prefix)) = m.get("generateName").cloned()
@@ -136,11 +138,39 @@ fn drop_dot_markers(v: &mut Value) {
     }
 }
 
+/// The segments of a path: split at `/` outside `[...]` filters (whose values may hold `/`).
+fn segments(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in path.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            '/' if depth == 0 => {
+                out.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&path[start..]);
+    out.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+/// Whether the array element `e` has `value` at the dotted `key` (`metadata.name`).
+fn has(e: &Value, key: &str, value: &str) -> bool {
+    key.split('.')
+        .try_fold(e, |cur, k| cur.get(k))
+        .and_then(Value::as_str)
+        == Some(value)
+}
+
 /// The value at `path` in `v`: `/`-separated keys, array indexes, or `[key=value]` filters
-/// picking the first array element whose `key` is `value` (`/resources[name=secrets]/verbs`).
+/// picking the first array element whose `key` (dotted for nested keys) is `value`
+/// (`/resources[name=secrets]/verbs`, `/items[metadata.name=apps]`).
 pub fn select<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = v;
-    for seg in path.split('/').filter(|s| !s.is_empty()) {
+    for seg in segments(path) {
         let (key, filter) = match seg.split_once('[') {
             Some((k, f)) => (k, Some(f.trim_end_matches(']'))),
             None => (seg, None),
@@ -153,10 +183,7 @@ pub fn select<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
         }
         if let Some(f) = filter {
             let (fk, fv) = f.split_once('=')?;
-            cur = cur
-                .as_array()?
-                .iter()
-                .find(|e| e.get(fk).and_then(Value::as_str) == Some(fv))?;
+            cur = cur.as_array()?.iter().find(|e| has(e, fk, fv))?;
         }
     }
     Some(cur)
@@ -164,11 +191,11 @@ pub fn select<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 
 /// Removes the value at `path` (same syntax as [`select`]; the last segment a plain key).
 pub fn remove(v: &mut Value, path: &str) {
-    let (parent, last) = path.rsplit_once('/').unwrap_or(("", path));
-    let parent = parent.to_string();
+    let mut segs = segments(path);
+    let Some(last) = segs.pop() else { return };
     // Walk to the parent by position so it can be mutated.
     let mut cur = v;
-    for seg in parent.split('/').filter(|s| !s.is_empty()) {
+    for seg in segs {
         let (key, filter) = match seg.split_once('[') {
             Some((k, f)) => (k, Some(f.trim_end_matches(']'))),
             None => (seg, None),
@@ -185,10 +212,10 @@ pub fn remove(v: &mut Value, path: &str) {
             let Some((fk, fv)) = f.split_once('=') else {
                 return;
             };
-            let Some(found) = cur.as_array_mut().and_then(|a| {
-                a.iter_mut()
-                    .find(|e| e.get(fk).and_then(Value::as_str) == Some(fv))
-            }) else {
+            let Some(found) = cur
+                .as_array_mut()
+                .and_then(|a| a.iter_mut().find(|e| has(e, fk, fv)))
+            else {
                 return;
             };
             cur = found;
@@ -243,6 +270,11 @@ mod tests {
             Some(&json!("list"))
         );
         assert_eq!(select(&v, "/resources[name=c]"), None);
+        let nested = json!({"items": [{"metadata": {"name": "a/b"}, "n": 1}]});
+        assert_eq!(
+            select(&nested, "/items[metadata.name=a/b]/n"),
+            Some(&json!(1))
+        );
         let mut w = v.clone();
         remove(&mut w, "/resources[name=a]/verbs");
         assert_eq!(w["resources"][0], json!({"name": "a"}));

@@ -27,7 +27,36 @@ pub fn document(
         let core = segs == ["api"];
         return Some((aggregated(&types, core), AGGREGATED));
     }
-    plain(server, &types, segs).map(|doc| (doc, "application/json"))
+    // kube-apiserver serves the OpenAPI v3 index as text.
+    let content_type = if segs == ["openapi", "v3"] {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    plain(server, &types, segs).map(|doc| (doc, content_type))
+}
+
+/// The priority of a group in discovery (kube-aggregator's, highest first); custom groups
+/// have the lowest and come in name order.
+fn group_priority(group: &str) -> u32 {
+    match group {
+        "" => 18000,
+        "events.k8s.io" => 17750,
+        "apiextensions.k8s.io" => 16700,
+        "coordination.k8s.io" => 16500,
+        _ => 1000,
+    }
+}
+
+/// `groups` in the order discovery lists them: by priority, then by name.
+fn in_discovery_order<'a, T>(groups: impl IntoIterator<Item = (&'a str, T)>) -> Vec<(&'a str, T)> {
+    let mut ordered: Vec<(&str, T)> = groups.into_iter().collect();
+    ordered.sort_by(|a, b| {
+        group_priority(b.0)
+            .cmp(&group_priority(a.0))
+            .then_with(|| a.0.cmp(b.0))
+    });
+    ordered
 }
 
 /// Whether `accept` lists aggregated discovery v2 (clients list it first, then plain JSON).
@@ -52,7 +81,7 @@ fn aggregated(types: &[ResourceType], core: bool) -> Value {
             .or_default()
             .push(t);
     }
-    let items: Vec<Value> = by_group
+    let items: Vec<Value> = in_discovery_order(by_group)
         .into_iter()
         .map(|(group, versions)| {
             let versions: Vec<Value> = versions
@@ -63,7 +92,13 @@ fn aggregated(types: &[ResourceType], core: bool) -> Value {
                     json!({"version": version, "resources": resources, "freshness": "Current"})
                 })
                 .collect();
-            json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions})
+            // The core group has no name.
+            let metadata = if group.is_empty() {
+                json!({})
+            } else {
+                json!({"name": group})
+            };
+            json!({"metadata": metadata, "versions": versions})
         })
         .collect();
     json!({
@@ -90,10 +125,12 @@ fn plain(server: &ServerState, types: &[ResourceType], segs: &[&str]) -> Option<
             types.iter().filter(|t| t.group.is_empty()),
         )),
         ["apis"] => {
-            let groups: Vec<Value> = groups(types)
-                .iter()
-                .map(|(g, vs)| group_doc(g, vs))
-                .collect();
+            let groups = groups(types);
+            let groups: Vec<Value> =
+                in_discovery_order(groups.iter().map(|(g, vs)| (g.as_str(), vs)))
+                    .into_iter()
+                    .map(|(g, vs)| group_doc(g, vs))
+                    .collect();
             Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
         }
         ["apis", group] => {
@@ -182,14 +219,23 @@ fn resource_list<'a>(group_version: &str, types: impl Iterator<Item = &'a Resour
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
 }
 
-/// The schema id of a type (`io.exo-operator.v1alpha1.ExchangeServiceAccount`).
+/// The schema id of a type: a built-in's Go package path (`io.k8s.api.core.v1.ConfigMap`,
+/// the name its schema carries), a custom kind's reversed group
+/// (`io.exo-operator.v1alpha1.ExchangeServiceAccount`).
 fn schema_id(t: &ResourceType) -> String {
-    let group = if t.group.is_empty() {
-        "core".to_string()
-    } else {
-        t.group.split('.').rev().collect::<Vec<_>>().join(".")
-    };
-    format!("io.k8s.{group}.{}.{}", t.version, t.kind)
+    let title = t
+        .schema
+        .as_ref()
+        .and_then(|s| s.get("title"))
+        .and_then(Value::as_str)
+        .filter(|title| title.contains('.'));
+    match title {
+        Some(title) if !t.custom => title.to_string(),
+        _ => {
+            let group: Vec<&str> = t.group.split('.').rev().collect();
+            format!("{}.{}.{}", group.join("."), t.version, t.kind)
+        }
+    }
 }
 
 /// Rewrites JSON Schema `$defs` references into OpenAPI component references, hoisting the
@@ -286,7 +332,46 @@ pub(crate) fn openapi<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Valu
 
 #[cfg(test)]
 mod tests {
-    use super::wants_aggregated;
+    use super::{in_discovery_order, schema_id, wants_aggregated};
+    use crate::types::ResourceType;
+
+    #[test]
+    fn built_in_schemas_are_named_by_their_go_package() {
+        let ids: Vec<String> = ResourceType::builtins().iter().map(schema_id).collect();
+        for id in [
+            "io.k8s.api.core.v1.ConfigMap",
+            "io.k8s.api.coordination.v1.Lease",
+            "io.k8s.api.events.v1.Event",
+            "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+        ] {
+            assert!(ids.iter().any(|i| i == id), "{id} not in {ids:?}");
+        }
+    }
+
+    #[test]
+    fn groups_come_by_priority_then_name() {
+        let groups = [
+            "exo-operator.io",
+            "coordination.k8s.io",
+            "apiextensions.k8s.io",
+            "diff.exo-operator.io",
+            "events.k8s.io",
+        ];
+        let ordered: Vec<&str> = in_discovery_order(groups.iter().map(|g| (*g, ())))
+            .into_iter()
+            .map(|(g, ())| g)
+            .collect();
+        assert_eq!(
+            ordered,
+            [
+                "events.k8s.io",
+                "apiextensions.k8s.io",
+                "coordination.k8s.io",
+                "diff.exo-operator.io",
+                "exo-operator.io"
+            ]
+        );
+    }
 
     #[test]
     fn aggregated_discovery_is_served_only_when_asked_for() {

@@ -34,14 +34,7 @@ fn rename(value: &Value, api_version: &str, to_core: bool) -> Value {
 
 /// An `events.k8s.io/v1` Event in the stored (core) shape.
 pub fn to_core(event: &Value) -> Value {
-    let mut core = rename(event, "v1", true);
-    // The core API reads the time from lastTimestamp or eventTime; keep both usable.
-    if core.get("source").is_none()
-        && let Some(c) = core.get("reportingComponent").cloned()
-    {
-        core["source"] = serde_json::json!({"component": c});
-    }
-    core
+    rename(event, "v1", true)
 }
 
 /// A stored Event in the `events.k8s.io/v1` shape.
@@ -74,7 +67,8 @@ mod tests {
         let core = to_core(&e);
         assert_eq!(core["involvedObject"]["name"], "contoso");
         assert_eq!(core["message"], "hello");
-        assert_eq!(core["source"]["component"], "exo-operator");
+        assert_eq!(core["reportingComponent"], "exo-operator");
+        assert!(core.get("source").is_none());
         let back = to_events_v1(&core);
         assert_eq!(back["regarding"]["name"], "contoso");
         assert_eq!(back["note"], "hello");

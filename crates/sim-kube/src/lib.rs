@@ -2,8 +2,10 @@
 //! HTTPS with its own CA, bearer-token authentication, discovery and OpenAPI (v3, and v2 as
 //! JSON or gnostic protobuf), Protocol Buffers bodies of the built-in kinds, Namespaces,
 //! Secrets, ConfigMaps, Events, Leases and CustomResourceDefinitions (whose resources it then
-//! serves with admission against their schemas and CEL rules), every verb with the API
-//! server's semantics, Table output, and request counters with an audit log of writes.
+//! serves with admission against their schemas and CEL rules), validation of built-in objects
+//! worded as kube-apiserver words it, every verb with the API server's semantics (lists paged
+//! from one snapshot, selectors, watches with initial events), Table output, and request
+//! counters with an audit log of writes.
 
 pub mod discovery;
 pub mod events;
@@ -19,6 +21,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod types;
+pub mod validation;
 pub mod write;
 
 use std::net::SocketAddr;

@@ -19,6 +19,23 @@ const VERBS: [&str; 8] = [
     "watch",
 ];
 
+/// The verbs of a custom resource, in the order kube-apiserver lists them.
+const CUSTOM_VERBS: [&str; 8] = [
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "create",
+    "update",
+    "watch",
+];
+
+/// The verbs of Namespaces (deleted one at a time only).
+const NAMESPACE_VERBS: [&str; 7] = [
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
+
 /// The verbs of the status subresource.
 const STATUS_VERBS: [&str; 3] = ["get", "patch", "update"];
 
@@ -68,6 +85,11 @@ pub struct ResourceType {
     pub storage: String,
     /// Whether `metadata.generation` is maintained.
     pub generation: bool,
+    /// Whether a CustomResourceDefinition serves the type.
+    pub custom: bool,
+    /// The fields besides `metadata.name` and `metadata.namespace` objects can be selected by
+    /// (a CRD version's `selectableFields`, as dotted paths).
+    pub selectable_fields: Vec<String>,
 }
 
 impl std::fmt::Debug for ResourceType {
@@ -135,6 +157,45 @@ impl ResourceType {
         self.plural == "customresourcedefinitions"
     }
 
+    /// The verbs the type allows, in the order discovery lists them.
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if self.custom {
+            &CUSTOM_VERBS
+        } else if self.is_core("namespaces") {
+            &NAMESPACE_VERBS
+        } else {
+            &VERBS
+        }
+    }
+
+    /// The group, version and kind objects of this type are stored as (Events of both APIs
+    /// as core Events, CRDs still as v1beta1).
+    fn storage_kind(&self) -> (&str, &str, &str) {
+        if self.is_events_v1() {
+            ("", "v1", "Event")
+        } else if self.is_crd() {
+            (
+                "apiextensions.k8s.io",
+                "v1beta1",
+                "CustomResourceDefinition",
+            )
+        } else {
+            (&self.group, &self.version, &self.kind)
+        }
+    }
+
+    /// `storageVersionHash`: base64 of the first 8 bytes of the SHA-256 of the storage
+    /// `group/version/kind`, as kube-apiserver computes it.
+    pub fn storage_version_hash(&self) -> String {
+        use base64::Engine;
+        let (group, version, kind) = self.storage_kind();
+        let digest = ring::digest::digest(
+            &ring::digest::SHA256,
+            format!("{group}/{version}/{kind}").as_bytes(),
+        );
+        base64::engine::general_purpose::STANDARD.encode(&digest.as_ref()[..8])
+    }
+
     /// The APIResource entries of discovery (the resource and its status subresource).
     pub fn discovery(&self) -> Vec<Value> {
         let mut main = json!({
@@ -142,9 +203,10 @@ impl ResourceType {
             "singularName": self.singular,
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": VERBS,
+            "verbs": self.verbs(),
         });
         self.add_other_names(&mut main);
+        main["storageVersionHash"] = json!(self.storage_version_hash());
         let mut out = vec![main];
         if self.status_subresource {
             out.push(json!({
@@ -170,13 +232,18 @@ impl ResourceType {
 
     /// This type in aggregated discovery (`APIResourceDiscovery`).
     pub fn aggregated(&self) -> Value {
-        let kind = json!({"group": self.group, "version": self.version, "kind": self.kind});
+        // Built-in kinds are named without group and version, custom ones with them.
+        let kind = if self.custom {
+            json!({"group": self.group, "version": self.version, "kind": self.kind})
+        } else {
+            json!({"group": "", "version": "", "kind": self.kind})
+        };
         let mut doc = json!({
             "resource": self.plural,
             "responseKind": kind,
             "scope": if self.namespaced { "Namespaced" } else { "Cluster" },
             "singularResource": self.singular,
-            "verbs": VERBS,
+            "verbs": self.verbs(),
         });
         self.add_other_names(&mut doc);
         if self.status_subresource {
@@ -211,6 +278,8 @@ impl ResourceType {
             schema: schema.map(Arc::new),
             storage: format!("{group}/{plural}"),
             generation: false,
+            custom: false,
+            selectable_fields: Vec::new(),
         }
     }
 
@@ -242,6 +311,7 @@ impl ResourceType {
             schema::<CustomResourceDefinition>(),
         );
         crds.generation = true;
+        crds.categories = vec!["api-extensions".into()];
         vec![
             Self::builtin(
                 ("", "v1"),
@@ -336,8 +406,44 @@ impl ResourceType {
                     schema: schema.map(Arc::new),
                     storage: format!("{}/{}", spec.group, spec.names.plural),
                     generation: true,
+                    custom: true,
+                    selectable_fields: v
+                        .selectable_fields
+                        .iter()
+                        .flatten()
+                        .map(|f| f.json_path.trim_start_matches('.').to_string())
+                        .collect(),
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResourceType;
+
+    #[test]
+    fn discovery_names_each_type_as_kube_apiserver_does() {
+        for (group, plural, hash, verbs) in [
+            ("", "configmaps", "qFsyl6wFWjQ=", 8),
+            ("", "namespaces", "Q3oi5N2YM8M=", 7),
+            ("", "events", "r2yiGXH7wu8=", 8),
+            ("events.k8s.io", "events", "r2yiGXH7wu8=", 8),
+            ("coordination.k8s.io", "leases", "gqkMMb/YqFM=", 8),
+            (
+                "apiextensions.k8s.io",
+                "customresourcedefinitions",
+                "jfWCUB31mvA=",
+                8,
+            ),
+        ] {
+            let rt = ResourceType::builtins()
+                .into_iter()
+                .find(|t| t.group == group && t.plural == plural)
+                .unwrap();
+            assert_eq!(rt.storage_version_hash(), hash, "{group}/{plural}");
+            assert_eq!(rt.verbs().len(), verbs, "{group}/{plural}");
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod negotiate;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod zero_fields;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +54,13 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
     };
     let call = Call::new(&parts, body);
     let path = parts.uri.path().trim_end_matches('/');
-    let response = routes::route(&server, &call, path).unwrap_or_else(IntoResponse::into_response);
+    let mut response =
+        routes::route(&server, &call, path).unwrap_or_else(IntoResponse::into_response);
+    for text in call.warnings() {
+        if let Ok(value) = header::HeaderValue::from_str(&warning_header(&text)) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
     // Watches stream JSON events whatever the client asked for.
     if negotiate::protobuf_only(call.accept()) && !call.flag("watch") {
         negotiate::to_protobuf(response).await
@@ -62,7 +69,24 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
     }
 }
 
+/// A `Warning` header value as kube-apiserver writes it (`299 - "text"`, quotes escaped).
+fn warning_header(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("299 - \"{escaped}\"")
+}
+
 /// Compares two secrets in time independent of where they differ.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn warnings_are_quoted_as_kube_apiserver_quotes_them() {
+        assert_eq!(
+            super::warning_header("unknown field \"extra\""),
+            "299 - \"unknown field \\\"extra\\\"\""
+        );
+    }
 }

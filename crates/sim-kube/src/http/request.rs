@@ -2,6 +2,7 @@
 //! and the body.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use axum::body::Bytes;
 use axum::http::request::Parts;
@@ -22,6 +23,7 @@ pub struct Call {
     /// `User-Agent`, recorded in the audit log.
     pub user_agent: String,
     body: Bytes,
+    warnings: Mutex<Vec<String>>,
 }
 
 impl Call {
@@ -46,7 +48,51 @@ impl Call {
             content_type: header(header::CONTENT_TYPE),
             user_agent: header(header::USER_AGENT),
             body,
+            warnings: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Adds a warning to the answer (a `Warning: 299 - "..."` header).
+    pub fn warn(&self, text: impl Into<String>) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(text.into());
+    }
+
+    /// The warnings added so far.
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The body of a create or update of `kind`: YAML when the content type says so, else
+    /// JSON, refused as kube-apiserver refuses what it cannot read.
+    pub fn object_body(&self, kind: &str) -> Result<Value, ApiError> {
+        let media = self.content_type.split(';').next().unwrap_or("").trim();
+        if media.ends_with("yaml") {
+            return self.json_body();
+        }
+        let unrecognized = |why: String| {
+            ApiError::bad_request(format!(
+                "the object provided is unrecognized (must be of type {kind}): couldn't get version/kind; json parse error: {why} ({})",
+                summarize(&self.body)
+            ))
+        };
+        if let Some(why) = crate::validation::go_json::syntax_error(&self.body) {
+            return Err(unrecognized(why));
+        }
+        let value: Value =
+            serde_json::from_slice(&self.body).map_err(|e| unrecognized(e.to_string()))?;
+        if !value.is_object() {
+            return Err(unrecognized(format!(
+                "json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+                crate::validation::go_json::value_kind(&value)
+            )));
+        }
+        Ok(value)
     }
 
     /// The query parameter `key`, unless absent or empty.
@@ -95,6 +141,11 @@ impl Call {
         self.accept.contains(&format!("as={what}"))
     }
 
+    /// The raw body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     /// The `Accept` header.
     pub fn accept(&self) -> &str {
         &self.accept
@@ -130,5 +181,39 @@ impl Call {
             .map_err(|e| {
                 ApiError::bad_request(format!("the request body is not valid JSON or YAML: {e}"))
             })
+    }
+}
+
+/// The start of a body, as kube-apiserver quotes it in errors: text when it looks like an
+/// object, else hex; 30 bytes at most.
+fn summarize(body: &[u8]) -> String {
+    const MAX: usize = 30;
+    let head = &body[..body.len().min(MAX)];
+    let more = if body.len() > MAX { " ..." } else { "" };
+    match body.first() {
+        None => "<empty>".into(),
+        Some(b'{') => format!("{}{more}", String::from_utf8_lossy(head)),
+        Some(_) => format!(
+            "{}{more}",
+            head.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize;
+
+    #[test]
+    fn bodies_are_summarized_as_text_or_hex() {
+        for (body, expected) in [
+            (&b""[..], "<empty>"),
+            (b"{not json", "{not json"),
+            (b"not", "6e6f74"),
+            (b"[1]", "5b315d"),
+        ] {
+            assert_eq!(summarize(body), expected);
+        }
+        assert_eq!(summarize(&[b'{'; 40]), format!("{} ...", "{".repeat(30)));
     }
 }

@@ -47,7 +47,8 @@ pub fn now() -> String {
         .to_string()
 }
 
-/// The object as served through `rt` (events are converted; apiVersion and kind set).
+/// The object as served through `rt` (events are converted; apiVersion and kind set; the
+/// fields Go always writes present).
 pub fn to_wire(rt: &ResourceType, stored: &Value) -> Value {
     let mut v = if rt.is_events_v1() {
         events::to_events_v1(stored)
@@ -56,7 +57,7 @@ pub fn to_wire(rt: &ResourceType, stored: &Value) -> Value {
     };
     v["apiVersion"] = json!(rt.api_version());
     v["kind"] = json!(rt.kind);
-    v
+    super::zero_fields::with_zero_fields(rt, v)
 }
 
 /// How objects are served: whole, or only their metadata (`PartialObjectMetadata`).

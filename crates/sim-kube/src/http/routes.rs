@@ -113,7 +113,7 @@ pub fn route(server: &Arc<ServerState>, call: &Call, path: &str) -> Result<Respo
     }
     let target = resolve(server, &segs).ok_or_else(not_found)?;
     let verb = Verb::of(&call.method, target.name.is_some(), call.flag("watch"))
-        .ok_or_else(ApiError::method_not_allowed)?;
+        .ok_or_else(|| ApiError::method_not_allowed().with_details(serde_json::json!({})))?;
     count(server, verb.name(), &target.rt.resource_name());
     check_dry_run(call, verb)?;
     match verb {
@@ -162,6 +162,7 @@ fn not_found() -> ApiError {
         "NotFound",
         "the server could not find the requested resource".into(),
     )
+    .with_details(serde_json::json!({}))
 }
 
 /// The target of a resource path, if it names a served type, an object of it in a fitting

@@ -1,17 +1,17 @@
 //! Reads: get and list (whole objects, metadata only, or Tables) and the selectors they share
 //! with watch and delete-collection.
 
+mod continue_token;
+mod list_options;
+mod paging;
+mod snapshot;
 pub mod watch;
-
-use std::ops::Bound;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::events;
+use self::paging::read_page;
 use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::response::{Shape, json_response, to_wire};
@@ -49,19 +49,28 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// The selection of `call` on `t`; 400 when a selector does not parse.
+    /// The selection of `call` on `t`; 400 when a selector does not parse or names a field
+    /// the type cannot be selected by.
     pub fn from(call: &Call, t: &Target) -> Result<Self, ApiError> {
         Ok(Self {
             namespace: t.namespace.clone(),
             labels: LabelSelector::parse(call.q("labelSelector").unwrap_or(""))
                 .map_err(ApiError::bad_request)?,
             fields: FieldSelector::parse(call.q("fieldSelector").unwrap_or(""))
+                .and_then(|f| f.for_type(&t.rt))
                 .map_err(ApiError::bad_request)?,
         })
     }
 
-    /// Whether the stored object `stored`, served through `rt`, is selected.
-    pub fn matches(&self, rt: &ResourceType, stored: &Value) -> bool {
+    /// Whether the request selects by labels or fields (lists then leave out
+    /// `remainingItemCount`, which would count what is not selected).
+    fn selects(&self) -> bool {
+        self.labels != LabelSelector::default() || self.fields != FieldSelector::default()
+    }
+
+    /// Whether the stored object `stored` of type `_rt` is selected (the selector's fields
+    /// are already named as stored, whichever API the request came through).
+    pub fn matches(&self, _rt: &ResourceType, stored: &Value) -> bool {
         if let Some(ns) = &self.namespace
             && stored
                 .pointer("/metadata/namespace")
@@ -70,29 +79,19 @@ impl Filter {
         {
             return false;
         }
-        if !self.labels.matches(stored) {
-            return false;
-        }
-        // Field selectors use the names of the API they came through.
-        if rt.is_events_v1() {
-            self.fields.matches(&events::to_events_v1(stored))
-        } else {
-            self.fields.matches(stored)
-        }
+        self.labels.matches(stored) && self.fields.matches(stored)
     }
 }
 
-/// One page of a list: the objects and the token of the next page, if any.
-struct Page {
-    items: Vec<Value>,
-    next: Option<String>,
-    resource_version: String,
-}
-
-/// GET of a collection, paged by `limit` and `continue`.
+/// GET of a collection, paged by `limit` and `continue`, at the latest state or at the
+/// `resourceVersion` asked for.
 pub fn list(server: &ServerState, call: &Call, t: &Target) -> Result<Response, ApiError> {
+    list_options::check(call, false)?;
     let filter = Filter::from(call, t)?;
-    let page = read_page(server, call, t, &filter);
+    let page = match read_page(server, call, t, &filter) {
+        Ok(page) => page,
+        Err(refusal) => return Ok(*refusal),
+    };
     let rv = page.resource_version;
     if call.wants("Table") {
         let wire: Vec<Value> = page.items.iter().map(|o| to_wire(&t.rt, o)).collect();
@@ -102,66 +101,34 @@ pub fn list(server: &ServerState, call: &Call, t: &Target) -> Result<Response, A
         ));
     }
     let shape = Shape::metadata_only(call.wants("PartialObjectMetadataList"));
-    let items: Vec<Value> = page.items.iter().map(|o| shape.object(&t.rt, o)).collect();
+    // The items of a built-in kind's list carry no apiVersion and kind (the list's type says
+    // them); those of custom kinds and of metadata lists do.
+    let typed = shape == Shape::Full && !t.rt.custom;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|o| {
+            let mut item = shape.object(&t.rt, o);
+            if typed && let Some(m) = item.as_object_mut() {
+                m.remove("apiVersion");
+                m.remove("kind");
+            }
+            item
+        })
+        .collect();
     let mut meta = json!({"resourceVersion": rv});
+    // Lists of custom kinds always say `continue`, empty on the last page.
     if let Some(n) = page.next {
         meta["continue"] = json!(n);
+    } else if t.rt.custom {
+        meta["continue"] = json!("");
+    }
+    if let Some(r) = page.remaining {
+        meta["remainingItemCount"] = json!(r);
     }
     let (api_version, kind) = shape.type_meta(&t.rt);
     Ok(json_response(
         StatusCode::OK,
         &json!({"apiVersion": api_version, "kind": format!("{kind}List"), "metadata": meta, "items": items}),
     ))
-}
-
-/// The selected objects after the `continue` token, at most `limit` of them (0: all).
-fn read_page(server: &ServerState, call: &Call, t: &Target, filter: &Filter) -> Page {
-    let limit = call.number("limit").unwrap_or(0) as usize;
-    let after = call.q("continue").and_then(decode_continue);
-    let st = server.store.lock();
-    let mut page = Page {
-        items: Vec::new(),
-        next: None,
-        resource_version: st.rv.to_string(),
-    };
-    let Some(objects) = st.objects.get(&t.rt.storage) else {
-        return page;
-    };
-    let range = match after {
-        Some(k) => objects.range((Bound::Excluded(k), Bound::Unbounded)),
-        None => objects.range::<(String, String), _>(..),
-    };
-    let mut last_key = None;
-    for (k, obj) in range.filter(|(_, o)| filter.matches(&t.rt, o)) {
-        if limit > 0 && page.items.len() == limit {
-            page.next = last_key.map(encode_continue);
-            break;
-        }
-        page.items.push(obj.clone());
-        last_key = Some(k);
-    }
-    page
-}
-
-/// The `continue` token of a page ending at store key `last`.
-fn encode_continue(last: &(String, String)) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(last).unwrap_or_default())
-}
-
-/// The store key a `continue` token resumes after, if it is one.
-fn decode_continue(token: &str) -> Option<(String, String)> {
-    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn continue_tokens_round_trip_and_reject_garbage() {
-        let key = ("default".to_string(), "contoso".to_string());
-        assert_eq!(decode_continue(&encode_continue(&key)), Some(key));
-        assert_eq!(decode_continue("not a token"), None);
-    }
 }

@@ -16,6 +16,7 @@ use crate::http::ServerState;
 use crate::http::request::Call;
 use crate::http::response::{Shape, streaming};
 use crate::http::routes::Target;
+use crate::http::zero_fields;
 use crate::status::ApiError;
 use crate::store::{Change, Inner};
 use crate::types::ResourceType;
@@ -32,19 +33,22 @@ struct Watch {
     filter: Filter,
     shape: Shape,
     bookmarks: bool,
-    send_initial: bool,
+    send_initial: Option<bool>,
     timeout: Duration,
     since: Option<u64>,
 }
 
 impl Watch {
     fn from(call: &Call, t: &Target) -> Result<Self, ApiError> {
+        super::list_options::check(call, true)?;
         Ok(Self {
             rt: t.rt.clone(),
             filter: Filter::from(call, t)?,
             shape: Shape::metadata_only(call.wants("PartialObjectMetadata")),
             bookmarks: call.flag("allowWatchBookmarks"),
-            send_initial: call.flag("sendInitialEvents"),
+            send_initial: call
+                .q("sendInitialEvents")
+                .map(|v| matches!(v, "true" | "1")),
             timeout: call
                 .number("timeoutSeconds")
                 .map(Duration::from_secs)
@@ -60,18 +64,27 @@ impl Watch {
             .then(|| (kind.to_string(), self.shape.object(&self.rt, stored)))
     }
 
-    /// A BOOKMARK object at resourceVersion `rv`.
+    /// A BOOKMARK object at resourceVersion `rv`: the type's empty object, as Go writes it.
     fn bookmark(&self, rv: u64) -> Value {
         let (api_version, kind) = self.shape.type_meta(&self.rt);
-        json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string()}})
+        let mut mark = match self.shape {
+            Shape::Full => zero_fields::empty_object(&self.rt),
+            Shape::MetadataOnly => json!({}),
+        };
+        mark["kind"] = json!(kind);
+        mark["apiVersion"] = json!(api_version);
+        mark["metadata"] = json!({"resourceVersion": rv.to_string()});
+        mark
     }
 
-    /// The events sent before any new change: the changes since `since`, or every selected
-    /// object as ADDED, then (with `sendInitialEvents`) the bookmark that ends them. `Err`
+    /// The events sent before any new change: none with `sendInitialEvents=false`, the
+    /// changes since `since`, or every selected object as ADDED, then (with
+    /// `sendInitialEvents=true` and bookmarks allowed) the bookmark that ends them. `Err`
     /// holds the Status when `since` is older than the history.
     fn initial_events(&self, st: &Inner) -> Result<Vec<(String, Value)>, Value> {
         let mut events: Vec<(String, Value)> = match self.since {
-            Some(rv) if !self.send_initial => {
+            _ if self.send_initial == Some(false) => Vec::new(),
+            Some(rv) if self.send_initial.is_none() => {
                 let changes = st.changes_since(rv).ok_or_else(|| {
                     let message = format!("too old resource version: {rv} ({})", st.oldest + 1);
                     ApiError::gone(message).to_status()
@@ -90,7 +103,7 @@ impl Watch {
                 .filter_map(|o| self.event("ADDED", o))
                 .collect(),
         };
-        if self.send_initial {
+        if self.send_initial == Some(true) && self.bookmarks {
             let mut mark = self.bookmark(st.rv);
             mark["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
             events.push(("BOOKMARK".into(), mark));

@@ -35,6 +35,7 @@ pub fn commit(
     old: Option<&Value>,
     mut new: Value,
 ) -> Result<Written, ApiError> {
+    new = crate::validation::admit(w, old, new)?;
     let rt = &w.target.rt;
     let name = lifecycle::text_at(&new, "/metadata/name").to_string();
     set_type_meta(rt, &mut new);
@@ -239,7 +240,7 @@ fn admit(
         }
         _ => {
             for field in validator.unknown_fields(&new) {
-                w.warn(format!("unknown field \"{field}\""));
+                w.call.warn(format!("unknown field \"{field}\""));
             }
         }
     }

@@ -10,6 +10,7 @@ use crate::http::request::Call;
 use crate::http::routes::Target;
 use crate::lifecycle::namespaces;
 use crate::status::ApiError;
+use crate::validation::field::{self, FieldError};
 
 /// Characters of random suffix `generateName` adds.
 const GENERATED_SUFFIX_LEN: usize = 5;
@@ -19,7 +20,7 @@ pub fn create(server: &ServerState, call: &Call, t: &Target) -> Result<Response,
     if t.sub.is_some() {
         return Err(ApiError::method_not_allowed());
     }
-    let mut body = call.json_body()?;
+    let mut body = crate::validation::decoded_body(call, &t.rt, "create")?;
     if t.rt.is_events_v1() {
         body = events::to_core(&body);
     }
@@ -61,23 +62,15 @@ fn name_or_generate(t: &Target, body: &mut Value) -> Result<String, ApiError> {
         return Ok(n.to_string());
     }
     let Some(prefix) = meta.get("generateName").and_then(Value::as_str) else {
-        let detail = "Required value: name or generateName is required";
-        let mut details = json!({
-            "causes": [{"reason": "FieldValueRequired", "message": detail, "field": "metadata.name"}],
-            "kind": t.rt.kind,
-        });
-        if !t.rt.group.is_empty() {
-            details["group"] = json!(t.rt.group);
-        }
-        return Err(ApiError::new(
-            422,
-            "Invalid",
-            format!(
-                "{} \"\" is invalid: metadata.name: {detail}",
-                t.rt.qualified_kind()
-            ),
-        )
-        .with_details(details));
+        return Err(field::invalid(
+            &t.rt.group,
+            &t.rt.kind,
+            "",
+            &[FieldError::required(
+                "metadata.name",
+                "name or generateName is required",
+            )],
+        ));
     };
     let name = format!("{prefix}{}", random_suffix());
     meta["name"] = json!(name);

@@ -32,8 +32,6 @@ pub struct Write<'a> {
     pub target: &'a Target,
     /// `create`, `update`, `patch` or `delete`.
     pub verb: &'static str,
-    /// Warnings for the client (`Warning` headers of the answer).
-    warnings: std::cell::RefCell<Vec<String>>,
 }
 
 /// A write's outcome: the object as stored (or as it would be, in a dry run).
@@ -70,7 +68,6 @@ impl<'a> Write<'a> {
             call,
             target,
             verb,
-            warnings: Default::default(),
         }
     }
 
@@ -93,21 +90,10 @@ impl<'a> Write<'a> {
             outcome
         };
         let written = outcome?;
-        let mut response =
-            json_response(written.status(), &to_wire(&self.target.rt, &written.object));
-        for warning in self.warnings.borrow().iter() {
-            if let Ok(value) = axum::http::HeaderValue::from_str(&warning_header(warning)) {
-                response
-                    .headers_mut()
-                    .append(axum::http::header::WARNING, value);
-            }
-        }
-        Ok(response)
-    }
-
-    /// Adds a warning for the client (a `Warning: 299` header of the answer).
-    pub fn warn(&self, text: String) {
-        self.warnings.borrow_mut().push(text);
+        Ok(json_response(
+            written.status(),
+            &to_wire(&self.target.rt, &written.object),
+        ))
     }
 
     /// Whether this write is a server-side apply.
@@ -158,14 +144,6 @@ impl<'a> Write<'a> {
         }
         Ok(())
     }
-}
-
-/// A `Warning` header value: code 299, no agent, the text quoted.
-fn warning_header(text: &str) -> String {
-    format!(
-        "299 - \"{}\"",
-        text.replace('\\', "\\\\").replace('"', "\\\"")
-    )
 }
 
 /// The object's `metadata.resourceVersion`, if set.

@@ -14,7 +14,7 @@ use crate::store::Inner;
 
 /// PUT: replaces the object with the body.
 pub fn update(server: &ServerState, call: &Call, t: &Target) -> Result<Response, ApiError> {
-    let mut body = call.json_body()?;
+    let mut body = crate::validation::decoded_body(call, &t.rt, "update")?;
     if t.rt.is_events_v1() {
         body = events::to_core(&body);
     }
