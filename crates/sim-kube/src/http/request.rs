@@ -68,11 +68,16 @@ impl Call {
             .clone()
     }
 
-    /// The body of a create or update of `kind`: YAML when the content type says so, else
-    /// JSON, refused as kube-apiserver refuses what it cannot read.
+    /// Whether the body is in Protocol Buffers.
+    pub fn is_protobuf(&self) -> bool {
+        protobuf::is_protobuf(&self.content_type)
+    }
+
+    /// The body of a create or update of `kind`: YAML or Protocol Buffers when the content
+    /// type says so, else JSON, refused as kube-apiserver refuses what it cannot read.
     pub fn object_body(&self, kind: &str) -> Result<Value, ApiError> {
         let media = self.content_type.split(';').next().unwrap_or("").trim();
-        if media.ends_with("yaml") {
+        if media.ends_with("yaml") || self.is_protobuf() {
             return self.json_body();
         }
         let unrecognized = |why: String| {

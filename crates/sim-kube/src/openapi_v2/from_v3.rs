@@ -14,7 +14,11 @@ pub fn swagger(v3: &Value) -> Value {
         .into_iter()
         .flatten()
     {
-        definitions.insert(name.clone(), retarget_refs(schema));
+        let mut schema = retarget_refs(schema);
+        if is_custom(&schema) {
+            as_v2_of_a_crd(&mut schema);
+        }
+        definitions.insert(name.clone(), schema);
     }
     let mut paths = Map::new();
     for (path, item) in v3
@@ -88,6 +92,50 @@ fn operation(method: &str, op: &Value) -> Value {
         json!(["application/json", "application/yaml"]),
     );
     Value::Object(out)
+}
+
+/// The API groups of the built-in kinds the emulator serves.
+const BUILT_IN_GROUPS: [&str; 4] = [
+    "",
+    "coordination.k8s.io",
+    "events.k8s.io",
+    "apiextensions.k8s.io",
+];
+
+/// Whether `schema` is a custom kind's (its group-version-kind names no built-in group).
+fn is_custom(schema: &Value) -> bool {
+    schema
+        .get("x-kubernetes-group-version-kind")
+        .and_then(Value::as_array)
+        .and_then(|g| g.first())
+        .and_then(|g| g.get("group"))
+        .and_then(Value::as_str)
+        .is_some_and(|g| !BUILT_IN_GROUPS.contains(&g))
+}
+
+/// A CRD's schema as kube-apiserver publishes it in OpenAPI v2, which cannot say `nullable`
+/// and does not carry defaults: defaults dropped, nullable fields left without a type.
+fn as_v2_of_a_crd(schema: &mut Value) {
+    let Some(m) = schema.as_object_mut() else {
+        return;
+    };
+    m.remove("default");
+    if m.remove("nullable") == Some(Value::Bool(true)) {
+        m.remove("type");
+    }
+    // Only subschemas are schemas: the keys of `properties` are field names.
+    for (key, sub) in m.iter_mut() {
+        match (key.as_str(), sub) {
+            ("properties" | "patternProperties", Value::Object(fields)) => {
+                fields.values_mut().for_each(as_v2_of_a_crd)
+            }
+            ("items" | "additionalProperties" | "not", sub) => as_v2_of_a_crd(sub),
+            ("allOf" | "anyOf" | "oneOf", Value::Array(subs)) => {
+                subs.iter_mut().for_each(as_v2_of_a_crd)
+            }
+            _ => {}
+        }
+    }
 }
 
 /// `schema` with its `#/components/schemas/` references pointed at `#/definitions/`.

@@ -101,3 +101,19 @@ fn the_protobuf_document_carries_definitions_paths_and_extensions() {
     let paths = field(&bytes, 8)[0];
     assert!(field(paths, 2).len() >= 2 * 7, "two paths per served type");
 }
+
+#[test]
+fn a_crd_schema_in_v2_has_no_defaults_and_no_nullable() {
+    let v3 = serde_json::json!({"components": {"schemas": {"io.example.v1.W": {
+        "x-kubernetes-group-version-kind": [{"group": "example.io", "kind": "W", "version": "v1"}],
+        "type": "object",
+        "properties": {"default": {"type": "integer", "default": 1}, "note": {"type": "string", "nullable": true}}
+    }}}, "paths": {}});
+    let v2 = super::from_v3::swagger(&v3);
+    let w = &v2["definitions"]["io.example.v1.W"];
+    assert_eq!(
+        w["properties"]["default"],
+        serde_json::json!({"type": "integer"})
+    );
+    assert_eq!(w["properties"]["note"], serde_json::json!({}));
+}

@@ -78,10 +78,13 @@ pub fn decoded_body(call: &Call, rt: &ResourceType, verb: &str) -> Result<Value,
     let mut body = call.object_body(&rt.kind)?;
     match (rt.custom, &rt.schema) {
         (false, Some(schema)) => {
-            let order = key_order::scan(call.body()).map(|(as_go_reads_it, order)| {
-                body = as_go_reads_it;
-                order
-            });
+            let order = (!call.is_protobuf())
+                .then(|| key_order::scan(call.body()))
+                .flatten()
+                .map(|(as_go_reads_it, order)| {
+                    body = as_go_reads_it;
+                    order
+                });
             decode_checked(call, verb, rt, schema, &mut body, order.as_ref())?;
         }
         _ => {
