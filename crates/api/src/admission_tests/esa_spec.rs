@@ -50,16 +50,21 @@ fn tenant_mode_and_cloud_are_immutable() {
     let old = Esa.object(api_spec());
     assert!(v.admit(&Esa.object(api_spec()), Some(&old)).is_ok());
     let changes = [
-        (with(api_spec(), "tenant", json!("fabrikam.com")), "tenant"),
-        (inline_spec(), "mode"),
-        (with(api_spec(), "cloud", json!("China")), "cloud"),
+        (
+            with(api_spec(), "tenant", json!("fabrikam.com")),
+            "tenant",
+            "fabrikam.com",
+        ),
+        (inline_spec(), "mode", "Inline"),
+        (with(api_spec(), "cloud", json!("China")), "cloud", "China"),
     ];
-    for (changed, field) in changes {
+    for (changed, field, value) in changes {
         let e = rejected(
             v.admit(&Esa.object(changed), Some(&old)),
             &format!("spec.{field}"),
         );
-        assert_eq!(e.detail, format!("{field} is immutable"));
+        // The API server quotes the invalid value before the rule's message.
+        assert_eq!(e.detail, format!("\"{value}\": {field} is immutable"));
     }
     // Setting the default explicitly is no change.
     assert!(
@@ -140,7 +145,10 @@ fn sync_interval_is_a_duration_between_5m_and_168h() {
     );
     for short_or_long in ["4m", "30s", "169h", "1000h"] {
         let e = Esa.rejects_at(api_spec(), "sync.interval", json!(short_or_long));
-        assert_eq!(e.detail, "interval must be between 5m and 168h");
+        assert_eq!(
+            e.detail,
+            format!("\"{short_or_long}\": interval must be between 5m and 168h")
+        );
     }
     Esa.rejects_each_at(&api_spec(), "sync.interval", &["daily", "24", "1d", "-5m"]);
 }
