@@ -25,10 +25,14 @@ static PRECONDITION: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Wordings that differ between kube-apiserver releases only (Go's quoting of invalid values
 /// changed after 1.31), written as the newest release writes them.
-const RELEASE_WORDINGS: [(&str, &str); 2] = [
+const RELEASE_WORDINGS: [(&str, &str); 3] = [
     ("Invalid value: \"null\": ", "Invalid value: null: "),
     ("Invalid value: 0x0: ", "Invalid value: 0: "),
+    ("Invalid value: \"object\": ", "Invalid value: "),
 ];
+/// Go's `%#v` of a string list, which later releases print as JSON (`[]string{"a"}`).
+static GO_STRING_LIST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"\[\]string\{([^}]*)\}"#).unwrap());
 
 /// Normalises a text (a message, kubectl's output).
 pub fn text(s: &str) -> String {
@@ -36,6 +40,7 @@ pub fn text(s: &str) -> String {
     for (old, new) in RELEASE_WORDINGS {
         s = s.replace(old, new);
     }
+    let s = GO_STRING_LIST.replace_all(&s, "[$1]").to_string();
     let s = UID.replace_all(&s, "<uid>");
     let s = TIME.replace_all(&s, "<time>");
     let s = RV_IN_MESSAGE.replace_all(&s, "resource version <rv>");

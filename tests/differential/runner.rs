@@ -361,14 +361,21 @@ fn sorted(lines: &[String]) -> Vec<String> {
     v
 }
 
-/// A command's output: JSON when it is JSON, else its lines.
+/// A command's output: JSON when it is JSON, else its lines (each a JSON object when it is
+/// one).
 fn output(bytes: &[u8]) -> Value {
     let text = String::from_utf8_lossy(bytes);
     serde_json::from_str(&text).unwrap_or_else(|_| {
         Value::Array(
             text.lines()
                 .filter(|l| !l.trim().is_empty())
-                .map(|l| Value::String(l.to_string()))
+                .map(|l| {
+                    // JSON lines (the Python scripts' output) are compared as JSON.
+                    match serde_json::from_str::<Value>(l) {
+                        Ok(v @ Value::Object(_)) => v,
+                        _ => Value::String(l.to_string()),
+                    }
+                })
                 .collect(),
         )
     })
