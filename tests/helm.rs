@@ -32,19 +32,6 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// The Helm CLI: `EXO_HELM`, or the one `scripts/control-plane` builds (once) from its module.
-fn helm() -> PathBuf {
-    if let Some(path) = std::env::var_os("EXO_HELM") {
-        return PathBuf::from(path);
-    }
-    let out = Command::new(repo("scripts/control-plane"))
-        .args(["bin", "helm"])
-        .output()
-        .expect("scripts/control-plane runs");
-    let stdout = process::succeeded(out, "building helm failed (is Go installed?)");
-    PathBuf::from(String::from_utf8(stdout).unwrap().trim())
-}
-
 /// Runs a command; returns (success, stdout, stderr).
 fn run(command: &mut Command) -> (bool, String, String) {
     let out = command
@@ -56,7 +43,7 @@ fn run(command: &mut Command) -> (bool, String, String) {
 
 /// `helm template` of the chart with `--set` values `sets`, in namespace `namespace`.
 fn template(namespace: &str, sets: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(helm());
+    let mut cmd = Command::new(process::helm_binary());
     cmd.args([
         "template",
         "exo",
@@ -97,7 +84,7 @@ const TOGGLES: &[&[&str]] = &[
 fn helm_lints_and_renders_every_toggle_and_refuses_what_must_not_render() {
     let chart = repo("charts/exo-operator");
     for sets in TOGGLES {
-        let mut cmd = Command::new(helm());
+        let mut cmd = Command::new(process::helm_binary());
         cmd.args(["lint", "--strict", chart.to_str().unwrap()]);
         for s in *sets {
             cmd.args(["--set", s]);
@@ -317,7 +304,7 @@ fn helm_install(admin: &Path, release_ns: &str, watched: &str) -> Vec<Value> {
         "leaderElection.enabled=true".to_string(),
     ];
     let helm_at = |args: &[&str]| {
-        let mut cmd = Command::new(helm());
+        let mut cmd = Command::new(process::helm_binary());
         cmd.args(args)
             .args(["--namespace", release_ns])
             .args(["--kubeconfig", admin.to_str().unwrap()]);

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::cluster::unique;
-use super::{Cluster, kubectl, process, repo};
+use super::{Cluster, kubectl, process};
 
 /// How long one kubectl request may take.
 const REQUEST_TIMEOUT: &str = "--request-timeout=20s";
@@ -191,23 +191,10 @@ async fn kubectl_explains_through_the_openapi_v2_document() {
     assert!(out.contains("VERSION:  coordination.k8s.io/v1"), "{out}");
 }
 
-/// The Helm CLI: `EXO_HELM`, or the one `scripts/control-plane` builds from its module.
-fn helm_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("EXO_HELM") {
-        return PathBuf::from(path);
-    }
-    let out = Command::new(repo("scripts/control-plane"))
-        .args(["bin", "helm"])
-        .output()
-        .expect("scripts/control-plane runs");
-    let stdout = process::succeeded(out, "building helm failed (is Go installed?)");
-    PathBuf::from(String::from_utf8(stdout).unwrap().trim())
-}
-
 /// Runs Helm with `args` against the cluster (its namespace, its kubeconfig, Helm's own
 /// directories in the cluster's), killed after [`HELM_TIMEOUT`]: (success, stdout, stderr).
 async fn helm(c: &Cluster, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(helm_binary());
+    let mut cmd = Command::new(process::helm_binary());
     cmd.args(args)
         .args(["--namespace", &c.namespace])
         .arg("--kubeconfig")
