@@ -71,7 +71,7 @@ pub(super) fn authenticate(
                 "Invalid client_assertion_type.",
             ));
         }
-        return check_assertion(world, app, tenant, assertion, now);
+        return check_assertion(app, tenant, assertion, now);
     }
     if required {
         return Err(aad(
@@ -110,9 +110,8 @@ fn check_secret(app: &App, secret: &str, now: jiff::Timestamp) -> Result<(), Res
 }
 
 /// A client assertion signed by a registered certificate, for this tenant's token endpoint,
-/// issued by the client, in its validity window, and not replayed.
+/// issued by the client, in its validity window (reusable within it, as MSAL reuses it).
 fn check_assertion(
-    world: &mut World,
     app: &App,
     tenant: &Tenant,
     assertion: &str,
@@ -149,30 +148,56 @@ fn check_assertion(
         ));
     }
     let secs = now.as_second();
-    let time = |name: &str| claims.get(name).and_then(Value::as_i64).unwrap_or(0);
+    // NumericDate (RFC 7519): seconds, which clients may send with a fraction (MSAL does).
+    let time = |name: &str| {
+        claims
+            .get(name)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f.floor() as i64)))
+            .unwrap_or(0)
+    };
     if time("exp") <= secs || time("nbf") > secs + NOT_BEFORE_SKEW {
         return Err(invalid_client(
             700024,
             "Client assertion is not within its valid time range.",
         ));
     }
-    let jti = claim("jti").to_string();
-    if jti.is_empty() || !world.jtis.insert(jti) {
-        return Err(invalid_client(
-            7000216,
-            "'client_assertion' has been replayed (its jti was used before).",
-        ));
-    }
+    // Entra accepts an assertion again within its validity (MSAL signs one and reuses it until
+    // it nears expiry): the token endpoint does not track jti.
     Ok(())
+}
+
+/// The bytes of a certificate thumbprint as clients write it: base64url or base64, padded or
+/// not (MSAL pads), or hex.
+fn thumbprint_bytes(text: &str) -> Option<Vec<u8>> {
+    let unpadded = text.trim_end_matches('=');
+    URL_SAFE_NO_PAD
+        .decode(unpadded)
+        .ok()
+        .or_else(|| STANDARD.decode(text).ok())
+        .filter(|b| b.len() == 20 || b.len() == 32)
+        .or_else(|| {
+            (text.len().is_multiple_of(2) && text.chars().all(|c| c.is_ascii_hexdigit()))
+                .then(|| {
+                    (0..text.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+                        .collect::<Option<Vec<u8>>>()
+                })
+                .flatten()
+        })
 }
 
 /// The certificate of `app` whose thumbprint (`x5t#S256` or `x5t`) the assertion names.
 fn signing_certificate<'a>(app: &'a App, header: &Value) -> Result<&'a Certificate, Response> {
     let thumb_s256 = header.get("x5t#S256").and_then(Value::as_str);
     let thumb_sha1 = header.get("x5t").and_then(Value::as_str);
+    let same = |sent: Option<&str>, registered: &str| {
+        sent.and_then(thumbprint_bytes)
+            .is_some_and(|b| Some(b) == thumbprint_bytes(registered))
+    };
     app.certificates
         .iter()
-        .find(|c| Some(c.s256.as_str()) == thumb_s256 || Some(c.sha1.as_str()) == thumb_sha1)
+        .find(|c| same(thumb_s256, &c.s256) || same(thumb_sha1, &c.sha1))
         .ok_or_else(|| {
             aad(
                 401,
@@ -214,4 +239,30 @@ fn signature_verifies(
         ee.verify_signature(alg, input.as_bytes(), &sig).ok()
     })();
     Ok(verified.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thumbprint_bytes;
+
+    #[test]
+    fn thumbprints_are_read_in_every_encoding_clients_send() {
+        // The SHA-1 thumbprint of tests/fixtures/app-cert.pem, as MSAL (padded), the operator
+        // (base64url) and the Azure portal (hex) write it.
+        let bytes = thumbprint_bytes("X9tGrN_1TZTNoOfaSY2lviMAMwU").unwrap();
+        assert_eq!(bytes.len(), 20);
+        for sent in [
+            "X9tGrN_1TZTNoOfaSY2lviMAMwU=",
+            "X9tGrN/1TZTNoOfaSY2lviMAMwU=",
+            "5fdb46acdff54d94cda0e7da498da5be23003305",
+        ] {
+            let hex_of = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            assert_eq!(
+                thumbprint_bytes(sent).map(|b| hex_of(&b)),
+                Some(hex_of(&bytes)),
+                "{sent}"
+            );
+        }
+        assert_eq!(thumbprint_bytes("not a thumbprint"), None);
+    }
 }

@@ -44,7 +44,6 @@ impl World {
             refresh_tokens: HashMap::new(),
             device_codes: Vec::new(),
             auth_codes: HashMap::new(),
-            jtis: HashSet::new(),
             faults: Vec::new(),
             counters: BTreeMap::new(),
             token_lifetime: jiff::SignedDuration::from_mins(60),

@@ -8,7 +8,7 @@ mod objects;
 mod sessions;
 mod tenant;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 pub use self::objects::{
     App, Certificate, Domain, Grant, Group, PimRequest, RoleAssignment, Secret, ServicePrincipal,
@@ -34,8 +34,6 @@ pub struct World {
     pub device_codes: Vec<DeviceCode>,
     /// Authorization codes by code.
     pub auth_codes: HashMap<String, AuthorizationCode>,
-    /// Client-assertion ids seen (replay protection).
-    pub jtis: HashSet<String>,
     /// Faults.
     pub faults: Vec<Fault>,
     /// Requests by `METHOD /path`.
