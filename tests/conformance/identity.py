@@ -9,6 +9,8 @@ import hashlib
 import json
 import os
 import sys
+import threading
+import time
 import traceback
 
 import msal
@@ -27,6 +29,9 @@ GRAPH = "https://graph.microsoft.com/.default"
 AUTHORITY = f"{SIM}/{TENANT}"
 HOST = SIM.split("://", 1)[1]
 
+DEVICE_CODE = "https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code"
+ID_TOKENS = "https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference"
+MSAL_ACCOUNTS = "https://learn.microsoft.com/entra/msal/python/getting-started/acquiring-tokens"
 CLIENT_CREDENTIALS = "https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow"
 CERT_CREDENTIALS = "https://learn.microsoft.com/entra/identity-platform/certificate-credentials"
 MSAL_CONFIDENTIAL = "https://learn.microsoft.com/entra/msal/python/getting-started/client-credentials"
@@ -116,3 +121,49 @@ check("CertificateCredential with x5c", "azure-identity", AZURE_IDENTITY,
       lambda: azure(CertificateCredential(TENANT, CLIENT_ID, certificate_data=(KEY_PEM + CERT_PEM).encode(),
                                           send_certificate_chain=True, authority=HOST,
                                           disable_instance_discovery=True)))
+
+
+def device_code_sign_in():
+    """A device-code sign-in approved by the tenant's administrator (the control API plays the
+    person at the browser); MSAL keeps the account and renews silently."""
+    app = msal.PublicClientApplication(CLIENT_ID, authority=AUTHORITY, instance_discovery=False,
+                                       token_cache=msal.TokenCache())
+    flow = app.initiate_device_flow(scopes=[GRAPH])
+    assert "user_code" in flow, flow
+
+    def approve():
+        time.sleep(1)
+        requests.post(f"{SIM}/_sim/devicecodes/{flow['user_code']}/approve", json={}, timeout=10)
+
+    threading.Thread(target=approve, daemon=True).start()
+    flow["expires_at"] = time.time() + 30
+    return app, app.acquire_token_by_device_flow(flow)
+
+
+def device_code_tokens():
+    _, result = device_code_sign_in()
+    assert "access_token" in result, result
+    assert "refresh_token" in result and "id_token" in result and "client_info" in result, sorted(result)
+    id_claims = result["id_token_claims"]
+    assert id_claims["aud"] == CLIENT_ID and id_claims["oid"] and id_claims["tid"], id_claims
+    access = token_claims(result["access_token"])
+    assert access["oid"] == id_claims["oid"], (access["oid"], id_claims["oid"])
+    return {"scope": result["scope"].split()[0]}
+
+
+def accounts_and_silent_renewal():
+    app, result = device_code_sign_in()
+    assert "access_token" in result, result
+    accounts = app.get_accounts()
+    assert len(accounts) == 1 and accounts[0]["home_account_id"].split(".")[0], accounts
+    first = token_claims(result["access_token"])
+    renewed = app.acquire_token_silent([GRAPH], account=accounts[0], force_refresh=True)
+    assert renewed and "access_token" in renewed, renewed
+    second = token_claims(renewed["access_token"])
+    # The same user for the same app: the same oid and sub in every token.
+    assert (first["oid"], first["sub"]) == (second["oid"], second["sub"]), (first, second)
+    return {"accounts": len(accounts)}
+
+
+check("device code: access, refresh and ID tokens, client_info", "msal", DEVICE_CODE, device_code_tokens)
+check("accounts and silent renewal with a stable oid and sub", "msal", MSAL_ACCOUNTS, accounts_and_silent_renewal)

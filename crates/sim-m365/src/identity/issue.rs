@@ -9,6 +9,8 @@ use super::resource_scope;
 use super::token::TokenRequest;
 use crate::ids::{GLOBAL_ADMINISTRATOR, permission, permission_name};
 use crate::state::{App, RefreshToken, Tenant};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use exo_sim_http::ids::opaque_token;
 
 impl TokenRequest<'_> {
@@ -57,13 +59,48 @@ impl TokenRequest<'_> {
         token
     }
 
-    /// The delegated tokens of a user grant: an access token for the resource of `scope` and a
-    /// refresh token.
+    /// The delegated tokens of a user grant: an access token for the resource of `scope`, a
+    /// refresh token, an ID token when `openid` is asked for, and `client_info` when the client
+    /// asks for it (`client_info=1`, as MSAL does).
     pub(super) fn user_tokens(&mut self, scope: &str, user: &str) -> Result<Response, Response> {
         let (resource, resource_app) = resource_scope(scope)?;
         let (access, expires) = self.access_token(&resource, resource_app, Some(user));
         let refresh = self.refresh_token(user);
-        Ok(token_response(access, expires, scope, Some(refresh)))
+        let mut response = token_body(access, expires, scope, Some(refresh));
+        let oid = user_object_id(&self.tenant, user);
+        if scope.split_whitespace().any(|s| s == "openid") {
+            response["id_token"] = json!(self.id_token(user, &oid));
+        }
+        if self.param("client_info") == "1" {
+            let info = json!({"uid": oid, "utid": self.tenant.id}).to_string();
+            response["client_info"] = json!(URL_SAFE_NO_PAD.encode(info));
+        }
+        Ok(respond(response))
+    }
+
+    /// The ID token (v2.0) of `user` (object id `oid`) for this client.
+    fn id_token(&self, user: &str, oid: &str) -> String {
+        let now = self.world.now().as_second();
+        let tid = &self.tenant.id;
+        let name = self
+            .tenant
+            .find_user(user)
+            .map(|u| u.display_name.clone())
+            .unwrap_or_default();
+        let claims = json!({
+            "aud": self.app.client_id,
+            "iss": format!("{}/{tid}/v2.0", self.call.sim.base_url),
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.world.token_lifetime.as_secs(),
+            "tid": tid,
+            "oid": oid,
+            "sub": pairwise_subject(oid, &self.app.client_id),
+            "preferred_username": user,
+            "name": name,
+            "ver": "2.0",
+        });
+        self.call.sim.signer.sign(&claims)
     }
 }
 
@@ -103,11 +140,11 @@ fn app_claims(
 /// Delegated claims: the user, the app's configured permissions on the resource as `scp`, and
 /// Global Administrator.
 fn user_claims(claims: &mut Value, tenant: &Tenant, app: &App, resource_app: &str, upn: &str) {
-    let u = tenant.find_user(upn);
     claims["idtyp"] = json!("user");
-    claims["oid"] = json!(u.as_ref().map(|u| u.id.clone()).unwrap_or_default());
+    let oid = user_object_id(tenant, upn);
+    claims["oid"] = json!(oid);
     claims["upn"] = json!(upn);
-    claims["sub"] = json!(opaque_token(16).expect("system randomness"));
+    claims["sub"] = json!(pairwise_subject(&oid, &app.client_id));
     let scopes: Vec<&str> = app
         .permissions
         .iter()
@@ -118,6 +155,41 @@ fn user_claims(claims: &mut Value, tenant: &Tenant, app: &App, resource_app: &st
     claims["wids"] = json!([GLOBAL_ADMINISTRATOR]);
 }
 
+/// The object id of the signed-in `upn`: the directory user's, or, for an administrator the
+/// world does not list as a user, a GUID derived from the tenant and the name (stable across
+/// tokens, as a real account's is).
+fn user_object_id(tenant: &Tenant, upn: &str) -> String {
+    if let Some(u) = tenant.find_user(upn) {
+        return u.id.clone();
+    }
+    let d = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{}:{}", tenant.id, upn.to_ascii_lowercase()).as_bytes(),
+    );
+    let h: String = d.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// The `sub` of a user's tokens for one application: pairwise and stable, as Entra's is (the
+/// same user and app always get the same value; another app gets another).
+fn pairwise_subject(oid: &str, client_id: &str) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{oid}:{}", client_id.to_ascii_lowercase()).as_bytes(),
+    );
+    URL_SAFE_NO_PAD.encode(&digest.as_ref()[..32])
+}
+
 /// The token endpoint's success body.
 pub(super) fn token_response(
     access: String,
@@ -125,6 +197,11 @@ pub(super) fn token_response(
     scope: &str,
     refresh: Option<String>,
 ) -> Response {
+    respond(token_body(access, expires_in, scope, refresh))
+}
+
+/// The token endpoint's success body, as JSON.
+fn token_body(access: String, expires_in: i64, scope: &str, refresh: Option<String>) -> Value {
     let mut body = json!({
         "token_type": "Bearer",
         "scope": scope,
@@ -135,6 +212,11 @@ pub(super) fn token_response(
     if let Some(r) = refresh {
         body["refresh_token"] = json!(r);
     }
+    body
+}
+
+/// A success answer of the token endpoint.
+fn respond(body: Value) -> Response {
     (
         StatusCode::OK,
         [(header::CACHE_CONTROL, "no-store")],
