@@ -95,12 +95,22 @@ async fn install_crd(client: &kube::Client, file: &Path) {
             .request_text(http::Request::get(path).body(Vec::new()).unwrap())
             .await
             .is_ok();
-        if established && served {
+        // A new CRD's OpenAPI document is published a moment after it is served.
+        let openapi = format!(
+            "/openapi/v3/apis/{}/{}",
+            crd.spec.group, crd.spec.versions[0].name
+        );
+        let published = served
+            && client
+                .request_text(http::Request::get(openapi).body(Vec::new()).unwrap())
+                .await
+                .is_ok();
+        if established && published {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("the CRD {name} was not served within 20 s");
+    panic!("the CRD {name} was not served and published within 20 s");
 }
 
 /// The recording of a scenario, if any: (server version, outcomes).
