@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::list_type::{ListType, Lists};
-use super::path::{FieldPath, OWNED_METADATA, map_element};
+use super::path::{FieldPath, map_element, value_at, writable_roots};
 
 /// Top-level fields of built-in kinds that are maps (every other one is a struct that exists
 /// in the kind's empty value, so it is never added as a whole).
@@ -22,36 +22,14 @@ pub fn changed_fields(
     custom: bool,
 ) -> BTreeSet<FieldPath> {
     let mut out = BTreeSet::new();
-    let Some(m) = new.as_object() else {
-        return out;
-    };
-    for (k, child) in m {
-        let before = old.and_then(|o| o.get(k));
-        match k.as_str() {
-            "apiVersion" | "kind" => {}
-            "metadata" => {
-                for (mk, mv) in child.as_object().into_iter().flatten() {
-                    if OWNED_METADATA.contains(&mk.as_str()) {
-                        let mut path = vec!["f:metadata".to_string(), format!("f:{mk}")];
-                        walk(
-                            before.and_then(|b| b.get(mk)),
-                            mv,
-                            (lists, custom),
-                            &mut path,
-                            &mut out,
-                        );
-                    }
-                }
-            }
-            _ => {
-                let mut path = vec![format!("f:{k}")];
-                if !custom && !BUILT_IN_MAPS.contains(&k.as_str()) {
-                    // A struct of the kind's empty value: never added as a whole.
-                    descend(before, child, (lists, custom), &mut path, &mut out);
-                } else {
-                    walk(before, child, (lists, custom), &mut path, &mut out);
-                }
-            }
+    for (mut path, child) in writable_roots(new) {
+        let before = old.and_then(|o| value_at(o, &path));
+        let top = path[0].trim_start_matches("f:");
+        if !custom && path.len() == 1 && !BUILT_IN_MAPS.contains(&top) {
+            // A struct of the kind's empty value: never added as a whole.
+            descend(before, child, (lists, custom), &mut path, &mut out);
+        } else {
+            walk(before, child, (lists, custom), &mut path, &mut out);
         }
     }
     out

@@ -11,7 +11,7 @@ use super::list_type::{ListType, Lists};
 pub type FieldPath = Vec<String>;
 
 /// Metadata fields a writer can own (the rest is the server's).
-pub(super) const OWNED_METADATA: [&str; 5] = [
+const OWNED_METADATA: [&str; 5] = [
     "labels",
     "annotations",
     "finalizers",
@@ -30,25 +30,31 @@ pub(super) fn map_element(item: &Value, keys: &[String]) -> String {
     format!("k:{}", Value::Object(m))
 }
 
-/// The leaf fields `value` sets (server-owned metadata, apiVersion and kind left out).
-pub fn field_set(value: &Value, lists: Lists) -> BTreeSet<FieldPath> {
-    let mut out = BTreeSet::new();
-    let Some(m) = value.as_object() else {
-        return out;
-    };
-    for (k, child) in m {
+/// The fields of `value` a writer can own, each with its value: the top-level fields but
+/// apiVersion and kind, and the metadata a writer sets (labels, annotations, ...).
+pub(super) fn writable_roots(value: &Value) -> Vec<(FieldPath, &Value)> {
+    let mut out = Vec::new();
+    for (k, child) in value.as_object().into_iter().flatten() {
         match k.as_str() {
             "apiVersion" | "kind" => {}
             "metadata" => {
                 for (mk, mv) in child.as_object().into_iter().flatten() {
                     if OWNED_METADATA.contains(&mk.as_str()) {
-                        let mut path = vec!["f:metadata".to_string(), format!("f:{mk}")];
-                        walk(mv, lists, &mut path, &mut out);
+                        out.push((vec!["f:metadata".to_string(), format!("f:{mk}")], mv));
                     }
                 }
             }
-            _ => walk(child, lists, &mut vec![format!("f:{k}")], &mut out),
+            _ => out.push((vec![format!("f:{k}")], child)),
         }
+    }
+    out
+}
+
+/// The leaf fields `value` sets (server-owned metadata, apiVersion and kind left out).
+pub fn field_set(value: &Value, lists: Lists) -> BTreeSet<FieldPath> {
+    let mut out = BTreeSet::new();
+    for (mut path, child) in writable_roots(value) {
+        walk(child, lists, &mut path, &mut out);
     }
     out
 }
