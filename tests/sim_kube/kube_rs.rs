@@ -334,7 +334,8 @@ async fn a_kube_runtime_controller_reconciles_every_object() {
     c.install_crds().await;
     let (ok, _, err) = kubectl(&c.kubeconfig, &["apply", "-f", &repo("examples")]).await;
     assert!(ok, "{err}");
-    let esas: Api<ExchangeServiceAccount> = Api::all(client.clone());
+    // The test's own namespace: a real server is shared with other tests running at once.
+    let esas: Api<ExchangeServiceAccount> = Api::default_namespaced(client.clone());
     let reconciled = Arc::new(AtomicUsize::new(0));
     let count = reconciled.clone();
     let controller = kube::runtime::Controller::new(esas, watcher::Config::default()).run(
@@ -356,10 +357,12 @@ async fn a_kube_runtime_controller_reconciles_every_object() {
             }
         },
         |_, _, _| Action::requeue(Duration::from_secs(1)),
-        Arc::new(Api::<ExchangeServiceAccount>::all(client.clone())),
+        Arc::new(Api::<ExchangeServiceAccount>::default_namespaced(
+            client.clone(),
+        )),
     );
     let run = tokio::spawn(controller.for_each(|_| async {}));
-    let api: Api<ExchangeServiceAccount> = Api::all(client.clone());
+    let api: Api<ExchangeServiceAccount> = Api::default_namespaced(client.clone());
     until(TIMEOUT, Duration::from_millis(50), async || {
         let all = api.list(&Default::default()).await.unwrap();
         let seen = |e: &ExchangeServiceAccount| {
