@@ -21,7 +21,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use runner::{Backend, Outcomes};
+use runner::{Backend, Compaction, Outcomes};
 
 /// Scenarios run at once.
 const CONCURRENCY: usize = 4;
@@ -246,9 +246,11 @@ async fn the_emulator_answers_as_kube_apiserver_does() {
     let work = std::env::temp_dir().join(format!("exo-differential-{}", unique()));
     std::fs::create_dir_all(&work).unwrap();
 
-    let emulator = exo_sim_kube::Emulator::start(Default::default())
-        .await
-        .unwrap();
+    let emulator = std::sync::Arc::new(
+        exo_sim_kube::Emulator::start(Default::default())
+            .await
+            .unwrap(),
+    );
     let emu_dir = work.join("emulator");
     std::fs::create_dir_all(&emu_dir).unwrap();
     emulator
@@ -259,6 +261,7 @@ async fn the_emulator_answers_as_kube_apiserver_does() {
         client: emulator.client().await.unwrap(),
         kubeconfig: emu_dir.join("admin.kubeconfig"),
         dir: emu_dir,
+        compaction: Compaction::Emulator(emulator.clone()),
     };
     install_crds(&emu.client).await;
 
@@ -274,6 +277,10 @@ async fn the_emulator_answers_as_kube_apiserver_does() {
             client: client_for(&dir.join("admin.kubeconfig")).await,
             kubeconfig: dir.join("admin.kubeconfig"),
             dir,
+            compaction: Compaction::Etcd(
+                std::env::var("EXO_TEST_ETCD_URL")
+                    .expect("EXO_TEST_BACKEND=apiserver needs EXO_TEST_ETCD_URL (DIR/env)"),
+            ),
         };
         install_crds(&b.client).await;
         Some(b)
@@ -285,22 +292,22 @@ async fn the_emulator_answers_as_kube_apiserver_does() {
     assert!(!recording || live, "EXO_DIFF_RECORD=1 needs a real server");
 
     let suffix = unique();
-    let results: Vec<(usize, Vec<String>, Vec<String>)> = futures::stream::iter(scenarios.iter())
-        .map(|(stem, sc)| {
-            let (emu, real, suffix, version) = (&emu, real.as_ref(), &suffix, &version);
-            async move {
-                let emu_run = runner::run(emu, stem, sc, suffix);
-                let mut report = Vec::new();
-                let (ours, theirs) = match real {
-                    Some(r) => {
-                        let (a, b) = tokio::join!(emu_run, runner::run(r, stem, sc, suffix));
-                        (a, Some(b))
-                    }
-                    None => (emu_run.await, None),
-                };
-                let steps = ours.len();
-                let mut known = Vec::new();
-                match (theirs, recorded(stem)) {
+    let one = |index: usize| {
+        let (stem, sc) = &scenarios[index];
+        let (emu, real, suffix, version) = (&emu, real.as_ref(), &suffix, &version);
+        async move {
+            let emu_run = runner::run(emu, stem, sc, suffix);
+            let mut report = Vec::new();
+            let (ours, theirs) = match real {
+                Some(r) => {
+                    let (a, b) = tokio::join!(emu_run, runner::run(r, stem, sc, suffix));
+                    (a, Some(b))
+                }
+                None => (emu_run.await, None),
+            };
+            let steps = ours.len();
+            let mut known = Vec::new();
+            match (theirs, recorded(stem)) {
                     (Some(theirs), rec) => {
                         report.extend(compare(stem, sc, version, &format!("kube-apiserver {version}"), &theirs, &ours, &mut known));
                         if recording {
@@ -320,12 +327,20 @@ async fn the_emulator_answers_as_kube_apiserver_does() {
                         "{stem}: no recording in expected/ (run once with a real server and EXO_DIFF_RECORD=1)"
                     )),
                 }
-                (steps, report, known)
-            }
-        })
+            (steps, report, known)
+        }
+    };
+    // Scenarios that compact the history run alone, after the others.
+    let (alone, together): (Vec<usize>, Vec<usize>) =
+        (0..scenarios.len()).partition(|i| scenarios[*i].1.compacts());
+    let mut results: Vec<(usize, Vec<String>, Vec<String>)> = futures::stream::iter(together)
+        .map(&one)
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
+    for scenario in alone {
+        results.push(one(scenario).await);
+    }
     let steps: usize = results.iter().map(|r| r.0).sum();
     let known: Vec<String> = results.iter().flat_map(|r| r.2.clone()).collect();
     let report: Vec<String> = results.into_iter().flat_map(|r| r.1).collect();

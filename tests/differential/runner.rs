@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::BodyExt;
@@ -16,6 +17,15 @@ pub const UNTIL_LIMIT: Duration = Duration::from_secs(60);
 /// How long one request, watch or command may take.
 const STEP_LIMIT: Duration = Duration::from_secs(90);
 
+/// How a backend compacts its history.
+pub enum Compaction {
+    /// The emulator's own compaction.
+    Emulator(Arc<exo_sim_kube::Emulator>),
+    /// A compaction request to the etcd (its client URL) behind a real kube-apiserver, which
+    /// serves Leases without the watch cache (`scripts/control-plane`).
+    Etcd(String),
+}
+
 /// One API server under test.
 pub struct Backend {
     /// `emulator` or `kube-apiserver`.
@@ -26,6 +36,8 @@ pub struct Backend {
     pub kubeconfig: PathBuf,
     /// A directory for the backend's files.
     pub dir: PathBuf,
+    /// How its history is compacted.
+    pub compaction: Compaction,
 }
 
 /// The outcome of a scenario: one JSON value per step.
@@ -106,6 +118,9 @@ impl Run<'_> {
         }
         if let Some(manifest) = &step.validate {
             return self.validate(&substitute(manifest, &self.vars)).await;
+        }
+        if step.compact == Some(true) {
+            return self.compact().await;
         }
         if let Some(args) = &step.helm {
             let helm = std::env::var("EXO_HELM").unwrap_or_else(|_| "helm".into());
@@ -230,6 +245,41 @@ impl Run<'_> {
             "warnings": warnings(&headers),
             "body": body,
         })
+    }
+
+    /// Compacts the backend's history at its current resourceVersion.
+    async fn compact(&self) -> Value {
+        match &self.backend.compaction {
+            Compaction::Emulator(emulator) => emulator.compact(),
+            Compaction::Etcd(url) => {
+                // The current revision: what a list read from etcd answers.
+                let (_, _, raw) = self
+                    .send(
+                        "GET",
+                        "/apis/coordination.k8s.io/v1/leases?limit=1",
+                        "application/json",
+                        "application/json",
+                        Vec::new(),
+                    )
+                    .await;
+                let list: Value = serde_json::from_slice(&raw).unwrap();
+                let revision: u64 = list["metadata"]["resourceVersion"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("no resourceVersion in {list}"));
+                let answer = reqwest::Client::new()
+                    .post(format!("{url}/v3/kv/compaction"))
+                    .json(&json!({"revision": revision, "physical": true}))
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status());
+                if let Err(e) = answer {
+                    panic!("compacting etcd at {url}: {e}");
+                }
+            }
+        }
+        json!({"compacted": true})
     }
 
     async fn watch(&mut self, path: &str) -> Value {

@@ -18,8 +18,8 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
-/// One step. Exactly one of `request`, `watch`, `kubectl`, `python`, `helm` and `validate` is
-/// given.
+/// One step. Exactly one of `request`, `watch`, `kubectl`, `python`, `helm`, `validate` and
+/// `compact` is given.
 /// Strings may name variables as `{var}`: `{ns}` (the scenario's namespace), `{ns2}` (a second
 /// one, created on demand by the scenario itself) and what earlier steps saved.
 #[derive(Debug, Deserialize, Default)]
@@ -40,6 +40,9 @@ pub struct Step {
     /// A manifest of the operator's kinds: checked offline by `exo-operator validate` and by
     /// the server (a dry-run create); both verdicts are recorded, and must agree.
     pub validate: Option<String>,
+    /// `true`: compact the server's history at its current resourceVersion, as kube-apiserver
+    /// has etcd do every five minutes (a scenario that compacts runs alone).
+    pub compact: Option<bool>,
     /// Standard input of a command.
     pub stdin: Option<String>,
     /// Content type of the request body (default `application/json`).
@@ -70,6 +73,14 @@ pub struct Step {
     pub ignore: BTreeMap<String, String>,
 }
 
+impl Scenario {
+    /// Whether a step compacts the history: the scenario then runs alone, so that no other
+    /// scenario's continue token or watch loses its history under it.
+    pub fn compacts(&self) -> bool {
+        self.steps.iter().any(|s| s.compact == Some(true))
+    }
+}
+
 impl Step {
     /// The step's label.
     pub fn label(&self, index: usize) -> String {
@@ -90,6 +101,7 @@ impl Step {
                     .as_ref()
                     .map(|_| "exo-operator validate".to_string())
             })
+            .or_else(|| self.compact.map(|_| "compact the history".to_string()))
             .unwrap_or_default();
         format!("step {}: {what}", index + 1)
     }
@@ -102,6 +114,7 @@ impl Step {
             self.python.is_some(),
             self.helm.is_some(),
             self.validate.is_some(),
+            self.compact.is_some(),
         ]
         .iter()
         .filter(|k| **k)
@@ -125,7 +138,7 @@ pub fn load_all(dir: &Path) -> Vec<(String, Scenario)> {
             assert_eq!(
                 step.kinds(),
                 1,
-                "{stem} {}: give exactly one of request, watch, kubectl, python, helm, validate",
+                "{stem} {}: give exactly one of request, watch, kubectl, python, helm, validate, compact",
                 step.label(i)
             );
         }

@@ -172,6 +172,13 @@ impl Emulator {
         self.state.store.lock().stats.clone()
     }
 
+    /// Compacts the history at the current resourceVersion, as kube-apiserver has etcd do
+    /// every five minutes: what clients see when the history they ask for is gone (410 Gone
+    /// for a watch, an exact list or a continue token from before).
+    pub fn compact(&self) {
+        self.state.store.lock().compact();
+    }
+
     /// Stops the server and waits until it has stopped.
     pub async fn shutdown(self) {
         self.server.stop().await;

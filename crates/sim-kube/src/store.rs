@@ -82,6 +82,9 @@ pub struct Inner {
     history_limit: usize,
     /// resourceVersion of the oldest change still in the history, minus one.
     pub oldest: u64,
+    /// The revision history was last compacted at (as kube-apiserver has etcd compact it),
+    /// 0 when never: reads from before it are refused as etcd refuses them.
+    pub compacted: u64,
     /// Counters and audit.
     pub stats: Stats,
     tx: broadcast::Sender<Arc<Change>>,
@@ -158,6 +161,15 @@ impl Inner {
         }
     }
 
+    /// Forgets every change before the current resourceVersion, as an etcd compaction at the
+    /// current revision does: watches, exact lists and continue tokens from before it get 410.
+    pub fn compact(&mut self) {
+        let rv = self.rv;
+        self.history.retain(|c| c.rv >= rv);
+        self.oldest = rv - 1;
+        self.compacted = rv;
+    }
+
     /// Changes after `rv`, or `None` when they are no longer in the history (410 Gone).
     pub fn changes_since(&self, rv: u64) -> Option<Vec<Arc<Change>>> {
         if rv < self.oldest {
@@ -185,6 +197,7 @@ impl Store {
                 history: VecDeque::new(),
                 history_limit,
                 oldest: 0,
+                compacted: 0,
                 stats: Stats::default(),
                 tx: tx.clone(),
             }),
@@ -200,5 +213,36 @@ impl Store {
     /// A receiver of future changes.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store with changes at resourceVersions 2, 3 and 4.
+    fn store_with_three_changes() -> Store {
+        let store = Store::new(Vec::new(), 100);
+        let mut st = store.lock();
+        for name in ["a", "b", "c"] {
+            let rv = st.next_rv();
+            let object = serde_json::json!({"metadata": {"name": name}});
+            st.put("/t", (String::new(), name.into()), object, "ADDED", rv);
+        }
+        drop(st);
+        store
+    }
+
+    #[test]
+    fn compaction_keeps_what_a_watch_from_the_revision_before_needs() {
+        let store = store_with_three_changes();
+        let mut st = store.lock();
+        assert_eq!(st.changes_since(1).map(|c| c.len()), Some(3));
+        st.compact();
+        assert_eq!(st.compacted, 4);
+        // As etcd after a compaction at revision 4: a watch from 3 starts at 4 and is served.
+        assert_eq!(st.changes_since(3).map(|c| c.len()), Some(1));
+        assert!(st.changes_since(2).is_none());
+        assert_eq!(st.changes_since(4).map(|c| c.len()), Some(0));
     }
 }

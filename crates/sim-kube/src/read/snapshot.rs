@@ -29,6 +29,10 @@ pub fn at(st: &Inner, storage: &str, rv: u64) -> Option<Objects> {
     if rv >= st.rv {
         return Some(objects);
     }
+    // A compacted revision cannot be read (a watch from it may still start after it).
+    if rv < st.compacted {
+        return None;
+    }
     st.changes_since(rv)?;
     let history = st.changes_since(st.oldest).unwrap_or_default();
     let ours: Vec<_> = history.iter().filter(|c| c.storage == storage).collect();

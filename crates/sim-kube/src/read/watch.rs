@@ -86,7 +86,12 @@ impl Watch {
             _ if self.send_initial == Some(false) => Vec::new(),
             Some(rv) if self.send_initial.is_none() => {
                 let changes = st.changes_since(rv).ok_or_else(|| {
-                    let message = format!("too old resource version: {rv} ({})", st.oldest + 1);
+                    // Compacted away, as etcd words it; or older than the history kept, as
+                    // the watch cache words it.
+                    let message = match rv + 1 < st.compacted {
+                        true => "The resourceVersion for the provided watch is too old.".into(),
+                        false => format!("too old resource version: {rv} ({})", st.oldest + 1),
+                    };
                     ApiError::gone(message).to_status()
                 })?;
                 changes
