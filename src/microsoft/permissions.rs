@@ -92,6 +92,27 @@ pub const ACTIVITY_FEED_READ: Permission = Permission {
     purpose: "read activity data to enhance protection based on user behaviour",
 };
 
+/// Every permission the operator may request.
+pub const ALL: &[Permission] = &[
+    USER_READ_ALL,
+    GROUP_READ_ALL,
+    DOMAIN_READ_ALL,
+    MAIL_READ_WRITE,
+    APPLICATION_READ_ALL,
+    ROLE_MANAGEMENT_READ_WRITE,
+    EXCHANGE_MANAGE_AS_APP,
+    ACTIVITY_FEED_READ,
+];
+
+/// The application id of `resource`.
+pub fn resource_app_id(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Graph => GRAPH_APP_ID,
+        Resource::Exchange => EXCHANGE_APP_ID,
+        Resource::Management => MANAGEMENT_APP_ID,
+    }
+}
+
 /// The permissions `spec` needs, Graph first, without duplicates.
 pub fn required(spec: &ExchangeServiceAccountSpec) -> Vec<Permission> {
     let mut out = vec![
@@ -204,6 +225,25 @@ mod tests {
             false,
         )));
         assert!(!manual.contains(&"RoleManagement.ReadWrite.Directory"));
+    }
+
+    #[test]
+    fn every_configuration_asks_for_permissions_of_the_table_and_together_for_all_of_it() {
+        let mut asked = std::collections::BTreeSet::new();
+        let configurations = [
+            (Mode::Api, None),
+            (Mode::Inline, inline(RoleAssignmentMode::Automatic)),
+            (Mode::Inline, inline(RoleAssignmentMode::Manual)),
+        ];
+        for (mode, inline) in configurations {
+            for activity in [false, true] {
+                for p in required(&spec(mode, inline.clone(), activity)) {
+                    assert!(ALL.contains(&p), "{} is not in ALL", p.name);
+                    asked.insert(p.name);
+                }
+            }
+        }
+        assert_eq!(asked.len(), ALL.len());
     }
 
     #[test]

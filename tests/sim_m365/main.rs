@@ -7,6 +7,7 @@ mod m365;
 
 mod exchange;
 mod graph;
+mod identifiers;
 mod identity;
 mod management;
 
