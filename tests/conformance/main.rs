@@ -2,6 +2,8 @@
 //! beside this file drive `exo-sim m365` (over HTTPS, trusting its CA) with MSAL for Python and
 //! azure-identity, each check citing the Microsoft Learn page it follows; every check must hold.
 
+mod azure_identity_rs;
+
 use std::path::Path;
 use std::process::Command;
 
