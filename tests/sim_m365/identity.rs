@@ -30,8 +30,31 @@ async fn client_credentials_before_and_after_admin_consent() {
     );
     assert!(body["trace_id"].is_string() && body["correlation_id"].is_string());
 
-    // The admin consent page redirects with the outcome, or answers when there is no redirect.
-    let r = s.http.get(s.url(&format!("/{CONTOSO}/v2.0/adminconsent?client_id={DEMO_CLIENT_ID}&redirect_uri=https://example.com/cb&state=abc"))).send().await.unwrap();
+    // The admin consent page redirects with the outcome to a registered redirect URI only.
+    let consent = |redirect: &str| {
+        s.url(&format!("/{CONTOSO}/v2.0/adminconsent?client_id={DEMO_CLIENT_ID}&redirect_uri={redirect}&state=abc"))
+    };
+    let r = s
+        .http
+        .get(consent("https://example.com/cb"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "not registered: AADSTS50011");
+    assert!(r.headers().get("location").is_none());
+    s.control(
+        &format!("/apps/{DEMO_CLIENT_ID}/redirect-uris"),
+        json!({"uri": "https://example.com/cb"}),
+    )
+    .await;
+    let (status, _) = s.app_token(CONTOSO, GRAPH).await;
+    assert_eq!(status, 400, "a refused consent grants nothing");
+    let r = s
+        .http
+        .get(consent("https://example.com/cb"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 303);
     let location = r.headers()["location"].to_str().unwrap().to_string();
     assert!(
@@ -170,10 +193,13 @@ async fn certificate_assertions_are_verified() {
     assert_eq!(b["error_codes"][0], 700021, "{st} {b}");
 }
 
-/// Starts a device-code sign-in in Fabrikam for Graph, has the control API `action` it
-/// (`approve`, `decline`, `expire`) and polls once: the token endpoint's answer.
+/// Starts a device-code sign-in in Fabrikam for Graph (with `offline_access`, for a refresh
+/// token), has the control API `action` it (`approve`, `decline`, `expire`) and polls once: the
+/// token endpoint's answer.
 async fn prompt_then(s: &Sim, action: &str) -> Value {
-    let r = s.device_code(FABRIKAM, GRAPH).await;
+    let r = s
+        .device_code(FABRIKAM, &format!("{GRAPH} offline_access"))
+        .await;
     s.control(
         &format!("/devicecodes/{}/{action}", r["user_code"].as_str().unwrap()),
         json!({}),
@@ -297,6 +323,7 @@ async fn the_oauth2_crate_gets_tokens_over_tls_with_the_written_ca() {
     let details: StandardDeviceAuthorizationResponse = client
         .exchange_device_code()
         .add_scope(Scope::new(GRAPH.into()))
+        .add_scope(Scope::new("offline_access".into()))
         .request_async(&http)
         .await
         .unwrap();

@@ -159,15 +159,17 @@ impl Sim {
         .await
     }
 
-    /// A Graph token request of `tenant` with refresh token `refresh_token`.
+    /// A Graph token request of `tenant` with refresh token `refresh_token` (asking
+    /// `offline_access`, for a new refresh token).
     async fn refresh(&self, tenant: &str, refresh_token: &str) -> (u16, Value) {
+        let scope = format!("{GRAPH} offline_access");
         self.token(
             tenant,
             &[
                 ("grant_type", "refresh_token"),
                 ("client_id", DEMO_CLIENT_ID),
                 ("refresh_token", refresh_token),
-                ("scope", GRAPH),
+                ("scope", &scope),
             ],
         )
         .await

@@ -111,6 +111,21 @@ pub fn resource_name(app_id: &str) -> Option<&'static str> {
     }
 }
 
+/// Resource applications whose manifest sets `accessTokenAcceptedVersion` to 2. Microsoft
+/// Graph, Exchange Online and the Office 365 Management APIs are not among them: they get v1.0
+/// tokens (Learn: "Access tokens in the Microsoft identity platform", "Token formats").
+const V2_RESOURCES: &[&str] = &[];
+
+/// The access-token version resource application `resource_app` accepts: 2 when its manifest
+/// says so, else 1 (also when it sets nothing).
+pub fn access_token_version(resource_app: &str) -> u8 {
+    if V2_RESOURCES.contains(&resource_app) {
+        2
+    } else {
+        1
+    }
+}
+
 /// The resource app id of a permission name, and its app-role id.
 pub fn permission(name: &str) -> Option<(&'static str, &'static str)> {
     PERMISSIONS

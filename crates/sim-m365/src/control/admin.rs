@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Held, Reply, Route, done, not_found};
+use super::{Held, Reply, Route, done, not_found, refuse};
 use crate::Sim;
 use crate::ids::{EXCHANGE_ADMINISTRATOR, permission};
-use crate::state::{Tenant, grant_consent};
+use crate::state::{Tenant, World, grant_consent};
 
 /// `GET /_sim/devicecodes`.
 pub(super) async fn device_codes(State(sim): State<Arc<Sim>>) -> Reply {
@@ -31,7 +32,9 @@ pub(super) struct Approve {
 }
 
 /// `POST /_sim/devicecodes/{code}/{approve|decline|expire}`: approving signs in `upn` (the
-/// tenant's first Global Administrator by default), which consents for the organization.
+/// tenant's first Global Administrator by default), which consents for the organization. A
+/// prompt opened through `common` or `organizations` is approved by a named `upn`, whose
+/// domain's tenant becomes the prompt's.
 pub(super) async fn device_code_action(
     State(sim): State<Arc<Sim>>,
     Path((code, action)): Path<(String, String)>,
@@ -45,12 +48,23 @@ pub(super) async fn device_code_action(
     else {
         return Err(not_found("device code"));
     };
-    let tenant_id = w.device_codes[i].tenant.clone();
+    let upn = body.and_then(|b| b.0.upn);
+    let tenant_id = match (w.device_codes[i].tenant.clone(), &upn) {
+        (t, _) if !t.is_empty() => t,
+        (_, Some(upn)) => home_tenant_id(&w, upn)?,
+        (_, None) if action == "approve" => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "a prompt opened through common or organizations is approved by a named upn",
+            ));
+        }
+        (_, None) => String::new(),
+    };
     let admin = w
         .tenant(&tenant_id)
         .and_then(|t| t.admins.first().cloned())
         .unwrap_or_default();
-    let upn = body.and_then(|b| b.0.upn).unwrap_or(admin);
+    let upn = upn.unwrap_or(admin);
     let client = w.device_codes[i].client_id.clone();
     w.device_codes[i].state = match action.as_str() {
         "approve" => format!("approved:{upn}"),
@@ -58,6 +72,9 @@ pub(super) async fn device_code_action(
         "expire" => "expired".into(),
         _ => return Err(not_found("action")),
     };
+    if action == "approve" {
+        w.device_codes[i].tenant = tenant_id.clone();
+    }
     if action == "approve"
         && let Some(app) = w.app(&client).cloned()
         && let Some(t) = w.tenant_mut(&tenant_id)
@@ -65,6 +82,14 @@ pub(super) async fn device_code_action(
         grant_consent(t, &app, &app.permissions);
     }
     done(json!({"userCode": code, "state": action}))
+}
+
+/// The id of the tenant of `upn`'s domain, or 404.
+fn home_tenant_id(world: &World, upn: &str) -> Result<String, Response> {
+    upn.rsplit_once('@')
+        .and_then(|(_, domain)| world.tenant(domain))
+        .map(|t| t.id.clone())
+        .ok_or_else(|| not_found("tenant of the upn"))
 }
 
 #[derive(Deserialize)]

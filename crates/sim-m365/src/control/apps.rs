@@ -1,5 +1,7 @@
-//! Application registrations: expire or rotate secrets, disable or enable the app.
+//! Application registrations: expire or rotate secrets, register redirect URIs, disable or
+//! enable the app.
 
+use serde::Deserialize;
 use serde_json::json;
 
 use super::{Reply, Route, app, done, not_found};
@@ -43,4 +45,24 @@ pub(super) async fn app_action(route: Route) -> Reply {
         _ => return Err(not_found("action")),
     }
     done(json!({"enabled": app.enabled}))
+}
+
+/// The body of `POST /_sim/apps/{client}/redirect-uris`.
+#[derive(Deserialize)]
+pub(super) struct RedirectUri {
+    uri: String,
+}
+
+/// `POST /_sim/apps/{client}/redirect-uris` `{"uri": ...}`: registers a redirect URI (sign-in
+/// and admin consent redirect only to registered ones); idempotent.
+pub(super) async fn add_redirect_uri(
+    route: Route,
+    axum::Json(body): axum::Json<RedirectUri>,
+) -> Reply {
+    let mut w = route.world();
+    let app = app(&mut w, route.param("client"))?;
+    if !app.redirect_uris.contains(&body.uri) {
+        app.redirect_uris.push(body.uri);
+    }
+    done(json!({"redirectUris": app.redirect_uris}))
 }

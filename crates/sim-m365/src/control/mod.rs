@@ -47,6 +47,7 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/tenants/{tenant}/exchange/{kind}/{name}", post(set_exchange).delete(delete_exchange))
         .route("/_sim/apps/{client}/secrets/expire", post(expire_secrets))
         .route("/_sim/apps/{client}/secrets/rotate", post(rotate_secret))
+        .route("/_sim/apps/{client}/redirect-uris", post(add_redirect_uri))
         .route("/_sim/apps/{client}/{action}", post(app_action))
 }
 

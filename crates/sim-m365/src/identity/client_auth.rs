@@ -8,7 +8,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm};
 use serde_json::Value;
 
-use super::Form;
+use super::TenantCall;
 use crate::errors::aad;
 use crate::jwt;
 use crate::state::{App, Certificate, Tenant, World};
@@ -43,22 +43,24 @@ fn basic_secret(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Verifies the client's credential (secret in the body or HTTP Basic, or a certificate
-/// assertion). `required` is false for public-client grants.
+/// assertion for the token endpoint the request was sent to). `required` is false for
+/// public-client grants. Returns how the client authenticated, as the `appidacr` claim says it:
+/// `0` public client, `1` secret, `2` certificate.
 pub(super) fn authenticate(
     world: &mut World,
     app: &App,
-    form: &Form,
-    headers: &HeaderMap,
+    call: &TenantCall,
     tenant: &Tenant,
     required: bool,
-) -> Result<(), Response> {
+) -> Result<&'static str, Response> {
     let now = world.now();
+    let form = &call.params;
     let secret = form
         .get("client_secret")
         .cloned()
-        .or_else(|| basic_secret(headers));
+        .or_else(|| basic_secret(&call.headers));
     if let Some(secret) = secret {
-        return check_secret(app, &secret, now);
+        return check_secret(app, &secret, now).map(|()| "1");
     }
     if let Some(assertion) = form.get("client_assertion") {
         if form.get("client_assertion_type").map(String::as_str)
@@ -71,7 +73,7 @@ pub(super) fn authenticate(
                 "Invalid client_assertion_type.",
             ));
         }
-        return check_assertion(app, tenant, assertion, now);
+        return check_assertion(app, tenant, &call.tenant_name, assertion, now).map(|()| "2");
     }
     if required {
         return Err(aad(
@@ -81,7 +83,7 @@ pub(super) fn authenticate(
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         ));
     }
-    Ok(())
+    Ok("0")
 }
 
 /// A registered, unexpired secret of `app`.
@@ -109,11 +111,13 @@ fn check_secret(app: &App, secret: &str, now: jiff::Timestamp) -> Result<(), Res
     }
 }
 
-/// A client assertion signed by a registered certificate, for this tenant's token endpoint,
-/// issued by the client, in its validity window (reusable within it, as MSAL reuses it).
+/// A client assertion signed by a registered certificate, for the token endpoint of this tenant
+/// (or of the authority `realm` the request named, such as `organizations`), issued by the client, in its
+/// validity window (reusable within it, as MSAL reuses it).
 fn check_assertion(
     app: &App,
     tenant: &Tenant,
+    realm: &str,
     assertion: &str,
     now: jiff::Timestamp,
 ) -> Result<(), Response> {
@@ -131,7 +135,8 @@ fn check_assertion(
     }
     let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or("");
     let aud = claim("aud");
-    if !(aud.ends_with("/oauth2/v2.0/token") && aud.split('/').any(|seg| tenant.is(seg))) {
+    let for_realm = |seg: &str| tenant.is(seg) || realm.eq_ignore_ascii_case(seg);
+    if !(aud.ends_with("/oauth2/v2.0/token") && aud.split('/').any(for_realm)) {
         return Err(invalid_client(
             700021,
             &format!(

@@ -5,21 +5,28 @@
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 
+use super::authority::{Authority, consumers_refused};
 use super::token::TokenRequest;
 use super::{TenantCall, enabled_app, resource_scope};
 use crate::errors::aad;
 use crate::random::user_code;
-use crate::state::DeviceCode;
+use crate::state::{DeviceCode, World};
 use exo_sim_http::ids::opaque_token;
 
 /// How long a device code is valid.
 const DEVICE_CODE_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
 
-/// `POST /{tenant}/oauth2/v2.0/devicecode`.
+/// `POST /{tenant}/oauth2/v2.0/devicecode`; through `common` or `organizations` the prompt's
+/// tenant is the one of the user who approves it.
 pub(super) async fn devicecode(call: TenantCall) -> Result<Response, Response> {
-    let (mut world, tenant) = call.open()?;
+    let (mut world, authority) = call.open()?;
     let client_id = call.client_id().unwrap_or_default();
     let app = enabled_app(&world, &client_id, &call.tenant_name)?;
+    let tenant = match authority {
+        Authority::Tenant(t) => t.id,
+        Authority::Organizations => String::new(),
+        Authority::Consumers => return Err(consumers_refused(&app)),
+    };
     let scope = call.param("scope");
     resource_scope(&scope)?;
     let code = user_code();
@@ -32,7 +39,7 @@ pub(super) async fn devicecode(call: TenantCall) -> Result<Response, Response> {
     world.device_codes.push(DeviceCode {
         device_code: device_code.clone(),
         user_code: code.clone(),
-        tenant: tenant.id.clone(),
+        tenant,
         client_id: app.client_id.clone(),
         scope,
         expires,
@@ -65,8 +72,18 @@ pub(super) fn redeem(request: &mut TokenRequest) -> Result<Response, Response> {
     request.authenticate(false)?;
     let now = request.now;
     let code = request.param("device_code");
-    let Some(dc) = request
-        .world
+    let (upn, scope) = poll(&mut request.world, &code, now)?;
+    request.user_tokens(&scope, &upn, "")
+}
+
+/// One poll of `code` at `now`: the approving user and the prompt's scope once approved (the
+/// code is then redeemed), else the error to answer.
+pub(super) fn poll(
+    world: &mut World,
+    code: &str,
+    now: jiff::Timestamp,
+) -> Result<(String, String), Response> {
+    let Some(dc) = world
         .device_codes
         .iter_mut()
         .find(|d| d.device_code == code)
@@ -118,6 +135,5 @@ pub(super) fn redeem(request: &mut TokenRequest) -> Result<Response, Response> {
         approved => Ok(approved.strip_prefix("approved:").unwrap_or("").to_string()),
     }?;
     dc.state = "redeemed".into();
-    let scope = dc.scope.clone();
-    request.user_tokens(&scope, &upn)
+    Ok((upn, dc.scope.clone()))
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::resource_scope;
 use super::token::TokenRequest;
-use crate::ids::{GLOBAL_ADMINISTRATOR, permission, permission_name};
+use crate::ids::{GLOBAL_ADMINISTRATOR, access_token_version, permission, permission_name};
 use crate::state::{App, RefreshToken, Tenant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,16 +27,19 @@ impl TokenRequest<'_> {
         let (tenant, app) = (&self.tenant, &self.app);
         let mut claims = json!({
             "aud": resource.trim_end_matches('/'),
-            "iss": format!("https://sts.windows.net/{}/", tenant.id),
             "iat": now.as_second(),
             "nbf": now.as_second(),
             "exp": now.as_second() + lifetime,
             "tid": tenant.id,
-            "appid": app.client_id,
-            "azp": app.client_id,
-            "ver": "1.0",
             "uti": opaque_token(12).expect("system randomness"),
         });
+        let client = Client {
+            id: &app.client_id,
+            acr: self.client_acr,
+        };
+        let base = &self.call.sim.base_url;
+        let version = access_token_version(resource_app);
+        version_claims(&mut claims, version, &tenant.id, base, &client);
         match user {
             None => app_claims(&mut claims, tenant, app, resource_app, now),
             Some(upn) => user_claims(&mut claims, tenant, app, resource_app, upn),
@@ -60,16 +63,27 @@ impl TokenRequest<'_> {
     }
 
     /// The delegated tokens of a user grant: an access token for the resource of `scope`, a
-    /// refresh token, an ID token when `openid` is asked for, and `client_info` when the client
-    /// asks for it (`client_info=1`, as MSAL does).
-    pub(super) fn user_tokens(&mut self, scope: &str, user: &str) -> Result<Response, Response> {
+    /// refresh token only when `offline_access` is asked for, an ID token (with the request's
+    /// `nonce`, if any) when `openid` is, and `client_info` when the client asks for it
+    /// (`client_info=1`, as MSAL does). The answered scope never lists `offline_access`.
+    pub(super) fn user_tokens(
+        &mut self,
+        scope: &str,
+        user: &str,
+        nonce: &str,
+    ) -> Result<Response, Response> {
         let (resource, resource_app) = resource_scope(scope)?;
         let (access, expires) = self.access_token(&resource, resource_app, Some(user));
-        let refresh = self.refresh_token(user);
-        let mut response = token_body(access, expires, scope, Some(refresh));
+        let asked = |name: &str| scope.split_whitespace().any(|s| s == name);
+        let refresh = asked("offline_access").then(|| self.refresh_token(user));
+        let granted: Vec<&str> = scope
+            .split_whitespace()
+            .filter(|s| *s != "offline_access")
+            .collect();
+        let mut response = token_body(access, expires, &granted.join(" "), refresh);
         let oid = user_object_id(&self.tenant, user);
-        if scope.split_whitespace().any(|s| s == "openid") {
-            response["id_token"] = json!(self.id_token(user, &oid));
+        if asked("openid") {
+            response["id_token"] = json!(self.id_token(user, &oid, nonce));
         }
         if self.param("client_info") == "1" {
             let info = json!({"uid": oid, "utid": self.tenant.id}).to_string();
@@ -78,8 +92,8 @@ impl TokenRequest<'_> {
         Ok(respond(response))
     }
 
-    /// The ID token (v2.0) of `user` (object id `oid`) for this client.
-    fn id_token(&self, user: &str, oid: &str) -> String {
+    /// The ID token (v2.0) of `user` (object id `oid`) for this client, repeating `nonce`.
+    fn id_token(&self, user: &str, oid: &str, nonce: &str) -> String {
         let now = self.world.now().as_second();
         let tid = &self.tenant.id;
         let name = self
@@ -87,7 +101,7 @@ impl TokenRequest<'_> {
             .find_user(user)
             .map(|u| u.display_name.clone())
             .unwrap_or_default();
-        let claims = json!({
+        let mut claims = json!({
             "aud": self.app.client_id,
             "iss": format!("{}/{tid}/v2.0", self.call.sim.base_url),
             "iat": now,
@@ -100,7 +114,35 @@ impl TokenRequest<'_> {
             "name": name,
             "ver": "2.0",
         });
+        if !nonce.is_empty() {
+            claims["nonce"] = json!(nonce);
+        }
         self.call.sim.signer.sign(&claims)
+    }
+}
+
+/// The client an access token is issued to, and how it authenticated (`0` public client, `1`
+/// secret, `2` certificate).
+struct Client<'a> {
+    id: &'a str,
+    acr: &'a str,
+}
+
+/// The claims that differ between access-token versions (Learn: "Access token claims
+/// reference"): v1.0 names the client `appid` and its authentication `appidacr`, issued by
+/// `https://sts.windows.net/{tid}/`; v2.0 names them `azp` and `azpacr`, issued by
+/// `{login}/{tid}/v2.0`.
+fn version_claims(claims: &mut Value, version: u8, tid: &str, login: &str, client: &Client) {
+    if version == 2 {
+        claims["iss"] = json!(format!("{login}/{tid}/v2.0"));
+        claims["azp"] = json!(client.id);
+        claims["azpacr"] = json!(client.acr);
+        claims["ver"] = json!("2.0");
+    } else {
+        claims["iss"] = json!(format!("https://sts.windows.net/{tid}/"));
+        claims["appid"] = json!(client.id);
+        claims["appidacr"] = json!(client.acr);
+        claims["ver"] = json!("1.0");
     }
 }
 
@@ -223,4 +265,28 @@ fn respond(body: Value) -> Response {
         axum::Json(body),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_version_names_the_client_its_own_way() {
+        let client = Client {
+            id: "app",
+            acr: "2",
+        };
+        let mut v1 = json!({});
+        version_claims(&mut v1, 1, "tid", "https://login", &client);
+        assert_eq!(v1["appid"], "app");
+        assert_eq!(v1["appidacr"], "2");
+        assert_eq!(v1["iss"], "https://sts.windows.net/tid/");
+        assert!(v1.get("azp").is_none() && v1.get("azpacr").is_none());
+        let mut v2 = json!({});
+        version_claims(&mut v2, 2, "tid", "https://login", &client);
+        assert_eq!((&v2["azp"], &v2["azpacr"]), (&json!("app"), &json!("2")));
+        assert_eq!(v2["iss"], "https://login/tid/v2.0");
+        assert!(v2.get("appid").is_none() && v2.get("appidacr").is_none());
+    }
 }

@@ -2,6 +2,7 @@
 //! (client_credentials with a secret or a certificate assertion, device_code, refresh_token,
 //! authorization_code), the device-code endpoint, sign-in (`authorize`) and admin consent.
 
+mod authority;
 mod authorize;
 mod client_auth;
 mod device_code;
@@ -21,7 +22,8 @@ use serde_json::json;
 use crate::Sim;
 use crate::errors::aad;
 use crate::ids::resource_of;
-use crate::state::{App, Tenant, World};
+use crate::state::{App, World};
+use authority::Authority;
 
 /// A parsed `application/x-www-form-urlencoded` request body.
 type Form = HashMap<String, String>;
@@ -49,22 +51,28 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/devicelogin", get(device_code::devicelogin))
 }
 
-/// OpenID configuration.
+/// The v2.0 OpenID configuration of a tenant, or of a multi-tenant alias, whose issuer is the
+/// template `{base}/{tenantid}/v2.0` (Learn: "OpenID Connect on the Microsoft identity
+/// platform", "Find your app's OpenID configuration document URI").
 async fn openid_configuration(State(sim): State<Arc<Sim>>, Path(tenant): Path<String>) -> Response {
     let world = sim.world.lock().unwrap();
-    let Some(t) = world.tenant(&tenant) else {
-        return aad(
-            400,
-            "invalid_tenant",
-            90002,
-            &format!(
-                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
-            ),
-        );
+    let issuer_tenant = match world.tenant(&tenant) {
+        Some(t) => t.id.clone(),
+        None if authority::is_alias(&tenant) => "{tenantid}".to_string(),
+        None => {
+            return aad(
+                400,
+                "invalid_tenant",
+                90002,
+                &format!(
+                    "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+                ),
+            );
+        }
     };
     let base = &sim.base_url;
     axum::Json(json!({
-        "issuer": format!("{base}/{}/v2.0", t.id),
+        "issuer": format!("{base}/{issuer_tenant}/v2.0"),
         "authorization_endpoint": format!("{base}/{tenant}/oauth2/v2.0/authorize"),
         "token_endpoint": format!("{base}/{tenant}/oauth2/v2.0/token"),
         "device_authorization_endpoint": format!("{base}/{tenant}/oauth2/v2.0/devicecode"),
@@ -160,14 +168,11 @@ impl TenantCall {
             .or_else(|| client_auth::basic_client_id(&self.headers))
     }
 
-    /// The world, locked, and the tenant named in the URL (or the error to answer).
-    fn open(&self) -> Result<(MutexGuard<'_, World>, Tenant), Response> {
+    /// The world, locked, and the authority named in the URL (or the error to answer).
+    fn open(&self) -> Result<(MutexGuard<'_, World>, Authority), Response> {
         let world = self.sim.world.lock().unwrap();
-        let tenant = world
-            .tenant(&self.tenant_name)
-            .cloned()
-            .ok_or_else(|| tenant_not_found(&self.tenant_name))?;
-        Ok((world, tenant))
+        let authority = Authority::named(&world, &self.tenant_name)?;
+        Ok((world, authority))
     }
 }
 

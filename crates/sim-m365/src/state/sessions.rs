@@ -1,5 +1,5 @@
-//! What the identity platform remembers between requests: issued refresh tokens and pending
-//! device-code prompts.
+//! What the identity platform remembers between requests: issued refresh tokens, pending
+//! device-code prompts and issued authorization codes.
 
 /// An issued refresh token.
 #[derive(Clone, Debug)]
@@ -23,7 +23,8 @@ pub struct DeviceCode {
     pub device_code: String,
     /// The user code.
     pub user_code: String,
-    /// Tenant id.
+    /// Tenant id; empty until a user approves a prompt opened through `common` or
+    /// `organizations` (the user's tenant is then the prompt's).
     pub tenant: String,
     /// Client id.
     pub client_id: String,
@@ -39,7 +40,8 @@ pub struct DeviceCode {
     pub state: String,
 }
 
-/// An issued authorization code: who signed in where, and where the code was sent.
+/// An issued authorization code: who signed in where, for what, where the code was sent, and
+/// the PKCE challenge it must be redeemed with.
 #[derive(Clone, Debug)]
 pub struct AuthorizationCode {
     /// Tenant id.
@@ -50,4 +52,16 @@ pub struct AuthorizationCode {
     pub user: String,
     /// The redirect URI the code was sent to.
     pub redirect_uri: String,
+    /// The scope of the authorization request.
+    pub scope: String,
+    /// The PKCE `code_challenge` (empty without PKCE).
+    pub code_challenge: String,
+    /// The PKCE `code_challenge_method`: `S256` or `plain`.
+    pub code_challenge_method: String,
+    /// The `nonce` of the request, repeated in the ID token (empty when none was sent).
+    pub nonce: String,
+    /// Expiry (codes live about ten minutes).
+    pub expires: jiff::Timestamp,
+    /// Whether it was redeemed (a code is redeemed once: AADSTS54005 after).
+    pub redeemed: bool,
 }
