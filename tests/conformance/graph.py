@@ -39,7 +39,6 @@ HOST = urlsplit(SIM).netloc
 LIBRARY = "msgraph-sdk"
 
 LEARN = "https://learn.microsoft.com/graph"
-SDK_CLIENT = f"{LEARN}/sdks/create-client?tabs=python"
 SDK_PAGING = f"{LEARN}/sdks/paging?tabs=python"
 USER_LIST = f"{LEARN}/api/user-list"
 USER_GET = f"{LEARN}/api/user-get"
