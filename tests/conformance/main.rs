@@ -1,6 +1,7 @@
 //! The Microsoft 365 simulator judged by Microsoft's own client libraries: the Python scripts
-//! beside this file drive `exo-sim m365` (over HTTPS, trusting its CA) with MSAL for Python and
-//! azure-identity, each check citing the Microsoft Learn page it follows; every check must hold.
+//! beside this file drive `exo-sim m365` (over HTTPS, trusting its CA) with MSAL for Python,
+//! azure-identity and the Microsoft Graph SDK for Python (msgraph-sdk), each check citing the
+//! Microsoft Learn page it follows; every check must hold.
 
 mod azure_identity_rs;
 
@@ -20,7 +21,12 @@ async fn run_checks(script: &str) -> Vec<Value> {
     })
     .await
     .unwrap();
-    let dir = std::env::temp_dir().join(format!("exo-conformance-{}", std::process::id()));
+    // A directory per script: the tests run at once, each with its own simulator and CA.
+    let dir = std::env::temp_dir().join(format!(
+        "exo-conformance-{}-{}",
+        std::process::id(),
+        script.trim_end_matches(".py")
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
@@ -66,6 +72,24 @@ async fn msal_and_azure_identity_acquire_tokens_as_against_entra() {
         println!("{library}: {n} checks");
         assert!(n > 0, "no check of {library} ran");
     }
+    assert!(failed.is_empty(), "failed checks: {failed:#?}");
+    assert!(checks.iter().all(|c| {
+        c["page"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("https://learn.microsoft.com/"))
+    }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgraph_sdk_reads_the_directory_as_from_graph() {
+    let checks = run_checks("graph.py").await;
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["ok"] != true).collect();
+    let n = checks
+        .iter()
+        .filter(|c| c["library"] == "msgraph-sdk")
+        .count();
+    println!("msgraph-sdk: {n} checks");
+    assert!(n > 0, "no check of msgraph-sdk ran");
     assert!(failed.is_empty(), "failed checks: {failed:#?}");
     assert!(checks.iter().all(|c| {
         c["page"]

@@ -250,7 +250,7 @@ async fn delta_rounds_report_changes_removals_and_resets() {
             .iter()
             .any(|c| c["userPrincipalName"] == "new@contoso.com")
     );
-    assert!(changes.iter().any(|c| c["@removed"]["reason"] == "deleted"));
+    assert!(changes.iter().any(|c| c["@removed"]["reason"] == "changed"));
     let (gchanges, _) = delta(glink).await;
     let eng = gchanges
         .iter()

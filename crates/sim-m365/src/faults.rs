@@ -50,8 +50,13 @@ pub async fn inject(State(sim): State<Arc<Sim>>, request: Request, next: Next) -
     if fault.drop {
         return dropped_connection();
     }
+    let client_request_id = request
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     match fault.status {
-        Some(status) => status_response(&key, status, fault.retry_after),
+        Some(status) => status_response(&key, status, fault.retry_after, client_request_id),
         None => next.run(request).await,
     }
 }
@@ -71,6 +76,25 @@ fn count_and_match(sim: &Sim, key: &str) -> Option<Fault> {
     Some(fault.clone())
 }
 
+/// Graph's error code and message for an injected status (Learn: "Microsoft Graph error
+/// responses and resource types", "Microsoft Graph throttling guidance").
+fn graph_fault(status: u16) -> (&'static str, &'static str) {
+    match status {
+        429 => ("TooManyRequests", "Please retry again later."),
+        503 => (
+            "serviceNotAvailable",
+            "The service is temporarily unavailable. Try the request again after a delay.",
+        ),
+        504 => ("gatewayTimeout", "The gateway timed out."),
+        403 => (
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ),
+        500 => ("generalException", "An unspecified error has occurred."),
+        _ => ("UnknownError", "Injected by the simulator."),
+    }
+}
+
 /// A response whose body fails mid-stream: the client sees the connection drop.
 fn dropped_connection() -> Response {
     let stream = futures::stream::once(async {
@@ -79,15 +103,17 @@ fn dropped_connection() -> Response {
     Response::new(axum::body::Body::from_stream(stream))
 }
 
-/// The injected error status, in the shape of the API at `key`, with `Retry-After`.
-fn status_response(key: &str, status: u16, retry_after: Option<u64>) -> Response {
+/// The injected error status, in the shape of the API at `key`, with `Retry-After` (a Graph
+/// error echoes the client's `client-request-id`).
+fn status_response(
+    key: &str,
+    status: u16,
+    retry_after: Option<u64>,
+    client_request_id: Option<String>,
+) -> Response {
     let mut response = if key.contains(" /v1.0/") {
-        let code = if status == 429 {
-            "TooManyRequests"
-        } else {
-            "serviceNotAvailable"
-        };
-        errors::graph(status, code, "Injected by the simulator.", None)
+        let (code, message) = graph_fault(status);
+        errors::graph(status, code, message, client_request_id.as_deref())
     } else if key.contains("/oauth2/") {
         if status == 429 {
             errors::aad(

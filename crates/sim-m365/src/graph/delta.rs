@@ -1,7 +1,8 @@
 //! Delta queries on users and groups: a first round pages through the whole collection and
 //! ends with a `@odata.deltaLink`; later rounds page through the change journal since the
 //! token's sequence number (deleted objects as `@removed`, group member changes as
-//! `members@delta`). Tokens expire after [`DELTA_TOKEN_LIFETIME`] (410 with a fresh link).
+//! `members@delta`). Served as `/users/delta`, `/users/delta()` and
+//! `/users/microsoft.graph.delta()` alike (the SDKs call the function with parentheses). Tokens expire after [`DELTA_TOKEN_LIFETIME`] (410 with a fresh link).
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 use super::Req;
 use super::json::{self, ok};
 use super::odata::select;
+
 use super::paging::{DEFAULT_PAGE, MAX_PAGE, decode_token, encode_token};
 use super::routes::Call;
 use crate::paging::Page;
@@ -71,7 +73,7 @@ fn delta(call: &mut Call, kind: &'static str) -> Response {
 
 impl Round<'_> {
     fn context(&self) -> String {
-        format!("{}/v1.0/$metadata#{}s(id)", self.req.base, self.kind)
+        self.req.context()
     }
 
     /// The `@odata.deltaLink` for changes after `seq`.
@@ -141,7 +143,7 @@ impl Round<'_> {
                         .map(|g| group_with_members(tenant, &g, None))
                 }
             })
-            .map(|v| select(v, self.req))
+            .map(|v| select_with_id(v, self.req))
             .collect();
         let end = page.range().end;
         self.reply(value, page, json!({"p": "i", "o": end, "s": seq}), seq)
@@ -179,11 +181,17 @@ impl Round<'_> {
         )
     }
 
-    /// A changed object as it is now, or `@removed` when it is gone.
+    /// A changed object as it is now, or `@removed` when it is gone: a deleted user is
+    /// `changed` (Entra soft-deletes users: restorable for 30 days, Learn's "Get incremental
+    /// changes for users"); an object gone for good is `deleted`.
     fn changed(&self, id: &str, member_changes: &[(String, bool)]) -> Value {
-        let removed = || json!({"id": id, "@removed": {"reason": "deleted"}});
+        let removed = |reason: &str| json!({"id": id, "@removed": {"reason": reason}});
         if self.tenant.deleted.contains(id) {
-            return removed();
+            return removed(if self.kind == "user" {
+                "changed"
+            } else {
+                "deleted"
+            });
         }
         let current = if self.kind == "user" {
             self.tenant.find_user(id).map(|u| json::user(&u))
@@ -192,7 +200,9 @@ impl Round<'_> {
                 .find_group(id)
                 .map(|g| group_with_members(self.tenant, &g, Some(member_changes)))
         };
-        current.map(|v| select(v, self.req)).unwrap_or_else(removed)
+        current
+            .map(|v| select_with_id(v, self.req))
+            .unwrap_or_else(|| removed("deleted"))
     }
 }
 
@@ -233,4 +243,12 @@ fn group_with_members(tenant: &Tenant, g: &Group, changes: Option<&[(String, boo
     let mut v = json::group(g);
     v["members@delta"] = Value::Array(refs);
     v
+}
+
+/// The `$select`ed properties of `v`, and always its `id` (Learn: "user: delta").
+fn select_with_id(v: Value, req: &Req) -> Value {
+    let id = v["id"].clone();
+    let mut out = select(v, req);
+    out["id"] = id;
+    out
 }

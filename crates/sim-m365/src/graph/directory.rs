@@ -21,7 +21,7 @@ pub(super) fn domain(call: &mut Call) -> Response {
         .iter()
         .find(|d| d.name.eq_ignore_ascii_case(name))
     {
-        Some(d) => json::ok(json::domain(d)),
+        Some(d) => call.req.entity(json::domain(d)),
         None => call.req.not_found(name),
     }
 }
@@ -33,7 +33,5 @@ pub(super) fn organization(call: &mut Call) -> Response {
         "id": tenant.id, "displayName": tenant.display_name,
         "verifiedDomains": tenant.domains.iter().filter(|d| d.verified).map(|d| json!({"name": d.name, "isDefault": d.default, "isInitial": d.initial, "type": "Managed", "capabilities": if d.email { "Email" } else { "None" }})).collect::<Vec<_>>(),
     });
-    json::ok(
-        json!({"@odata.context": format!("{}/v1.0/$metadata#organization", call.req.base), "value": [org]}),
-    )
+    call.req.paged_list(&[org])
 }

@@ -1,14 +1,17 @@
 //! Microsoft Graph v1.0: users, groups and members, domains, organization, service principals
 //! and their grants, directory roles and PIM, and delta queries; with token validation, OData
-//! `$select`/`$top`/`$filter`/`$search`/`$count`, opaque `$skiptoken` paging and Graph's
-//! error shape.
+//! `$select`/`$top`/`$filter`/`$search`/`$orderby`/`$count` (and `/$count` segments), type
+//! casts, `@odata.context`, opaque `$skiptoken` paging and Graph's error shape.
 
+mod context;
 mod delta;
 mod directory;
+mod filter;
 mod groups;
 mod json;
 mod odata;
 mod paging;
+mod query;
 mod roles;
 mod routes;
 mod service_principals;
@@ -21,6 +24,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::any;
+use serde_json::Value;
 
 use crate::Sim;
 use crate::bearer::{self, Claims, Refusal};
@@ -35,8 +39,10 @@ struct Req {
     /// The simulator's base URL (for links).
     base: String,
     method: Method,
-    /// The path after `/v1.0/`.
+    /// The path after `/v1.0/` (without a final `$count` segment).
     path: String,
+    /// Whether the path ended in `/$count`: the answer is the collection's size as text.
+    count_only: bool,
     query: Vec<(String, String)>,
     headers: HeaderMap,
     body: String,
@@ -85,6 +91,20 @@ impl Req {
         any_of
             .iter()
             .any(|p| roles.contains(p) || scopes.contains(p))
+    }
+
+    /// The `@odata.context` of this request's answer.
+    fn context(&self) -> String {
+        context::context(&format!("{}/v1.0", self.base), &self.path, self.q("select"))
+    }
+
+    /// 200 with one entity: its `$select`ed properties under its `@odata.context`.
+    fn entity(&self, v: Value) -> Response {
+        let mut v = odata::select(v, self);
+        if let Value::Object(m) = &mut v {
+            m.insert("@odata.context".into(), Value::String(self.context()));
+        }
+        json::ok(v)
     }
 
     /// Graph's 403.
@@ -142,10 +162,15 @@ async fn handle(
     let Some(tenant) = world.tenant(claims.str("tid")).cloned() else {
         return unauthenticated("The tenant of the token does not exist.");
     };
+    let (path, count_only) = match path.strip_suffix("/$count") {
+        Some(collection) => (collection.to_string(), true),
+        None => (path, false),
+    };
     let req = Req {
         base: sim.base_url.clone(),
         method,
         path,
+        count_only,
         query: raw
             .as_deref()
             .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())

@@ -1,5 +1,5 @@
-//! The OData query options Graph supports here: `$filter` with `eq` and `startswith`,
-//! `$search` terms, and `$select`.
+//! OData query options: `field eq 'value'` picked out of a `$filter` (the role routes'
+//! filters; collections evaluate theirs whole, `filter.rs`), `$search` terms, and `$select`.
 
 use serde_json::Value;
 
@@ -27,14 +27,6 @@ pub(super) fn filter_eq(filter: &str, field: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// `startswith(field,'value')` in a `$filter`.
-pub(super) fn filter_startswith(filter: &str, field: &str) -> Option<String> {
-    let lower = filter.to_lowercase();
-    let at = lower.find(&format!("startswith({},", field.to_lowercase()))?;
-    let rest = filter[at + field.len() + 12..].trim_start();
-    filter_eq(&format!("x eq {rest}"), "x")
 }
 
 /// The lower-cased term of a `$search` (`"property:term"` or `term`).
@@ -87,12 +79,9 @@ mod tests {
     #[rustfmt::skip]
     fn filters_parse_odata_literals() {
         let eq: fn(&str, &str) -> Option<String> = filter_eq;
-        let startswith: fn(&str, &str) -> Option<String> = filter_startswith;
         for (parse, filter, field, expected) in [
             (eq, "appId eq '3f1c'", "appId", Some("3f1c")),
             (eq, "userPrincipalName eq 'o''neil@x.com'", "userPrincipalName", Some("o'neil@x.com")),
-            (startswith, "startswith(displayName,'Fin')", "displayName", Some("Fin")),
-            (startswith, "startswith(displayName, 'Fin ance')", "displayName", Some("Fin ance")),
             (eq, "appId ne 'x'", "appId", None),
         ] {
             assert_eq!(parse(filter, field).as_deref(), expected, "{filter}");

@@ -1,7 +1,7 @@
 //! Graph paging: the page size (`$top` or `Prefer: odata.maxpagesize`), opaque `$skiptoken`s,
 //! `@odata.nextLink`s that keep the rest of the query, and `$count`.
 
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
@@ -24,6 +24,16 @@ pub(super) fn encode_token(v: &Value) -> String {
 /// Decodes a token of [`encode_token`].
 pub(super) fn decode_token(s: &str) -> Option<Value> {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).ok()?).ok()
+}
+
+/// The answer to a `/$count` segment: the number as `text/plain`.
+fn count_text(total: usize) -> Response {
+    (
+        axum::http::StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "text/plain")],
+        total.to_string(),
+    )
+        .into_response()
 }
 
 impl Req {
@@ -66,8 +76,11 @@ impl Req {
     }
 
     /// A page of a collection of `total` items, `item(i)` each, with `$top`, `$skiptoken`,
-    /// `$select` and `$count`.
+    /// `$select` and `$count`; or, for a `/$count` segment, `total` as text.
     pub(super) fn paged(&self, total: usize, item: impl Fn(usize) -> Option<Value>) -> Response {
+        if self.count_only {
+            return count_text(total);
+        }
         let size = match self.page_size() {
             Ok(s) => s,
             Err(r) => return r,
@@ -86,14 +99,7 @@ impl Req {
             .map(|v| select(v, self))
             .collect();
         let mut body = Map::new();
-        body.insert(
-            "@odata.context".into(),
-            json!(format!(
-                "{}/v1.0/$metadata#{}",
-                self.base,
-                self.path.trim_matches('/')
-            )),
-        );
+        body.insert("@odata.context".into(), json!(self.context()));
         let count = self
             .q("count")
             .is_some_and(|c| c.eq_ignore_ascii_case("true"));

@@ -44,7 +44,7 @@ pub(super) fn definitions(call: &mut Call) -> Response {
 pub(super) fn definition(call: &mut Call) -> Response {
     let id = call.params[0];
     match ROLES.iter().find(|(r, _)| *r == id) {
-        Some((r, n)) => json::ok(role_definition(r, n)),
+        Some((r, n)) => call.req.entity(role_definition(r, n)),
         None => call.req.not_found(id),
     }
 }

@@ -80,9 +80,13 @@ const fn delete(pattern: &'static str, handler: Handler) -> Route {
 const ROUTES: &[Route] = &[
     get("users", READ_USERS, users::list),
     get("users/delta", READ_USERS, delta::users),
+    get("users/delta()", READ_USERS, delta::users),
+    get("users/microsoft.graph.delta()", READ_USERS, delta::users),
     get("users/{key}", READ_USERS, users::get),
     get("groups", READ_GROUPS, groups::list),
     get("groups/delta", READ_GROUPS, delta::groups),
+    get("groups/delta()", READ_GROUPS, delta::groups),
+    get("groups/microsoft.graph.delta()", READ_GROUPS, delta::groups),
     get("groups/{id}", READ_GROUPS, groups::get),
     get("groups/{id}/members/{*}", READ_GROUPS, groups::members),
     get("groups/{id}/transitiveMembers/{*}", READ_GROUPS, groups::transitive_members),
@@ -128,8 +132,9 @@ fn matches<'a>(pattern: &str, segments: &[&'a str]) -> Option<Vec<&'a str>> {
     rest.next().is_none().then_some(params)
 }
 
-/// Answers a request with the first matching route (403 without its permissions), or Graph's
-/// 400 for an unknown segment.
+/// Answers a request with the first matching route (403 without its permissions; 400 for a
+/// `/$count` segment without `ConsistencyLevel: eventual`), or Graph's 400 for an unknown
+/// segment.
 pub(super) fn dispatch(req: &Req, world: &mut World, tenant: Tenant) -> Response {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     for route in ROUTES.iter().filter(|r| r.method == req.method) {
@@ -138,6 +143,14 @@ pub(super) fn dispatch(req: &Req, world: &mut World, tenant: Tenant) -> Response
         };
         if !req.may(route.permissions) {
             return req.denied();
+        }
+        if req.count_only && !req.eventual() {
+            // Learn (aad-advanced-queries): counting directory objects needs the header.
+            return req.err(
+                400,
+                "Request_BadRequest",
+                "$count is not currently supported.",
+            );
         }
         let mut call = Call {
             req,

@@ -5,24 +5,14 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::json::{self, resource_sp_id};
-use super::odata::{filter_eq, select};
+use super::query::SERVICE_PRINCIPALS;
 use super::routes::Call;
 use crate::ids;
 
-/// `GET /servicePrincipals` (`$filter=appId eq '…'`).
+/// `GET /servicePrincipals` (`$filter` on appId, displayName, ...).
 pub(super) fn list(call: &mut Call) -> Response {
-    let wanted = filter_eq(call.req.filter(), "appId");
-    let items: Vec<Value> = json::service_principals(&call.tenant)
-        .into_iter()
-        .filter(|sp| {
-            wanted.as_ref().is_none_or(|w| {
-                sp["appId"]
-                    .as_str()
-                    .is_some_and(|a| a.eq_ignore_ascii_case(w))
-            })
-        })
-        .collect();
-    call.req.paged_list(&items)
+    call.req
+        .query(&SERVICE_PRINCIPALS, json::service_principals(&call.tenant))
 }
 
 /// `GET /servicePrincipals(appId='…')`.
@@ -39,7 +29,7 @@ pub(super) fn by_app_id(call: &mut Call) -> Response {
                 .is_some_and(|a| a.eq_ignore_ascii_case(app_id))
         });
     match found {
-        Some(sp) => json::ok(select(sp, call.req)),
+        Some(sp) => call.req.entity(sp),
         None => call.req.not_found(app_id),
     }
 }
@@ -51,7 +41,7 @@ pub(super) fn get(call: &mut Call) -> Response {
         .into_iter()
         .find(|sp| sp["id"] == id)
     {
-        Some(sp) => json::ok(select(sp, call.req)),
+        Some(sp) => call.req.entity(sp),
         None => call.req.not_found(id),
     }
 }
@@ -75,6 +65,6 @@ pub(super) fn app_role_assignments(call: &mut Call) -> Response {
 }
 
 /// `GET /oauth2PermissionGrants`: always empty (the simulator grants application permissions).
-pub(super) fn permission_grants(_call: &mut Call) -> Response {
-    json::ok(json!({"value": []}))
+pub(super) fn permission_grants(call: &mut Call) -> Response {
+    call.req.paged_list(&[])
 }
