@@ -71,3 +71,20 @@ async fn msal_and_azure_identity_acquire_tokens_as_against_entra() {
             .is_some_and(|p| p.starts_with("https://learn.microsoft.com/"))
     }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchange_admin_api_and_pim_answer_as_learn_documents() {
+    let checks = run_checks("exchange.py").await;
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["ok"] != true).collect();
+    for library in ["msal + Exchange admin API", "msal + Graph"] {
+        let n = checks.iter().filter(|c| c["library"] == library).count();
+        println!("{library}: {n} checks");
+        assert!(n > 0, "no check of {library} ran");
+    }
+    assert!(failed.is_empty(), "failed checks: {failed:#?}");
+    assert!(checks.iter().all(|c| {
+        c["page"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("https://learn.microsoft.com/"))
+    }));
+}
