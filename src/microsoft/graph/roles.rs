@@ -78,6 +78,28 @@ impl RoleRequestOutcome {
     }
 }
 
+/// What Graph's `400` to a Privileged Identity Management request means, by its code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PimRefusal {
+    /// `RoleAssignmentExists`: the role is assigned already.
+    AlreadyAssigned,
+    /// `PendingRoleAssignmentRequest`: a request for it awaits approval already.
+    AlreadyRequested,
+    /// Anything else (a policy rule, a role or principal not found): refused.
+    Refused,
+}
+
+impl PimRefusal {
+    /// The meaning of Graph's `code`.
+    fn of(code: Option<&str>) -> Self {
+        match code {
+            Some("RoleAssignmentExists") => Self::AlreadyAssigned,
+            Some("PendingRoleAssignmentRequest") => Self::AlreadyRequested,
+            _ => Self::Refused,
+        }
+    }
+}
+
 impl GraphClient {
     /// Active assignments of `role` to `principal`.
     pub async fn role_assignments(
@@ -158,12 +180,7 @@ impl GraphClient {
         if let Some(id) = self.assignment_id(token, principal, role).await? {
             return Ok(RoleRequestOutcome::Assigned(Some(id)));
         }
-        if let Some(open) = self
-            .schedule_requests(token, principal)
-            .await?
-            .into_iter()
-            .find(|r| r.role_definition_id == role && r.is_pending())
-        {
+        if let Some(open) = self.open_request(token, principal, role).await? {
             return Ok(RoleRequestOutcome::Requested(open));
         }
         let body = json!({
@@ -187,12 +204,35 @@ impl GraphClient {
                 Err(_) => Ok(RoleRequestOutcome::Assigned(None)),
             },
             Ok(None) => Ok(RoleRequestOutcome::Assigned(None)),
-            Err(e) if e.code.as_deref() == Some("RoleAssignmentExists") => {
-                Ok(RoleRequestOutcome::Assigned(None))
+            Err(e) if e.failure == GraphFailure::BadRequest => {
+                match PimRefusal::of(e.code.as_deref()) {
+                    PimRefusal::AlreadyAssigned => Ok(RoleRequestOutcome::Assigned(None)),
+                    // Asked meanwhile (by another replica or a person): follow that request.
+                    PimRefusal::AlreadyRequested => {
+                        match self.open_request(token, principal, role).await? {
+                            Some(open) => Ok(RoleRequestOutcome::Requested(open)),
+                            None => Ok(RoleRequestOutcome::refused(e)),
+                        }
+                    }
+                    PimRefusal::Refused => Ok(RoleRequestOutcome::refused(e)),
+                }
             }
-            Err(e) if e.failure == GraphFailure::BadRequest => Ok(RoleRequestOutcome::refused(e)),
             Err(e) => Err(e),
         }
+    }
+
+    /// A Privileged Identity Management request for `role` to `principal` awaiting approval.
+    async fn open_request(
+        &self,
+        token: &AccessToken,
+        principal: &str,
+        role: &str,
+    ) -> Result<Option<ScheduleRequest>, GraphError> {
+        Ok(self
+            .schedule_requests(token, principal)
+            .await?
+            .into_iter()
+            .find(|r| r.role_definition_id == role && r.is_pending()))
     }
 
     /// The Privileged Identity Management requests made for `principal`.
@@ -225,6 +265,27 @@ impl GraphClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pim_refusals_by_code() {
+        let cases = [
+            (Some("RoleAssignmentExists"), PimRefusal::AlreadyAssigned),
+            (
+                Some("PendingRoleAssignmentRequest"),
+                PimRefusal::AlreadyRequested,
+            ),
+            (
+                Some("RoleAssignmentRequestPolicyValidationFailed"),
+                PimRefusal::Refused,
+            ),
+            (Some("RoleNotFound"), PimRefusal::Refused),
+            (Some("SubjectNotFound"), PimRefusal::Refused),
+            (None, PimRefusal::Refused),
+        ];
+        for (code, meaning) in cases {
+            assert_eq!(PimRefusal::of(code), meaning, "{code:?}");
+        }
+    }
 
     #[test]
     fn schedule_request_states() {

@@ -72,7 +72,6 @@ fn outbound() -> Vec<(&'static str, Kind)> {
 fn rule() -> Vec<(&'static str, Kind)> {
     vec![
         ("Priority", Int),
-        ("Enabled", Bool),
         ("Mode", Enum(&["Enforce", "Audit", "AuditAndNotify"])),
         ("StopRuleProcessing", Bool),
         ("Comments", Str),
@@ -102,10 +101,8 @@ fn rule() -> Vec<(&'static str, Kind)> {
 
 fn group() -> Vec<(&'static str, Kind)> {
     vec![
-        ("Type", Enum(&["Distribution", "Security"])),
         ("Alias", Str),
         ("PrimarySmtpAddress", Str),
-        ("Members", Strs),
         ("ManagedBy", Strs),
         (
             "MemberJoinRestriction",
@@ -116,8 +113,6 @@ fn group() -> Vec<(&'static str, Kind)> {
             Enum(&["Open", "Closed", "ApprovalRequired"]),
         ),
         ("RequireSenderAuthenticationEnabled", Bool),
-        ("HiddenFromAddressListsEnabled", Bool),
-        ("Notes", Str),
         ("DisplayName", Str),
     ]
 }
@@ -167,9 +162,15 @@ pub(super) fn set_outbound() -> Parameters {
     )
 }
 
-/// `New-TransportRule`.
+/// `New-TransportRule` (`Enabled` only here: a rule is enabled or disabled afterwards with
+/// `Enable-TransportRule` and `Disable-TransportRule`).
 pub(super) fn new_rule() -> Parameters {
-    (with(rule(), &[("Name", Str)]), &["Name"])
+    (with(rule(), &[("Name", Str), ("Enabled", Bool)]), &["Name"])
+}
+
+/// `Enable-TransportRule` and `Disable-TransportRule`.
+pub(super) fn toggle_rule() -> Parameters {
+    (vec![("Identity", Str), ("Confirm", Bool)], &["Identity"])
 }
 
 /// `Set-TransportRule`.
@@ -180,14 +181,15 @@ pub(super) fn set_rule() -> Parameters {
     )
 }
 
-/// `Remove-*`.
+/// `Remove-*` of connectors and transport rules.
 pub(super) fn remove() -> Parameters {
+    (vec![("Identity", Str), ("Confirm", Bool)], &["Identity"])
+}
+
+/// `Remove-DistributionGroup`.
+pub(super) fn remove_group() -> Parameters {
     (
-        vec![
-            ("Identity", Str),
-            ("BypassSecurityGroupManagerCheck", Bool),
-            ("Confirm", Bool),
-        ],
+        with(remove().0, &[("BypassSecurityGroupManagerCheck", Bool)]),
         &["Identity"],
     )
 }
@@ -205,9 +207,21 @@ pub(super) fn set_connection_filter() -> Parameters {
     )
 }
 
-/// `New-DistributionGroup`.
+/// `New-DistributionGroup` (hidden from address lists only afterwards, with
+/// `Set-DistributionGroup`).
 pub(super) fn new_group() -> Parameters {
-    (with(group(), &[("Name", Str)]), &["Name"])
+    (
+        with(
+            group(),
+            &[
+                ("Name", Str),
+                ("Type", Enum(&["Distribution", "Security"])),
+                ("Members", Strs),
+                ("Notes", Str),
+            ],
+        ),
+        &["Name"],
+    )
 }
 
 /// `Set-DistributionGroup`.
@@ -218,6 +232,7 @@ pub(super) fn set_group() -> Parameters {
             &[
                 ("Identity", Str),
                 ("Name", Str),
+                ("HiddenFromAddressListsEnabled", Bool),
                 ("BypassSecurityGroupManagerCheck", Bool),
             ],
         ),

@@ -23,6 +23,28 @@ pub fn valid_ip_entry(entry: &str) -> bool {
     ip(entry).is_some()
 }
 
+/// Checks an inbound connector's `SenderIPAddresses` entry: an IPv4 address or CIDR /24../32
+/// (Learn lists no ranges there).
+pub fn valid_sender_ip(entry: &str) -> bool {
+    !entry.contains('-') && valid_ip_entry(entry)
+}
+
+/// Checks an SMTP domain where a wildcard may only stand for all subdomains (`*.contoso.com`),
+/// or, when `star` allows it, for every domain (`*`).
+pub fn valid_domain(entry: &str, star: bool) -> bool {
+    if entry == "*" {
+        return star;
+    }
+    let name = entry.strip_prefix("*.").unwrap_or(entry);
+    let labels: Vec<&str> = name.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 /// Semantic checks of an object of `kind` about to be stored in `tenant`.
 pub(super) fn validate(kind: &str, obj: &Value, tenant: &Tenant) -> Result<(), Response> {
     let props = Props(obj);
@@ -30,8 +52,9 @@ pub(super) fn validate(kind: &str, obj: &Value, tenant: &Tenant) -> Result<(), R
         "InboundConnector" => inbound_connector(props),
         "OutboundConnector" => outbound_connector(props),
         "TransportRule" => transport_rule(props, tenant),
+        "DistributionGroup" => group(props),
         "HostedConnectionFilterPolicy" => props.valid_ips(
-            ["IPAllowList", "IPBlockList"],
+            &["IPAllowList", "IPBlockList"],
             "IPv6 isn't supported; use single IPv4 addresses, ranges of up to 256 addresses or CIDR /24 to /32",
         ),
         _ => Ok(()),
@@ -55,15 +78,28 @@ impl Props<'_> {
         self.0[key].as_array().cloned().unwrap_or_default()
     }
 
-    /// The entries of both lists.
-    fn lists(&self, keys: [&str; 2]) -> Vec<Value> {
-        let mut all = self.list(keys[0]);
-        all.extend(self.list(keys[1]));
-        all
+    /// The entries of the lists `keys`.
+    fn lists(&self, keys: &[&str]) -> Vec<Value> {
+        keys.iter().flat_map(|k| self.list(k)).collect()
+    }
+
+    /// Checks that every entry of the list `key` is a domain as [`valid_domain`] allows.
+    fn valid_domains(&self, key: &str, star: bool) -> Result<(), Response> {
+        match self
+            .list(key)
+            .into_iter()
+            .chain(self.0.get(key).filter(|v| v.is_string()).cloned())
+            .find(|d| !d.as_str().is_some_and(|d| valid_domain(d, star)))
+        {
+            Some(d) => Err(invalid(&format!(
+                "{d} isn't a valid value for {key}: use an SMTP domain; a wildcard may only stand for all subdomains (*.contoso.com)."
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Checks that every entry of the lists `keys` is an IPv4 address, range or CIDR.
-    fn valid_ips(&self, keys: [&str; 2], advice: &str) -> Result<(), Response> {
+    fn valid_ips(&self, keys: &[&str], advice: &str) -> Result<(), Response> {
         match self
             .lists(keys)
             .into_iter()
@@ -92,13 +128,26 @@ fn inbound_connector(props: Props) -> Result<(), Response> {
             "TreatMessagesAsInternal can only be set on an OnPremises connector.",
         ));
     }
+    props.valid_domains("SenderDomains", true)?;
+    props.valid_domains("TlsSenderCertificateName", false)?;
+    if let Some(ip) = props
+        .list("SenderIPAddresses")
+        .into_iter()
+        .find(|ip| !ip.as_str().is_some_and(valid_sender_ip))
+    {
+        return Err(invalid(&format!(
+            "The IP address {ip} isn't valid: SenderIPAddresses takes IPv4 addresses or CIDR ranges /24 to /32."
+        )));
+    }
     props.valid_ips(
-        ["SenderIPAddresses", "EFSkipIPs"],
+        &["EFSkipIPs"],
         "use IPv4 addresses, ranges or CIDR /24 to /32",
     )
 }
 
 fn outbound_connector(props: Props) -> Result<(), Response> {
+    props.valid_domains("RecipientDomains", false)?;
+    props.valid_domains("TlsDomain", false)?;
     if !props.bool("UseMXRecord") && props.list("SmartHosts").is_empty() {
         return Err(invalid(
             "SmartHosts must be specified when UseMXRecord is false.",
@@ -108,6 +157,19 @@ fn outbound_connector(props: Props) -> Result<(), Response> {
         return Err(invalid(
             "TlsDomain can only be set when TlsSettings is DomainValidation.",
         ));
+    }
+    Ok(())
+}
+
+/// A mail-enabled security group cannot be open to joining or leaving.
+fn group(props: Props) -> Result<(), Response> {
+    let security = props.str("GroupType").contains("SecurityEnabled");
+    for key in ["MemberJoinRestriction", "MemberDepartRestriction"] {
+        if security && props.str(key) == "Open" {
+            return Err(invalid(&format!(
+                "{key} can't be Open on a universal security group."
+            )));
+        }
     }
     Ok(())
 }
@@ -123,7 +185,7 @@ fn transport_rule(props: Props, tenant: &Tenant) -> Result<(), Response> {
     if !connector.is_empty() && !exists(tenant, "OutboundConnector", connector) {
         return Err(referenced_not_found(connector));
     }
-    for g in props.lists(["SentToMemberOf", "FromMemberOf"]) {
+    for g in props.lists(&["SentToMemberOf", "FromMemberOf"]) {
         let name = g.as_str().unwrap_or("");
         if !exists(tenant, "DistributionGroup", name) {
             return Err(invalid(&format!("The group '{name}' couldn't be found.")));
@@ -153,6 +215,37 @@ mod tests {
         }
         for bad in ["2001:db8::1", "203.0.0.0/16", "10.0.0.0-10.0.1.255", "nope"] {
             assert!(!valid_ip_entry(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sender_ips_are_addresses_or_cidr_only() {
+        let cases = [
+            ("203.0.113.10", true),
+            ("203.0.113.0/24", true),
+            ("203.0.113.0/23", false),
+            ("203.0.113.1-203.0.113.9", false),
+            ("2001:db8::1", false),
+        ];
+        for (entry, ok) in cases {
+            assert_eq!(valid_sender_ip(entry), ok, "{entry}");
+        }
+    }
+
+    #[test]
+    fn domains_take_a_leading_wildcard_only() {
+        let cases = [
+            ("contoso.com", false, true),
+            ("*.contoso.com", false, true),
+            ("*", true, true),
+            ("*", false, false),
+            ("domain.*.contoso.com", true, false),
+            ("contoso", false, false),
+            ("-bad.contoso.com", false, false),
+            ("mail_relay.contoso.com", false, false),
+        ];
+        for (entry, star, ok) in cases {
+            assert_eq!(valid_domain(entry, star), ok, "{entry} {star}");
         }
     }
 }

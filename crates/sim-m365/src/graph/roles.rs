@@ -17,6 +17,85 @@ fn known_role(role: &str) -> bool {
     ROLES.iter().any(|(r, _)| *r == role)
 }
 
+/// Whether `id` is the object id of a user, group or service principal of the tenant.
+fn known_principal(call: &Call, id: &str) -> bool {
+    let t = &call.tenant;
+    t.service_principals.iter().any(|s| s.id == id)
+        || t.find_user(id)
+            .is_some_and(|u| u.id.eq_ignore_ascii_case(id))
+        || t.find_group(id).is_some()
+}
+
+/// The longest active assignment the default role management policy of a directory role
+/// allows an administrator to make (its `Expiration_Admin_Assignment` rule: expiry not
+/// required, at most 180 days when given).
+const MAX_ASSIGNMENT_SECONDS: i64 = 180 * 24 * 3600;
+
+/// Seconds in an ISO 8601 duration of days, hours, minutes and seconds (`P180D`, `PT8H`,
+/// `P1DT12H`); `None` for anything else (years and months have no fixed length).
+fn duration_seconds(iso: &str) -> Option<i64> {
+    let rest = iso.strip_prefix('P')?;
+    let (date, time) = rest.split_once('T').unwrap_or((rest, ""));
+    let mut total = 0i64;
+    for (part, units) in [
+        (date, &[('W', 604_800), ('D', 86_400)][..]),
+        (time, &[('H', 3600), ('M', 60), ('S', 1)][..]),
+    ] {
+        let mut number = String::new();
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let &(_, scale) = units.iter().find(|(u, _)| *u == c)?;
+            total += number.parse::<i64>().ok()? * scale;
+            number.clear();
+        }
+        if !number.is_empty() {
+            return None;
+        }
+    }
+    (!rest.is_empty() && rest != "T").then_some(total)
+}
+
+/// The rules of the role's default management policy that a PIM `adminAssign` request
+/// breaks (`JustificationRule`, `ExpirationRule`), as Graph names them in
+/// `RoleAssignmentRequestPolicyValidationFailed`.
+fn broken_policy_rules(body: &Value, now: jiff::Timestamp) -> Vec<&'static str> {
+    let mut broken = Vec::new();
+    if body["justification"]
+        .as_str()
+        .unwrap_or("")
+        .trim()
+        .is_empty()
+    {
+        broken.push("JustificationRule");
+    }
+    let schedule = &body["scheduleInfo"];
+    let expiration = &schedule["expiration"];
+    let start = schedule["startDateTime"]
+        .as_str()
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        .unwrap_or(now);
+    let seconds = match expiration["type"]
+        .as_str()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("afterduration") => expiration["duration"].as_str().and_then(duration_seconds),
+        Some("afterdatetime") => expiration["endDateTime"]
+            .as_str()
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+            .map(|end| end.as_second() - start.as_second()),
+        // noExpiration (or none given): a permanent assignment, which the policy allows.
+        _ => return broken,
+    };
+    if seconds.is_none_or(|s| s <= 0 || s > MAX_ASSIGNMENT_SECONDS) {
+        broken.push("ExpirationRule");
+    }
+    broken
+}
+
 /// The body of a create request and its `principalId` and `roleDefinitionId`.
 fn principal_and_role(call: &Call) -> (Value, String, String) {
     let body: Value = serde_json::from_str(&call.req.body).unwrap_or_default();
@@ -81,11 +160,22 @@ pub(super) fn assignments(call: &mut Call) -> Response {
 }
 
 /// `POST /roleManagement/directory/roleAssignments`: effective after the tenant's role
-/// propagation delay.
+/// propagation delay. A role definition or principal that does not exist is the directory's
+/// 404 `Request_ResourceNotFound`.
 pub(super) fn assign(call: &mut Call) -> Response {
-    let (_, principal, role) = principal_and_role(call);
-    if !known_role(&role) || principal.is_empty() {
-        return call.req.err(400, "Request_BadRequest", "Invalid value specified for property 'roleDefinitionId' of resource 'UnifiedRoleAssignment'.");
+    let (body, principal, role) = principal_and_role(call);
+    if body["directoryScopeId"].is_null() && body["appScopeId"].is_null() {
+        return call.req.err(
+            400,
+            "Request_BadRequest",
+            "Either appScopeId or directoryScopeId must be specified.",
+        );
+    }
+    if !known_role(&role) {
+        return call.req.not_found(&role);
+    }
+    if !known_principal(call, &principal) {
+        return call.req.not_found(&principal);
     }
     if call.tenant.has_role_assignment(&principal, &role) {
         return call.req.err(400, "Request_BadRequest", "A conflicting object with one or more of the specified property values is present in the directory.");
@@ -115,22 +205,52 @@ pub(super) fn schedule_requests(call: &mut Call) -> Response {
     page_of(call, &call.tenant.pim_requests, keep, json::pim_request)
 }
 
-/// `POST /roleManagement/directory/roleAssignmentScheduleRequests`: a PIM `adminAssign` with a
-/// justification; provisioned at once, or pending when the tenant wants approval.
+/// `POST /roleManagement/directory/roleAssignmentScheduleRequests`: a PIM `adminAssign`
+/// checked against the role's default policy (a justification, at most 180 days when an
+/// expiry is given); provisioned at once, or pending when the tenant wants approval.
 pub(super) fn request_schedule(call: &mut Call) -> Response {
     let (body, principal, role) = principal_and_role(call);
     let req = call.req;
-    if body["action"].as_str().unwrap_or("") != "adminAssign" || !known_role(&role) {
-        return req.err(400, "InvalidRequest", "The request is invalid: action must be adminAssign and roleDefinitionId a directory role.");
-    }
-    let justification = body["justification"].as_str().unwrap_or("").to_string();
-    if justification.trim().is_empty() {
+    if !body["action"]
+        .as_str()
+        .is_some_and(|a| a.eq_ignore_ascii_case("adminAssign"))
+    {
         return req.err(
             400,
-            "JustificationRule",
-            "Justification is required by the role management policy.",
+            "InvalidRequest",
+            "The request is invalid: the simulator serves action adminAssign only.",
         );
     }
+    if !known_role(&role) {
+        return req.err(
+            400,
+            "RoleNotFound",
+            "The roleDefinitionId provided in the request body cannot be found.",
+        );
+    }
+    if !known_principal(call, &principal) {
+        return req.err(
+            400,
+            "SubjectNotFound",
+            "The principalId provided in the request body cannot be found.",
+        );
+    }
+    let broken = broken_policy_rules(&body, call.world.now());
+    if !broken.is_empty() {
+        return req.err(
+            400,
+            "RoleAssignmentRequestPolicyValidationFailed",
+            &format!(
+                "The following policy rules failed: [{}]",
+                broken
+                    .iter()
+                    .map(|r| format!("\"{r}\""))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        );
+    }
+    let justification = body["justification"].as_str().unwrap_or("").to_string();
     if call.tenant.has_role_assignment(&principal, &role) {
         return req.err(
             400,
@@ -180,4 +300,66 @@ pub(super) fn schedule_instances(call: &mut Call) -> Response {
         keep,
         json::schedule_instance,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn durations_of_days_and_time() {
+        let cases = [
+            ("P180D", Some(180 * 86_400)),
+            ("PT8H", Some(8 * 3600)),
+            ("P1DT12H30M", Some(86_400 + 12 * 3600 + 1800)),
+            ("P2W", Some(2 * 604_800)),
+            ("P1Y", None),
+            ("P", None),
+            ("8H", None),
+        ];
+        for (iso, seconds) in cases {
+            assert_eq!(duration_seconds(iso), seconds, "{iso}");
+        }
+    }
+
+    #[test]
+    fn requests_are_held_to_the_default_policy() {
+        let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let request = |justification: &str, expiration: Value| json!({"justification": justification, "scheduleInfo": {"startDateTime": "2026-01-01T00:00:00Z", "expiration": expiration}});
+        let cases: [(Value, &[&str]); 7] = [
+            (request("why", json!({"type": "noExpiration"})), &[]),
+            (
+                request("why", json!({"type": "AfterDuration", "duration": "P180D"})),
+                &[],
+            ),
+            (
+                request("why", json!({"type": "afterDuration", "duration": "P181D"})),
+                &["ExpirationRule"],
+            ),
+            (
+                request("why", json!({"type": "afterDuration"})),
+                &["ExpirationRule"],
+            ),
+            (
+                request(
+                    "why",
+                    json!({"type": "afterDateTime", "endDateTime": "2027-01-01T00:00:00Z"}),
+                ),
+                &["ExpirationRule"],
+            ),
+            (
+                request(" ", json!({"type": "noExpiration"})),
+                &["JustificationRule"],
+            ),
+            (
+                request("", json!({"type": "afterDuration", "duration": "P1Y"})),
+                &["JustificationRule", "ExpirationRule"],
+            ),
+        ];
+        for (body, broken) in cases {
+            assert_eq!(broken_policy_rules(&body, now), broken, "{body}");
+        }
+    }
 }

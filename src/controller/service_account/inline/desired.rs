@@ -522,6 +522,42 @@ pub fn differences(desired: &DesiredObject, actual: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Splits off the parameters that Exchange takes only from another cmdlet than `verb`
+/// (`New` or `Set`) of `kind`, as the cmdlets that set them afterwards on the object `name`:
+/// New-DistributionGroup has no `HiddenFromAddressListsEnabled` (Set-DistributionGroup sets
+/// it), and Set-TransportRule has no `Enabled` (Enable-TransportRule and
+/// Disable-TransportRule do that).
+pub fn follow_ups(
+    kind: Kind,
+    verb: &str,
+    name: &str,
+    params: &mut Map<String, Value>,
+) -> Vec<(String, Value)> {
+    match (kind, verb) {
+        (Kind::Group, "New") => params
+            .remove("HiddenFromAddressListsEnabled")
+            .map(|hidden| {
+                let p = json!({"Identity": name, "HiddenFromAddressListsEnabled": hidden});
+                ("Set-DistributionGroup".to_string(), p)
+            })
+            .into_iter()
+            .collect(),
+        (Kind::TransportRule, "Set") => params
+            .remove("Enabled")
+            .map(|enabled| {
+                let verb = if enabled.as_bool() == Some(false) {
+                    "Disable"
+                } else {
+                    "Enable"
+                };
+                (format!("{verb}-TransportRule"), json!({"Identity": name}))
+            })
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Group members to add and to remove, from the desired and the current lists.
 pub fn membership_changes(desired: &[String], current: &[String]) -> (Vec<String>, Vec<String>) {
     let lower = |v: &[String]| -> Vec<String> { v.iter().map(|s| s.to_lowercase()).collect() };

@@ -133,8 +133,12 @@ impl MailFlowSession<'_> {
                 let mut p = object.params.clone();
                 p.extend(object.create_only.clone());
                 p.insert("Name".into(), json!(object.name));
+                let after = desired::follow_ups(object.kind, "New", &object.name, &mut p);
                 self.run(&format!("New-{}", object.kind.noun()), Value::Object(p))
                     .await?;
+                for (cmdlet, p) in after {
+                    self.run(&cmdlet, p).await?;
+                }
                 if *recreate {
                     self.event(
                         "MailFlowCorrected",
@@ -151,8 +155,12 @@ impl MailFlowSession<'_> {
             Step::Correct(fields) => {
                 let mut p = object.params.clone();
                 p.insert("Identity".into(), json!(object.name));
+                let after = desired::follow_ups(object.kind, "Set", &object.name, &mut p);
                 self.run(&format!("Set-{}", object.kind.noun()), Value::Object(p))
                     .await?;
+                for (cmdlet, p) in after {
+                    self.run(&cmdlet, p).await?;
+                }
                 self.event(
                     "MailFlowCorrected",
                     &id,

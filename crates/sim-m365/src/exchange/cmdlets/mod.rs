@@ -35,11 +35,14 @@ const OBJECT_TYPES: &[(&str, ParameterSet, ParameterSet)] = &[
     ("DistributionGroup", p::new_group, p::set_group),
 ];
 
-/// The other cmdlets: the connection filter policy (one per tenant) and group members.
+/// The other cmdlets: the connection filter policy (one per tenant), turning transport rules
+/// on and off, and group members.
 #[rustfmt::skip]
 const OTHER_CMDLETS: &[(&str, Cmdlet)] = &[
     ("Get-HostedConnectionFilterPolicy", cmdlet(p::read, read::objects)),
     ("Set-HostedConnectionFilterPolicy", cmdlet(p::set_connection_filter, write::update)),
+    ("Enable-TransportRule", cmdlet(p::toggle_rule, write::enable)),
+    ("Disable-TransportRule", cmdlet(p::toggle_rule, write::disable)),
     ("Get-DistributionGroupMember", cmdlet(p::read_members, read::members)),
     ("Add-DistributionGroupMember", cmdlet(p::change_member, members::add)),
     ("Remove-DistributionGroupMember", cmdlet(p::change_member, members::remove)),
@@ -56,6 +59,7 @@ pub(super) fn find(name: &str) -> Option<Cmdlet> {
         "Get" => Some(cmdlet(p::read, read::objects)),
         "New" => Some(cmdlet(new, write::create)),
         "Set" => Some(cmdlet(set, write::update)),
+        "Remove" if noun == "DistributionGroup" => Some(cmdlet(p::remove_group, write::remove)),
         "Remove" => Some(cmdlet(p::remove, write::remove)),
         _ => None,
     }

@@ -10,8 +10,17 @@ use super::super::validation::validate;
 use crate::errors;
 use exo_sim_http::ids::uuid_v4;
 
-/// Longest distribution-group name.
-const MAX_GROUP_NAME: usize = 64;
+/// Longest name (and group alias) where Learn gives a limit: outbound connectors, transport
+/// rules and distribution groups.
+const MAX_NAME: usize = 64;
+
+/// Whether Learn limits the names of `kind` to [`MAX_NAME`] characters.
+fn name_limited(kind: &str) -> bool {
+    matches!(
+        kind,
+        "OutboundConnector" | "TransportRule" | "DistributionGroup"
+    )
+}
 
 /// `New-*`: 400 if the name (or a group's alias) is taken.
 pub(super) fn create(inv: &mut Invocation) -> Response {
@@ -27,12 +36,22 @@ pub(super) fn create(inv: &mut Invocation) -> Response {
     for (k, v) in properties.iter().chain(&inv.args) {
         obj[k] = v.clone();
     }
+    if inv.kind == "TransportRule"
+        && let Some(enabled) = obj.as_object_mut().and_then(|o| o.remove("Enabled"))
+    {
+        obj["State"] = json!(state(enabled.as_bool().unwrap_or(true)));
+    }
     if let Err(r) = validate(inv.kind, &obj, &inv.snapshot) {
         return r;
     }
+    let wanted = inv.args.get("Priority").and_then(Value::as_i64);
+    if inv.kind == "TransportRule"
+        && let Some(refusal) = priority_refusal(wanted, inv.objects.len() + 1)
+    {
+        return refusal;
+    }
     inv.objects.insert(name.clone(), obj);
     if inv.kind == "TransportRule" {
-        let wanted = inv.args.get("Priority").and_then(Value::as_i64);
         renumber(inv.objects, &name, wanted);
     }
     let created = inv.objects[&name].clone();
@@ -42,10 +61,14 @@ pub(super) fn create(inv: &mut Invocation) -> Response {
 /// Why `name` cannot be used for a new object, if it cannot.
 fn name_refusal(inv: &Invocation, name: &str) -> Option<Response> {
     let group = inv.kind == "DistributionGroup";
-    let length = name.chars().count();
-    if group && length > MAX_GROUP_NAME {
+    let alias = inv.args.get("Alias").and_then(Value::as_str).unwrap_or("");
+    let limited = [name, alias]
+        .map(|v| v.chars().count())
+        .into_iter()
+        .find(|&length| name_limited(inv.kind) && length > MAX_NAME);
+    if let Some(length) = limited {
         return Some(invalid(&format!(
-            "The length of the property is too long. The maximum length is {MAX_GROUP_NAME} and the length of the value provided is {length}."
+            "The length of the property is too long. The maximum length is {MAX_NAME} and the length of the value provided is {length}."
         )));
     }
     let alias_taken = || {
@@ -98,7 +121,9 @@ fn defaults(inv: &Invocation, name: &str) -> Value {
                 "GroupType": if security { "Universal, SecurityEnabled" } else { "Universal" },
                 "Alias": alias,
                 "PrimarySmtpAddress": format!("{alias}@{}", inv.snapshot.default_domain()),
-                "Members": [], "MemberJoinRestriction": "Closed", "MemberDepartRestriction": "Closed",
+                "Members": [], "MemberJoinRestriction": "Closed",
+                "MemberDepartRestriction": if security { "Closed" } else { "Open" },
+                "HiddenFromAddressListsEnabled": false,
             })
         }
         _ => json!({}),
@@ -125,6 +150,20 @@ pub(super) fn update(inv: &mut Invocation) -> Response {
         return r;
     }
     let name = obj["Name"].as_str().unwrap_or(&key).to_string();
+    if name_limited(inv.kind) && name.chars().count() > MAX_NAME {
+        return invalid(&format!(
+            "The length of the property is too long. The maximum length is {MAX_NAME} and the length of the value provided is {}.",
+            name.chars().count()
+        ));
+    }
+    if inv.kind == "TransportRule"
+        && let Some(refusal) = priority_refusal(
+            inv.args.get("Priority").and_then(Value::as_i64),
+            inv.objects.len(),
+        )
+    {
+        return refusal;
+    }
     obj["Identity"] = json!(name);
     inv.objects.remove(&key);
     inv.objects.insert(name.clone(), obj);
@@ -132,6 +171,44 @@ pub(super) fn update(inv: &mut Invocation) -> Response {
         let wanted = inv.args.get("Priority").and_then(Value::as_i64);
         let priority = wanted.or(inv.objects[&name]["Priority"].as_i64());
         renumber(inv.objects, &name, priority);
+    }
+    inv.done()
+}
+
+/// A transport rule's `State`.
+fn state(enabled: bool) -> &'static str {
+    if enabled { "Enabled" } else { "Disabled" }
+}
+
+/// Why a transport rule cannot take `priority` among `count` rules (itself included), if it
+/// cannot: Learn allows 0 through `count - 1`.
+fn priority_refusal(priority: Option<i64>, count: usize) -> Option<Response> {
+    let p = priority?;
+    (p < 0 || p >= count as i64).then(|| {
+        invalid(&format!(
+            "The value of parameter Priority must be between 0 and {}.",
+            count.saturating_sub(1)
+        ))
+    })
+}
+
+/// `Enable-TransportRule`.
+pub(super) fn enable(inv: &mut Invocation) -> Response {
+    set_state(inv, true)
+}
+
+/// `Disable-TransportRule`.
+pub(super) fn disable(inv: &mut Invocation) -> Response {
+    set_state(inv, false)
+}
+
+fn set_state(inv: &mut Invocation, enabled: bool) -> Response {
+    let key = match inv.find_identity() {
+        Ok(key) => key,
+        Err(refusal) => return refusal,
+    };
+    if let Some(rule) = inv.objects.get_mut(&key) {
+        rule["State"] = json!(state(enabled));
     }
     inv.done()
 }

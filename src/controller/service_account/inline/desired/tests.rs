@@ -175,3 +175,64 @@ fn a_marker_names_one_account_and_is_not_taken_by_another() {
         Mark::Another("mail/contoso".into())
     );
 }
+
+#[test]
+fn parameters_a_cmdlet_lacks_follow_as_their_own_cmdlets() {
+    let cases = [
+        (
+            Kind::Group,
+            "New",
+            json!({"Type": "Security", "HiddenFromAddressListsEnabled": true}),
+            json!({"Type": "Security"}),
+            vec![(
+                "Set-DistributionGroup",
+                json!({"Identity": "g", "HiddenFromAddressListsEnabled": true}),
+            )],
+        ),
+        (
+            Kind::Group,
+            "Set",
+            json!({"HiddenFromAddressListsEnabled": true}),
+            json!({"HiddenFromAddressListsEnabled": true}),
+            vec![],
+        ),
+        (
+            Kind::TransportRule,
+            "New",
+            json!({"Enabled": true, "Mode": "Enforce"}),
+            json!({"Enabled": true, "Mode": "Enforce"}),
+            vec![],
+        ),
+        (
+            Kind::TransportRule,
+            "Set",
+            json!({"Enabled": true, "Mode": "Enforce"}),
+            json!({"Mode": "Enforce"}),
+            vec![("Enable-TransportRule", json!({"Identity": "g"}))],
+        ),
+        (
+            Kind::TransportRule,
+            "Set",
+            json!({"Enabled": false}),
+            json!({}),
+            vec![("Disable-TransportRule", json!({"Identity": "g"}))],
+        ),
+        (
+            Kind::InboundConnector,
+            "Set",
+            json!({"Enabled": true}),
+            json!({"Enabled": true}),
+            vec![],
+        ),
+    ];
+    for (kind, verb, before, after, expected) in cases {
+        let mut params = map(before);
+        let cmdlets = follow_ups(kind, verb, "g", &mut params);
+        assert_eq!(Value::Object(params), after, "{kind:?} {verb}");
+        let expected: Vec<(String, Value)> = expected
+            .into_iter()
+            .map(|(c, p)| (c.to_string(), p))
+            .collect();
+        assert_eq!(cmdlets, expected, "{kind:?} {verb}");
+    }
+}
