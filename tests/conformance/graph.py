@@ -81,13 +81,14 @@ def control(method, path, body=None):
     return r.json() if r.content else None
 
 
-def graph_client(version="v1.0"):
+def graph_client(version="v1.0", scope="https://graph.microsoft.com/.default"):
     """A GraphServiceClient pointed at the simulator, as Learn's "Create a Microsoft Graph client"
-    builds one, with the national-cloud knobs turned to the simulator."""
+    builds one, with the national-cloud knobs turned to the simulator (`scope`: the tokens it
+    asks for)."""
     credential = ClientSecretCredential(TENANT, CLIENT_ID, SECRET, authority=HOST,
                                         disable_instance_discovery=True)
     auth = AzureIdentityAuthenticationProvider(
-        credential, scopes=["https://graph.microsoft.com/.default"],
+        credential, scopes=[scope],
         allowed_hosts=[urlsplit(SIM).hostname])
     http = GraphClientFactory.create_with_default_middleware(
         client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=CA), timeout=30))
@@ -487,6 +488,13 @@ async def unauthenticated():
     return {"code": e.error.code}
 
 
+async def another_audience():
+    # A valid token of the tenant, issued for Exchange Online: Graph refuses it.
+    exchange = graph_client(scope="https://outlook.office365.com/.default")
+    e = await refused(lambda: exchange.users.get(), 401, "InvalidAuthenticationToken")
+    return {"code": e.error.code}
+
+
 # Directory: service principals, grants, domains, organization
 
 async def service_principal_by_app_id():
@@ -634,6 +642,8 @@ async def main():
         ("errors: 503 serviceNotAvailable with Retry-After", ERRORS, unavailable_shape),
         ("errors: the SDK's retry handler honours Retry-After", THROTTLING, retry_after_honoured),
         ("errors: no token is 401 InvalidAuthenticationToken", ERRORS, unauthenticated),
+        ("errors: a token for another audience is 401 InvalidAuthenticationToken", ERRORS,
+         another_audience),
         ("servicePrincipals(appId='...') and by id", SP_GET, service_principal_by_app_id),
         ("servicePrincipals: $filter appId eq", SP_LIST, service_principals_filtered),
         ("servicePrincipals: appRoleAssignments", SP_APP_ROLES, app_role_assignments),
