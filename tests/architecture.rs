@@ -1,5 +1,5 @@
 //! The dependency direction of the workspace, read from `cargo metadata`: the stand-ins (the
-//! Microsoft 365 simulator, the Kubernetes emulator, their shared plumbing) and the admission
+//! Microsoft 365 simulator, the Kubernetes emulator, the service simulator, their shared plumbing) and the admission
 //! engine depend on nothing of the operator or of its API, so that they judge it rather than
 //! agree with it; the API depends on nothing of the operator.
 
@@ -68,6 +68,7 @@ fn no_stand_in_depends_on_the_operator_or_its_api() {
     let judges = [
         "exo-sim-m365",
         "exo-sim-kube",
+        "exo-sim-service",
         "exo-sim-http",
         "exo-admission",
     ];
