@@ -1,7 +1,7 @@
 //! The dependency direction of the workspace, read from `cargo metadata`: the stand-ins (the
-//! Microsoft 365 simulator, the Kubernetes emulator, the service simulator, their shared plumbing) and the admission
-//! engine depend on nothing of the operator or of its API, so that they judge it rather than
-//! agree with it; the API depends on nothing of the operator.
+//! Microsoft 365 simulator, the Kubernetes emulator, the service simulator, their shared
+//! plumbing) and the admission engine depend on nothing of the operator or of its API, so that
+//! they judge it rather than agree with it; the API depends on nothing of the operator.
 
 #[path = "support/process.rs"]
 mod process;
