@@ -338,3 +338,53 @@ async fn deregistration_is_idempotent_and_forgets_the_stream() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn the_same_sequence_sent_at_once_is_applied_once() {
+    let h = start().await;
+    h.register(CONTOSO, &[]).await;
+    let sends = (0..8).map(|i| {
+        h.deliver(
+            CONTOSO,
+            json!({"sequence": 1, "type": "changes", "users": [user(&format!("racer{i}"))]}),
+        )
+    });
+    let answers = futures::future::join_all(sends).await;
+    assert!(answers.iter().all(|a| a.status == 200));
+    let applied = answers
+        .iter()
+        .filter(|a| a.body["duplicate"] == false)
+        .count();
+    assert_eq!(applied, 1);
+    assert_eq!(
+        h.read(&format!("/_sim/tenants/{CONTOSO}/users")).await["users"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_four_mebibytes_are_refused() {
+    let h = start().await;
+    h.register(CONTOSO, &[]).await;
+    // Under the bound (3 MiB): read and judged on its content.
+    let filler = "x".repeat(3 * 1024 * 1024);
+    let a = h
+        .deliver(
+            CONTOSO,
+            json!({"sequence": 1, "type": "changes", "padding": filler}),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let filler = "x".repeat(5 * 1024 * 1024);
+    let a = h
+        .deliver(
+            CONTOSO,
+            json!({"sequence": 2, "type": "changes", "padding": filler}),
+        )
+        .await;
+    assert_problem(&a, 413, "too-large");
+    assert_eq!(h.cursor(CONTOSO).await.body["watermark"], 1);
+}

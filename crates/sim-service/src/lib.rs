@@ -105,13 +105,15 @@ impl ServiceOptions {
     }
 }
 
-/// Every route: the protocol's and the control API, with problem answers for the rest.
+/// Every route: the protocol's and the control API, with problem answers for the rest. Bodies
+/// are read up to [`api::auth::MAX_BODY`].
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(api::routes(shared.clone()))
         .merge(control::routes())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(api::auth::MAX_BODY))
         .with_state(shared)
 }
 
