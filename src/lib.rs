@@ -7,4 +7,5 @@ pub mod demo;
 pub mod manifests;
 pub mod microsoft;
 pub mod notify;
+pub mod service;
 pub mod telemetry;
