@@ -6,3 +6,4 @@ pub mod client;
 pub mod error;
 pub mod protocol;
 pub mod signature;
+pub mod stream;
