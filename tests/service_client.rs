@@ -183,3 +183,35 @@ fn the_credential_never_goes_in_the_clear_over_a_network() {
     let err = ServiceClient::new("http://ingest.example.com", b"s", None, policy()).unwrap_err();
     assert!(matches!(err, ServiceError::InsecureUrl));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_is_streamed_page_by_page_with_one_delivery_per_page() {
+    use exo_operator::service::send::{Sender, snapshot};
+    let service = service().await;
+    let c = client(&service, SECRET);
+    c.register(&registration(), "reg-1").await.unwrap();
+    // Graph's pages of 999, and one larger page re-cut to the protocol's 1,000.
+    let pages: Vec<Result<Vec<User>, std::convert::Infallible>> = vec![
+        Ok((0..999).map(user).collect()),
+        Ok((999..1998).map(user).collect()),
+        Ok((1998..3500).map(user).collect()),
+    ];
+    let mut sender = Sender::new(&c, TENANT, "snap-1", 1);
+    let sent = snapshot(&mut sender, "snap-1", futures::stream::iter(pages))
+        .await
+        .unwrap();
+    // Begin, 999, 999, 1,000 and 502, end.
+    assert_eq!(sent.users, 3500);
+    assert_eq!(sent.deliveries, 6);
+    let cursor = c.cursor(TENANT, "cursor-1").await.unwrap();
+    assert_eq!(cursor.watermark, 6);
+    assert!(cursor.snapshot_complete);
+    let users = control(
+        &service,
+        reqwest::Method::GET,
+        &format!("/_sim/tenants/{TENANT}/users"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(users["users"].as_array().unwrap().len(), 3500);
+}

@@ -5,5 +5,6 @@
 pub mod client;
 pub mod error;
 pub mod protocol;
+pub mod send;
 pub mod signature;
 pub mod stream;
