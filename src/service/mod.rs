@@ -3,6 +3,7 @@
 //! shares nothing with this), and the client that registers tenants and delivers their streams.
 
 pub mod client;
+pub mod directory;
 pub mod error;
 pub mod protocol;
 pub mod send;

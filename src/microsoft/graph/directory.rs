@@ -8,7 +8,8 @@ use super::{GraphClient, GraphError, MAX_PAGE, Page, odata_string, path_segment,
 use crate::microsoft::identity::token::AccessToken;
 
 /// Properties read for users.
-pub const USER_SELECT: &str = "id,userPrincipalName,displayName,mail,createdDateTime";
+pub const USER_SELECT: &str =
+    "id,userPrincipalName,displayName,mail,accountEnabled,createdDateTime";
 /// Properties read for groups in a delta round (`members` tracks membership).
 pub const GROUP_DELTA_SELECT: &str = "id,displayName,createdDateTime,members";
 

@@ -26,6 +26,9 @@ pub struct User {
     /// Primary SMTP address.
     #[serde(default)]
     pub mail: Option<String>,
+    /// Whether the account can sign in (absent when not selected).
+    #[serde(default)]
+    pub account_enabled: Option<bool>,
     /// Creation time (RFC 3339), to tell new users from changed ones in a delta round.
     #[serde(default)]
     pub created_date_time: Option<String>,
