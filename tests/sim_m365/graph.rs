@@ -281,3 +281,28 @@ async fn delta_rounds_report_changes_removals_and_resets() {
         .await;
     assert!(b["@odata.deltaLink"].is_string() && count(&b) == 0);
 }
+
+#[tokio::test]
+async fn a_disabled_user_is_reported_changed_by_the_next_delta_round() {
+    let s = sim().await;
+    let token = s.consented_token(CONTOSO).await;
+    let delta = async |url: String| round(&s, &token, url).await;
+    let select = "/v1.0/users/delta?$select=id,userPrincipalName,accountEnabled";
+    let (users, link) = delta(s.url(select)).await;
+    assert!(users.iter().all(|u| u["accountEnabled"] == true));
+    let patch = |body: serde_json::Value| {
+        s.http
+            .patch(s.url(&format!("/_sim/tenants/{CONTOSO}/users/alan@contoso.com")))
+            .json(&body)
+            .send()
+    };
+    let r = patch(json!({"accountEnabled": false})).await.unwrap();
+    assert!(r.status().is_success());
+    // A key the control API does not know is refused, not ignored.
+    let r = patch(json!({"enabled": false})).await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let (changes, _) = delta(link).await;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["userPrincipalName"], "alan@contoso.com");
+    assert_eq!(changes[0]["accountEnabled"], false);
+}

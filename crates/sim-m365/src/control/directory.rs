@@ -32,9 +32,41 @@ pub(super) async fn add_user(route: Route, axum::Json(u): axum::Json<NewUser>) -
         mail: u.upn.clone(),
         upn: u.upn,
         created: now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        enabled: true,
     };
     let id = user.id.clone();
     t.users.push(user);
+    t.journal(seq, "user", &id, None);
+    done(json!({"id": id}))
+}
+
+/// What `PATCH /_sim/tenants/{tenant}/users/{upn}` changes (any other key is refused).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct UserChange {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    account_enabled: Option<bool>,
+}
+
+/// `PATCH /_sim/tenants/{tenant}/users/{upn}`: an administrator changes a user (journaled, so
+/// the next delta round reports it).
+pub(super) async fn change_user(route: Route, axum::Json(c): axum::Json<UserChange>) -> Reply {
+    let mut held = route.tenant()?;
+    let seq = held.world.next_seq();
+    let t = held.tenant();
+    let upn = route.param("upn");
+    let Some(user) = t.users.iter_mut().find(|u| u.upn.eq_ignore_ascii_case(upn)) else {
+        return Err(not_found("user"));
+    };
+    if let Some(name) = c.display_name {
+        user.display_name = name;
+    }
+    if let Some(enabled) = c.account_enabled {
+        user.enabled = enabled;
+    }
+    let id = user.id.clone();
     t.journal(seq, "user", &id, None);
     done(json!({"id": id}))
 }

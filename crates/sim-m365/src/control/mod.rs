@@ -41,7 +41,7 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/tenants/{tenant}/pim-requests/{action}", post(pim_action))
         .route("/_sim/tenants/{tenant}/role-assignments", post(assign_role).delete(unassign_role))
         .route("/_sim/tenants/{tenant}/users", post(add_user))
-        .route("/_sim/tenants/{tenant}/users/{upn}", delete(remove_user))
+        .route("/_sim/tenants/{tenant}/users/{upn}", delete(remove_user).patch(change_user))
         .route("/_sim/tenants/{tenant}/groups/{group}/members", post(add_member))
         .route("/_sim/tenants/{tenant}/groups/{group}/members/{upn}", delete(remove_member))
         .route("/_sim/tenants/{tenant}/exchange/{kind}/{name}", post(set_exchange).delete(delete_exchange))

@@ -21,7 +21,7 @@ pub(super) fn created(v: Value) -> Response {
 pub(super) fn user(u: &User) -> Value {
     json!({
         "id": u.id, "userPrincipalName": u.upn, "displayName": u.display_name, "mail": u.mail,
-        "accountEnabled": true, "userType": "Member", "createdDateTime": u.created,
+        "accountEnabled": u.enabled, "userType": "Member", "createdDateTime": u.created,
         "proxyAddresses": [format!("SMTP:{}", u.mail)],
     })
 }

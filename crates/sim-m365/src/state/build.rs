@@ -129,6 +129,7 @@ fn tenant(spec: &TenantSpec, generate: Option<Generate>) -> anyhow::Result<Tenan
                 .unwrap_or_else(|| u.upn.split('@').next().unwrap_or("").to_string()),
             mail: u.mail.clone().unwrap_or_else(|| u.upn.clone()),
             created: LISTED_CREATED.into(),
+            enabled: true,
         })
         .collect();
     let groups = groups(spec, &users)?;

@@ -23,6 +23,7 @@ fn generated_user(g: &Generate, i: u64, domain: &str) -> User {
         mail: upn.clone(),
         upn,
         created: "2020-01-01T00:00:00Z".into(),
+        enabled: true,
     }
 }
 

@@ -53,6 +53,8 @@ pub struct User {
     pub mail: String,
     /// Creation time (RFC 3339).
     pub created: String,
+    /// Whether the account can sign in (`accountEnabled`).
+    pub enabled: bool,
 }
 
 /// A group.
