@@ -1,6 +1,7 @@
 //! `exo-operator demo`: the operator's main job end to end on the embedded simulators. It
 //! starts the Microsoft 365 simulator and the Kubernetes API emulator in this process, installs
-//! the CRDs, applies the manifests of a directory (pointing accounts at the simulator), plays
+//! the CRDs, applies the manifests of a directory (pointing the services, and through them the
+//! accounts, at the simulator), plays
 //! the Global Administrator (clearly labelled as simulated), shows each account's progress and
 //! ends with a table.
 
@@ -59,10 +60,11 @@ fn manifests(dir: &Path) -> anyhow::Result<Vec<Value>> {
     Ok(out)
 }
 
-/// Points an account at the simulator and fills placeholder credentials the simulator knows.
+/// Points a service (of either kind) at the simulator and fills placeholder credentials the
+/// simulator knows. Accounts reach the simulator through the service they name.
 fn prepare(mut doc: Value, sim_url: &str) -> (Value, Option<String>) {
     let mut note = None;
-    if doc["kind"] == "ExchangeServiceAccount" {
+    if is_service(&doc["kind"]) {
         doc["spec"]["endpoints"] =
             json!({"login": sim_url, "graph": sim_url, "exchange": sim_url, "management": sim_url});
     }
@@ -191,7 +193,10 @@ async fn start_operator(client: &kube::Client) -> anyhow::Result<Operator> {
 
 /// Creates every manifest of `dir`, pointed at the simulator at `sim_url`.
 async fn apply_manifests(client: &kube::Client, dir: &Path, sim_url: &str) -> anyhow::Result<()> {
-    for doc in manifests(dir)? {
+    let mut docs = manifests(dir)?;
+    // The services first: the accounts name them.
+    docs.sort_by_key(|doc| !is_service(&doc["kind"]));
+    for doc in docs {
         let (doc, note) = prepare(doc, sim_url);
         create(client, &doc).await?;
         let name = doc["metadata"]["name"].as_str().unwrap_or("");
@@ -202,10 +207,15 @@ async fn apply_manifests(client: &kube::Client, dir: &Path, sim_url: &str) -> an
     Ok(())
 }
 
+/// Whether `kind` is one of the service's kinds.
+fn is_service(kind: &Value) -> bool {
+    kind == "EmailSecurityService" || kind == "ClusterEmailSecurityService"
+}
+
 /// The line shown for an applied manifest, with the `note` of what was changed in it.
 fn applied(kind: &str, name: &str, note: Option<&str>) -> String {
     match (kind, note) {
-        ("ExchangeServiceAccount", _) => {
+        ("EmailSecurityService" | "ClusterEmailSecurityService", _) => {
             format!("applied {kind}/{name} (endpoints set to the simulator)")
         }
         (_, Some(n)) => format!("applied {kind}/{name} ({n})"),
@@ -366,14 +376,19 @@ mod tests {
     fn applied_lines_say_what_was_changed() {
         for (kind, note, line) in [
             (
-                "ExchangeServiceAccount",
+                "EmailSecurityService",
                 None,
-                "applied ExchangeServiceAccount/a (endpoints set to the simulator)",
+                "applied EmailSecurityService/a (endpoints set to the simulator)",
+            ),
+            (
+                "ClusterEmailSecurityService",
+                Some("n"),
+                "applied ClusterEmailSecurityService/a (endpoints set to the simulator)",
             ),
             (
                 "ExchangeServiceAccount",
-                Some("n"),
-                "applied ExchangeServiceAccount/a (endpoints set to the simulator)",
+                None,
+                "applied ExchangeServiceAccount/a",
             ),
             ("Secret", Some("filled"), "applied Secret/a (filled)"),
             ("Secret", None, "applied Secret/a"),

@@ -43,7 +43,7 @@ enum Command {
     },
     /// Run the operator: reconcile ExchangeServiceAccounts and SyncTargetLists in the cluster
     /// of the kubeconfig (or in-cluster), until interrupted.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (the content of `crds/`), or write one file
     /// per CRD into a directory.
     Crds {
@@ -106,6 +106,12 @@ struct RunArgs {
     /// Namespace of the leader-election Lease (the pod's namespace in a cluster).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     lease_namespace: String,
+    /// Namespace of the Secrets and ConfigMaps that ClusterEmailSecurityServices name (as
+    /// cert-manager's cluster resource namespace for ClusterIssuers). Default: the namespace
+    /// the operator runs in (`POD_NAMESPACE`, else the in-cluster service account's namespace,
+    /// else `default`).
+    #[arg(long, env = "EXO_CLUSTER_RESOURCE_NAMESPACE", value_name = "NAMESPACE")]
+    cluster_resource_namespace: Option<String>,
     /// Seconds a Lease holds without renewal; a new leader takes over within this time.
     #[arg(long, env = "EXO_LEASE_DURATION", default_value_t = 15)]
     lease_duration: u64,
@@ -157,7 +163,7 @@ fn main() -> ExitCode {
         }
         Command::Run(args) => {
             let runtime = tokio::runtime::Runtime::new().expect("a Tokio runtime");
-            match runtime.block_on(run(args)) {
+            match runtime.block_on(run(*args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -168,7 +174,10 @@ fn main() -> ExitCode {
         Command::Crds {
             output_dir: None, ..
         } => {
-            for crd in resources::crds() {
+            // In the order of the files in `crds/`.
+            let mut crds = resources::crds();
+            crds.sort_by_key(resources::crd_file_name);
+            for crd in crds {
                 print!("{}", resources::crd_yaml(&crd));
             }
             ExitCode::SUCCESS
@@ -238,12 +247,32 @@ fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
         consent_poll: std::time::Duration::from_secs(args.recheck_interval),
         sign_in_reopen: std::time::Duration::from_secs(args.sign_in_reopen),
         fail_points: exo_operator::controller::fail_point::FailPoints::from_env(),
+        cluster_resource_namespace: cluster_resource_namespace(args),
         backoff: exo_operator::microsoft::retry::Backoff {
             max: std::time::Duration::from_secs(args.max_backoff),
             ..exo_operator::microsoft::retry::Backoff::RECONCILE
         },
         ..Settings::default()
     })
+}
+
+/// The cluster resource namespace: the option, else the namespace the operator runs in.
+fn cluster_resource_namespace(args: &RunArgs) -> String {
+    const IN_CLUSTER: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+    let chosen = args.cluster_resource_namespace.as_deref().map(str::trim);
+    let pod = std::env::var("POD_NAMESPACE").ok();
+    let in_cluster = || std::fs::read_to_string(IN_CLUSTER).ok();
+    first_namespace([chosen.map(String::from), pod, in_cluster()])
+}
+
+/// The first of `candidates` that is a namespace (not blank), else `default`.
+fn first_namespace(candidates: impl IntoIterator<Item = Option<String>>) -> String {
+    candidates
+        .into_iter()
+        .flatten()
+        .map(|n| n.trim().to_string())
+        .find(|n| !n.is_empty())
+        .unwrap_or_else(|| "default".into())
 }
 
 /// The namespaces to watch, blanks dropped (none: every namespace).
@@ -429,6 +458,14 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cluster_resource_namespace_is_the_first_one_given() {
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(first_namespace([some("ops"), some("pod")]), "ops");
+        assert_eq!(first_namespace([None, some(" "), some("pod\n")]), "pod");
+        assert_eq!(first_namespace([None, None]), "default");
+    }
 
     #[test]
     fn the_watch_scope_drops_blank_namespaces() {

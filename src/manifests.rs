@@ -8,7 +8,10 @@ use kube::CustomResourceExt;
 use serde_json::Value;
 
 use exo_admission::SchemaValidator;
-use exo_api::{ExchangeServiceAccount, GROUP, SyncTargetList, VERSION};
+use exo_api::{
+    ClusterEmailSecurityService, EmailSecurityService, ExchangeServiceAccount, GROUP,
+    SyncTargetList, VERSION,
+};
 
 /// A manifest document after the checks.
 #[derive(Debug, Clone)]
@@ -17,6 +20,10 @@ pub enum Manifest {
     ExchangeServiceAccount(Box<ExchangeServiceAccount>),
     /// A SyncTargetList, defaults applied.
     SyncTargetList(Box<SyncTargetList>),
+    /// An EmailSecurityService, defaults applied.
+    EmailSecurityService(Box<EmailSecurityService>),
+    /// A ClusterEmailSecurityService, defaults applied.
+    ClusterEmailSecurityService(Box<ClusterEmailSecurityService>),
     /// Any other kind, not checked beyond its `apiVersion`, `kind` and name.
     Other {
         /// `apiVersion` of the document.
@@ -36,6 +43,12 @@ impl Manifest {
                 format!("ExchangeServiceAccount/{}", name_of(&o.metadata.name))
             }
             Self::SyncTargetList(o) => format!("SyncTargetList/{}", name_of(&o.metadata.name)),
+            Self::EmailSecurityService(o) => {
+                format!("EmailSecurityService/{}", name_of(&o.metadata.name))
+            }
+            Self::ClusterEmailSecurityService(o) => {
+                format!("ClusterEmailSecurityService/{}", name_of(&o.metadata.name))
+            }
             Self::Other { kind, value, .. } => {
                 format!(
                     "{kind}/{}",
@@ -56,6 +69,14 @@ static ESA: LazyLock<SchemaValidator> = LazyLock::new(|| {
 });
 static STL: LazyLock<SchemaValidator> = LazyLock::new(|| {
     SchemaValidator::for_crd(&SyncTargetList::crd(), VERSION).expect("the STL CRD serves v1alpha1")
+});
+static ESS: LazyLock<SchemaValidator> = LazyLock::new(|| {
+    SchemaValidator::for_crd(&EmailSecurityService::crd(), VERSION)
+        .expect("the ESS CRD serves v1alpha1")
+});
+static CESS: LazyLock<SchemaValidator> = LazyLock::new(|| {
+    SchemaValidator::for_crd(&ClusterEmailSecurityService::crd(), VERSION)
+        .expect("the CESS CRD serves v1alpha1")
 });
 
 /// Splits a YAML stream into its non-empty documents.
@@ -84,6 +105,8 @@ pub fn check_document(doc: &Value) -> Result<Manifest, Vec<String>> {
     let validator = match (ours, kind.as_str()) {
         (true, "ExchangeServiceAccount") => &*ESA,
         (true, "SyncTargetList") => &*STL,
+        (true, "EmailSecurityService") => &*ESS,
+        (true, "ClusterEmailSecurityService") => &*CESS,
         (true, other) => return Err(vec![format!("kind {other} is not served by {GROUP}")]),
         (false, _) => {
             return Ok(Manifest::Other {
@@ -114,16 +137,23 @@ pub fn check_document(doc: &Value) -> Result<Manifest, Vec<String>> {
         "ExchangeServiceAccount" => Manifest::ExchangeServiceAccount(Box::new(
             serde_json::from_value(admitted).map_err(typed)?,
         )),
+        "EmailSecurityService" => Manifest::EmailSecurityService(Box::new(
+            serde_json::from_value(admitted).map_err(typed)?,
+        )),
+        "ClusterEmailSecurityService" => Manifest::ClusterEmailSecurityService(Box::new(
+            serde_json::from_value(admitted).map_err(typed)?,
+        )),
         _ => Manifest::SyncTargetList(Box::new(serde_json::from_value(admitted).map_err(typed)?)),
     })
 }
 
 /// The `kubectl explain` path of the object holding field `f` of `kind`.
 fn explain_path(kind: &str, f: &str) -> String {
-    let short = if kind == "ExchangeServiceAccount" {
-        "esa"
-    } else {
-        "stl"
+    let short = match kind {
+        "ExchangeServiceAccount" => "esa",
+        "EmailSecurityService" => "ess",
+        "ClusterEmailSecurityService" => "cess",
+        _ => "stl",
     };
     let parent = f.rsplit_once('.').map(|(p, _)| p).unwrap_or("");
     let parent: String = parent

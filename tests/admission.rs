@@ -37,7 +37,9 @@ fn cases(namespace: &str) -> Vec<Case> {
             let name = format!("case-{i}");
             let rename = |mut o: Value| {
                 o["metadata"]["name"] = json!(name);
-                o["metadata"]["namespace"] = json!(namespace);
+                if o["kind"] != "ClusterEmailSecurityService" {
+                    o["metadata"]["namespace"] = json!(namespace);
+                }
                 o
             };
             Case {
@@ -80,11 +82,11 @@ fn api(client: &kube::Client, object: &Value) -> Api<DynamicObject> {
         .unwrap();
     let kind = object["kind"].as_str().unwrap();
     let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-    Api::namespaced_with(
-        client.clone(),
-        object["metadata"]["namespace"].as_str().unwrap(),
-        &ar,
-    )
+    match object["metadata"]["namespace"].as_str() {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &ar),
+        // Cluster-scoped (a dry run: nothing is stored, so the name cannot collide).
+        None => Api::all_with(client.clone(), &ar),
+    }
 }
 
 /// The API server's verdict: a dry-run create, or (with `old`) the old object created and a

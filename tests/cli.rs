@@ -61,6 +61,8 @@ fn crds_writes_one_file_per_kind() {
     assert_eq!(
         names,
         [
+            "clusteremailsecurityservices.exo-operator.io.yaml",
+            "emailsecurityservices.exo-operator.io.yaml",
             "exchangeserviceaccounts.exo-operator.io.yaml",
             "synctargetlists.exo-operator.io.yaml"
         ]
@@ -86,8 +88,11 @@ fn validate_names_the_field_of_an_invalid_manifest() {
     std::fs::write(
         &file,
         "apiVersion: exo-operator.io/v1alpha1\nkind: ExchangeServiceAccount\nmetadata: {name: bad}\n\
-         spec:\n  tenant: contoso.com\n  mode: Api\n  application:\n    clientId: 3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c\n\
-         \x20   credentials: {secretName: app}\n  sync: {scope: Selected}\n",
+         spec:\n  tenant: contoso.com\n  mode: Api\n  serviceRef: {name: mail-security}\n\
+         \x20 endpoints: {login: 'https://login.example.net'}\n  sync: {scope: Selected}\n\
+         ---\napiVersion: exo-operator.io/v1alpha1\nkind: ClusterEmailSecurityService\nmetadata: {name: shared}\n\
+         spec:\n  application: {clientId: 3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c, credentials: {secretName: app}}\n\
+         \x20 notificationUrl: 'http://hooks.example.com'\n",
     )
     .unwrap();
     let out = exo_operator().arg("validate").arg(&file).output().unwrap();
@@ -95,6 +100,14 @@ fn validate_names_the_field_of_an_invalid_manifest() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("spec.sync.targetListRef: Required value: targetListRef must be set exactly when scope is Selected"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("spec.endpoints: Forbidden: spec.endpoints is not accepted: endpoints belong to the EmailSecurityService named in spec.serviceRef"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("spec.notificationUrl: Invalid value: \"http://hooks.example.com\": spec.notificationUrl must be an https URL"),
         "{stderr}"
     );
     std::fs::remove_dir_all(dir).unwrap();
@@ -146,7 +159,7 @@ fn every_run_option_has_an_environment_variable() {
             "--{name} has no environment variable"
         );
     }
-    assert_eq!(options, 15, "{help}");
+    assert_eq!(options, 16, "{help}");
     for option in [
         "--recheck-interval",
         "--max-backoff",

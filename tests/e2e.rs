@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use exo_api::EmailSecurityService;
 use exo_api::exchange_service_account::ExchangeServiceAccount;
 use exo_operator::controller::context::{Context, Settings};
 use exo_operator::controller::run::{Operator, Scope};
@@ -139,10 +140,16 @@ async fn scenarios_on_a_real_cluster() {
         .unwrap();
     let accounts: Api<ExchangeServiceAccount> = Api::namespaced(client.clone(), &namespace);
     let url = m365.url();
+    let services: Api<EmailSecurityService> = Api::namespaced(client.clone(), &namespace);
+    let service: EmailSecurityService = serde_json::from_value(scenario::service(&url)).unwrap();
+    services
+        .create(&PostParams::default(), &service)
+        .await
+        .unwrap();
     // Creates account `name` of `tenant` in `mode`.
     let create = async |name: &str, tenant: &str, mode: &str| {
         let account: ExchangeServiceAccount =
-            serde_json::from_value(scenario::account(name, tenant, mode, &url)).unwrap();
+            serde_json::from_value(scenario::account(name, tenant, mode)).unwrap();
         accounts
             .create(&PostParams::default(), &account)
             .await

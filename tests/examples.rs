@@ -1,11 +1,13 @@
 //! Every file in `examples/` is admitted by the CRDs (schema, defaults, CEL rules), reads into
-//! the Rust types, and references only Secrets, keys and resources that the same file defines.
+//! the Rust types, and references only Secrets, keys and resources that the same file defines
+//! (the accounts' service: `email-security-service.yaml`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use exo_api::ServiceKind;
 use exo_api::exchange_service_account::{
-    AuthorizationMethod, CredentialType, Direction, Mode, SyncScope,
+    AuthorizationMethod, CredentialType, Credentials, Direction, Mode, SyncScope,
 };
 use exo_operator::manifests::{Manifest, check_document, parse_yaml_documents};
 use serde_json::Value;
@@ -60,6 +62,23 @@ fn has_key(secrets: &BTreeMap<String, Vec<String>>, secret: &str, key: &str, fil
     );
 }
 
+/// The service every example account names (`examples/email-security-service.yaml`).
+const SERVICE: &str = "email-security";
+
+/// The keys of the credential `creds` exist in its Secret.
+#[track_caller]
+fn has_credential(secrets: &BTreeMap<String, Vec<String>>, creds: &Credentials, file: &Path) {
+    match creds.type_ {
+        CredentialType::ClientSecret => {
+            has_key(secrets, &creds.secret_name, creds.client_secret_key(), file)
+        }
+        CredentialType::Certificate => {
+            has_key(secrets, &creds.secret_name, creds.certificate_key(), file);
+            has_key(secrets, &creds.secret_name, creds.private_key_key(), file);
+        }
+    }
+}
+
 #[test]
 fn every_example_is_admitted_and_self_contained() {
     let files = example_files();
@@ -67,7 +86,7 @@ fn every_example_is_admitted_and_self_contained() {
         files.len() >= 4,
         "expected the four scenarios, found {files:?}"
     );
-    let mut accounts = 0;
+    let (mut accounts, mut services) = (0, 0);
     for file in &files {
         let (manifests, secrets) = load(file);
         let lists: Vec<_> = manifests
@@ -78,23 +97,31 @@ fn every_example_is_admitted_and_self_contained() {
             })
             .collect();
         for manifest in &manifests {
+            if let Manifest::EmailSecurityService(ess) = manifest {
+                services += 1;
+                assert_eq!(ess.metadata.name.as_deref(), Some(SERVICE));
+                has_credential(&secrets, &ess.spec.application.credentials, file);
+                let ingestion = ess.spec.ingestion.as_ref();
+                if let Some(r) = ingestion.and_then(|i| i.credentials_secret_ref.as_ref()) {
+                    has_key(&secrets, &r.name, &r.key, file);
+                }
+            }
             let Manifest::ExchangeServiceAccount(esa) = manifest else {
                 continue;
             };
             accounts += 1;
             let name = esa.metadata.name.as_deref().unwrap();
-            let creds = &esa.spec.application.credentials;
-            match creds.type_ {
-                CredentialType::ClientSecret => has_key(
-                    &secrets,
-                    &creds.secret_name,
-                    creds.client_secret_key(),
-                    file,
+            assert_eq!(
+                (
+                    esa.spec.service_ref.kind,
+                    esa.spec.service_ref.name.as_str()
                 ),
-                CredentialType::Certificate => {
-                    has_key(&secrets, &creds.secret_name, creds.certificate_key(), file);
-                    has_key(&secrets, &creds.secret_name, creds.private_key_key(), file);
-                }
+                (ServiceKind::EmailSecurityService, SERVICE),
+                "{}: accounts name the example service",
+                file.display()
+            );
+            if let Some(own) = &esa.spec.application {
+                has_credential(&secrets, &own.credentials, file);
             }
             if let Some(n) = &esa.spec.notifications {
                 if let Some(w) = &n.webhook {
@@ -129,10 +156,11 @@ fn every_example_is_admitted_and_self_contained() {
             }
         }
     }
+    assert_eq!(services, 1, "one EmailSecurityService, in its own file");
     assert_eq!(
         accounts,
-        files.len(),
-        "one ExchangeServiceAccount per example file"
+        files.len() - 1,
+        "one ExchangeServiceAccount per other example file"
     );
 }
 

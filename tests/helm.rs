@@ -332,11 +332,18 @@ struct Scenario<'a> {
 }
 
 impl Scenario<'_> {
-    /// An account of the watched namespace, pointed at the simulator.
+    /// An account of the watched namespace, of its service `sim`.
     fn account(&self, name: &str, tenant: &str, mode: &str) -> Value {
-        let mut account = scenario::account(name, tenant, mode, &self.url);
+        let mut account = scenario::account(name, tenant, mode);
         account["metadata"]["namespace"] = json!(self.watched);
         account
+    }
+
+    /// The service `sim` of the watched namespace, pointed at the simulator.
+    fn service(&self) -> Value {
+        let mut service = scenario::service(&self.url);
+        service["metadata"]["namespace"] = json!(self.watched);
+        service
     }
 
     /// Waits until account `name` satisfies `pred` (the operator's log if it never does).
@@ -365,6 +372,7 @@ impl Scenario<'_> {
             "spec": {"serviceAccountRef": {"name": "fabrikam"}, "users": ["ceo@fabrikam.com"]}});
         let items = [
             secret,
+            self.service(),
             self.account("contoso", "contoso.com", "Api"),
             self.account("northwind", "northwind.onmicrosoft.com", "Inline"),
             fabrikam,

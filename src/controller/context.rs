@@ -9,6 +9,9 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 
+use exo_api::email_security_service::{
+    ClusterEmailSecurityService, EmailSecurityService, EmailSecurityServiceSpec, ServiceKind,
+};
 use exo_api::exchange_service_account::ExchangeServiceAccount;
 use secrecy::SecretString;
 
@@ -47,6 +50,9 @@ pub struct Settings {
     pub list_grace: Duration,
     /// Fail points (tests, and `EXO_FAIL_AT`): none in normal operation.
     pub fail_points: Option<std::sync::Arc<super::fail_point::FailPoints>>,
+    /// Where the Secrets and ConfigMaps a ClusterEmailSecurityService names are read
+    /// (`--cluster-resource-namespace`; by default the operator's own namespace).
+    pub cluster_resource_namespace: String,
 }
 
 impl Default for Settings {
@@ -64,6 +70,7 @@ impl Default for Settings {
             https_proxy: None,
             list_grace: Duration::from_secs(5),
             fail_points: None,
+            cluster_resource_namespace: "default".into(),
         }
     }
 }
@@ -111,6 +118,16 @@ pub struct Context {
     /// The caches of the accounts' controllers (one per watch), to tell which account holds
     /// a tenant.
     accounts: Mutex<Vec<Store<ExchangeServiceAccount>>>,
+    /// The caches of the services (namespaced ones per watch, and the cluster ones), to tell
+    /// another account's application.
+    services: Mutex<ServiceCaches>,
+}
+
+/// The caches of both kinds of service.
+#[derive(Default)]
+struct ServiceCaches {
+    namespaced: Vec<Store<EmailSecurityService>>,
+    cluster: Vec<Store<ClusterEmailSecurityService>>,
 }
 
 impl Context {
@@ -133,6 +150,7 @@ impl Context {
             http: Mutex::default(),
             memo: Mutex::default(),
             accounts: Mutex::default(),
+            services: Mutex::default(),
         })
     }
 
@@ -204,15 +222,72 @@ impl Context {
         self.accounts.lock().unwrap().push(store);
     }
 
+    /// Adds the cache of the namespaced services of a watch.
+    pub fn watch_services(&self, store: Store<EmailSecurityService>) {
+        self.services.lock().unwrap().namespaced.push(store);
+    }
+
+    /// Adds the cache of the cluster services.
+    pub fn watch_cluster_services(&self, store: Store<ClusterEmailSecurityService>) {
+        self.services.lock().unwrap().cluster.push(store);
+    }
+
     /// Forgets the caches of controllers started before (a new leader starts its own).
     pub fn forget_account_caches(&self) {
         self.accounts.lock().unwrap().clear();
+        *self.services.lock().unwrap() = ServiceCaches::default();
+    }
+
+    /// The application (client) id account `esa` signs in with, as the caches know it: its
+    /// override, else its service's; `None` while its service is not known.
+    pub fn application_of(&self, esa: &ExchangeServiceAccount) -> Option<String> {
+        if let Some(own) = &esa.spec.application {
+            return Some(own.client_id.clone());
+        }
+        self.service_of(esa)
+            .map(|(spec, _)| spec.application.client_id)
+    }
+
+    /// The spec of the service `esa` names and the namespace of its Secrets and ConfigMaps, as
+    /// the caches know them.
+    pub fn service_of(
+        &self,
+        esa: &ExchangeServiceAccount,
+    ) -> Option<(EmailSecurityServiceSpec, String)> {
+        use kube::ResourceExt;
+        use kube::runtime::reflector::ObjectRef;
+        let reference = &esa.spec.service_ref;
+        let services = self.services.lock().unwrap();
+        match reference.kind {
+            ServiceKind::EmailSecurityService => {
+                let namespace = esa.namespace()?;
+                let key = ObjectRef::new(&reference.name).within(&namespace);
+                let found = services.namespaced.iter().find_map(|s| s.get(&key))?;
+                Some((found.spec.clone(), namespace))
+            }
+            ServiceKind::ClusterEmailSecurityService => {
+                let key = ObjectRef::new(&reference.name);
+                let found = services.cluster.iter().find_map(|s| s.get(&key))?;
+                Some((
+                    found.spec.0.clone(),
+                    self.settings.cluster_resource_namespace.clone(),
+                ))
+            }
+        }
     }
 
     /// Every account the controllers' caches hold.
     pub fn accounts(&self) -> Vec<std::sync::Arc<ExchangeServiceAccount>> {
         let stores = self.accounts.lock().unwrap();
         stores.iter().flat_map(|s| s.state()).collect()
+    }
+
+    /// Waits until every accounts' cache has been filled by its first list.
+    pub async fn accounts_ready(&self) {
+        let stores = self.accounts.lock().unwrap().clone();
+        for store in stores {
+            let _ = store.wait_until_ready().await;
+        }
     }
 
     /// Forgets account `key` (deleted).

@@ -1,7 +1,8 @@
-//! Reconcilers of both kinds and what they share: context, conditions, error policy.
+//! Reconcilers of every kind and what they share: context, conditions, error policy.
 
 pub mod conditions;
 pub mod context;
+pub mod email_security_service;
 pub mod error;
 pub mod fail_point;
 pub mod field_manager;

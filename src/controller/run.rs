@@ -1,5 +1,7 @@
-//! Wiring of both controllers: what each watches, how changes map to the account that must
-//! look again, and a shared shutdown.
+//! Wiring of the controllers: what each watches, how changes map to the account (or service)
+//! that must look again, and a shared shutdown. Per watch (a namespace, or every one): the
+//! accounts', the lists' and the namespaced services' controllers; once per operator: the
+//! cluster services' controller.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,10 @@ use kube::runtime::watcher::{self, watcher};
 use tokio::sync::{mpsc, watch};
 
 use super::context::Context;
-use super::{service_account, sync_target_list};
+use super::{email_security_service, service_account, sync_target_list};
+use exo_api::email_security_service::{
+    ClusterEmailSecurityService, EmailSecurityService, ServiceKind,
+};
 use exo_api::exchange_service_account::{AuthorizationMethod, ExchangeServiceAccount};
 use exo_api::sync_target_list::SyncTargetList;
 
@@ -120,10 +125,15 @@ impl Handles {
     }
 }
 
-/// Secrets that should wake `esa`: its credentials, notification settings and CA bundle.
+/// Secrets of the account's namespace that should wake `esa`: its own application's
+/// credentials, notification settings and refresh token. (Its service's Secrets wake it
+/// through the service, see [`accounts_referring_to`].)
 pub fn referenced_secrets(esa: &ExchangeServiceAccount) -> Vec<String> {
     let spec = &esa.spec;
-    let mut names = vec![spec.application.credentials.secret_name.clone()];
+    let mut names = Vec::new();
+    if let Some(own) = &spec.application {
+        names.push(own.credentials.secret_name.clone());
+    }
     if let Some(n) = &spec.notifications {
         if let Some(w) = &n.webhook {
             names.push(w.url_secret_ref.name.clone());
@@ -131,9 +141,6 @@ pub fn referenced_secrets(esa: &ExchangeServiceAccount) -> Vec<String> {
         if let Some(e) = &n.email {
             names.push(e.smtp_secret_name.clone());
         }
-    }
-    if let Some(ca) = spec.endpoints.as_ref().and_then(|e| e.ca_bundle.as_ref()) {
-        names.push(ca.name.clone());
     }
     if spec.authorization.method == AuthorizationMethod::DeviceCode
         && let Some(rt) = &spec.authorization.refresh_token_secret_name
@@ -155,9 +162,12 @@ async fn run(
     let client = ctx.client.clone();
     let accounts: Api<ExchangeServiceAccount> = scope.api(&client);
     let lists: Api<SyncTargetList> = scope.api(&client);
-    let secrets: Api<PartialObjectMeta<Secret>> = match &scope.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
+    let services: Api<EmailSecurityService> = scope.api(&client);
+    let secrets = || -> Api<PartialObjectMeta<Secret>> {
+        match &scope.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
     };
     let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
     let (trigger_tx, trigger_rx) = mpsc::channel::<ObjectRef<ExchangeServiceAccount>>(64);
@@ -166,9 +176,15 @@ async fn run(
         config,
         shutdown: &shutdown,
     };
-    let (store, accounts_run) =
-        watched.accounts_controller(accounts.clone(), lists.clone(), secrets, trigger_rx);
-    let (lists_store, lists_run) = watched.lists_controller(lists, accounts);
+    let (store, accounts_run) = watched.accounts_controller(
+        accounts.clone(),
+        lists.clone(),
+        services.clone(),
+        secrets(),
+        trigger_rx,
+    );
+    let (lists_store, lists_run) = watched.lists_controller(lists, accounts.clone());
+    let services_run = watched.services_controller(services, accounts, secrets());
     let forced = forced_stop(shutdown.clone(), store.clone(), lists_store);
 
     if let Some(ready) = ready {
@@ -185,13 +201,13 @@ async fn run(
         "controllers started"
     );
     tokio::select! {
-        _ = futures::future::join(accounts_run, lists_run) => {}
+        _ = futures::future::join3(accounts_run, lists_run, services_run) => {}
         _ = forced => {}
     }
     tracing::info!("controllers stopped");
 }
 
-/// What both controllers of one watch share.
+/// What the controllers of one watch share.
 struct Watched<'a> {
     ctx: &'a Arc<Context>,
     config: ControllerConfig,
@@ -199,12 +215,14 @@ struct Watched<'a> {
 }
 
 impl Watched<'_> {
-    /// The accounts' controller: woken by the account, its list, the Secrets it references,
-    /// and on-demand triggers. Returns its cache and its run.
+    /// The accounts' controller: woken by the account, its list, its service (of either kind),
+    /// the Secrets it or its service references, and on-demand triggers. Returns its cache and
+    /// its run.
     fn accounts_controller(
         &self,
         accounts: Api<ExchangeServiceAccount>,
         lists: Api<SyncTargetList>,
+        services: Api<EmailSecurityService>,
         secrets: Api<PartialObjectMeta<Secret>>,
         triggers: mpsc::Receiver<ObjectRef<ExchangeServiceAccount>>,
     ) -> (
@@ -214,17 +232,36 @@ impl Watched<'_> {
         let controller = Controller::new(accounts, watcher::Config::default());
         let store = controller.store();
         self.ctx.watch_accounts(store.clone());
-        let secret_store = store.clone();
+        let (secret_store, service_store, cluster_store) =
+            (store.clone(), store.clone(), store.clone());
+        let ctx = self.ctx.clone();
         let secret_changes = watcher(secrets, watcher::Config::default())
             .touched_objects()
             .default_backoff();
+        let cluster_services: Api<ClusterEmailSecurityService> = Api::all(self.ctx.client.clone());
         let run = controller
             .watches(lists, watcher::Config::default(), |stl: SyncTargetList| {
                 let ns = stl.namespace().unwrap_or_default();
                 Some(ObjectRef::new(&stl.spec.service_account_ref.name).within(&ns))
             })
+            .watches(services, watcher::Config::default(), move |ess| {
+                accounts_of_service(
+                    &service_store,
+                    ServiceKind::EmailSecurityService,
+                    ess.namespace().as_deref(),
+                    &ess.name_any(),
+                )
+            })
+            .watches(cluster_services, watcher::Config::default(), move |cess| {
+                accounts_of_service(
+                    &cluster_store,
+                    ServiceKind::ClusterEmailSecurityService,
+                    None,
+                    &cess.name_any(),
+                )
+            })
             .watches_stream(secret_changes, move |secret| {
-                accounts_referring_to(&secret_store, &secret)
+                accounts_referring_to(&secret_store, &ctx, &secret)
             })
             .reconcile_on(tokio_stream_from(triggers))
             .with_config(self.config.clone())
@@ -236,6 +273,55 @@ impl Watched<'_> {
             )
             .for_each(|result| log_incomplete("account", result));
         (store, run)
+    }
+
+    /// The namespaced services' controller: woken by the service, by any account of its
+    /// namespace (whose count it keeps) and by the Secrets it names. Its cache tells the
+    /// accounts' controller which Secrets a service names.
+    fn services_controller(
+        &self,
+        services: Api<EmailSecurityService>,
+        accounts: Api<ExchangeServiceAccount>,
+        secrets: Api<PartialObjectMeta<Secret>>,
+    ) -> impl std::future::Future<Output = ()> + use<> {
+        let controller = Controller::new(services, watcher::Config::default());
+        let store = controller.store();
+        self.ctx.watch_services(store.clone());
+        let (by_account, by_secret) = (store.clone(), store);
+        let secret_changes = watcher(secrets, watcher::Config::default())
+            .touched_objects()
+            .default_backoff();
+        controller
+            .watches(accounts, watcher::Config::default(), move |esa| {
+                // Every service of the namespace: the account may have left one for another.
+                let ns = esa.namespace();
+                by_account
+                    .state()
+                    .into_iter()
+                    .filter(|s| s.namespace() == ns)
+                    .map(|s| ObjectRef::from_obj(&*s))
+                    .collect::<Vec<_>>()
+            })
+            .watches_stream(secret_changes, move |secret| {
+                let (ns, name) = (secret.namespace(), secret.name_any());
+                by_secret
+                    .state()
+                    .into_iter()
+                    .filter(|s| {
+                        s.namespace() == ns
+                            && email_security_service::referenced_secrets(&s.spec).contains(&name)
+                    })
+                    .map(|s| ObjectRef::from_obj(&*s))
+                    .collect::<Vec<_>>()
+            })
+            .with_config(self.config.clone())
+            .graceful_shutdown_on(stopped(self.shutdown.clone()))
+            .run(
+                email_security_service::reconcile,
+                email_security_service::error_policy,
+                self.ctx.clone(),
+            )
+            .for_each(|result| log_incomplete("service", result))
     }
 
     /// The lists' controller: woken by the list and by the accounts that name it. Returns its
@@ -267,6 +353,60 @@ impl Watched<'_> {
     }
 }
 
+/// The cluster services' controller, once per operator: woken by the service, by any account
+/// of the watched namespaces (whose count it keeps) and by the Secrets of the cluster resource
+/// namespace it names. Its cache tells the accounts' controllers which Secrets it names.
+async fn cluster_services(ctx: Arc<Context>, scope: Scope, shutdown: watch::Receiver<bool>) {
+    let client = ctx.client.clone();
+    let services: Api<ClusterEmailSecurityService> = Api::all(client.clone());
+    let controller = Controller::new(services, watcher::Config::default());
+    let store = controller.store();
+    ctx.watch_cluster_services(store.clone());
+    let account_changes = futures::stream::select_all(scope.watches().into_iter().map(|w| {
+        watcher(
+            w.api::<ExchangeServiceAccount>(&client),
+            watcher::Config::default(),
+        )
+        .touched_objects()
+        .default_backoff()
+        .boxed()
+    }));
+    let secrets: Api<PartialObjectMeta<Secret>> =
+        Api::namespaced(client, &ctx.settings.cluster_resource_namespace);
+    let secret_changes = watcher(secrets, watcher::Config::default())
+        .touched_objects()
+        .default_backoff();
+    let (by_account, by_secret) = (store.clone(), store);
+    let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
+    controller
+        .watches_stream(account_changes, move |_esa| {
+            // Every cluster service: the account may have left one for another.
+            by_account
+                .state()
+                .into_iter()
+                .map(|s| ObjectRef::from_obj(&*s))
+                .collect::<Vec<_>>()
+        })
+        .watches_stream(secret_changes, move |secret| {
+            let name = secret.name_any();
+            by_secret
+                .state()
+                .into_iter()
+                .filter(|s| email_security_service::referenced_secrets(&s.spec).contains(&name))
+                .map(|s| ObjectRef::from_obj(&*s))
+                .collect::<Vec<_>>()
+        })
+        .with_config(config)
+        .graceful_shutdown_on(stopped(shutdown))
+        .run(
+            email_security_service::reconcile_cluster,
+            email_security_service::error_policy,
+            ctx,
+        )
+        .for_each(|result| log_incomplete("cluster service", result))
+        .await;
+}
+
 /// Resolves once `shutdown` turns true.
 async fn stopped(mut shutdown: watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
@@ -290,9 +430,10 @@ async fn forced_stop(
     }
 }
 
-/// The accounts in the secret's namespace that reference it.
+/// The accounts that name `secret`, or whose service (in the secret's namespace) names it.
 fn accounts_referring_to(
     accounts: &Store<ExchangeServiceAccount>,
+    ctx: &Context,
     secret: &PartialObjectMeta<Secret>,
 ) -> Vec<ObjectRef<ExchangeServiceAccount>> {
     let ns = secret.namespace().unwrap_or_default();
@@ -301,8 +442,32 @@ fn accounts_referring_to(
         .state()
         .into_iter()
         .filter(|esa| {
-            esa.namespace().as_deref() == Some(ns.as_str())
-                && referenced_secrets(esa).contains(&name)
+            let own = esa.namespace().as_deref() == Some(ns.as_str())
+                && referenced_secrets(esa).contains(&name);
+            own || ctx.service_of(esa).is_some_and(|(spec, service_ns)| {
+                service_ns == ns
+                    && email_security_service::referenced_secrets(&spec).contains(&name)
+            })
+        })
+        .map(|esa| ObjectRef::from_obj(&*esa))
+        .collect()
+}
+
+/// The accounts that name the service `kind`/`name` (of `namespace`, for a namespaced one).
+fn accounts_of_service(
+    accounts: &Store<ExchangeServiceAccount>,
+    kind: ServiceKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<ObjectRef<ExchangeServiceAccount>> {
+    accounts
+        .state()
+        .into_iter()
+        .filter(|esa| {
+            let r = &esa.spec.service_ref;
+            r.kind == kind
+                && r.name == name
+                && (namespace.is_none() || esa.namespace().as_deref() == namespace)
         })
         .map(|esa| ObjectRef::from_obj(&*esa))
         .collect()
@@ -382,6 +547,11 @@ impl Operator {
                 .expect("the controllers report their handles");
             handles.watches.extend(part.watches);
         }
+        tasks.push(tokio::spawn(cluster_services(
+            ctx.clone(),
+            scope,
+            rx.clone(),
+        )));
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
         if let Some(listener) = http {
             let (handles_tx, handles_rx) = watch::channel(Some(handles.clone()));

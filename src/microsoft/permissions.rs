@@ -166,7 +166,7 @@ mod tests {
         serde_json::from_value(serde_json::json!({
             "tenant": "contoso.com",
             "mode": mode,
-            "application": {"clientId": "3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c", "credentials": {"secretName": "app"}},
+            "serviceRef": {"name": "mail-security"},
             "inline": inline,
             "activityData": activity_data,
         }))
@@ -185,11 +185,9 @@ mod tests {
                 ..Default::default()
             },
             mail_flow: MailFlow {
-                smart_host: "relay.example.com".into(),
-                tls_certificate_domain: "relay.example.com".into(),
-                service_ip_ranges: vec!["203.0.113.0/24".into()],
                 name_prefix: "exo".into(),
                 drift_policy: DriftPolicy::Correct,
+                ..MailFlow::default()
             },
         })
     }

@@ -54,9 +54,6 @@ async fn northwind(env: &Env, role: Value, drift: &str) {
                 "direction": "Inbound",
                 "roleAssignment": role,
                 "mailFlow": {
-                    "smartHost": "relay.mail-security.example.com",
-                    "tlsCertificateDomain": "*.mail-security.example.com",
-                    "serviceIpRanges": ["203.0.113.0/24", "198.51.100.10"],
                     "namePrefix": "exo",
                     "driftPolicy": drift,
                 },

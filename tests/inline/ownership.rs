@@ -8,22 +8,32 @@ use serde_json::json;
 use super::env::{Env, is, reason};
 use super::{NORTHWIND, exchange, listed, names, northwind, request_check, world};
 
-/// A second inline account `name` for northwind, with the same prefix as the first.
+/// A second inline account `name` for northwind, with the same prefix as the first, through
+/// another service (another relay, certificate and addresses).
 async fn second_account(env: &Env, name: &str) {
+    let mut other = env.sim_service("other");
+    other["spec"]["mailFlow"] = json!({
+        "smartHost": "relay.other.example.com",
+        "tlsCertificateDomain": "*.other.example.com",
+        "serviceIpRanges": ["192.0.2.0/24"],
+    });
+    let services: kube::Api<exo_api::EmailSecurityService> =
+        kube::Api::default_namespaced(env.client.clone());
+    if services.get_opt("other").await.unwrap().is_none() {
+        env.create(other).await;
+    }
     env.create(env.point_at_simulator(json!({
         "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
         "metadata": {"name": name},
         "spec": {
             // The same tenant, named by its GUID-resolving initial domain in capitals.
             "tenant": NORTHWIND.to_uppercase(), "mode": "Inline",
+            "serviceRef": {"name": "other"},
             "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "northwind-app"}},
             "inline": {
                 "direction": "InboundOutbound",
                 "roleAssignment": {"mode": "Automatic"},
                 "mailFlow": {
-                    "smartHost": "relay.other.example.com",
-                    "tlsCertificateDomain": "*.other.example.com",
-                    "serviceIpRanges": ["192.0.2.0/24"],
                     "namePrefix": "exo",
                     "driftPolicy": "Correct",
                 },

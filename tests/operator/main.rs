@@ -1,6 +1,6 @@
 //! The real controller against the Kubernetes API emulator and the Microsoft 365 simulator,
 //! over loopback: API-mode grants end to end. Consent, sign-in and notifications in `consent`,
-//! SyncTargetLists in `lists`, retries, deletion, secrecy and the HTTP port in `runtime`; the
+//! SyncTargetLists in `lists`, the EmailSecurityServices accounts name in `services`, retries, deletion, secrecy and the HTTP port in `runtime`; the
 //! helpers they share here.
 
 #[path = "../support/env.rs"]
@@ -15,6 +15,7 @@ mod grants;
 mod kill_points;
 mod lists;
 mod runtime;
+mod services;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

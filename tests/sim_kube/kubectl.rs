@@ -107,7 +107,7 @@ async fn invalid_manifests_are_rejected_with_the_field_named() {
     c.install_crds().await;
     let account = |name: &str, sync: &str| {
         format!(
-            "apiVersion: exo-operator.io/v1alpha1\nkind: ExchangeServiceAccount\nmetadata:\n  name: {name}\nspec:\n  tenant: contoso.com\n  mode: Api\n  application:\n    clientId: 3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c\n    credentials: {{secretName: app}}\n  sync: {sync}\n"
+            "apiVersion: exo-operator.io/v1alpha1\nkind: ExchangeServiceAccount\nmetadata:\n  name: {name}\nspec:\n  tenant: contoso.com\n  mode: Api\n  serviceRef: {{name: mail-security}}\n  sync: {sync}\n"
         )
     };
     let bad = account("bad", "{scope: Selected}");

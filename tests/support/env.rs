@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use exo_api::email_security_service::EmailSecurityService;
 use exo_api::exchange_service_account::ExchangeServiceAccount;
 use exo_api::sync_target_list::SyncTargetList;
 use exo_operator::controller::context::{Context, Settings};
@@ -32,6 +33,11 @@ pub use cluster::wait::{settled, until};
 mod status;
 #[allow(unused_imports)]
 pub use status::{condition, is, reason};
+
+/// The EmailSecurityService every test namespace has, pointed at the simulator.
+pub const SIM_SERVICE: &str = "sim";
+/// The example service the example accounts name.
+const EXAMPLE_SERVICE_FILE: &str = "email-security-service.yaml";
 
 /// Deadline of every wait.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -110,8 +116,26 @@ impl Env {
                 .build()
                 .unwrap(),
         };
+        env.create(env.sim_service(SIM_SERVICE)).await;
         env.start_operator().await;
         env
+    }
+
+    /// An EmailSecurityService `name` whose endpoints are the simulator, with the demo
+    /// application (client secret in Secret `app`) and the service's mail flow.
+    pub fn sim_service(&self, name: &str) -> Value {
+        self.point_at_simulator(json!({
+            "apiVersion": "exo-operator.io/v1alpha1", "kind": "EmailSecurityService",
+            "metadata": {"name": name},
+            "spec": {
+                "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "app"}},
+                "mailFlow": {
+                    "smartHost": "relay.mail-security.example.com",
+                    "tlsCertificateDomain": "*.mail-security.example.com",
+                    "serviceIpRanges": ["203.0.113.0/24", "198.51.100.10"],
+                },
+            },
+        }))
     }
 
     /// [`Env::fast`] with access tokens that live `seconds`.
@@ -163,6 +187,8 @@ impl Env {
             resync: Duration::from_secs(60),
             consent_poll,
             fail_points: self.fail_points.clone(),
+            // ClusterEmailSecurityServices read their Secrets in the test's namespace.
+            cluster_resource_namespace: self.cluster.namespace.clone(),
             // A failing account backs off from 1 s to 8 s (production: 5 s to 5 min).
             backoff: Backoff {
                 base: Duration::from_secs(1),
@@ -189,8 +215,15 @@ impl Env {
         }
     }
 
-    /// Creates every object of an example file, pointing accounts at the simulator.
+    /// Creates every object of an example file, pointing services at the simulator; the
+    /// example service the accounts name (`email-security-service.yaml`) is created first.
     pub async fn apply_example(&self, file: &str) {
+        let services: Api<EmailSecurityService> = Api::default_namespaced(self.client.clone());
+        if file != EXAMPLE_SERVICE_FILE
+            && services.get_opt("email-security").await.unwrap().is_none()
+        {
+            Box::pin(self.apply_example(EXAMPLE_SERVICE_FILE)).await;
+        }
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")
             .join(file);
@@ -208,17 +241,23 @@ impl Env {
         }
     }
 
-    /// Sets `spec.endpoints` of an ExchangeServiceAccount to the simulator.
+    /// Points a service (of either kind) at the simulator (`spec.endpoints`); an account
+    /// that names no service names the test's service `sim`.
     pub fn point_at_simulator(&self, mut value: Value) -> Value {
-        if value["kind"] == "ExchangeServiceAccount" {
+        if value["kind"] == "EmailSecurityService" || value["kind"] == "ClusterEmailSecurityService"
+        {
             let url = self.m365.url();
             value["spec"]["endpoints"] =
                 json!({"login": url, "graph": url, "exchange": url, "management": url});
         }
+        if value["kind"] == "ExchangeServiceAccount" && value["spec"].get("serviceRef").is_none() {
+            value["spec"]["serviceRef"] = json!({"name": SIM_SERVICE});
+        }
         value
     }
 
-    /// Creates an object given as JSON (in the test's namespace unless it names another).
+    /// Creates an object given as JSON (in the test's namespace unless it names another, or
+    /// is cluster-scoped).
     pub async fn create(&self, value: Value) {
         let (group, version) = match value["apiVersion"].as_str().unwrap().split_once('/') {
             Some((g, v)) => (g.to_string(), v.to_string()),
@@ -233,7 +272,10 @@ impl Env {
             .as_str()
             .unwrap_or(self.ns())
             .to_string();
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &ns, &ar);
+        let api: Api<DynamicObject> = match kind.as_str() {
+            "ClusterEmailSecurityService" => Api::all_with(self.client.clone(), &ar),
+            _ => Api::namespaced_with(self.client.clone(), &ns, &ar),
+        };
         let obj: DynamicObject = serde_json::from_value(value).unwrap();
         api.create(&PostParams::default(), &obj).await.unwrap();
     }

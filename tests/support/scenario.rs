@@ -20,22 +20,33 @@ pub use status::{condition, is, ready, reason};
 #[path = "wait.rs"]
 mod wait;
 
-/// An ExchangeServiceAccount `name` for `tenant` in `mode` (`Api` or `Inline`), whose
-/// endpoints are the simulator at `url`, with the client secret in Secret `app` and deletion
-/// policy `Delete`.
-pub fn account(name: &str, tenant: &str, mode: &str, url: &str) -> Value {
-    let mut spec = json!({
-        "tenant": tenant, "mode": mode,
+/// The EmailSecurityService `sim` every scenario's accounts name: its endpoints are the
+/// simulator at `url`, its application the demo application with the client secret in Secret
+/// `app`.
+pub fn service(url: &str) -> Value {
+    json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "EmailSecurityService",
+    "metadata": {"name": "sim"},
+    "spec": {
         "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "app"}},
         "endpoints": {"login": url, "graph": url, "exchange": url, "management": url},
-        "deletionPolicy": "Delete",
-    });
-    if mode == "Inline" {
-        spec["inline"] = json!({"mailFlow": {
+        "mailFlow": {
             "smartHost": "relay.mail-security.example.com",
             "tlsCertificateDomain": "*.mail-security.example.com",
             "serviceIpRanges": ["203.0.113.0/24"],
-        }});
+        },
+    }})
+}
+
+/// An ExchangeServiceAccount `name` for `tenant` in `mode` (`Api` or `Inline`) of the service
+/// `sim` ([`service`]), with deletion policy `Delete`.
+pub fn account(name: &str, tenant: &str, mode: &str) -> Value {
+    let mut spec = json!({
+        "tenant": tenant, "mode": mode,
+        "serviceRef": {"name": "sim"},
+        "deletionPolicy": "Delete",
+    });
+    if mode == "Inline" {
+        spec["inline"] = json!({"direction": "Inbound"});
     }
     json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
            "metadata": {"name": name}, "spec": spec})

@@ -1,4 +1,4 @@
-//! Field types shared by both kinds: references to objects in the same namespace and the
+//! Field types shared by every kind: references to objects in the same namespace and the
 //! validation patterns the CRD schema enforces at admission time.
 
 use kube::KubeSchema;
@@ -15,6 +15,9 @@ pub const GUID_PATTERN: &str =
 /// A DNS name with at least two labels (a verified domain, a smart host, a certificate domain).
 pub const DOMAIN_PATTERN: &str =
     r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$";
+/// A domain name on a TLS certificate: a DNS name, optionally a wildcard (`*.example.com`).
+pub const CERTIFICATE_DOMAIN_PATTERN: &str =
+    r"^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$";
 /// A tenant: its GUID or one of its verified domains.
 pub const TENANT_PATTERN: &str = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})$";
 /// A user principal name or an e-mail address: `local@domain`. The local part allows the
@@ -44,4 +47,13 @@ pub struct SecretKeySelector {
     /// Key in the Secret's data.
     #[schemars(length(min = 1, max = 253), regex(pattern = SECRET_KEY_PATTERN))]
     pub key: String,
+}
+
+/// A CEL rule that admits only an HTTPS URL, or plain HTTP on the loopback interface (the local
+/// simulators), in the form [`ENDPOINT_URL_PATTERN`] describes; its message names `field`.
+pub fn https_url_rule(field: &str) -> kube::core::Rule {
+    let pattern = ENDPOINT_URL_PATTERN.replace('\\', "\\\\");
+    kube::core::Rule::new(format!("self.matches('{pattern}')")).message(kube::core::Message::Message(format!(
+        "{field} must be an https URL (http only on loopback: localhost, 127.0.0.1, [::1]), without query or fragment"
+    )))
 }

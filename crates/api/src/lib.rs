@@ -4,6 +4,7 @@
 pub mod annotations;
 pub mod common;
 pub mod conditions;
+pub mod email_security_service;
 pub mod exchange_service_account;
 pub mod sync_target_list;
 
@@ -13,6 +14,10 @@ mod admission_tests;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
+pub use email_security_service::{
+    ClusterEmailSecurityService, EmailSecurityService, EmailSecurityServiceSpec,
+    EmailSecurityServiceStatus, ServiceKind,
+};
 pub use exchange_service_account::{
     ExchangeServiceAccount, ExchangeServiceAccountSpec, ExchangeServiceAccountStatus,
 };
@@ -25,9 +30,61 @@ pub const VERSION: &str = "v1alpha1";
 /// Finalizer the operator puts on resources whose deletion must clean up the tenant.
 pub const FINALIZER: &str = "exo-operator.io/cleanup";
 
-/// The CRDs of every kind, in the order of the files in `crds/`.
+/// The CRDs of every kind: the accounts and lists first, then both kinds of service.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![ExchangeServiceAccount::crd(), SyncTargetList::crd()]
+    [
+        ExchangeServiceAccount::crd(),
+        SyncTargetList::crd(),
+        EmailSecurityService::crd(),
+        ClusterEmailSecurityService::crd(),
+    ]
+    .into_iter()
+    .map(with_unwrapped_descriptions)
+    .collect()
+}
+
+/// `crd` with every description's lines joined into paragraphs: doc comments are wrapped at
+/// 100 columns, `kubectl explain` wraps to the terminal, and a line break kept mid-sentence
+/// would show there. Blank lines (paragraphs) and list items stay.
+fn with_unwrapped_descriptions(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let mut value = serde_json::to_value(&crd).expect("a CRD serializes");
+    unwrap_descriptions(&mut value);
+    serde_json::from_value(value).expect("a CRD deserializes")
+}
+
+fn unwrap_descriptions(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    serde_json::Value::String(text) if key == "description" => {
+                        *text = unwrap_paragraphs(text);
+                    }
+                    _ => unwrap_descriptions(v),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
+        _ => {}
+    }
+}
+
+/// `text` with each single line break replaced by a space, except before a blank line, after
+/// one, and before a list item.
+pub fn unwrap_paragraphs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        let Some(next) = lines.get(i + 1) else { break };
+        let item = |l: &str| l.starts_with("- ") || l.starts_with("* ");
+        if line.trim().is_empty() || next.trim().is_empty() || item(next) {
+            out.push('\n');
+        } else {
+            out.push(' ');
+        }
+    }
+    out
 }
 
 /// The file name under `crds/` of a CRD: `<plural>.<group>.yaml`.

@@ -187,7 +187,15 @@ impl Emulator {
 
 /// The exo-operator CRDs as committed in `crds/` (what `kubectl apply -f crds/` sends), not as
 /// the operator's types would generate them: the emulator installs what users install.
-const CRD_MANIFESTS: [(&str, &str); 2] = [
+const CRD_MANIFESTS: [(&str, &str); 4] = [
+    (
+        "crds/clusteremailsecurityservices.exo-operator.io.yaml",
+        include_str!("../../../crds/clusteremailsecurityservices.exo-operator.io.yaml"),
+    ),
+    (
+        "crds/emailsecurityservices.exo-operator.io.yaml",
+        include_str!("../../../crds/emailsecurityservices.exo-operator.io.yaml"),
+    ),
     (
         "crds/exchangeserviceaccounts.exo-operator.io.yaml",
         include_str!("../../../crds/exchangeserviceaccounts.exo-operator.io.yaml"),

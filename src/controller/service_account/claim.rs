@@ -1,22 +1,30 @@
 //! One tenant, one account: of the accounts of this cluster that name the same tenant (by
 //! domain or GUID) with the same application in the same cloud, the oldest manages it; the
 //! others change nothing in the tenant, remove nothing on deletion, and report the conflict.
-//! Pure: the accounts come from the operator's cache.
+//! Pure: the accounts come from the operator's cache, and each account's application (its
+//! override, else its service's) from the services' caches.
 
 use kube::ResourceExt;
 
 use exo_api::exchange_service_account::ExchangeServiceAccount;
 
 /// The account of `accounts` that manages the tenant `me` names, if it is not `me`:
-/// `namespace/name`. `my_tenant_id` is the tenant's GUID when a token has told it.
+/// `namespace/name`. `my_tenant_id` is the tenant's GUID when a token has told it;
+/// `application` tells an account's application (client) id, when known.
 pub fn held_by_another<'a>(
     me: &ExchangeServiceAccount,
     my_tenant_id: Option<&str>,
     accounts: impl IntoIterator<Item = &'a ExchangeServiceAccount>,
+    application: impl Fn(&ExchangeServiceAccount) -> Option<String>,
 ) -> Option<String> {
+    let mine = application(me)?;
     let holder = accounts
         .into_iter()
-        .filter(|other| other.uid() != me.uid() && same_tenant(me, my_tenant_id, other))
+        .filter(|other| {
+            other.uid() != me.uid()
+                && application(other).is_some_and(|a| a.eq_ignore_ascii_case(&mine))
+                && same_tenant(me, my_tenant_id, other)
+        })
         .filter(|other| age(other) < age(me))
         .min_by_key(|other| age(other))?;
     Some(format!(
@@ -35,19 +43,13 @@ fn age(esa: &ExchangeServiceAccount) -> (Option<jiff::Timestamp>, String, String
     )
 }
 
-/// Whether two accounts manage the same tenant with the same application.
+/// Whether two accounts name the same tenant in the same cloud.
 fn same_tenant(
     me: &ExchangeServiceAccount,
     my_tenant_id: Option<&str>,
     other: &ExchangeServiceAccount,
 ) -> bool {
-    if me.spec.cloud != other.spec.cloud
-        || !me
-            .spec
-            .application
-            .client_id
-            .eq_ignore_ascii_case(&other.spec.application.client_id)
-    {
+    if me.spec.cloud != other.spec.cloud {
         return false;
     }
     let names = |esa: &ExchangeServiceAccount, id: Option<&str>| {
@@ -86,8 +88,7 @@ mod tests {
             "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
             "metadata": {"name": name, "namespace": "mail", "uid": format!("uid-{name}")},
             "spec": {
-                "tenant": tenant, "mode": "Api",
-                "application": {"clientId": "3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c", "credentials": {"secretName": "s"}},
+                "tenant": tenant, "mode": "Api", "serviceRef": {"name": "mail-security"},
             },
             "status": {"servicePrincipal": {"tenantId": tenant_id}},
         }))
@@ -107,8 +108,15 @@ mod tests {
         let by_domain = account("by-domain", "contoso.com", 30, None);
         let other = account("other", "fabrikam.onmicrosoft.com", 5, None);
         let all = [&first, &second, &by_guid, &by_domain, &other];
+        // The service's application, unless the account overrides it.
+        let application = |esa: &ExchangeServiceAccount| {
+            Some(esa.spec.application.as_ref().map_or_else(
+                || "3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c".to_string(),
+                |a| a.client_id.clone(),
+            ))
+        };
         let held = |me: &ExchangeServiceAccount, tid: Option<&str>| {
-            held_by_another(me, tid, all.iter().copied())
+            held_by_another(me, tid, all.iter().copied(), application)
         };
         assert_eq!(held(&first, Some(guid)), None);
         assert_eq!(held(&other, None), None);
@@ -119,7 +127,21 @@ mod tests {
         assert_eq!(held(&by_domain, Some(guid)).as_deref(), Some("mail/first"));
         // Another application may onboard the same tenant.
         let mut other_app = account("other-app", "contoso.onmicrosoft.com", 40, None);
-        other_app.spec.application.client_id = "0d1e2f3a-4b5c-4d6e-8f70-112233445566".into();
+        other_app.spec.application = Some(
+            serde_json::from_value(json!({"clientId": "0d1e2f3a-4b5c-4d6e-8f70-112233445566",
+                                          "credentials": {"secretName": "own"}}))
+            .unwrap(),
+        );
         assert_eq!(held(&other_app, None), None);
+        // An account whose application is not known yet (its service not seen) claims nothing.
+        let unknown = |esa: &ExchangeServiceAccount| {
+            (esa.name_any() != "first")
+                .then(|| application(esa))
+                .flatten()
+        };
+        assert_eq!(
+            held_by_another(&second, None, all.iter().copied(), unknown),
+            None
+        );
     }
 }

@@ -9,7 +9,7 @@ use kube::{Resource, ResourceExt};
 
 use super::report::write_status;
 use super::tenant_clients::TenantClients;
-use super::{activity, authorize, directory, inline};
+use super::{activity, authorize, directory, inline, service};
 use crate::controller::context::Context;
 use crate::controller::error::Result;
 use exo_api::exchange_service_account::{DeletionPolicy, ExchangeServiceAccount, Mode};
@@ -51,9 +51,13 @@ async fn delete_owned(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<()>
 /// before its finalizer is removed.
 pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
     let key = TenantClients::key_of(esa);
+    // Without its service (deleted first), the account cannot reach the tenant: what it
+    // started there is left as it is.
+    let service = service::resolve(esa, ctx, false).await?.ok();
     if esa.spec.deletion_policy == DeletionPolicy::Delete
-        && let Ok(Ok(account)) = TenantClients::load(esa, ctx).await
-        && let Ok(Ok(credential)) = account.credential(esa, ctx).await
+        && let Some(service) = &service
+        && let Ok(Ok(account)) = TenantClients::load(esa, service, ctx).await
+        && let Ok(Ok(credential)) = account.credential(ctx).await
     {
         if esa.spec.mode == Mode::Inline
             && let Err(e) = inline::cleanup(esa, &account, &credential, ctx).await
@@ -76,8 +80,10 @@ pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Acti
     if esa.spec.deletion_policy == DeletionPolicy::Delete {
         delete_owned(esa, ctx).await?;
     }
-    ctx.tokens
-        .forget(&esa.spec.tenant, &esa.spec.application.client_id);
+    if let Some(service) = &service {
+        ctx.tokens
+            .forget(&esa.spec.tenant, &service.application.client_id);
+    }
     ctx.forget(&key);
     crate::telemetry::metrics::metrics()
         .forget_account(&esa.namespace().unwrap_or_default(), &esa.name_any());

@@ -20,6 +20,7 @@ pub mod observe;
 pub mod pass;
 pub mod report;
 pub mod selected;
+pub mod service;
 pub mod tenant_clients;
 
 use std::sync::Arc;

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use kube::ResourceExt;
+
 use super::authorize::{self, Authorization};
 use super::decide::{
     ActivityObservation, AuthorizationObservation, ConfigProblem, InlineCheck, InlineObservation,
@@ -13,7 +15,7 @@ use super::decide::{
 };
 use super::pass::AccountPass;
 use super::tenant_clients::TenantClients;
-use super::{activity, directory, inline, selected};
+use super::{activity, directory, inline, selected, service};
 use crate::controller::conditions;
 use crate::controller::context::Context;
 use crate::controller::error::{Error, Result};
@@ -38,11 +40,15 @@ pub async fn observe(
     ctx: &Context,
     now: jiff::Timestamp,
 ) -> Result<Observed> {
-    let clients = match TenantClients::load(esa, ctx).await? {
+    let service = match service::resolve(esa, ctx, true).await? {
+        Ok(s) => s,
+        Err(problem) => return Ok(Observed::config_problem(esa, problem)),
+    };
+    let clients = match TenantClients::load(esa, &service, ctx).await? {
         Ok(a) => a,
         Err(problem) => return Ok(Observed::config_problem(esa, problem)),
     };
-    let credential = match clients.credential(esa, ctx).await? {
+    let credential = match clients.credential(ctx).await? {
         Ok(c) => c,
         Err(problem) => {
             ctx.tokens.forget(&clients.tenant, &clients.client_id);
@@ -61,6 +67,7 @@ pub async fn observe(
     let pass = AccountPass {
         esa,
         ctx,
+        service: &service,
         clients: &clients,
         credential: &credential,
         now,
@@ -119,7 +126,17 @@ impl AccountPass<'_> {
             .as_ref()
             .and_then(|t| t.claims.tid.as_deref());
         let accounts = self.ctx.accounts();
-        super::claim::held_by_another(self.esa, tenant_id, accounts.iter().map(AsRef::as_ref))
+        let mine = (self.esa.uid(), self.clients.client_id.clone());
+        let application = |esa: &ExchangeServiceAccount| match esa.uid() == mine.0 {
+            true => Some(mine.1.clone()),
+            false => self.ctx.application_of(esa),
+        };
+        super::claim::held_by_another(
+            self.esa,
+            tenant_id,
+            accounts.iter().map(AsRef::as_ref),
+            application,
+        )
     }
 
     /// What is reported while another account manages the tenant: the token and grant as

@@ -1,6 +1,7 @@
 //! What every step of one pass over an account needs, carried once instead of in every
 //! parameter list.
 
+use super::service::EffectiveService;
 use super::tenant_clients::TenantClients;
 use crate::controller::context::Context;
 use crate::microsoft::identity::credential::ClientCredential;
@@ -13,6 +14,8 @@ pub struct AccountPass<'a> {
     pub esa: &'a ExchangeServiceAccount,
     /// What reconciles share.
     pub ctx: &'a Context,
+    /// The configuration of the account's service (application, endpoints, mail flow).
+    pub service: &'a EffectiveService,
     /// The clients the account reaches its tenant with.
     pub clients: &'a TenantClients,
     /// The application's credential.

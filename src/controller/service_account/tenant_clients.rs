@@ -1,5 +1,6 @@
 //! One account's view of the world for the length of a reconcile: its endpoints, HTTP, identity
-//! and Graph clients, and the Secrets and ConfigMaps it reads.
+//! and Graph clients (from the configuration of its service), and the Secrets and ConfigMaps
+//! it reads.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,7 @@ use kube::api::Api;
 use kube::{Resource, ResourceExt};
 
 use super::decide::ConfigProblem;
+use super::service::EffectiveService;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
 use crate::microsoft::cloud::Endpoints;
@@ -16,7 +18,7 @@ use crate::microsoft::http::HttpClient;
 use crate::microsoft::identity::IdentityClient;
 use crate::microsoft::identity::cache::CacheKey;
 use crate::microsoft::identity::credential::ClientCredential;
-use exo_api::exchange_service_account::{CaBundleKind, ExchangeServiceAccount};
+use exo_api::exchange_service_account::{CaBundleKind, Credentials, ExchangeServiceAccount};
 
 /// Reads a Secret's data, `None` when the Secret does not exist.
 pub async fn secret_data(
@@ -52,6 +54,10 @@ pub struct TenantClients {
     pub tenant: String,
     /// Application (client) id.
     pub client_id: String,
+    /// The application's credential and the namespace of its Secret.
+    pub credentials: Credentials,
+    /// Namespace of the credential Secret.
+    pub credential_namespace: String,
     /// Resolved endpoints.
     pub endpoints: Endpoints,
     /// Identity-platform client.
@@ -68,24 +74,30 @@ impl TenantClients {
         format!("{}/{}", esa.namespace().unwrap_or_default(), esa.name_any())
     }
 
-    /// Sets up the clients of `esa`; a configuration problem (a missing CA bundle, a bad
-    /// endpoint) is returned as such.
+    /// Sets up the clients of `esa` with the configuration of its `service`; a configuration
+    /// problem (a missing CA bundle, a bad endpoint) is returned as such.
     pub async fn load(
         esa: &ExchangeServiceAccount,
+        service: &EffectiveService,
         ctx: &Context,
     ) -> Result<std::result::Result<Self, ConfigProblem>> {
         let namespace = esa.namespace().unwrap_or_default();
         let name = esa.name_any();
         let spec = &esa.spec;
-        let extra_ca = match spec.endpoints.as_ref().and_then(|e| e.ca_bundle.as_ref()) {
+        let ca_namespace = &service.service_namespace;
+        let extra_ca = match service
+            .endpoints
+            .as_ref()
+            .and_then(|e| e.ca_bundle.as_ref())
+        {
             None => None,
             Some(reference) => {
                 let data = match reference.kind {
                     CaBundleKind::Secret => {
-                        secret_data(&ctx.client, &namespace, &reference.name).await?
+                        secret_data(&ctx.client, ca_namespace, &reference.name).await?
                     }
                     CaBundleKind::ConfigMap => {
-                        let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+                        let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ca_namespace);
                         api.get_opt(&reference.name).await?.map(|cm| {
                             cm.data
                                 .unwrap_or_default()
@@ -101,8 +113,8 @@ impl TenantClients {
                         return Ok(Err(ConfigProblem {
                             reason: "CaBundleNotFound",
                             message: format!(
-                                "The CA bundle {:?} {} with key {:?} was not found; create it or fix spec.endpoints.caBundle.",
-                                reference.kind, reference.name, reference.key
+                                "The CA bundle {:?} {} with key {:?} was not found in namespace {ca_namespace}; create it or fix spec.endpoints.caBundle of the {}.",
+                                reference.kind, reference.name, reference.key, service.named
                             ),
                         }));
                     }
@@ -114,16 +126,20 @@ impl TenantClients {
             Err(e) => {
                 return Ok(Err(ConfigProblem {
                     reason: "CaBundleInvalid",
-                    message: format!("{e}; fix the bundle named in spec.endpoints.caBundle."),
+                    message: format!(
+                        "{e}; fix the bundle named in spec.endpoints.caBundle of the {}.",
+                        service.named
+                    ),
                 }));
             }
         };
-        let endpoints = Endpoints::resolve(spec.cloud, spec.endpoints.as_ref());
+        let endpoints = Endpoints::resolve(spec.cloud, service.endpoints.as_ref());
+        let application = &service.application;
         let identity = match IdentityClient::new(
             http.clone(),
             &endpoints,
             &spec.tenant,
-            &spec.application.client_id,
+            &application.client_id,
         ) {
             Ok(i) => i,
             Err(e) => {
@@ -139,7 +155,9 @@ impl TenantClients {
             namespace,
             name,
             tenant: spec.tenant.clone(),
-            client_id: spec.application.client_id.clone(),
+            client_id: application.client_id.clone(),
+            credentials: application.credentials.clone(),
+            credential_namespace: service.credential_namespace.clone(),
             endpoints,
             identity,
             http,
@@ -149,16 +167,16 @@ impl TenantClients {
     /// Reads the application's credential from its Secret.
     pub async fn credential(
         &self,
-        esa: &ExchangeServiceAccount,
         ctx: &Context,
     ) -> Result<std::result::Result<ClientCredential, ConfigProblem>> {
-        let spec = &esa.spec.application.credentials;
-        let Some(data) = secret_data(&ctx.client, &self.namespace, &spec.secret_name).await? else {
+        let spec = &self.credentials;
+        let namespace = &self.credential_namespace;
+        let Some(data) = secret_data(&ctx.client, namespace, &spec.secret_name).await? else {
             return Ok(Err(ConfigProblem {
                 reason: "CredentialSecretNotFound",
                 message: format!(
-                    "The credentials Secret {} was not found in namespace {}; create it with the application's client secret or certificate.",
-                    spec.secret_name, self.namespace
+                    "The credentials Secret {} was not found in namespace {namespace}; create it with the application's client secret or certificate.",
+                    spec.secret_name
                 ),
             }));
         };

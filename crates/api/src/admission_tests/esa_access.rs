@@ -1,37 +1,38 @@
-//! The application's client id and credential, and how a Global Administrator authorizes it.
+//! The application's client id and credential (on the service, or an account's override), and
+//! how a Global Administrator authorizes it.
 
 use serde_json::json;
 
-use super::{Esa, api_spec, with};
+use super::{Esa, Ess, api_spec, application, service_spec, with};
 
 #[test]
 fn client_id_is_a_guid() {
-    Esa.rejects_each_at(
-        &api_spec(),
-        "application.clientId",
-        &[
-            "my-app",
-            "11111111-2222-3333-4444-55555555555g",
-            "11111111222233334444555555555555",
-        ],
-    );
+    let bad = [
+        "my-app",
+        "11111111-2222-3333-4444-55555555555g",
+        "11111111222233334444555555555555",
+    ];
+    Ess.rejects_each_at(&service_spec(), "application.clientId", &bad);
+    let overridden = with(api_spec(), "application", application());
+    Esa.accepts(overridden.clone());
+    Esa.rejects_each_at(&overridden, "application.clientId", &bad);
 }
 
 #[test]
 fn credential_keys_match_the_credential_type() {
     const CREDENTIALS: &str = "application.credentials";
     let at = |field: &str| format!("{CREDENTIALS}.{field}");
-    Esa.accepts_at(api_spec(), &at("clientSecretKey"), json!("secret"));
-    let cert = with(api_spec(), &at("type"), json!("Certificate"));
-    Esa.accepts_at(cert.clone(), &at("certificateKey"), json!("cert.pem"));
-    Esa.rejects_at(cert, &at("clientSecretKey"), json!("secret"));
-    Esa.rejects(
-        with(api_spec(), &at("privateKeyKey"), json!("key.pem")),
+    Ess.accepts_at(service_spec(), &at("clientSecretKey"), json!("secret"));
+    let cert = with(service_spec(), &at("type"), json!("Certificate"));
+    Ess.accepts_at(cert.clone(), &at("certificateKey"), json!("cert.pem"));
+    Ess.rejects_at(cert, &at("clientSecretKey"), json!("secret"));
+    Ess.rejects(
+        with(service_spec(), &at("privateKeyKey"), json!("key.pem")),
         "spec.application.credentials.type",
     );
-    Esa.rejects_at(api_spec(), &at("secretName"), json!("Not_A_Name"));
-    Esa.rejects_at(api_spec(), &at("clientSecretKey"), json!("bad key"));
-    Esa.rejects_at(api_spec(), &at("type"), json!("Password"));
+    Ess.rejects_at(service_spec(), &at("secretName"), json!("Not_A_Name"));
+    Ess.rejects_at(service_spec(), &at("clientSecretKey"), json!("bad key"));
+    Ess.rejects_at(service_spec(), &at("type"), json!("Password"));
 }
 
 #[test]

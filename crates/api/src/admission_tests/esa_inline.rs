@@ -1,12 +1,10 @@
-//! Inline mode: when its settings are required, the service's addresses and hosts, the
-//! mail-flow name prefix and drift policy, and the role assignment.
+//! Inline mode: when its settings are required, the service's mail-flow fields refused on the
+//! account, the mail-flow name prefix and drift policy, and the role assignment.
 
 use serde_json::{Value, json};
 
 use super::{Esa, inline_spec, with};
 use exo_admission::FieldErrorKind;
-
-const IP_RANGES: &str = "inline.mailFlow.serviceIpRanges";
 
 #[test]
 fn inline_settings_exactly_when_mode_is_inline() {
@@ -19,29 +17,20 @@ fn inline_settings_exactly_when_mode_is_inline() {
 }
 
 #[test]
-fn service_ip_ranges_are_ipv4_with_prefix_24_to_32() {
-    for ok in [
-        json!(["203.0.113.0/24"]),
-        json!(["198.51.100.7", "198.51.100.8/32"]),
+fn the_service_mail_flow_fields_are_refused_on_the_account() {
+    for (field, value) in [
+        ("smartHost", json!("relay.mail-security.example.com")),
+        ("tlsCertificateDomain", json!("*.mail-security.example.com")),
+        ("serviceIpRanges", json!(["203.0.113.0/24"])),
     ] {
-        Esa.accepts_at(inline_spec(), IP_RANGES, ok);
-    }
-    for bad in ["10.0.0.0/16", "999.1.1.1", "203.0.113.0/33"] {
-        let e = Esa.rejects_at(inline_spec(), IP_RANGES, json!([bad]));
+        let e = Esa.rejects_at(inline_spec(), &format!("inline.mailFlow.{field}"), value);
+        assert_eq!(e.kind, FieldErrorKind::Forbidden);
         assert_eq!(
             e.detail,
-            "serviceIpRanges must be IPv4 addresses or CIDR ranges from /24 to /32"
+            format!(
+                "spec.inline.mailFlow.{field} is not accepted: moved to spec.mailFlow of the EmailSecurityService named in spec.serviceRef; an account cannot redirect the tenant's mail"
+            )
         );
-    }
-    for not_ipv4 in ["2001:db8::1", "relay.example.com"] {
-        Esa.rejects(
-            with(inline_spec(), IP_RANGES, json!([not_ipv4])),
-            "spec.inline.mailFlow.serviceIpRanges[0]",
-        );
-    }
-    let many: Vec<String> = (0..65).map(|i| format!("203.0.113.{i}")).collect();
-    for wrong_count in [json!([]), json!(many)] {
-        Esa.rejects_at(inline_spec(), IP_RANGES, wrong_count);
     }
 }
 
@@ -61,14 +50,11 @@ fn mail_flow_hosts_prefix_and_drift_policy_are_checked() {
     Esa.accepts_at(inline_spec(), "inline.direction", json!("InboundOutbound"));
     let long_prefix = "a".repeat(25);
     let rejected = [
-        ("inline.mailFlow.smartHost", json!("relay")),
-        ("inline.mailFlow.tlsCertificateDomain", json!("*")),
         ("inline.mailFlow.namePrefix", json!("x")),
         ("inline.mailFlow.namePrefix", json!("-exo")),
         ("inline.mailFlow.namePrefix", json!(long_prefix)),
         ("inline.mailFlow.driftPolicy", json!("Ignore")),
         ("inline.direction", json!("Outbound")),
-        ("inline.mailFlow", Value::Null),
     ];
     for (path, value) in rejected {
         Esa.rejects_at(inline_spec(), path, value);

@@ -15,7 +15,8 @@ fn minimal_api_spec_gets_its_defaults() {
     assert_eq!(spec["sync"]["interval"], "24h");
     assert_eq!(spec["authorization"]["method"], "ApplicationConsent");
     assert_eq!(spec["deletionPolicy"], "Delete");
-    assert_eq!(spec["application"]["credentials"]["type"], "ClientSecret");
+    assert!(spec.get("application").is_none());
+    assert_eq!(spec["serviceRef"]["kind"], "EmailSecurityService");
 }
 
 #[test]
@@ -94,30 +95,39 @@ fn cloud_and_mode_are_enumerations() {
 }
 
 #[test]
-fn endpoint_overrides_are_https_or_loopback_http() {
-    Esa.accepts_each_at(
-        &api_spec(),
-        "endpoints.login",
-        &[
-            "https://login.microsoftonline.us",
-            "http://127.0.0.1:8443",
-            "http://localhost:80/base",
-            "https://graph.example.net:8443/v1",
-        ],
+fn the_service_is_named_and_its_endpoints_are_refused_on_the_account() {
+    let e = Esa.rejects_at(api_spec(), "serviceRef", Value::Null);
+    assert_eq!(e.kind, FieldErrorKind::Required);
+    let admitted = Esa.accepts(api_spec());
+    assert_eq!(
+        admitted["spec"]["serviceRef"]["kind"],
+        "EmailSecurityService"
     );
-    Esa.rejects_each_at(
-        &api_spec(),
-        "endpoints.graph",
-        &[
-            "http://login.example.com",
-            "ftp://127.0.0.1",
-            "https://",
-            "login.microsoftonline.com",
-        ],
+    Esa.accepts_at(
+        api_spec(),
+        "serviceRef.kind",
+        json!("ClusterEmailSecurityService"),
     );
-    let ca_bundle = with(api_spec(), "endpoints.caBundle", json!({"name": "sim-ca"}));
-    Esa.accepts(ca_bundle.clone());
-    Esa.rejects_at(ca_bundle, "endpoints.caBundle.kind", json!("Pod"));
+    Esa.rejects_at(api_spec(), "serviceRef.kind", json!("Service"));
+    Esa.rejects_at(api_spec(), "serviceRef.name", json!("Mail_Security"));
+    // Refused by name rather than pruned: an account cannot redirect the service's
+    // credential or the tenant's data, even to a valid URL.
+    for endpoints in [
+        json!({"login": "https://login.example.net"}),
+        json!({"graph": "http://127.0.0.1:8443"}),
+        json!({}),
+    ] {
+        let e = Esa.rejects_at(api_spec(), "endpoints", endpoints);
+        assert_eq!(e.kind, FieldErrorKind::Forbidden);
+        assert!(
+            e.detail.contains("spec.endpoints")
+                && e.detail.contains(
+                    "endpoints belong to the EmailSecurityService named in spec.serviceRef; an account cannot redirect the service's credential or the tenant's data"
+                ),
+            "{}",
+            e.detail
+        );
+    }
 }
 
 #[test]

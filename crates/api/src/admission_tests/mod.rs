@@ -5,12 +5,15 @@
 mod esa_access;
 mod esa_inline;
 mod esa_spec;
+mod ess;
 mod schema;
 mod stl;
 
 use serde_json::{Value, json};
 
-use super::{ExchangeServiceAccount, SyncTargetList};
+use super::{
+    ClusterEmailSecurityService, EmailSecurityService, ExchangeServiceAccount, SyncTargetList,
+};
 use exo_admission::{FieldError, SchemaValidator};
 use kube::CustomResourceExt;
 
@@ -21,27 +24,40 @@ enum Kind {
     Esa,
     /// SyncTargetList `vip-users`.
     Stl,
+    /// EmailSecurityService `mail-security`.
+    Ess,
+    /// ClusterEmailSecurityService `mail-security` (cluster-scoped).
+    Cess,
 }
 
-use Kind::{Esa, Stl};
+use Kind::{Cess, Esa, Ess, Stl};
 
 impl Kind {
     fn validator(self) -> SchemaValidator {
         let crd = match self {
             Esa => ExchangeServiceAccount::crd(),
             Stl => SyncTargetList::crd(),
+            Ess => EmailSecurityService::crd(),
+            Cess => ClusterEmailSecurityService::crd(),
         };
         SchemaValidator::for_crd(&crd, "v1alpha1").unwrap()
     }
 
-    /// A whole object of this kind in namespace `tenants`, around `spec`.
+    /// A whole object of this kind in namespace `tenants` (cluster-scoped: in none), around
+    /// `spec`.
     fn object(self, spec: Value) -> Value {
         let (kind, name) = match self {
             Esa => ("ExchangeServiceAccount", "contoso"),
             Stl => ("SyncTargetList", "vip-users"),
+            Ess => ("EmailSecurityService", "mail-security"),
+            Cess => ("ClusterEmailSecurityService", "mail-security"),
+        };
+        let metadata = match self {
+            Cess => json!({"name": name}),
+            _ => json!({"name": name, "namespace": "tenants"}),
         };
         json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": kind,
-               "metadata": {"name": name, "namespace": "tenants"}, "spec": spec})
+               "metadata": metadata, "spec": spec})
     }
 
     /// Asserts that `spec` is accepted on create, and returns the admitted object.
@@ -89,24 +105,34 @@ fn api_spec() -> Value {
     json!({
         "tenant": "contoso.onmicrosoft.com",
         "mode": "Api",
-        "application": {
-            "clientId": "11111111-2222-3333-4444-555555555555",
-            "credentials": {"secretName": "contoso-app"}
-        }
+        "serviceRef": {"name": "mail-security"}
     })
 }
 
 fn inline_spec() -> Value {
     let mut spec = api_spec();
     spec["mode"] = json!("Inline");
-    spec["inline"] = json!({
+    spec["inline"] = json!({"direction": "Inbound"});
+    spec
+}
+
+/// An application and the Secret of its client secret.
+fn application() -> Value {
+    json!({
+        "clientId": "11111111-2222-3333-4444-555555555555",
+        "credentials": {"secretName": "contoso-app"}
+    })
+}
+
+fn service_spec() -> Value {
+    json!({
+        "application": application(),
         "mailFlow": {
             "smartHost": "relay.mail-security.example.com",
             "tlsCertificateDomain": "*.mail-security.example.com",
             "serviceIpRanges": ["203.0.113.0/24", "198.51.100.7"]
         }
-    });
-    spec
+    })
 }
 
 fn stl_spec() -> Value {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Esa, Stl, rejected, render};
+use super::{Cess, Esa, Ess, Stl, rejected, render};
 
 /// The `openAPIV3Schema` of every CRD, by kind.
 fn schemas() -> Vec<(String, Value)> {
@@ -93,11 +93,14 @@ fn the_shared_admission_table_agrees_with_the_validator() {
         serde_json::from_str(include_str!("../../../../tests/admission/cases.json")).unwrap();
     assert!(table.len() > 100);
     let (esa, stl) = (Esa.validator(), Stl.validator());
+    let (ess, cess) = (Ess.validator(), Cess.validator());
     for case in &table {
         let object = &case["object"];
         let validator = match object["kind"].as_str() {
             Some("ExchangeServiceAccount") => &esa,
             Some("SyncTargetList") => &stl,
+            Some("EmailSecurityService") => &ess,
+            Some("ClusterEmailSecurityService") => &cess,
             other => panic!("{}: kind {other:?}", case["case"]),
         };
         let verdict = validator.admit(object, case.get("old"));
@@ -112,5 +115,45 @@ fn the_shared_admission_table_agrees_with_the_validator() {
                 rejected(verdict, field);
             }
         }
+    }
+}
+
+#[test]
+fn descriptions_are_not_wrapped_mid_sentence() {
+    for crd in crate::crds() {
+        let text = serde_json::to_string(&crd).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let mut wrapped = Vec::new();
+        find_wrapped(&value, &mut wrapped);
+        assert!(wrapped.is_empty(), "{}: {wrapped:?}", crd.spec.names.kind);
+    }
+    assert_eq!(
+        crate::unwrap_paragraphs("One sentence\nwrapped.\n\nA paragraph:\n- item\n- item"),
+        "One sentence wrapped.\n\nA paragraph:\n- item\n- item"
+    );
+}
+
+fn find_wrapped(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match v {
+                    Value::String(text) if key == "description" => {
+                        let lines: Vec<&str> = text.lines().collect();
+                        let mid_sentence = lines.windows(2).any(|w| {
+                            !w[0].trim().is_empty()
+                                && !w[1].trim().is_empty()
+                                && !w[1].starts_with("- ")
+                        });
+                        if mid_sentence {
+                            out.push(text.clone());
+                        }
+                    }
+                    _ => find_wrapped(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| find_wrapped(v, out)),
+        _ => {}
     }
 }

@@ -5,8 +5,6 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::common::DOMAIN_PATTERN;
-
 /// Inline-mode settings.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -20,6 +18,7 @@ pub struct InlineSpec {
     #[serde(default)]
     pub role_assignment: RoleAssignment,
     /// The Exchange mail-flow objects the operator creates and keeps true.
+    #[serde(default)]
     pub mail_flow: MailFlow,
 }
 
@@ -69,37 +68,29 @@ pub enum RoleAssignmentMode {
     Manual,
 }
 
-/// The mail-flow objects: scope groups, connectors to and from the service, transport rules and
-/// the connection-filter allow list.
+/// What the service's mail-flow fields moved from an account's `spec.inline.mailFlow` say.
+pub const MAIL_FLOW_FIELD_MOVED: &str = "moved to spec.mailFlow of the EmailSecurityService named in spec.serviceRef; an account cannot redirect the tenant's mail";
+
+/// The mail-flow objects the operator keeps for this tenant: scope groups, connectors to and
+/// from the service, transport rules and the connection-filter allow list. Where they route
+/// mail (relay, certificate, addresses) is the service's `spec.mailFlow`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.smartHost)")
+        .message(Message::Message(format!("spec.inline.mailFlow.smartHost is not accepted: {MAIL_FLOW_FIELD_MOVED}")))
+        .field_path(".smartHost")
+        .reason(Reason::FieldValueForbidden),
+    validation = Rule::new("!has(self.tlsCertificateDomain)")
+        .message(Message::Message(format!("spec.inline.mailFlow.tlsCertificateDomain is not accepted: {MAIL_FLOW_FIELD_MOVED}")))
+        .field_path(".tlsCertificateDomain")
+        .reason(Reason::FieldValueForbidden),
+    validation = Rule::new("!has(self.serviceIpRanges)")
+        .message(Message::Message(format!("spec.inline.mailFlow.serviceIpRanges is not accepted: {MAIL_FLOW_FIELD_MOVED}")))
+        .field_path(".serviceIpRanges")
+        .reason(Reason::FieldValueForbidden)
+)]
 pub struct MailFlow {
-    /// Host name of the service's relay, used as the outbound connector's smart host.
-    #[schemars(length(min = 4, max = 253), regex(pattern = DOMAIN_PATTERN))]
-    pub smart_host: String,
-    /// Domain name on the service's TLS certificate: validated on the connector to the service
-    /// and required of mail returning from it.
-    #[schemars(
-        length(min = 4, max = 253),
-        regex(
-            pattern = r"^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-        )
-    )]
-    pub tls_certificate_domain: String,
-    /// The service's sending IPv4 addresses or CIDR ranges (/24 to /32), as Exchange accepts
-    /// them. Used for loop prevention, enhanced filtering and the connection-filter allow list.
-    #[schemars(
-        length(min = 1, max = 64),
-        inner(
-            length(min = 7, max = 18),
-            regex(pattern = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?$")
-        )
-    )]
-    #[x_kube(
-        validation = Rule::new("self.all(r, r.contains('/') ? (isCIDR(r) && cidr(r).prefixLength() >= 24) : isIP(r))")
-            .message("serviceIpRanges must be IPv4 addresses or CIDR ranges from /24 to /32")
-    )]
-    pub service_ip_ranges: Vec<String>,
     /// Prefix of the names of every object the operator creates in Exchange. Objects are also
     /// marked as owned in their comment, so the operator never changes anything it did not
     /// create.
@@ -113,6 +104,32 @@ pub struct MailFlow {
     /// `Report` only reports the difference in status and an Event.
     #[serde(default)]
     pub drift_policy: DriftPolicy,
+    /// Refused: moved to `spec.mailFlow.smartHost` of the service named in `spec.serviceRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub smart_host: Option<String>,
+    /// Refused: moved to `spec.mailFlow.tlsCertificateDomain` of the service named in
+    /// `spec.serviceRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub tls_certificate_domain: Option<String>,
+    /// Refused: moved to `spec.mailFlow.serviceIpRanges` of the service named in
+    /// `spec.serviceRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), inner(length(max = 18)))]
+    pub service_ip_ranges: Option<Vec<String>>,
+}
+
+impl Default for MailFlow {
+    fn default() -> Self {
+        Self {
+            name_prefix: default_name_prefix(),
+            drift_policy: DriftPolicy::default(),
+            smart_host: None,
+            tls_certificate_domain: None,
+            service_ip_ranges: None,
+        }
+    }
 }
 
 fn default_name_prefix() -> String {

@@ -9,9 +9,10 @@ use super::access::{Application, Authorization};
 use super::inline::InlineSpec;
 use super::status::ExchangeServiceAccountStatus;
 use crate::common::{
-    DURATION_PATTERN, ENDPOINT_URL_PATTERN, LocalObjectReference, OBJECT_NAME_PATTERN,
-    SECRET_KEY_PATTERN, SecretKeySelector, TENANT_PATTERN, UPN_PATTERN,
+    DURATION_PATTERN, LocalObjectReference, OBJECT_NAME_PATTERN, SECRET_KEY_PATTERN,
+    SecretKeySelector, TENANT_PATTERN, UPN_PATTERN, https_url_rule,
 };
+use crate::email_security_service::ServiceKind;
 
 /// Grants an email-security service access to one Microsoft 365 tenant's Exchange Online, in API
 /// mode (Microsoft Graph, directory sync) or inline mode (Exchange mail flow routed through the
@@ -70,7 +71,11 @@ use crate::common::{
     validation = Rule::new("self.mode == 'Inline' ? has(self.inline) : !has(self.inline)")
         .message("spec.inline must be set exactly when spec.mode is Inline")
         .field_path(".inline")
-        .reason(Reason::FieldValueRequired))]
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("!has(self.endpoints)")
+        .message(ENDPOINTS_MOVED)
+        .field_path(".endpoints")
+        .reason(Reason::FieldValueForbidden))]
 #[serde(rename_all = "camelCase")]
 pub struct ExchangeServiceAccountSpec {
     /// The Microsoft 365 tenant: its tenant id (GUID) or one of its verified domains, such as
@@ -85,8 +90,13 @@ pub struct ExchangeServiceAccountSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("cloud is immutable"))]
     pub cloud: Cloud,
 
-    /// Optional endpoint overrides, for sovereign clouds not covered by `cloud` and for the
-    /// local Microsoft 365 simulator. Unset hosts follow `cloud`.
+    /// The email-security service this tenant is onboarded into: its application, endpoints
+    /// and mail flow.
+    pub service_ref: ServiceReference,
+
+    /// Refused: the endpoint overrides belong to the EmailSecurityService named in
+    /// `serviceRef` (its `spec.endpoints`). Kept in the schema only so that setting it is
+    /// refused with that message instead of being dropped silently.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<EndpointOverrides>,
 
@@ -95,8 +105,11 @@ pub struct ExchangeServiceAccountSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("mode is immutable"))]
     pub mode: Mode,
 
-    /// The service's application registration and the credential it signs in with.
-    pub application: Application,
+    /// Optional override of the service's application: this account's own application
+    /// registration, with its credential Secret in the account's namespace. Default: the
+    /// application of the service named in `serviceRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<Application>,
 
     /// How the tenant's administrator grants the application its permissions.
     #[serde(default)]
@@ -131,6 +144,22 @@ pub struct ExchangeServiceAccountSpec {
     pub deletion_policy: DeletionPolicy,
 }
 
+/// What is refused in `spec.endpoints` of an account.
+pub const ENDPOINTS_MOVED: &str = "spec.endpoints is not accepted: endpoints belong to the EmailSecurityService named in spec.serviceRef; an account cannot redirect the service's credential or the tenant's data";
+
+/// The email-security service an account names.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceReference {
+    /// `EmailSecurityService` (in the account's namespace, the default) or
+    /// `ClusterEmailSecurityService` (cluster-scoped).
+    #[serde(default)]
+    pub kind: ServiceKind,
+    /// Name of the service.
+    #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
+    pub name: String,
+}
+
 /// A Microsoft cloud instance.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum Cloud {
@@ -145,25 +174,29 @@ pub enum Cloud {
     China,
 }
 
-/// Base URLs that replace the cloud's well-known hosts.
+/// Base URLs that replace the cloud's well-known hosts: HTTPS, or plain HTTP on loopback only.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointOverrides {
     /// Identity platform (login) base URL, e.g. `https://login.microsoftonline.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 512), regex(pattern = ENDPOINT_URL_PATTERN))]
+    #[schemars(length(min = 1, max = 512))]
+    #[x_kube(validation = https_url_rule("spec.endpoints.login"))]
     pub login: Option<String>,
     /// Microsoft Graph base URL, e.g. `https://graph.microsoft.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 512), regex(pattern = ENDPOINT_URL_PATTERN))]
+    #[schemars(length(min = 1, max = 512))]
+    #[x_kube(validation = https_url_rule("spec.endpoints.graph"))]
     pub graph: Option<String>,
     /// Exchange Online admin API base URL, e.g. `https://outlook.office365.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 512), regex(pattern = ENDPOINT_URL_PATTERN))]
+    #[schemars(length(min = 1, max = 512))]
+    #[x_kube(validation = https_url_rule("spec.endpoints.exchange"))]
     pub exchange: Option<String>,
     /// Office 365 Management Activity API base URL, e.g. `https://manage.office.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 512), regex(pattern = ENDPOINT_URL_PATTERN))]
+    #[schemars(length(min = 1, max = 512))]
+    #[x_kube(validation = https_url_rule("spec.endpoints.management"))]
     pub management: Option<String>,
     /// PEM bundle of certificate authorities trusted for these endpoints, in addition to the
     /// system roots.
@@ -178,7 +211,8 @@ pub struct CaBundleReference {
     /// Kind of the object holding the bundle.
     #[serde(default)]
     pub kind: CaBundleKind,
-    /// Name of the ConfigMap or Secret, in the same namespace.
+    /// Name of the ConfigMap or Secret, in the namespace of the referring resource (a
+    /// cluster-scoped service's: the operator's cluster resource namespace).
     #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
     pub name: String,
     /// Key holding the PEM bundle.

@@ -14,7 +14,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use exo_api::exchange_service_account::{Direction, InlineSpec, MailFlow, SyncScope};
+use exo_api::email_security_service::ServiceMailFlow;
+use exo_api::exchange_service_account::{Direction, InlineSpec, SyncScope};
 
 /// Header stamped on mail routed to the service; its value is the tenant's routing token.
 pub const ROUTED_HEADER: &str = "X-EXO-Operator-Routed";
@@ -94,6 +95,8 @@ pub struct Inputs<'a> {
     pub owner: Owner<'a>,
     /// The inline settings.
     pub inline: &'a InlineSpec,
+    /// Where the service receives mail (its relay, certificate and addresses).
+    pub service: &'a ServiceMailFlow,
     /// Sync scope: `Selected` scopes rules to groups, `All` to the mail domains.
     pub scope: SyncScope,
     /// Protected users (Selected).
@@ -265,7 +268,8 @@ pub fn desired(inputs: &Inputs) -> Vec<DesiredObject> {
 /// What several of the desired objects share, from [`Inputs`].
 struct Plan<'a> {
     names: Names,
-    mail_flow: &'a MailFlow,
+    /// The service's relay, certificate and addresses.
+    service: &'a ServiceMailFlow,
     /// The ownership marker.
     comment: String,
     /// The service's IP ranges.
@@ -285,12 +289,12 @@ struct Plan<'a> {
 impl<'a> Plan<'a> {
     /// The plan for `inputs`.
     fn new(inputs: &Inputs<'a>) -> Self {
-        let mail_flow = &inputs.inline.mail_flow;
+        let service = inputs.service;
         Self {
-            names: Names::new(&mail_flow.name_prefix),
-            mail_flow,
+            names: Names::new(&inputs.inline.mail_flow.name_prefix),
+            service,
             comment: inputs.owner.marker(),
-            ips: json!(mail_flow.service_ip_ranges),
+            ips: json!(service.service_ip_ranges),
             token: inputs.token,
             members: lowercase_set(inputs.members),
             domains: lowercase_set(inputs.domains),
@@ -312,7 +316,7 @@ impl<'a> Plan<'a> {
 
     /// A transport-rule-scoped connector carrying mail to the service's smart host.
     fn route_connector(&self, name: String) -> DesiredObject {
-        let mail_flow = self.mail_flow;
+        let mail_flow = self.service;
         DesiredObject {
             kind: Kind::OutboundConnector,
             name,
@@ -339,7 +343,7 @@ impl<'a> Plan<'a> {
             params: map(json!({
                 "ConnectorType": "Partner",
                 "SenderDomains": ["*"],
-                "TlsSenderCertificateName": self.mail_flow.tls_certificate_domain,
+                "TlsSenderCertificateName": self.service.tls_certificate_domain,
                 "RequireTls": true,
                 "RestrictDomainsToCertificate": false,
                 "RestrictDomainsToIPAddresses": false,
@@ -445,12 +449,18 @@ fn lowercase_set(values: &[String]) -> Vec<String> {
 /// The kinds of the objects wanted for these settings (they depend on the spec alone, not on
 /// the tenant's members, domains or token), so a pass can read them before those are known.
 pub fn kinds(inline: &InlineSpec, scope: SyncScope) -> BTreeSet<Kind> {
+    let service = ServiceMailFlow {
+        smart_host: String::new(),
+        tls_certificate_domain: String::new(),
+        service_ip_ranges: Vec::new(),
+    };
     desired(&Inputs {
         owner: Owner {
             account: "",
             uid: "",
         },
         inline,
+        service: &service,
         scope,
         members: &[],
         domains: &[],

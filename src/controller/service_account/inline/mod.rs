@@ -41,6 +41,7 @@ use crate::microsoft::exchange::{ExchangeClient, ExchangeError, ExchangeFailure}
 use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
 use crate::microsoft::permissions::EXCHANGE_MANAGE_AS_APP;
+use exo_api::email_security_service::ServiceMailFlow;
 use exo_api::exchange_service_account::{
     ExchangeServiceAccount, InlineSpec, MailFlowStatus, RoleAssignmentMode, SyncScope,
 };
@@ -163,6 +164,25 @@ pub async fn ensure(
             requeue: None,
         });
     };
+    let Some(service) = pass.service.mail_flow.as_ref() else {
+        return Ok(InlineOutcome {
+            observation: InlineObservation {
+                checks: vec![
+                    not_configured(
+                        "ServiceIncomplete",
+                        format!(
+                            "The {} has no spec.mailFlow, which inline mode needs.",
+                            pass.service.named
+                        ),
+                    )
+                    .needing_a_human(),
+                ],
+                status: None,
+                failed: false,
+            },
+            requeue: None,
+        });
+    };
     let mut previous = previous_status(esa);
     if sync_requested_since(esa, &previous) {
         // An on-demand sync re-checks the role too: a cached token's roles may be outdated.
@@ -223,6 +243,7 @@ pub async fn ensure(
     previous.role_request_id = None;
     let configured = MailFlowChange {
         spec,
+        service,
         token: &token,
         previous,
         role_check: role.check,
@@ -274,6 +295,7 @@ async fn exchange_token(pass: &AccountPass<'_>) -> std::result::Result<AccessTok
 /// status so far and the role's check.
 struct MailFlowChange<'a> {
     spec: &'a InlineSpec,
+    service: &'a ServiceMailFlow,
     token: &'a AccessToken,
     previous: MailFlowStatus,
     role_check: InlineCheck,
@@ -294,6 +316,7 @@ async fn configure(
     } = *pass;
     let MailFlowChange {
         spec,
+        service,
         token,
         previous,
         role_check,
@@ -309,6 +332,7 @@ async fn configure(
         exchange: &exchange,
         token,
         spec,
+        service,
         owner,
     };
     // A tenant due for a look is read while the inputs are gathered (the reads need only the
@@ -338,6 +362,7 @@ async fn configure(
     let wanted = desired::desired(&Inputs {
         owner,
         inline: spec,
+        service,
         scope: esa.spec.sync.scope,
         members: &inputs.members,
         domains: &inputs.mail_domains,

@@ -309,7 +309,7 @@ mod tests {
         let mut esa: ExchangeServiceAccount = serde_json::from_value(serde_json::json!({
             "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
             "metadata": {"name": "a", "namespace": "d"},
-            "spec": {"tenant": "contoso.com", "mode": "Inline", "application": {"clientId": "3f1c2a4e-8b7d-4c6e-9a2b-1d0e5f6a7b8c", "credentials": {"secretName": "s"}}},
+            "spec": {"tenant": "contoso.com", "mode": "Inline", "serviceRef": {"name": "mail-security"}},
         }))
         .unwrap();
         // The first time: no condition yet.

@@ -18,6 +18,7 @@ use crate::controller::context::Context;
 use crate::controller::service_account::decide::InlineCheck;
 use crate::microsoft::exchange::{ExchangeClient, ExchangeError, ExchangeFailure};
 use crate::microsoft::identity::token::AccessToken;
+use exo_api::email_security_service::ServiceMailFlow;
 use exo_api::exchange_service_account::{
     DriftPolicy, ExchangeServiceAccount, InlineSpec, MailFlowStatus,
 };
@@ -38,6 +39,8 @@ pub(super) struct MailFlowSession<'a> {
     pub(super) exchange: &'a ExchangeClient,
     pub(super) token: &'a AccessToken,
     pub(super) spec: &'a InlineSpec,
+    /// Where the service receives mail (its relay, certificate and addresses).
+    pub(super) service: &'a ServiceMailFlow,
     /// The account, as its ownership markers name it.
     pub(super) owner: Owner<'a>,
 }
@@ -240,7 +243,7 @@ impl MailFlowSession<'_> {
         };
         let report = self.spec.mail_flow.drift_policy == DriftPolicy::Report;
         let mut plan = make_plan(wanted, &current, &status, &self.owner, report);
-        let ips = &self.spec.mail_flow.service_ip_ranges;
+        let ips = &self.service.service_ip_ranges;
         let allow = allow_list_change(ips, &current.allow, &status, report);
         plan.drift.extend(allow.drift.iter().cloned());
 
@@ -324,7 +327,7 @@ impl MailFlowSession<'_> {
         if let Err(error) = allow_written {
             return Err(SessionError { status, error });
         }
-        let ips = &self.spec.mail_flow.service_ip_ranges;
+        let ips = &self.service.service_ip_ranges;
         // The list is written: its pending entries are settled, the wanted ones are the
         // operator's.
         status.allow_list_entries.retain(|e| has(ips, e));
@@ -411,7 +414,7 @@ impl MailFlowSession<'_> {
             .iter()
             .find(|c| name_of(c).eq_ignore_ascii_case(&names.return_connector()));
         Ok(checks::failed(&checks::Tenant {
-            service_ips: &self.spec.mail_flow.service_ip_ranges,
+            service_ips: &self.service.service_ip_ranges,
             return_connector,
             allow_list: &allow,
             rules: &rules,

@@ -1,5 +1,5 @@
 use super::*;
-use exo_api::exchange_service_account::{DriftPolicy, RoleAssignment};
+use exo_api::exchange_service_account::{DriftPolicy, MailFlow, RoleAssignment};
 
 #[test]
 fn members_and_domains_compare_as_lower_case_sets() {
@@ -18,12 +18,18 @@ fn inline(direction: Direction) -> InlineSpec {
         direction,
         role_assignment: RoleAssignment::default(),
         mail_flow: MailFlow {
-            smart_host: "relay.example.com".into(),
-            tls_certificate_domain: "*.example.com".into(),
-            service_ip_ranges: vec!["203.0.113.0/24".into()],
             name_prefix: "exo".into(),
             drift_policy: DriftPolicy::Correct,
+            ..MailFlow::default()
         },
+    }
+}
+
+fn service() -> ServiceMailFlow {
+    ServiceMailFlow {
+        smart_host: "relay.example.com".into(),
+        tls_certificate_domain: "*.example.com".into(),
+        service_ip_ranges: vec!["203.0.113.0/24".into()],
     }
 }
 
@@ -34,6 +40,7 @@ fn objects(direction: Direction, scope: SyncScope) -> Vec<DesiredObject> {
             uid: "u-1",
         },
         inline: &inline(direction),
+        service: &service(),
         scope,
         members: &["Alice@contoso.com".into(), "alice@contoso.com".into()],
         domains: &["contoso.com".into()],
