@@ -67,7 +67,8 @@ pub struct EmailSecurityServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_flow: Option<ServiceMailFlow>,
 
-    /// Where the service receives the messages it scans (stored and validated for now).
+    /// Where the service receives each tenant's registration, directory and token health
+    /// (the delivery protocol v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingestion: Option<Ingestion>,
 
