@@ -325,6 +325,8 @@ fn helm_install(admin: &Path, release_ns: &str, watched: &str) -> Vec<Value> {
 struct Scenario<'a> {
     admin: &'a Path,
     watched: &'a str,
+    /// The release's namespace: the cluster resource namespace.
+    release_ns: &'a str,
     accounts: Api<ExchangeServiceAccount>,
     operator: Operator,
     /// The Microsoft 365 simulator's URL.
@@ -337,6 +339,23 @@ impl Scenario<'_> {
         let mut account = scenario::account(name, tenant, mode);
         account["metadata"]["namespace"] = json!(self.watched);
         account
+    }
+
+    /// A ClusterEmailSecurityService pointed at the simulator (named after the watched
+    /// namespace: the server is shared), and its application's Secret in the cluster resource
+    /// namespace.
+    fn cluster_service(&self) -> [Value; 2] {
+        let mut service = scenario::service(&self.url);
+        service["kind"] = json!("ClusterEmailSecurityService");
+        service["metadata"]["name"] = json!(self.cluster_service_name());
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "app", "namespace": self.release_ns},
+            "stringData": {"client-secret": DEMO_SECRET}});
+        [secret, service]
+    }
+
+    fn cluster_service_name(&self) -> String {
+        format!("{}-shared", self.watched)
     }
 
     /// The service `sim` of the watched namespace, pointed at the simulator.
@@ -370,11 +389,18 @@ impl Scenario<'_> {
         let list = json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "SyncTargetList",
             "metadata": {"name": "vip", "namespace": watched},
             "spec": {"serviceAccountRef": {"name": "fabrikam"}, "users": ["ceo@fabrikam.com"]}});
+        // The inline account's service is cluster-scoped.
+        let mut northwind = self.account("northwind", "northwind.onmicrosoft.com", "Inline");
+        northwind["spec"]["serviceRef"] =
+            json!({"kind": "ClusterEmailSecurityService", "name": self.cluster_service_name()});
+        let [cluster_secret, cluster_service] = self.cluster_service();
         let items = [
             secret,
+            cluster_secret,
             self.service(),
+            cluster_service,
             self.account("contoso", "contoso.com", "Api"),
-            self.account("northwind", "northwind.onmicrosoft.com", "Inline"),
+            northwind,
             fabrikam,
             list,
         ];
@@ -533,6 +559,7 @@ async fn the_chart_installs_and_its_rbac_is_all_the_operator_needs() {
     let scene = Scenario {
         admin: &admin,
         watched: &watched,
+        release_ns: &release_ns,
         accounts: Api::namespaced(cluster.client.clone(), &watched),
         operator: start_operator(&manifest, &release_ns, &sa_kubeconfig, &log),
         url,
@@ -542,6 +569,12 @@ async fn the_chart_installs_and_its_rbac_is_all_the_operator_needs() {
     // Deletion (policy Delete) uses the rest of the operator's verbs.
     let names = ["contoso", "northwind", "fabrikam"];
     scenario::delete_all(&scene.accounts, &names, TIMEOUT, || scene.operator.log()).await;
+    let cluster_service = scene.cluster_service_name();
+    kubectl_ok(
+        &admin,
+        &["delete", "clusteremailsecurityservice", &cluster_service],
+        None,
+    );
     every_grant_is_used(
         &manifest,
         &format!("system:serviceaccount:{release_ns}:{service_account}"),

@@ -184,8 +184,8 @@ async fn run(
         trigger_rx,
     );
     let (lists_store, lists_run) = watched.lists_controller(lists, accounts.clone());
-    let services_run = watched.services_controller(services, accounts, secrets());
-    let forced = forced_stop(shutdown.clone(), store.clone(), lists_store);
+    let (services_store, services_run) = watched.services_controller(services, accounts, secrets());
+    let forced = forced_stop(shutdown.clone(), store.clone(), lists_store, services_store);
 
     if let Some(ready) = ready {
         let _ = ready.send(Handles {
@@ -283,15 +283,18 @@ impl Watched<'_> {
         services: Api<EmailSecurityService>,
         accounts: Api<ExchangeServiceAccount>,
         secrets: Api<PartialObjectMeta<Secret>>,
-    ) -> impl std::future::Future<Output = ()> + use<> {
+    ) -> (
+        Store<EmailSecurityService>,
+        impl std::future::Future<Output = ()> + use<>,
+    ) {
         let controller = Controller::new(services, watcher::Config::default());
         let store = controller.store();
         self.ctx.watch_services(store.clone());
-        let (by_account, by_secret) = (store.clone(), store);
+        let (by_account, by_secret) = (store.clone(), store.clone());
         let secret_changes = watcher(secrets, watcher::Config::default())
             .touched_objects()
             .default_backoff();
-        controller
+        let run = controller
             .watches(accounts, watcher::Config::default(), move |esa| {
                 // Every service of the namespace: the account may have left one for another.
                 let ns = esa.namespace();
@@ -321,7 +324,8 @@ impl Watched<'_> {
                 email_security_service::error_policy,
                 self.ctx.clone(),
             )
-            .for_each(|result| log_incomplete("service", result))
+            .for_each(|result| log_incomplete("service", result));
+        (store, run)
     }
 
     /// The lists' controller: woken by the list and by the accounts that name it. Returns its
@@ -376,9 +380,21 @@ async fn cluster_services(ctx: Arc<Context>, scope: Scope, shutdown: watch::Rece
     let secret_changes = watcher(secrets, watcher::Config::default())
         .touched_objects()
         .default_backoff();
-    let (by_account, by_secret) = (store.clone(), store);
+    let (by_account, by_secret, filled) = (store.clone(), store.clone(), store);
     let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
-    controller
+    // As for the other controllers: a stop before the cache is filled ends at once, a
+    // reconcile that outlives the grace period is cancelled.
+    let graceful = stopped(shutdown.clone());
+    let forced = async move {
+        stopped(shutdown).await;
+        if tokio::time::timeout(Duration::ZERO, filled.wait_until_ready())
+            .await
+            .is_ok()
+        {
+            tokio::time::sleep(STOP_GRACE).await;
+        }
+    };
+    let run = controller
         .watches_stream(account_changes, move |_esa| {
             // Every cluster service: the account may have left one for another.
             by_account
@@ -397,14 +413,17 @@ async fn cluster_services(ctx: Arc<Context>, scope: Scope, shutdown: watch::Rece
                 .collect::<Vec<_>>()
         })
         .with_config(config)
-        .graceful_shutdown_on(stopped(shutdown))
+        .graceful_shutdown_on(graceful)
         .run(
             email_security_service::reconcile_cluster,
             email_security_service::error_policy,
             ctx,
         )
-        .for_each(|result| log_incomplete("cluster service", result))
-        .await;
+        .for_each(|result| log_incomplete("cluster service", result));
+    tokio::select! {
+        _ = run => {}
+        _ = forced => {}
+    }
 }
 
 /// Resolves once `shutdown` turns true.
@@ -412,17 +431,19 @@ async fn stopped(mut shutdown: watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// A graceful stop waits for running reconciles, which only start once both caches are
+/// A graceful stop waits for running reconciles, which only start once the caches are
 /// filled; a stop before that (or a reconcile that outlives the grace period) ends at once.
 async fn forced_stop(
     shutdown: watch::Receiver<bool>,
     accounts: Store<ExchangeServiceAccount>,
     lists: Store<SyncTargetList>,
+    services: Store<EmailSecurityService>,
 ) {
     stopped(shutdown).await;
     let filled = async {
         let _ = accounts.wait_until_ready().await;
         let _ = lists.wait_until_ready().await;
+        let _ = services.wait_until_ready().await;
     };
     if tokio::time::timeout(Duration::ZERO, filled).await.is_ok() {
         tokio::time::sleep(STOP_GRACE).await;

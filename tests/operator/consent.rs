@@ -261,7 +261,7 @@ async fn an_expired_client_secret_is_reported_and_a_rotated_secret_is_picked_up_
     let value = rotated["value"].as_str().unwrap().to_string();
     set_secret(
         &env,
-        "contoso-app-credentials",
+        "email-security-app-credentials",
         json!({"client-secret": value}),
     )
     .await;

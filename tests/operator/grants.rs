@@ -84,7 +84,7 @@ async fn a_disabled_app_or_an_expired_secret_never_throws_the_grant_away() {
     let value = rotated["value"].as_str().unwrap().to_string();
     set_secret(
         &env,
-        "fabrikam-app-credentials",
+        "email-security-app-credentials",
         json!({"client-secret": value}),
     )
     .await;

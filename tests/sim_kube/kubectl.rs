@@ -73,7 +73,7 @@ async fn kubectl_applies_crds_and_examples_and_reads_them_back() {
         &[
             "get",
             "secret",
-            "contoso-app-credentials",
+            "email-security-app-credentials",
             "-o",
             "jsonpath={.data.client-secret}",
         ],
