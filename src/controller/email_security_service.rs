@@ -193,7 +193,10 @@ where
 /// Retry after a failed service reconcile.
 pub fn error_policy<K>(_service: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(reason = error.reason(), error = %error, "service reconcile failed");
-    Action::requeue(error.retry_after().unwrap_or(Duration::from_secs(30)))
+    // A service's reconcile only reads Kubernetes and writes its status: retried soon (5 to
+    // 10 s, jittered), so that a conflict at start-up does not hold its status for long.
+    let delay = crate::microsoft::retry::Backoff::RECONCILE.delay(1);
+    Action::requeue(error.retry_after().unwrap_or(delay))
 }
 
 #[cfg(test)]
