@@ -361,6 +361,9 @@ impl Watched<'_> {
 /// of the watched namespaces (whose count it keeps) and by the Secrets of the cluster resource
 /// namespace it names. Its cache tells the accounts' controllers which Secrets it names.
 async fn cluster_services(ctx: Arc<Context>, scope: Scope, shutdown: watch::Receiver<bool>) {
+    // A cluster-scoped object has one status: only an operator that sees every namespace
+    // (and so every account) writes it; operators scoped to namespaces only read it.
+    let owns_status = scope.namespaces.is_empty();
     let client = ctx.client.clone();
     let services: Api<ClusterEmailSecurityService> = Api::all(client.clone());
     let controller = Controller::new(services, watcher::Config::default());
@@ -415,7 +418,12 @@ async fn cluster_services(ctx: Arc<Context>, scope: Scope, shutdown: watch::Rece
         .with_config(config)
         .graceful_shutdown_on(graceful)
         .run(
-            email_security_service::reconcile_cluster,
+            move |service, ctx| async move {
+                match owns_status {
+                    true => email_security_service::reconcile_cluster(service, ctx).await,
+                    false => Ok(kube::runtime::controller::Action::await_change()),
+                }
+            },
             email_security_service::error_policy,
             ctx,
         )
