@@ -98,7 +98,9 @@ pub(super) fn make_plan(
                     let fields = desired::differences(object, actual);
                     if fields.is_empty() {
                         Step::Keep
-                    } else if report {
+                    } else if report && !pending {
+                        // A pending object is still the operator's creation (a kill may have
+                        // cut it short between its cmdlets): it is finished, never drift.
                         plan.drift.push(format!("{id}: {}", fields.join(", ")));
                         Step::Keep
                     } else {
@@ -374,6 +376,28 @@ mod tests {
         account: "d/a",
         uid: "u-1",
     };
+
+    #[test]
+    fn a_pending_object_cut_short_between_its_cmdlets_is_finished_under_either_policy() {
+        let wanted = [object(Kind::InboundConnector, "half-made")];
+        let current = tenant(vec![(
+            Kind::InboundConnector,
+            json!({"Name": "half-made", "Enabled": false, "Comment": OWNER.marker()}),
+        )]);
+        let status = MailFlowStatus {
+            pending: vec!["InboundConnector/half-made".into()],
+            ..Default::default()
+        };
+        for report in [false, true] {
+            let p = make_plan(&wanted, &current, &status, &OWNER, report);
+            assert_eq!(
+                p.steps,
+                [Step::Correct(vec!["Enabled".into()])],
+                "report {report}"
+            );
+            assert!(p.drift.is_empty(), "report {report}: {:?}", p.drift);
+        }
+    }
 
     #[test]
     fn pending_objects_are_created_or_adopted_and_never_drift_and_anothers_are_left_alone() {
