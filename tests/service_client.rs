@@ -64,6 +64,13 @@ async fn control(service: &Service, method: reqwest::Method, path: &str, body: V
     answer.json().await.unwrap()
 }
 
+/// How many users the service holds for the tenant (its read API).
+async fn users_received(service: &Service) -> usize {
+    let path = format!("/_sim/tenants/{TENANT}/users");
+    let users = control(service, reqwest::Method::GET, &path, json!({})).await;
+    users["users"].as_array().map_or(0, Vec::len)
+}
+
 fn registration() -> Registration {
     Registration {
         tenant_id: TENANT.into(),
@@ -125,14 +132,7 @@ async fn a_tenant_is_registered_and_its_directory_delivered_once() {
     let cursor = c.cursor(TENANT, "cursor-1").await.unwrap();
     assert_eq!(cursor.watermark, 3);
     assert!(cursor.snapshot_complete && !cursor.resync_requested);
-    let users = control(
-        &service,
-        reqwest::Method::GET,
-        &format!("/_sim/tenants/{TENANT}/users"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(users["users"].as_array().unwrap().len(), 2);
+    assert_eq!(users_received(&service).await, 2);
     // A gap names the sequence expected.
     let gap = c.deliver(TENANT, 9, &stream[0], "d-9").await.unwrap_err();
     assert!(matches!(gap, ServiceError::Gap { expected: 4 }), "{gap:?}");
@@ -206,12 +206,5 @@ async fn a_snapshot_is_streamed_page_by_page_with_one_delivery_per_page() {
     let cursor = c.cursor(TENANT, "cursor-1").await.unwrap();
     assert_eq!(cursor.watermark, 6);
     assert!(cursor.snapshot_complete);
-    let users = control(
-        &service,
-        reqwest::Method::GET,
-        &format!("/_sim/tenants/{TENANT}/users"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(users["users"].as_array().unwrap().len(), 3500);
+    assert_eq!(users_received(&service).await, 3500);
 }

@@ -10,8 +10,8 @@ use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::{ClientOptions, Transport};
 use azure_identity::{ClientSecretCredential, ClientSecretCredentialOptions};
 use base64::Engine;
+use exo_sim_m365::Simulator;
 use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
-use exo_sim_m365::{SimOptions, Simulator};
 use serde_json::Value;
 
 const TENANT: &str = "contoso.onmicrosoft.com";
@@ -23,13 +23,7 @@ const CLIENT_CREDENTIALS: &str =
 
 /// A simulator over HTTPS whose tenant has consented to the demo application.
 async fn simulator() -> Simulator {
-    exo_operator::microsoft::http::install_crypto_provider();
-    let sim = Simulator::start(SimOptions {
-        tls: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = super::https_simulator().await;
     let consent = format!("{}/_sim/tenants/{TENANT}/consent", sim.url());
     let client = http_client(&sim);
     let answer = client

@@ -12,15 +12,20 @@ use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DEMO_SECRET};
 use exo_sim_m365::{SimOptions, Simulator};
 use serde_json::Value;
 
-/// Runs `script` against a simulator; the checks it printed (one JSON object each).
-async fn run_checks(script: &str) -> Vec<Value> {
+/// A simulator over HTTPS with its own CA, as every conformance check talks to it.
+async fn https_simulator() -> Simulator {
     exo_operator::microsoft::http::install_crypto_provider();
-    let sim = Simulator::start(SimOptions {
+    Simulator::start(SimOptions {
         tls: true,
         ..Default::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Runs `script` against a simulator; the checks it printed (one JSON object each).
+async fn run_checks(script: &str) -> Vec<Value> {
+    let sim = https_simulator().await;
     // A directory per script: the tests run at once, each with its own simulator and CA.
     let dir = std::env::temp_dir().join(format!(
         "exo-conformance-{}-{}",
