@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::cache::Cache;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
@@ -117,7 +118,7 @@ pub struct Context {
     memo: Mutex<HashMap<String, AccountMemo>>,
     /// The caches of the accounts' controllers (one per watch), to tell which account holds
     /// a tenant.
-    accounts: Mutex<Vec<Store<ExchangeServiceAccount>>>,
+    accounts: Mutex<Vec<Cache<ExchangeServiceAccount>>>,
     /// The caches of the services (namespaced ones per watch, and the cluster ones), to tell
     /// another account's application.
     services: Mutex<ServiceCaches>,
@@ -218,8 +219,8 @@ impl Context {
     }
 
     /// Adds the cache of an accounts' controller.
-    pub fn watch_accounts(&self, store: Store<ExchangeServiceAccount>) {
-        self.accounts.lock().unwrap().push(store);
+    pub fn watch_accounts(&self, cache: Cache<ExchangeServiceAccount>) {
+        self.accounts.lock().unwrap().push(cache);
     }
 
     /// Adds the cache of the namespaced services of a watch.
@@ -279,14 +280,14 @@ impl Context {
     /// Every account the controllers' caches hold.
     pub fn accounts(&self) -> Vec<std::sync::Arc<ExchangeServiceAccount>> {
         let stores = self.accounts.lock().unwrap();
-        stores.iter().flat_map(|s| s.state()).collect()
+        stores.iter().flat_map(|s| s.store().state()).collect()
     }
 
     /// Waits until every accounts' cache has been filled by its first list.
     pub async fn accounts_ready(&self) {
         let stores = self.accounts.lock().unwrap().clone();
-        for store in stores {
-            let _ = store.wait_until_ready().await;
+        for cache in stores {
+            cache.filled().await;
         }
     }
 

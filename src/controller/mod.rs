@@ -1,5 +1,6 @@
 //! Reconcilers of every kind and what they share: context, conditions, error policy.
 
+pub mod cache;
 pub mod conditions;
 pub mod context;
 pub mod email_security_service;

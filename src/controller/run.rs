@@ -12,11 +12,12 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher::{self, watcher};
 use tokio::sync::{mpsc, watch};
 
+use super::cache::{self, Cache};
 use super::context::Context;
 use super::{email_security_service, service_account, sync_target_list};
 use exo_api::email_security_service::{
@@ -93,7 +94,7 @@ pub struct Handles {
 #[derive(Clone)]
 struct WatchHandle {
     namespace: Option<String>,
-    accounts: Store<ExchangeServiceAccount>,
+    accounts: Cache<ExchangeServiceAccount>,
     trigger: mpsc::Sender<ObjectRef<ExchangeServiceAccount>>,
 }
 
@@ -101,7 +102,7 @@ impl Handles {
     /// Waits until every accounts' cache has been filled by its first list.
     pub async fn wait_until_ready(&self) -> bool {
         for watch in &self.watches {
-            if watch.accounts.wait_until_ready().await.is_err() {
+            if !watch.accounts.filled().await {
                 return false;
             }
         }
@@ -226,12 +227,12 @@ impl Watched<'_> {
         secrets: Api<PartialObjectMeta<Secret>>,
         triggers: mpsc::Receiver<ObjectRef<ExchangeServiceAccount>>,
     ) -> (
-        Store<ExchangeServiceAccount>,
+        Cache<ExchangeServiceAccount>,
         impl std::future::Future<Output = ()> + use<>,
     ) {
-        let controller = Controller::new(accounts, watcher::Config::default());
-        let store = controller.store();
-        self.ctx.watch_accounts(store.clone());
+        let (controller, cache) = cache::controller(accounts, watcher::Config::default());
+        self.ctx.watch_accounts(cache.clone());
+        let store = cache.store().clone();
         let (secret_store, service_store, cluster_store) =
             (store.clone(), store.clone(), store.clone());
         let ctx = self.ctx.clone();
@@ -272,7 +273,7 @@ impl Watched<'_> {
                 self.ctx.clone(),
             )
             .for_each(|result| log_incomplete("account", result));
-        (store, run)
+        (cache, run)
     }
 
     /// The namespaced services' controller: woken by the service, by any account of its
@@ -284,12 +285,12 @@ impl Watched<'_> {
         accounts: Api<ExchangeServiceAccount>,
         secrets: Api<PartialObjectMeta<Secret>>,
     ) -> (
-        Store<EmailSecurityService>,
+        Cache<EmailSecurityService>,
         impl std::future::Future<Output = ()> + use<>,
     ) {
-        let controller = Controller::new(services, watcher::Config::default());
-        let store = controller.store();
-        self.ctx.watch_services(store.clone());
+        let (controller, cache) = cache::controller(services, watcher::Config::default());
+        self.ctx.watch_services(cache.store().clone());
+        let store = cache.store().clone();
         let (by_account, by_secret) = (store.clone(), store.clone());
         let secret_changes = watcher(secrets, watcher::Config::default())
             .touched_objects()
@@ -325,7 +326,7 @@ impl Watched<'_> {
                 self.ctx.clone(),
             )
             .for_each(|result| log_incomplete("service", result));
-        (store, run)
+        (cache, run)
     }
 
     /// The lists' controller: woken by the list and by the accounts that name it. Returns its
@@ -335,12 +336,11 @@ impl Watched<'_> {
         lists: Api<SyncTargetList>,
         accounts: Api<ExchangeServiceAccount>,
     ) -> (
-        Store<SyncTargetList>,
+        Cache<SyncTargetList>,
         impl std::future::Future<Output = ()> + use<>,
     ) {
-        let controller = Controller::new(lists, watcher::Config::default());
-        let store = controller.store();
-        let referring_lists = store.clone();
+        let (controller, cache) = cache::controller(lists, watcher::Config::default());
+        let referring_lists = cache.store().clone();
         let run = controller
             .watches(accounts, watcher::Config::default(), move |esa| {
                 lists_of(&referring_lists, &esa)
@@ -353,7 +353,7 @@ impl Watched<'_> {
                 self.ctx.clone(),
             )
             .for_each(|result| log_incomplete("list", result));
-        (store, run)
+        (cache, run)
     }
 }
 
@@ -366,9 +366,9 @@ async fn cluster_services(ctx: Arc<Context>, scope: Scope, shutdown: watch::Rece
     let owns_status = scope.namespaces.is_empty();
     let client = ctx.client.clone();
     let services: Api<ClusterEmailSecurityService> = Api::all(client.clone());
-    let controller = Controller::new(services, watcher::Config::default());
-    let store = controller.store();
-    ctx.watch_cluster_services(store.clone());
+    let (controller, filled) = cache::controller(services, watcher::Config::default());
+    ctx.watch_cluster_services(filled.store().clone());
+    let store = filled.store().clone();
     let account_changes = futures::stream::select_all(scope.watches().into_iter().map(|w| {
         watcher(
             w.api::<ExchangeServiceAccount>(&client),
@@ -383,17 +383,14 @@ async fn cluster_services(ctx: Arc<Context>, scope: Scope, shutdown: watch::Rece
     let secret_changes = watcher(secrets, watcher::Config::default())
         .touched_objects()
         .default_backoff();
-    let (by_account, by_secret, filled) = (store.clone(), store.clone(), store);
+    let (by_account, by_secret) = (store.clone(), store);
     let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
     // As for the other controllers: a stop before the cache is filled ends at once, a
     // reconcile that outlives the grace period is cancelled.
     let graceful = stopped(shutdown.clone());
     let forced = async move {
         stopped(shutdown).await;
-        if tokio::time::timeout(Duration::ZERO, filled.wait_until_ready())
-            .await
-            .is_ok()
-        {
+        if filled.is_filled() {
             tokio::time::sleep(STOP_GRACE).await;
         }
     };
@@ -443,17 +440,12 @@ async fn stopped(mut shutdown: watch::Receiver<bool>) {
 /// filled; a stop before that (or a reconcile that outlives the grace period) ends at once.
 async fn forced_stop(
     shutdown: watch::Receiver<bool>,
-    accounts: Store<ExchangeServiceAccount>,
-    lists: Store<SyncTargetList>,
-    services: Store<EmailSecurityService>,
+    accounts: Cache<ExchangeServiceAccount>,
+    lists: Cache<SyncTargetList>,
+    services: Cache<EmailSecurityService>,
 ) {
     stopped(shutdown).await;
-    let filled = async {
-        let _ = accounts.wait_until_ready().await;
-        let _ = lists.wait_until_ready().await;
-        let _ = services.wait_until_ready().await;
-    };
-    if tokio::time::timeout(Duration::ZERO, filled).await.is_ok() {
+    if accounts.is_filled() && lists.is_filled() && services.is_filled() {
         tokio::time::sleep(STOP_GRACE).await;
         tracing::warn!(grace = ?STOP_GRACE, "reconciles still running at shutdown were cancelled");
     }
