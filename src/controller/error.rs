@@ -24,6 +24,9 @@ pub enum Error {
     /// An Exchange Online admin API call failed.
     #[error("{0}")]
     Exchange(#[from] crate::microsoft::exchange::ExchangeError),
+    /// The email-security service's ingestion endpoint failed.
+    #[error("{0}")]
+    Service(#[from] crate::service::error::ServiceError),
     /// Deletion could not remove everything the operator created in the tenant.
     #[error("cleanup incomplete: {0}")]
     CleanupIncomplete(String),
@@ -43,6 +46,7 @@ impl Error {
             Self::Graph(e) => e.failure.reason(),
             Self::Transport(_) => "TransportError",
             Self::Exchange(e) => e.failure.reason(),
+            Self::Service(e) => e.reason(),
             Self::CleanupIncomplete(_) => "CleanupIncomplete",
             Self::Internal(_) => "InternalError",
             Self::Serde(_) => "SerialisationError",
@@ -57,6 +61,7 @@ impl Error {
                 _ => None,
             },
             Self::Exchange(e) => e.retry_after,
+            Self::Service(e) => e.retry_after(),
             _ => None,
         }
     }

@@ -35,8 +35,21 @@ impl ServiceClient {
         if !allowed_url(base_url) {
             return Err(ServiceError::InsecureUrl);
         }
-        let signer = Signer::new(secret).map_err(ServiceError::Credential)?;
         let http = HttpClient::new(ca_bundle_pem, policy).map_err(ServiceError::Transport)?;
+        Self::with_http(http, base_url, secret)
+    }
+
+    /// A client of the service at `base_url` over `http` (a shared client, whose connection
+    /// pool and trust are reused), signing with `secret`.
+    pub fn with_http(
+        http: HttpClient,
+        base_url: &str,
+        secret: &[u8],
+    ) -> Result<Self, ServiceError> {
+        if !allowed_url(base_url) {
+            return Err(ServiceError::InsecureUrl);
+        }
+        let signer = Signer::new(secret).map_err(ServiceError::Credential)?;
         Ok(Self {
             http,
             base: base_url.trim_end_matches('/').to_string(),

@@ -11,6 +11,7 @@ mod smtp;
 mod bounds;
 mod channels;
 mod consent;
+mod deliveries;
 mod grants;
 mod kill_points;
 mod lists;

@@ -8,6 +8,7 @@ use exo_operator::controller::run::Scope;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 use super::env::{Env, is, reason};
 
@@ -183,7 +184,7 @@ async fn a_cluster_service_serves_accounts_of_two_namespaces() {
     env.wait_ready("contoso").await;
     let in_second: Api<exo_api::ExchangeServiceAccount> =
         Api::namespaced(env.client.clone(), &second);
-    env.wait_for(in_second, "northwind", "Ready", |e| is(e, "Ready"))
+    env.wait_for(in_second.clone(), "northwind", "Ready", |e| is(e, "Ready"))
         .await;
     // An operator scoped to namespaces (as every test's is, sharing a real server) leaves the
     // cluster-scoped object's status to one that sees every namespace.
@@ -191,6 +192,19 @@ async fn a_cluster_service_serves_accounts_of_two_namespaces() {
     let service = cluster.get(&name).await.unwrap();
     assert!(service.status.is_none(), "{:?}", service.status);
     env.delete_account("contoso").await;
+    // The second namespace's account is released by this operator before its namespace goes
+    // (a namespace deleted with an account still holding its finalizer stays Terminating).
+    let params = DeleteParams::default();
+    in_second.delete("northwind", &params).await.unwrap();
+    crate::env::until(
+        crate::env::TIMEOUT,
+        Duration::from_millis(100),
+        async || match in_second.get_opt("northwind").await.unwrap() {
+            None => Ok(()),
+            Some(_) => Err("northwind to be released and gone"),
+        },
+    )
+    .await;
     cluster
         .delete(&name, &DeleteParams::default())
         .await

@@ -39,6 +39,12 @@ pub const SIM_SERVICE: &str = "sim";
 /// The example service the example accounts name.
 const EXAMPLE_SERVICE_FILE: &str = "email-security-service.yaml";
 
+/// The shared secret of the simulated email-security service (the example's Secret key
+/// `signing-secret` is given it).
+pub const SERVICE_SECRET: &str = "whsec_ZXhvLXRlc3Qtc2VydmljZS1zaWduaW5nLXNlY3JldA==";
+/// The ConfigMap holding the simulated service's CA (key `ca.crt`).
+const SERVICE_CA: &str = "sim-service-ca";
+
 /// Deadline of every wait.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -61,6 +67,22 @@ impl std::io::Write for Capture {
     }
 }
 
+/// The email-security service simulator over loopback HTTPS, offering the example's policies.
+async fn start_service() -> exo_sim_service::Service {
+    exo_operator::microsoft::http::install_crypto_provider();
+    let mut opts = exo_sim_service::ServiceOptions::new(SERVICE_SECRET);
+    opts.tls = true;
+    opts.policies = [
+        "Default ATP policy",
+        "Inline inbound policy",
+        "Standard",
+        "Strict",
+    ]
+    .map(String::from)
+    .to_vec();
+    exo_sim_service::Service::start(opts).await.unwrap()
+}
+
 /// Captures every log line of the process (set `EXO_TEST_LOG=1` to see them too).
 fn install_log_capture() {
     let _ = tracing_subscriber::fmt()
@@ -78,6 +100,8 @@ pub struct Env {
     pub cluster: Cluster,
     /// The Microsoft 365 simulator.
     pub m365: Simulator,
+    /// The email-security service simulator (HTTPS), which the example service delivers to.
+    pub service: exo_sim_service::Service,
     /// A client of the cluster whose default namespace is the test's.
     pub client: kube::Client,
     /// The operator.
@@ -101,11 +125,13 @@ impl Env {
         install_log_capture();
         let cluster = Cluster::start_with(kube_opts).await;
         let m365 = Simulator::start(opts).await.unwrap();
+        let service = start_service().await;
         let client = cluster.client.clone();
         cluster.install_crds().await;
         let mut env = Env {
             cluster,
             m365,
+            service,
             client,
             operator: None,
             fail_points: None,
@@ -117,8 +143,37 @@ impl Env {
                 .unwrap(),
         };
         env.create(env.sim_service(SIM_SERVICE)).await;
+        env.create(json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": SERVICE_CA},
+            "data": {"ca.crt": env.service.ca_pem().unwrap()},
+        }))
+        .await;
         env.start_operator().await;
         env
+    }
+
+    /// Reads the service simulator's read API at `path` (under `/_sim`).
+    pub async fn service_read(&self, path: &str) -> Value {
+        self.service_call(reqwest::Method::GET, path, json!({}))
+            .await
+    }
+
+    /// Calls the service simulator's control API at `path` (under `/_sim`); asserts success.
+    pub async fn service_call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let ca = reqwest::Certificate::from_pem(self.service.ca_pem().unwrap().as_bytes()).unwrap();
+        let http = reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let r = http
+            .request(method, format!("{}/_sim{path}", self.service.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "service {path}: {}", r.status());
+        r.json().await.unwrap()
     }
 
     /// An EmailSecurityService `name` whose endpoints are the simulator, with the demo
@@ -249,6 +304,14 @@ impl Env {
             let url = self.m365.url();
             value["spec"]["endpoints"] =
                 json!({"login": url, "graph": url, "exchange": url, "management": url});
+            if value["spec"].get("ingestion").is_some() {
+                value["spec"]["ingestion"]["url"] = json!(self.service.url());
+                value["spec"]["ingestion"]["caBundle"] =
+                    json!({"kind": "ConfigMap", "name": SERVICE_CA, "key": "ca.crt"});
+            }
+        }
+        if value["kind"] == "Secret" && value["stringData"].get("signing-secret").is_some() {
+            value["stringData"]["signing-secret"] = json!(SERVICE_SECRET);
         }
         if value["kind"] == "ExchangeServiceAccount" && value["spec"].get("serviceRef").is_none() {
             value["spec"]["serviceRef"] = json!({"name": SIM_SERVICE});
@@ -382,7 +445,7 @@ impl Env {
     }
 
     /// Sends `body` to the simulator's control API with `method`; asserts success.
-    async fn control_with(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub async fn control_with(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let r = self
             .http
             .request(method, format!("{}/_sim{path}", self.m365.url()))

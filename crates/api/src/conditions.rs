@@ -26,6 +26,8 @@ pub const MAIL_FLOW_DRIFTED: &str = "MailFlowDrifted";
 /// ExchangeServiceAccount: another account of the cluster, created earlier, manages the same
 /// tenant with the same application; this one changes nothing in the tenant.
 pub const TENANT_CONFLICT: &str = "TenantConflict";
+/// ExchangeServiceAccount: the email-security service registered the tenant and answers.
+pub const SERVICE_REGISTERED: &str = "ServiceRegistered";
 /// ExchangeServiceAccount: the policies of `spec.policies` are enabled.
 pub const POLICY_ENABLED: &str = "PolicyEnabled";
 /// ExchangeServiceAccount: the activity-data permission is granted and subscriptions are started.

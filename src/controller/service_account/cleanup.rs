@@ -7,6 +7,8 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 
+use super::delivery::Handoff;
+use super::delivery::state::StreamState;
 use super::report::write_status;
 use super::tenant_clients::TenantClients;
 use super::{activity, authorize, directory, inline, service};
@@ -47,6 +49,59 @@ async fn delete_owned(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<()>
     Ok(())
 }
 
+/// Deregisters the tenant from the service it was streamed to (the service forgets it and
+/// what it received). Nothing to do when nothing was registered.
+async fn deregister(
+    esa: &ExchangeServiceAccount,
+    service: &service::EffectiveService,
+    ctx: &Context,
+) -> Result<()> {
+    let Some(Ok(handoff)) = Handoff::load(esa, service, ctx).await? else {
+        return Ok(());
+    };
+    let namespace = esa.namespace().unwrap_or_default();
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(ctx.client.clone(), &namespace);
+    let data = maps
+        .get_opt(&directory::state_name(esa))
+        .await?
+        .and_then(|cm| cm.data)
+        .unwrap_or_default();
+    let recorded = StreamState::from_data(&data);
+    let (Some(endpoint), Some(tenant)) = (recorded.endpoint, recorded.tenant) else {
+        return Ok(());
+    };
+    if endpoint != handoff.endpoint {
+        // The service's endpoint changed since: the registration is not reachable from here.
+        return Ok(());
+    }
+    match handoff.deregister(&tenant).await {
+        Ok(_) => {
+            let note = format!("The {} deregistered the tenant.", handoff.service);
+            let object = esa.object_ref(&());
+            ctx.publish_event(&object, EventType::Normal, "Deregistered", "Cleanup", note)
+                .await;
+            Ok(())
+        }
+        Err(e) => {
+            let message = format!(
+                "Deletion is waiting for the {} to deregister the tenant: {e}.",
+                handoff.service
+            );
+            let object = esa.object_ref(&());
+            ctx.publish_event(
+                &object,
+                EventType::Warning,
+                "CleanupIncomplete",
+                "Cleanup",
+                message,
+            )
+            .await;
+            Err(e.into())
+        }
+    }
+}
+
 /// Releases what the account holds in the tenant (deletionPolicy Delete) and in the cluster
 /// before its finalizer is removed.
 pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
@@ -78,6 +133,9 @@ pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Acti
         activity::stop(esa, &account, &credential, ctx).await;
     }
     if esa.spec.deletion_policy == DeletionPolicy::Delete {
+        if let Some(service) = &service {
+            deregister(esa, service, ctx).await?;
+        }
         delete_owned(esa, ctx).await?;
     }
     if let Some(service) = &service {

@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 #[cfg(test)]
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+pub use super::delivery::DeliveryObservation;
 use crate::controller::conditions;
 use crate::microsoft::errors::{ErrorClass, TokenFailure};
 use exo_api::exchange_service_account::{
@@ -125,8 +126,10 @@ pub struct Observation {
     pub service_principal: Option<ServicePrincipalStatus>,
     /// Directory synchronisation.
     pub sync: SyncObservation,
-    /// Policies enabled (`spec.policies`), `None` when none are asked for.
-    pub policies: Option<Vec<String>>,
+    /// The handoff to the service: `None` when the service has no ingestion endpoint.
+    pub delivery: Option<DeliveryObservation>,
+    /// The policies of `spec.policies`, `None` when none are asked for.
+    pub policies: Option<PolicyObservation>,
     /// Activity data: `None` when not asked for.
     pub activity: Option<ActivityObservation>,
     /// Inline mode: the role, mail-flow, security-settings and drift conditions, and the
@@ -152,15 +155,51 @@ impl Observation {
         );
         let activity = matches!(&self.activity, Some(ActivityObservation::Unavailable(_)));
         let inline = self.inline.as_ref().is_some_and(|i| i.failed);
-        token || sync || activity || inline
+        let delivery = matches!(
+            &self.delivery,
+            Some(DeliveryObservation::Failed {
+                needs_human: false,
+                ..
+            })
+        );
+        token || sync || activity || inline || delivery
     }
 
     /// How long Microsoft asked this pass to wait, if it did.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
-        match &self.sync {
+        let sync = match &self.sync {
             SyncObservation::Failed { retry_after, .. } => *retry_after,
             _ => None,
+        };
+        let delivery = match &self.delivery {
+            Some(DeliveryObservation::Failed { retry_after, .. }) => *retry_after,
+            _ => None,
+        };
+        sync.max(delivery)
+    }
+}
+
+/// The policies an account asks for, and those its service offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyObservation {
+    /// `spec.policies`.
+    pub asked: Vec<String>,
+    /// The names the service lists in its `spec.policies` (empty: it lists none).
+    pub offered: Vec<String>,
+}
+
+impl PolicyObservation {
+    /// The policies asked for that the service does not list (compared without regard to
+    /// case, as the protocol does); none when it lists no policies.
+    pub fn not_offered(&self) -> Vec<String> {
+        if self.offered.is_empty() {
+            return Vec::new();
         }
+        self.asked
+            .iter()
+            .filter(|a| !self.offered.iter().any(|o| o.eq_ignore_ascii_case(a)))
+            .cloned()
+            .collect()
     }
 }
 
@@ -351,6 +390,11 @@ pub fn decide(
             .clone()
             .or(old.service_principal.clone()),
         sync: old.sync.clone(),
+        delivery: match &observed.delivery {
+            None => None,
+            Some(DeliveryObservation::Acknowledged(d)) => Some(d.clone()),
+            Some(_) => old.delivery.clone(),
+        },
         mail_flow: observed
             .inline
             .as_ref()
@@ -361,7 +405,8 @@ pub fn decide(
     draft.token(observed, now);
     let authorized = draft.authorization(observed);
     let synced = draft.directory(observed, authorized);
-    let extras = draft.extras(observed, authorized);
+    let registered = draft.service(observed);
+    let extras = draft.extras(observed, authorized) && registered;
     let (inline_ok, inline_problem) = draft.inline(observed);
     draft.claim(observed);
     let verdicts = Verdicts {
@@ -383,6 +428,7 @@ fn first_problem(conds: &[Condition]) -> (String, String) {
         conditions::TOKEN_VALID,
         conditions::AUTHORIZED,
         conditions::DIRECTORY_SYNCED,
+        conditions::SERVICE_REGISTERED,
         POLICY_ENABLED,
         ACTIVITY_DATA_AUTHORIZED,
     ]

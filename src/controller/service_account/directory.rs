@@ -13,6 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::ResourceExt;
 use kube::api::Api;
 
+use super::delivery::round::RoundInput;
+use super::delivery::state::StreamState;
+use super::delivery::{self, DeliveryObservation, Handoff};
 use super::tenant_clients::TenantClients;
 use crate::controller::error::Result;
 use crate::microsoft::graph::directory::DeltaStart;
@@ -46,6 +49,8 @@ pub struct DeltaState {
     pub users: i64,
     /// Groups counted.
     pub groups: i64,
+    /// The tenant's stream to the service.
+    pub stream: StreamState,
 }
 
 impl DeltaState {
@@ -55,20 +60,24 @@ impl DeltaState {
             groups_link: data.get("groups-delta-link").cloned(),
             users: data.get("users").and_then(|v| v.parse().ok()).unwrap_or(0),
             groups: data.get("groups").and_then(|v| v.parse().ok()).unwrap_or(0),
+            stream: StreamState::from_data(data),
         }
     }
 
-    fn to_data(&self) -> BTreeMap<String, String> {
-        let mut data = BTreeMap::new();
-        if let Some(l) = &self.users_link {
-            data.insert("users-delta-link".into(), l.clone());
-        }
-        if let Some(l) = &self.groups_link {
-            data.insert("groups-delta-link".into(), l.clone());
+    /// Writes the state into `data` (keys it does not know are kept).
+    fn write(&self, data: &mut BTreeMap<String, String>) {
+        for (key, link) in [
+            ("users-delta-link", &self.users_link),
+            ("groups-delta-link", &self.groups_link),
+        ] {
+            match link {
+                Some(l) => data.insert(key.into(), l.clone()),
+                None => data.remove(key),
+            };
         }
         data.insert("users".into(), self.users.to_string());
         data.insert("groups".into(), self.groups.to_string());
-        data
+        self.stream.write(data);
     }
 }
 
@@ -248,70 +257,60 @@ async fn run_round<T: DeltaItem>(
     Ok(Round { link, count })
 }
 
-/// Runs the users round, the groups round and the domains read concurrently, saves the delta
-/// state and returns the summary.
-pub async fn sync_all(
-    esa: &ExchangeServiceAccount,
-    account: &TenantClients,
-    token: &AccessToken,
-    client: &kube::Client,
-    now: jiff::Timestamp,
-) -> Result<SyncSummary> {
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &account.namespace);
-    let name = state_name(esa);
-    let existing = api.get_opt(&name).await?;
-    let state = existing
-        .as_ref()
-        .map(|cm| DeltaState::from_data(&cm.data.clone().unwrap_or_default()))
-        .unwrap_or_default();
-    let since = esa
-        .status
-        .as_ref()
-        .and_then(|s| s.sync.as_ref())
-        .and_then(|s| s.last_sync_time.as_ref())
-        .map(|t| t.0 - jiff::SignedDuration::from_mins(5));
-    let (users, groups, domains) = futures::try_join!(
-        round(
-            account,
-            "users",
-            RoundStart {
-                link: state.users_link.clone(),
-                count: state.users,
-                since,
-            },
-            |start| account.graph.users_delta(token, start),
-        ),
-        round(
-            account,
-            "groups",
-            RoundStart {
-                link: state.groups_link.clone(),
-                count: state.groups,
-                since,
-            },
-            |start| account.graph.groups_delta(token, start),
-        ),
-        account.graph.domains(token),
-    )?;
-    let new_state = DeltaState {
-        users_link: users.link,
-        groups_link: groups.link,
-        users: users.count,
-        groups: groups.count,
-    };
-    if new_state != state {
-        let data = new_state.to_data();
-        match existing {
+/// The account's `{name}-sync-state` ConfigMap: read once per pass, written when what it
+/// records changes (the delivery records a round before sending it, then the pass its end).
+pub struct StateStore {
+    api: Api<ConfigMap>,
+    name: String,
+    owner: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>,
+    current: tokio::sync::Mutex<Option<ConfigMap>>,
+}
+
+impl StateStore {
+    /// Reads the account's state.
+    pub async fn load(
+        esa: &ExchangeServiceAccount,
+        account: &TenantClients,
+        client: &kube::Client,
+    ) -> Result<(Self, DeltaState)> {
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), &account.namespace);
+        let name = state_name(esa);
+        let existing = api.get_opt(&name).await?;
+        let state = existing
+            .as_ref()
+            .map(|cm| DeltaState::from_data(&cm.data.clone().unwrap_or_default()))
+            .unwrap_or_default();
+        let store = Self {
+            api,
+            name,
+            owner: TenantClients::owner_reference(esa),
+            current: tokio::sync::Mutex::new(existing),
+        };
+        Ok((store, state))
+    }
+
+    /// Writes `state` unless the ConfigMap already says it.
+    pub async fn save(&self, state: &DeltaState) -> Result<()> {
+        let mut current = self.current.lock().await;
+        let mut data = current
+            .as_ref()
+            .and_then(|cm| cm.data.clone())
+            .unwrap_or_default();
+        if current.is_some() && DeltaState::from_data(&data) == *state {
+            return Ok(());
+        }
+        state.write(&mut data);
+        let post = crate::controller::field_manager::post();
+        let written = match current.clone() {
             Some(mut cm) => {
                 cm.data = Some(data);
-                let post = crate::controller::field_manager::post();
-                fail_point::around("sync state", api.replace(&name, &post, &cm)).await?;
+                fail_point::around("sync state", self.api.replace(&self.name, &post, &cm)).await?
             }
             None => {
                 let cm = ConfigMap {
                     metadata: ObjectMeta {
-                        name: Some(name.clone()),
-                        owner_references: TenantClients::owner_reference(esa).map(|o| vec![o]),
+                        name: Some(self.name.clone()),
+                        owner_references: self.owner.clone().map(|o| vec![o]),
                         labels: Some(BTreeMap::from([(
                             "app.kubernetes.io/managed-by".to_string(),
                             "exo-operator".to_string(),
@@ -321,17 +320,126 @@ pub async fn sync_all(
                     data: Some(data),
                     ..Default::default()
                 };
-                let post = crate::controller::field_manager::post();
-                fail_point::around("sync state", api.create(&post, &cm)).await?;
+                fail_point::around("sync state", self.api.create(&post, &cm)).await?
             }
-        }
+        };
+        *current = Some(written);
+        Ok(())
     }
-    Ok(SyncSummary {
-        last_sync_time: Some(Time(now)),
-        next_sync_time: Some(Time(now + interval(esa))),
-        users: new_state.users,
-        groups: new_state.groups,
-        domains: domains.iter().filter(|d| d.is_mail_domain()).count() as i64,
+}
+
+/// The stream to the service as the account's state records it.
+pub async fn recorded_stream(
+    esa: &ExchangeServiceAccount,
+    account: &TenantClients,
+    client: &kube::Client,
+) -> Result<StreamState> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &account.namespace);
+    let data = api
+        .get_opt(&state_name(esa))
+        .await?
+        .and_then(|cm| cm.data)
+        .unwrap_or_default();
+    Ok(StreamState::from_data(&data))
+}
+
+/// What a synchronisation of scope `All` found: the summary, and what the service
+/// acknowledged when it receives the directory.
+pub struct Synced {
+    /// The directory as read (the users as last acknowledged when the service did not
+    /// acknowledge this round).
+    pub summary: SyncSummary,
+    /// The handoff's outcome, when the service has an ingestion endpoint.
+    pub delivery: Option<DeliveryObservation>,
+}
+
+/// Runs the users round (delivered to the service when it has an ingestion endpoint), the
+/// groups round and the domains read concurrently, saves the delta state and returns the
+/// summary.
+pub async fn sync_all(
+    esa: &ExchangeServiceAccount,
+    account: &TenantClients,
+    token: &AccessToken,
+    client: &kube::Client,
+    now: jiff::Timestamp,
+    handoff: Option<(&Handoff, &str)>,
+) -> Result<Synced> {
+    let (store, state) = StateStore::load(esa, account, client).await?;
+    let since = esa
+        .status
+        .as_ref()
+        .and_then(|s| s.sync.as_ref())
+        .and_then(|s| s.last_sync_time.as_ref())
+        .map(|t| t.0 - jiff::SignedDuration::from_mins(5));
+    let users_and_domains = async {
+        let domains = account.graph.domains(token).await?;
+        let Some((handoff, tenant)) = handoff else {
+            let users = round(
+                account,
+                "users",
+                RoundStart {
+                    link: state.users_link.clone(),
+                    count: state.users,
+                    since,
+                },
+                |start| account.graph.users_delta(token, start),
+            )
+            .await?;
+            return Ok(((Some((users.link, users.count)), None, None), domains));
+        };
+        let verified = delivery::verified(&domains);
+        let input = RoundInput {
+            handoff,
+            tenant,
+            domains: verified,
+            state: &state,
+            since,
+            store: &store,
+        };
+        let delivered = delivery::round::users_round(input, account, token).await?;
+        Ok::<_, crate::controller::error::Error>((
+            (
+                delivered.users,
+                Some(delivered.stream),
+                Some(delivered.observation),
+            ),
+            domains,
+        ))
+    };
+    let groups_round = async {
+        round(
+            account,
+            "groups",
+            RoundStart {
+                link: state.groups_link.clone(),
+                count: state.groups,
+                since,
+            },
+            |start| account.graph.groups_delta(token, start),
+        )
+        .await
+        .map_err(crate::controller::error::Error::from)
+    };
+    let (((users, stream, delivery), domains), groups) =
+        futures::try_join!(users_and_domains, groups_round)?;
+    let (users_link, users) = users.unwrap_or((state.users_link.clone(), state.users));
+    let new_state = DeltaState {
+        users_link,
+        groups_link: groups.link,
+        users,
+        groups: groups.count,
+        stream: stream.unwrap_or_else(|| state.stream.clone()),
+    };
+    store.save(&new_state).await?;
+    Ok(Synced {
+        summary: SyncSummary {
+            last_sync_time: Some(Time(now)),
+            next_sync_time: Some(Time(now + interval(esa))),
+            users: new_state.users,
+            groups: new_state.groups,
+            domains: domains.iter().filter(|d| d.is_mail_domain()).count() as i64,
+        },
+        delivery,
     })
 }
 
@@ -422,7 +530,10 @@ mod tests {
             groups_link: None,
             users: 12,
             groups: 3,
+            stream: StreamState::default(),
         };
-        assert_eq!(DeltaState::from_data(&s.to_data()), s);
+        let mut data = BTreeMap::new();
+        s.write(&mut data);
+        assert_eq!(DeltaState::from_data(&data), s);
     }
 }

@@ -12,6 +12,7 @@ pub mod authorize;
 pub mod claim;
 pub mod cleanup;
 pub mod decide;
+pub mod delivery;
 pub mod directory;
 pub mod grant_secret;
 pub mod inline;

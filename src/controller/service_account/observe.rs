@@ -11,8 +11,9 @@ use kube::ResourceExt;
 use super::authorize::{self, Authorization};
 use super::decide::{
     ActivityObservation, AuthorizationObservation, ConfigProblem, InlineCheck, InlineObservation,
-    Observation, SyncObservation, TokenObservation,
+    Observation, PolicyObservation, SyncObservation, TokenObservation,
 };
+use super::delivery::{self, DeliveryObservation};
 use super::pass::AccountPass;
 use super::tenant_clients::TenantClients;
 use super::{activity, directory, inline, selected, service};
@@ -64,6 +65,17 @@ pub async fn observe(
             m.verified_token = None;
         });
     }
+    // A service whose ingestion cannot be used is reported; the tenant-side work goes on.
+    let handoff = match delivery::Handoff::load(esa, &service, ctx).await? {
+        None => Ingestion::None,
+        Some(Ok(h)) => Ingestion::Ready(Box::new(h)),
+        Some(Err(problem)) => Ingestion::Broken(DeliveryObservation::Failed {
+            reason: problem.reason.to_string(),
+            message: problem.message,
+            needs_human: true,
+            retry_after: None,
+        }),
+    };
     let pass = AccountPass {
         esa,
         ctx,
@@ -72,19 +84,29 @@ pub async fn observe(
         credential: &credential,
         now,
     };
-    pass.observe().await
+    pass.observe(&handoff).await
+}
+
+/// The service's ingestion, as far as this pass can use it.
+enum Ingestion {
+    /// The service has no ingestion endpoint.
+    None,
+    /// Deliveries can be made.
+    Ready(Box<delivery::Handoff>),
+    /// The ingestion is misconfigured: this is what is reported.
+    Broken(DeliveryObservation),
 }
 
 impl AccountPass<'_> {
     /// The grant first; then the directory and activity data, and inline mode's pass.
-    async fn observe(&self) -> Result<Observed> {
+    async fn observe(&self, handoff: &Ingestion) -> Result<Observed> {
         let (authorized, ()) = futures::join!(self.authorize(), self.prefetch_exchange_token());
         let (auth, early_selection) = authorized?;
         if let Some(holder) = self.claimed_by_another(&auth) {
             return Ok(self.standing_aside(auth, holder));
         }
         let granted = auth.grant == AuthorizationObservation::Granted;
-        let sync_and_activity = self.sync_and_activity(&auth, granted, early_selection);
+        let sync_and_activity = self.sync_and_activity(&auth, granted, early_selection, handoff);
         let inline_pass = self.inline_pass(&auth, granted);
         // The mail flow of scope Selected follows the list the sync has just written; that of
         // scope All needs nothing from the sync and runs alongside it.
@@ -94,20 +116,20 @@ impl AccountPass<'_> {
         } else {
             futures::join!(sync_and_activity, inline_pass)
         };
-        let (sync, activity) = synced?;
+        let ((sync, delivery), activity) = synced?;
         let (inline, inline_requeue) = inlined?;
         let requeue_hint = match (auth.requeue, inline_requeue) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let spec = &self.esa.spec;
         let observation = Observation {
             config: None,
             token: auth.token.clone(),
             authorization: auth.grant.clone(),
             service_principal: auth.service_principal.clone(),
             sync,
-            policies: (!spec.policies.is_empty()).then(|| spec.policies.clone()),
+            delivery,
+            policies: self.policies(),
             activity,
             inline,
             claimed_by: None,
@@ -142,7 +164,6 @@ impl AccountPass<'_> {
     /// What is reported while another account manages the tenant: the token and grant as
     /// found, nothing read or written in the tenant.
     fn standing_aside(&self, auth: Authorization, holder: String) -> Observed {
-        let spec = &self.esa.spec;
         let previous = self.esa.status.as_ref().and_then(|s| s.sync.clone());
         let observation = Observation {
             config: None,
@@ -152,7 +173,8 @@ impl AccountPass<'_> {
             sync: previous
                 .map(SyncObservation::Synced)
                 .unwrap_or(SyncObservation::NotStarted),
-            policies: (!spec.policies.is_empty()).then(|| spec.policies.clone()),
+            delivery: None,
+            policies: self.policies(),
             activity: None,
             inline: None,
             claimed_by: Some(holder),
@@ -207,7 +229,11 @@ impl AccountPass<'_> {
         auth: &Authorization,
         granted: bool,
         early_selection: Option<Result<selected::Prepared>>,
-    ) -> Result<(SyncObservation, Option<ActivityObservation>)> {
+        handoff: &Ingestion,
+    ) -> Result<(
+        (SyncObservation, Option<DeliveryObservation>),
+        Option<ActivityObservation>,
+    )> {
         let esa = self.esa;
         let Some(token) = auth.graph_token.as_ref().filter(|_| granted) else {
             if esa.spec.sync.scope == SyncScope::Selected {
@@ -217,11 +243,25 @@ impl AccountPass<'_> {
                 .spec
                 .activity_data
                 .then_some(ActivityObservation::WaitingForGrant);
-            return Ok((SyncObservation::NotStarted, waiting));
+            let delivery = match handoff {
+                Ingestion::None => None,
+                Ingestion::Broken(problem) => Some(problem.clone()),
+                Ingestion::Ready(_) => Some(DeliveryObservation::WaitingForGrant),
+            };
+            return Ok(((SyncObservation::NotStarted, delivery), waiting));
         };
         let activity = activity::ensure(self, token);
-        let (sync, activity) = futures::join!(self.sync(token, early_selection), activity);
+        let (sync, activity) = futures::join!(self.sync(token, early_selection, handoff), activity);
         Ok((sync?, activity))
+    }
+
+    /// The policies asked for and those the service offers, `None` when none are asked for.
+    fn policies(&self) -> Option<PolicyObservation> {
+        let asked = &self.esa.spec.policies;
+        (!asked.is_empty()).then(|| PolicyObservation {
+            asked: asked.clone(),
+            offered: self.service.offered_policies.clone(),
+        })
     }
 
     /// Directory synchronisation when due (scope All), or the selected list's resolution.
@@ -229,13 +269,69 @@ impl AccountPass<'_> {
         &self,
         token: &AccessToken,
         early_selection: Option<Result<selected::Prepared>>,
-    ) -> Result<SyncObservation> {
+        handoff: &Ingestion,
+    ) -> Result<(SyncObservation, Option<DeliveryObservation>)> {
         let (esa, ctx, now) = (self.esa, self.ctx, self.now);
         let previous = esa.status.as_ref().and_then(|s| s.sync.clone());
+        let tenant = token.claims.tid.as_deref();
+        let (target, mut delivery) = match (handoff, esa.spec.sync.scope, tenant) {
+            (Ingestion::None, _, _) => (None, None),
+            (Ingestion::Broken(problem), _, _) => (None, Some(problem.clone())),
+            // The selected users are not handed to the service yet (see the issue notes).
+            (Ingestion::Ready(_), SyncScope::Selected, _) => (None, None),
+            (Ingestion::Ready(_), _, None) => (
+                None,
+                Some(DeliveryObservation::Failed {
+                    reason: "TenantIdUnknown".into(),
+                    message: "The access token names no tenant id, which the service's registration needs.".into(),
+                    needs_human: true,
+                    retry_after: None,
+                }),
+            ),
+            (Ingestion::Ready(h), SyncScope::All, Some(t)) => (Some((&**h, t)), None),
+        };
+        if esa.spec.sync.scope == SyncScope::Selected {
+            let observation = match early_selection {
+                Some(prepared) => selected::commit(prepared?, ctx).await?,
+                None => selected::sync_selected(esa, self.clients, token, ctx, now).await?,
+            };
+            return Ok((observation, delivery));
+        }
+        let mut due = directory::due(esa, now);
+        if !due && let Some((handoff, tenant)) = target {
+            // Between rounds, the service's cursor tells whether it needs a delivery now.
+            let recorded = directory::recorded_stream(esa, self.clients, &ctx.client).await?;
+            let recorded = recorded.for_target(&handoff.endpoint, tenant);
+            let previous_delivery = esa
+                .status
+                .as_ref()
+                .and_then(|s| s.delivery.clone())
+                .filter(|d| d.service == handoff.service);
+            // Registering again (idempotent) keeps the registration's fields and policies
+            // current, and answers with the cursor.
+            let domains = self.clients.graph.domains(token).await?;
+            let verified = delivery::verified(&domains);
+            match handoff.register(tenant, verified).await {
+                Ok(registered) => {
+                    due = delivery::needs_delivery(Some(&registered.cursor), &recorded)
+                        || previous_delivery.is_none();
+                    delivery = previous_delivery.map(|mut d| {
+                        d.accepted_policies = registered.accepted_policies;
+                        d.unknown_policies = registered.unknown_policies;
+                        DeliveryObservation::Acknowledged(d)
+                    });
+                }
+                Err(e) => delivery = Some(DeliveryObservation::failed(&handoff.service, &e)),
+            }
+        }
         match esa.spec.sync.scope {
-            SyncScope::All if directory::due(esa, now) => {
-                match directory::sync_all(esa, self.clients, token, &ctx.client, now).await {
-                    Ok(summary) => Ok(SyncObservation::Synced(summary)),
+            SyncScope::All if due => {
+                match directory::sync_all(esa, self.clients, token, &ctx.client, now, target).await
+                {
+                    Ok(synced) => Ok((
+                        SyncObservation::Synced(synced.summary),
+                        synced.delivery.or(delivery),
+                    )),
                     Err(Error::Graph(e)) => {
                         // A token refused before its expiry (a clock ahead, a revoked session)
                         // is replaced once; if the new one is refused too, the account backs
@@ -246,18 +342,17 @@ impl AccountPass<'_> {
                             ctx.tokens
                                 .forget(&self.clients.tenant, &self.clients.client_id);
                         }
-                        Ok(sync_failed(&e, previous))
+                        Ok((sync_failed(&e, previous), delivery))
                     }
                     Err(e) => Err(e),
                 }
             }
-            SyncScope::All => Ok(previous
-                .map(SyncObservation::Synced)
-                .unwrap_or(SyncObservation::NotStarted)),
-            SyncScope::Selected => match early_selection {
-                Some(prepared) => selected::commit(prepared?, ctx).await,
-                None => selected::sync_selected(esa, self.clients, token, ctx, now).await,
-            },
+            _ => Ok((
+                previous
+                    .map(SyncObservation::Synced)
+                    .unwrap_or(SyncObservation::NotStarted),
+                delivery,
+            )),
         }
     }
 
@@ -296,7 +391,11 @@ impl Observed {
             authorization: AuthorizationObservation::Unknown,
             service_principal: None,
             sync: SyncObservation::NotStarted,
-            policies: (!esa.spec.policies.is_empty()).then(|| esa.spec.policies.clone()),
+            delivery: None,
+            policies: (!esa.spec.policies.is_empty()).then(|| PolicyObservation {
+                asked: esa.spec.policies.clone(),
+                offered: Vec::new(),
+            }),
             activity: None,
             inline: waiting_for_grant(esa),
             claimed_by: None,

@@ -10,8 +10,8 @@ use super::decide::ConfigProblem;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
 use exo_api::email_security_service::{
-    ClusterEmailSecurityService, EmailSecurityService, EmailSecurityServiceSpec, ServiceKind,
-    ServiceMailFlow,
+    ClusterEmailSecurityService, EmailSecurityService, EmailSecurityServiceSpec, Ingestion,
+    ServiceKind, ServiceMailFlow,
 };
 use exo_api::exchange_service_account::{
     Application, EndpointOverrides, ExchangeServiceAccount, Mode, ServiceReference,
@@ -33,6 +33,10 @@ pub struct EffectiveService {
     pub service_namespace: String,
     /// Where inline mode routes mail.
     pub mail_flow: Option<ServiceMailFlow>,
+    /// Where the service receives the tenant's stream, if it does.
+    pub ingestion: Option<Ingestion>,
+    /// The names of the policies the service offers.
+    pub offered_policies: Vec<String>,
 }
 
 /// `Kind/name` of the service `reference` names.
@@ -118,6 +122,8 @@ pub fn effective(
         endpoints: spec.endpoints,
         service_namespace,
         mail_flow: spec.mail_flow,
+        ingestion: spec.ingestion,
+        offered_policies: spec.policies.into_iter().map(|p| p.name).collect(),
     })
 }
 

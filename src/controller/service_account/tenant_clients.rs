@@ -20,6 +20,29 @@ use crate::microsoft::identity::cache::CacheKey;
 use crate::microsoft::identity::credential::ClientCredential;
 use exo_api::exchange_service_account::{CaBundleKind, Credentials, ExchangeServiceAccount};
 
+/// The PEM bundle a CA reference names (a Secret or ConfigMap key in `namespace`), `None` when
+/// the object or its key does not exist.
+pub async fn ca_bundle(
+    client: &kube::Client,
+    namespace: &str,
+    reference: &exo_api::exchange_service_account::CaBundleReference,
+) -> Result<Option<Vec<u8>>> {
+    let data = match reference.kind {
+        CaBundleKind::Secret => secret_data(client, namespace, &reference.name).await?,
+        CaBundleKind::ConfigMap => {
+            let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+            api.get_opt(&reference.name).await?.map(|cm| {
+                cm.data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_bytes()))
+                    .collect()
+            })
+        }
+    };
+    Ok(data.and_then(|d| d.get(&reference.key).cloned()))
+}
+
 /// Reads a Secret's data, `None` when the Secret does not exist.
 pub async fn secret_data(
     client: &kube::Client,
@@ -85,41 +108,24 @@ impl TenantClients {
         let name = esa.name_any();
         let spec = &esa.spec;
         let ca_namespace = &service.service_namespace;
-        let extra_ca = match service
+        let reference = service
             .endpoints
             .as_ref()
-            .and_then(|e| e.ca_bundle.as_ref())
-        {
+            .and_then(|e| e.ca_bundle.as_ref());
+        let extra_ca = match reference {
             None => None,
-            Some(reference) => {
-                let data = match reference.kind {
-                    CaBundleKind::Secret => {
-                        secret_data(&ctx.client, ca_namespace, &reference.name).await?
-                    }
-                    CaBundleKind::ConfigMap => {
-                        let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ca_namespace);
-                        api.get_opt(&reference.name).await?.map(|cm| {
-                            cm.data
-                                .unwrap_or_default()
-                                .into_iter()
-                                .map(|(k, v)| (k, v.into_bytes()))
-                                .collect()
-                        })
-                    }
-                };
-                match data.and_then(|d| d.get(&reference.key).cloned()) {
-                    Some(pem) => Some(pem),
-                    None => {
-                        return Ok(Err(ConfigProblem {
-                            reason: "CaBundleNotFound",
-                            message: format!(
-                                "The CA bundle {:?} {} with key {:?} was not found in namespace {ca_namespace}; create it or fix spec.endpoints.caBundle of the {}.",
-                                reference.kind, reference.name, reference.key, service.named
-                            ),
-                        }));
-                    }
+            Some(reference) => match ca_bundle(&ctx.client, ca_namespace, reference).await? {
+                Some(pem) => Some(pem),
+                None => {
+                    return Ok(Err(ConfigProblem {
+                        reason: "CaBundleNotFound",
+                        message: format!(
+                            "The CA bundle {:?} {} with key {:?} was not found in namespace {ca_namespace}; create it or fix spec.endpoints.caBundle of the {}.",
+                            reference.kind, reference.name, reference.key, service.named
+                        ),
+                    }));
                 }
-            }
+            },
         };
         let http = match ctx.http(extra_ca.as_deref()) {
             Ok(h) => h,

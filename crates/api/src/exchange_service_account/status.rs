@@ -29,6 +29,10 @@ pub struct ExchangeServiceAccountStatus {
     /// Summary of the last directory synchronisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<SyncSummary>,
+    /// What the email-security service acknowledged of the tenant (when its service has an
+    /// ingestion endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryStatus>,
     /// Inline mode: the Exchange objects the operator keeps, and what it found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_flow: Option<MailFlowStatus>,
@@ -145,4 +149,25 @@ pub struct SyncSummary {
     /// Verified mail domains.
     #[serde(default)]
     pub domains: i64,
+}
+
+/// What the email-security service acknowledged of the tenant's stream.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryStatus {
+    /// The service, as `Kind/name`.
+    pub service: String,
+    /// The last delivery the service acknowledged (its sequence number in the tenant's
+    /// stream).
+    #[serde(default)]
+    pub watermark: i64,
+    /// Users the service holds after the deliveries it acknowledged.
+    #[serde(default)]
+    pub users: i64,
+    /// The policies of `spec.policies` the service accepted, in its spelling.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted_policies: Vec<String>,
+    /// The policies of `spec.policies` the service does not offer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_policies: Vec<String>,
 }

@@ -27,33 +27,119 @@ fn merge_at(live: &mut Value, applied: &Value, lists: Lists, path: &mut FieldPat
         }
         (Value::Array(l), Value::Array(a)) => match lists.at(path) {
             ListType::Atomic => *l = a.clone(),
-            // As kube-apiserver orders them: the members only the live list has, in their
-            // order, then the applied ones in the applied order.
-            ListType::Set => {
-                let mut merged: Vec<Value> = l.iter().filter(|i| !a.contains(i)).cloned().collect();
-                merged.extend(a.iter().cloned());
-                *l = merged;
-            }
+            ListType::Set => *l = interleave(l, a, |x, y| x == y, |_, applied| applied.clone()),
             ListType::Map(keys) => {
                 let same = |x: &Value, y: &Value| keys.iter().all(|k| x.get(k) == y.get(k));
-                let mut merged: Vec<Value> = l
-                    .iter()
-                    .filter(|i| !a.iter().any(|x| same(x, i)))
-                    .cloned()
-                    .collect();
-                for item in a {
-                    let mut next = item.clone();
-                    if let Some(existing) = l.iter().find(|x| same(x, item)) {
-                        next = existing.clone();
-                        path.push("k:".into());
-                        merge_at(&mut next, item, lists, path);
-                        path.pop();
-                    }
-                    merged.push(next);
-                }
-                *l = merged;
+                *l = interleave(l, a, same, |existing, item| {
+                    let mut next = existing.clone();
+                    path.push("k:".into());
+                    merge_at(&mut next, item, lists, path);
+                    path.pop();
+                    next
+                });
             }
         },
         (live, applied) => *live = applied.clone(),
+    }
+}
+
+/// The members of `live` and `applied` in the order structured-merge-diff gives them: both
+/// lists walked together; a member both have is merged where the applied list puts it among
+/// the shared ones, a member only the live list has stays where it is, and a member only the
+/// applied list has comes where the applied list puts it.
+fn interleave(
+    live: &[Value],
+    applied: &[Value],
+    same: impl Fn(&Value, &Value) -> bool,
+    mut merge: impl FnMut(&Value, &Value) -> Value,
+) -> Vec<Value> {
+    let in_applied = |x: &Value| applied.iter().any(|a| same(a, x));
+    let in_live = |x: &Value| live.iter().find(|l| same(l, x));
+    // The members both lists have, in the applied order.
+    let mut shared = applied.iter().filter(|a| in_live(a).is_some());
+    let mut next_shared = shared.next();
+    let mut out: Vec<Value> = Vec::with_capacity(live.len() + applied.len());
+    let mut merged: Vec<&Value> = Vec::new();
+    let (mut li, mut ri) = (0, 0);
+    while li < live.len() || ri < applied.len() {
+        if li < live.len() && ri < applied.len() {
+            let l = &live[li];
+            if same(l, &applied[ri]) {
+                out.push(merge(l, &applied[ri]));
+                merged.push(&applied[ri]);
+                li += 1;
+                ri += 1;
+                next_shared = shared.next();
+                continue;
+            }
+            if in_applied(l) && next_shared.is_some_and(|n| !same(n, l)) {
+                // Shared, but not the one the applied order wants now.
+                li += 1;
+                continue;
+            }
+        }
+        if li < live.len() {
+            let l = &live[li];
+            if !in_applied(l) {
+                out.push(l.clone());
+                li += 1;
+                continue;
+            }
+            if merged.iter().any(|m| same(m, l)) {
+                li += 1;
+                continue;
+            }
+        }
+        if ri < applied.len() {
+            let a = &applied[ri];
+            out.push(match in_live(a) {
+                Some(existing) => merge(existing, a),
+                None => a.clone(),
+            });
+            merged.push(a);
+            ri += 1;
+            if next_shared.is_some_and(|n| same(n, a)) {
+                next_shared = shared.next();
+            }
+        } else {
+            // Only shared live members are left, all merged already.
+            li += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn order(live: Value, applied: Value) -> Value {
+        let (l, a) = (live.as_array().unwrap(), applied.as_array().unwrap());
+        Value::Array(interleave(l, a, |x, y| x == y, |_, a| a.clone()))
+    }
+
+    #[test]
+    fn members_are_ordered_as_structured_merge_diff_orders_them() {
+        let cases = [
+            (json!(["a", "b"]), json!(["a", "c"]), json!(["a", "b", "c"])),
+            (json!(["alice"]), json!(["bob"]), json!(["alice", "bob"])),
+            (json!(["a", "b"]), json!(["b"]), json!(["a", "b"])),
+            (json!(["a", "b"]), json!(["b", "a"]), json!(["b", "a"])),
+            (
+                json!(["a", "b", "c"]),
+                json!(["c", "d"]),
+                json!(["a", "b", "c", "d"]),
+            ),
+            (json!([]), json!(["x", "y"]), json!(["x", "y"])),
+            (json!(["x", "y"]), json!([]), json!(["x", "y"])),
+        ];
+        for (live, applied, want) in cases {
+            assert_eq!(
+                order(live.clone(), applied.clone()),
+                want,
+                "{live} + {applied}"
+            );
+        }
     }
 }

@@ -85,14 +85,30 @@ fn apply_over(w: &Write, old: &Value, applied: Value, manager: &str) -> Result<V
     // manager owns it or it is the parent of what is applied now (a map applied empty before
     // and with members now). Then what is applied is merged in, so a map emptied by a removal
     // stays when it is applied.
+    // A list member no longer applied goes whole (its key fields included) when no other
+    // manager owns anything in it: removing its fields one by one would leave an empty member.
     let mut next = old.clone();
+    let mut removals: BTreeSet<FieldPath> = BTreeSet::new();
     for path in previous.difference(&applied_fields) {
         let parent_of_applied = applied_fields
             .iter()
             .any(|a| a.len() > path.len() && a.starts_with(path));
-        if !others.contains(path) && !parent_of_applied {
-            fields::remove_field(&mut next, path);
+        if others.contains(path) || parent_of_applied {
+            continue;
         }
+        let member = (1..=path.len()).map(|n| &path[..n]).find(|p| {
+            p.last()
+                .is_some_and(|s| s.starts_with("k:") || s.starts_with("v:"))
+        });
+        let whole = member.filter(|m| {
+            !applied_fields.iter().any(|a| a.starts_with(m))
+                && !others.iter().any(|o| o.starts_with(m))
+        });
+        removals.insert(whole.map_or_else(|| path.clone(), <[String]>::to_vec));
+    }
+    // Shorter paths first: a member removed whole takes its fields with it.
+    for path in &removals {
+        fields::remove_field(&mut next, path);
     }
     let mut overlay = applied;
     strip_nulls(&mut overlay);

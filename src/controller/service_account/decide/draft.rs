@@ -5,8 +5,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::{
-    ACTIVITY_DATA_AUTHORIZED, AuthorizationObservation, INLINE_CONDITIONS, Observation,
-    POLICY_ENABLED, READY_MESSAGE, SignInEnd, SyncObservation, TokenObservation, first_problem,
+    ACTIVITY_DATA_AUTHORIZED, AuthorizationObservation, DeliveryObservation, INLINE_CONDITIONS,
+    Observation, POLICY_ENABLED, READY_MESSAGE, SignInEnd, SyncObservation, TokenObservation,
+    first_problem,
 };
 use crate::controller::conditions::{self, Status, Summary};
 use crate::microsoft::errors::ErrorClass;
@@ -215,18 +216,41 @@ impl Draft {
                 }
             }
             SyncObservation::Synced(summary) => {
-                let message = format!(
-                    "Synchronised {} users, {} groups and {} mail domains.",
+                let read = format!(
+                    "{} users, {} groups and {} mail domains",
                     summary.users, summary.groups, summary.domains
                 );
-                self.set(
-                    conditions::DIRECTORY_SYNCED,
-                    Status::True,
-                    "Synced",
-                    &message,
-                );
                 self.status.sync = Some(summary.clone());
-                return true;
+                let acknowledged = match &observed.delivery {
+                    None => Some(format!("Synchronised {read}.")),
+                    Some(DeliveryObservation::Acknowledged(d)) => Some(format!(
+                        "Synchronised {read}; the {} acknowledged the directory ({} users).",
+                        d.service, d.users
+                    )),
+                    _ => None,
+                };
+                if let Some(message) = acknowledged {
+                    self.set(
+                        conditions::DIRECTORY_SYNCED,
+                        Status::True,
+                        "Synced",
+                        &message,
+                    );
+                    return true;
+                }
+                if let Some(DeliveryObservation::Failed {
+                    reason, message, ..
+                }) = &observed.delivery
+                {
+                    let message =
+                        format!("Read {read} from the tenant; not yet acknowledged. {message}");
+                    self.set(
+                        conditions::DIRECTORY_SYNCED,
+                        Status::False,
+                        reason,
+                        &message,
+                    );
+                }
             }
             SyncObservation::Failed {
                 reason,
@@ -248,16 +272,115 @@ impl Draft {
         false
     }
 
+    /// `ServiceRegistered`: whether the service registered the tenant and acknowledged its
+    /// deliveries (absent when the service has no ingestion endpoint); whether it allows Ready.
+    pub fn service(&mut self, observed: &Observation) -> bool {
+        let Some(delivery) = &observed.delivery else {
+            self.status
+                .conditions
+                .retain(|c| c.type_ != conditions::SERVICE_REGISTERED);
+            return true;
+        };
+        match delivery {
+            DeliveryObservation::WaitingForGrant => {
+                self.set(
+                    conditions::SERVICE_REGISTERED,
+                    Status::False,
+                    "WaitingForGrant",
+                    "The tenant is registered with the service once access is granted.",
+                );
+                false
+            }
+            DeliveryObservation::Acknowledged(d) => {
+                let message = format!(
+                    "The {} registered the tenant and acknowledged its deliveries.",
+                    d.service
+                );
+                self.set(
+                    conditions::SERVICE_REGISTERED,
+                    Status::True,
+                    "Registered",
+                    &message,
+                );
+                true
+            }
+            DeliveryObservation::Failed {
+                reason,
+                message,
+                needs_human,
+                ..
+            } => {
+                let status = match needs_human {
+                    true => Status::False,
+                    // The service may still hold the registration: not known.
+                    false => Status::Unknown,
+                };
+                self.set(conditions::SERVICE_REGISTERED, status, reason, message);
+                if *needs_human {
+                    self.stall_first((reason.clone(), message.clone()));
+                }
+                false
+            }
+        }
+    }
+
     /// `PolicyEnabled` and `ActivityDataAuthorized`; whether they allow Ready.
     pub fn extras(&mut self, observed: &Observation, authorized: bool) -> bool {
         let mut all_ok = true;
+        let acknowledged = match &observed.delivery {
+            Some(DeliveryObservation::Acknowledged(d)) => Some(d),
+            _ => None,
+        };
         match &observed.policies {
-            Some(names) if authorized => self.set(
-                POLICY_ENABLED,
-                Status::True,
-                "PoliciesEnabled",
-                &format!("Enabled: {}", names.join(", ")),
-            ),
+            Some(policies) if authorized => {
+                let mut unknown = policies.not_offered();
+                if let Some(d) = acknowledged {
+                    for p in &d.unknown_policies {
+                        if !unknown.iter().any(|u| u.eq_ignore_ascii_case(p)) {
+                            unknown.push(p.clone());
+                        }
+                    }
+                }
+                if !unknown.is_empty() {
+                    all_ok = false;
+                    let offered = match policies.offered.is_empty() {
+                        true => "it lists none".to_string(),
+                        false => format!("it offers {}", policies.offered.join(", ")),
+                    };
+                    let message = format!(
+                        "The service does not offer {}; {offered}. Fix spec.policies.",
+                        unknown.join(", ")
+                    );
+                    self.set(POLICY_ENABLED, Status::False, "UnknownPolicies", &message);
+                    self.stall_first(("UnknownPolicies".into(), message));
+                } else if let Some(d) = acknowledged {
+                    self.set(
+                        POLICY_ENABLED,
+                        Status::True,
+                        "PoliciesEnabled",
+                        &format!("The service enabled: {}", d.accepted_policies.join(", ")),
+                    );
+                } else if observed.delivery.is_some() {
+                    all_ok = false;
+                    self.set(
+                        POLICY_ENABLED,
+                        Status::False,
+                        "WaitingForService",
+                        "The policies are enabled once the service registers the tenant.",
+                    );
+                } else {
+                    // No ingestion endpoint: nothing can be sent; only the offer was checked.
+                    self.set(
+                        POLICY_ENABLED,
+                        Status::True,
+                        "PoliciesOffered",
+                        &format!(
+                            "The service offers {}; it has no ingestion endpoint, so they are not sent to it.",
+                            policies.asked.join(", ")
+                        ),
+                    );
+                }
+            }
             Some(_) => {
                 all_ok = false;
                 self.set(

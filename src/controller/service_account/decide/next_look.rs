@@ -108,6 +108,7 @@ mod tests {
                 }),
                 None => SyncObservation::NotStarted,
             },
+            delivery: None,
             policies: None,
             activity: None,
             inline: None,

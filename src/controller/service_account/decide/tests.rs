@@ -24,6 +24,7 @@ fn healthy() -> Observation {
         authorization: AuthorizationObservation::Granted,
         service_principal: None,
         sync: SyncObservation::Synced(summary(10)),
+        delivery: None,
         policies: None,
         activity: None,
         inline: None,
@@ -239,7 +240,10 @@ fn a_failed_sync_keeps_the_last_summary_and_retries() {
 #[test]
 fn policies_and_activity_data_take_part_in_readiness() {
     let observed = Observation {
-        policies: Some(vec!["Phishing".into(), "Malware".into()]),
+        policies: Some(PolicyObservation {
+            asked: vec!["Phishing".into(), "Malware".into()],
+            offered: Vec::new(),
+        }),
         activity: Some(ActivityObservation::PermissionMissing {
             consent_url: "https://login.microsoftonline.com/adminconsent".into(),
         }),
@@ -248,7 +252,7 @@ fn policies_and_activity_data_take_part_in_readiness() {
     let (status, _) = decide(Some(1), None, &observed, at(1));
     assert_eq!(
         cond(&status, POLICY_ENABLED).message,
-        "Enabled: Phishing, Malware"
+        "The service offers Phishing, Malware; it has no ingestion endpoint, so they are not sent to it."
     );
     assert_eq!(cond(&status, "Ready").reason, "ActivityPermissionMissing");
     let (without, _) = decide(Some(2), Some(&status), &healthy(), at(2));
@@ -366,4 +370,139 @@ fn activity_data_is_worded_here_and_only_subscribed_allows_ready() {
         assert_eq!(cond(&status, ACTIVITY_DATA_AUTHORIZED).reason, reason);
         assert_eq!(cond(&status, "Ready").status == "True", ok, "{reason}");
     }
+}
+
+fn delivered(unknown: &[&str]) -> DeliveryObservation {
+    DeliveryObservation::Acknowledged(exo_api::exchange_service_account::DeliveryStatus {
+        service: "EmailSecurityService/s".into(),
+        watermark: 12,
+        users: 4,
+        accepted_policies: vec!["Phishing".into()],
+        unknown_policies: unknown.iter().map(|u| u.to_string()).collect(),
+    })
+}
+
+fn failed(needs_human: bool) -> DeliveryObservation {
+    DeliveryObservation::Failed {
+        reason: "ServiceUnavailable".into(),
+        message: "down".into(),
+        needs_human,
+        retry_after: None,
+    }
+}
+
+#[test]
+fn ready_only_once_the_service_acknowledged_the_directory() {
+    // (delivery, policies offered, ServiceRegistered, DirectorySynced, PolicyEnabled reason,
+    //  Ready, Stalled)
+    let cases = [
+        (
+            None,
+            vec![],
+            None,
+            "True",
+            "PoliciesOffered",
+            "True",
+            "False",
+        ),
+        (
+            Some(delivered(&[])),
+            vec![],
+            Some("True"),
+            "True",
+            "PoliciesEnabled",
+            "True",
+            "False",
+        ),
+        (
+            Some(failed(false)),
+            vec![],
+            Some("Unknown"),
+            "False",
+            "WaitingForService",
+            "False",
+            "False",
+        ),
+        (
+            Some(failed(true)),
+            vec![],
+            Some("False"),
+            "False",
+            "WaitingForService",
+            "False",
+            "True",
+        ),
+        (
+            Some(delivered(&["Phishing"])),
+            vec![],
+            Some("True"),
+            "True",
+            "UnknownPolicies",
+            "False",
+            "True",
+        ),
+        (
+            Some(delivered(&[])),
+            vec!["Malware"],
+            Some("True"),
+            "True",
+            "UnknownPolicies",
+            "False",
+            "True",
+        ),
+        (
+            Some(delivered(&[])),
+            vec!["phishing"],
+            Some("True"),
+            "True",
+            "PoliciesEnabled",
+            "True",
+            "False",
+        ),
+        (
+            None,
+            vec!["Malware"],
+            None,
+            "True",
+            "UnknownPolicies",
+            "False",
+            "True",
+        ),
+    ];
+    for (i, (delivery, offered, registered, synced, policy, ready, stalled)) in
+        cases.into_iter().enumerate()
+    {
+        let observed = Observation {
+            delivery,
+            policies: Some(PolicyObservation {
+                asked: vec!["Phishing".into()],
+                offered: offered.into_iter().map(String::from).collect(),
+            }),
+            ..healthy()
+        };
+        let (status, _) = decide(Some(1), None, &observed, at(1));
+        let registered_now =
+            conditions::get(&status.conditions, "ServiceRegistered").map(|c| c.status.as_str());
+        assert_eq!(registered_now, registered, "case {i}");
+        assert_eq!(cond(&status, "DirectorySynced").status, synced, "case {i}");
+        assert_eq!(cond(&status, POLICY_ENABLED).reason, policy, "case {i}");
+        assert_eq!(cond(&status, "Ready").status, ready, "case {i}");
+        assert_eq!(cond(&status, "Stalled").status, stalled, "case {i}");
+    }
+}
+
+#[test]
+fn a_failed_delivery_keeps_what_the_service_acknowledged_before() {
+    let first = Observation {
+        delivery: Some(delivered(&[])),
+        ..healthy()
+    };
+    let (status, _) = decide(Some(1), None, &first, at(1));
+    let then = Observation {
+        delivery: Some(failed(false)),
+        ..healthy()
+    };
+    let (after, _) = decide(Some(1), Some(&status), &then, at(2));
+    assert_eq!(after.delivery, status.delivery);
+    assert!(then.failed_for_now());
 }
