@@ -1,9 +1,9 @@
 //! `exo-operator demo`: the operator's main job end to end on the embedded simulators. It
-//! starts the Microsoft 365 simulator and the Kubernetes API emulator in this process, installs
-//! the CRDs, applies the manifests of a directory (pointing the services, and through them the
-//! accounts, at the simulator), plays
-//! the Global Administrator (clearly labelled as simulated), shows each account's progress and
-//! ends with a table.
+//! starts the Microsoft 365 simulator, the email-security service simulator and the Kubernetes
+//! API emulator in this process, installs the CRDs, applies the manifests of a directory
+//! (pointing the services, and through them the accounts, at the simulators), plays the Global
+//! Administrator (clearly labelled as simulated), shows each account's progress and ends with
+//! a table and what the service acknowledged for each tenant.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -20,6 +20,7 @@ use crate::controller::run::{Operator, Scope};
 use exo_api::exchange_service_account::{ExchangeServiceAccount, Mode};
 use exo_sim_kube::{Emulator, EmulatorOptions, install_crds};
 use exo_sim_m365::{SimOptions, Simulator};
+use exo_sim_service::{Service, ServiceOptions};
 
 /// Options of the demo.
 #[derive(Clone, Debug)]
@@ -35,6 +36,10 @@ pub struct DemoOptions {
 }
 
 const SIMULATED: &str = "[simulated Global Administrator]";
+/// The signing secret the demo's service simulator and the services' ingestion share.
+const SERVICE_SECRET: &str = "whsec_ZXhvLWRlbW8tc2VydmljZS1zaWduaW5nLXNlY3JldA==";
+/// The ConfigMap (key `ca.crt`) holding the service simulator's CA, in each service's namespace.
+const SERVICE_CA: &str = "exo-sim-service-ca";
 const CERT: &str = include_str!("../tests/fixtures/app-cert.pem");
 const KEY: &str = include_str!("../tests/fixtures/app-key.pem");
 
@@ -60,17 +65,72 @@ fn manifests(dir: &Path) -> anyhow::Result<Vec<Value>> {
     Ok(out)
 }
 
-/// Points a service (of either kind) at the simulator and fills placeholder credentials the
-/// simulator knows. Accounts reach the simulator through the service they name.
-fn prepare(mut doc: Value, sim_url: &str) -> (Value, Option<String>) {
+/// Where the demo points the manifests.
+struct Targets<'a> {
+    /// The Microsoft 365 simulator.
+    m365: &'a str,
+    /// The service simulator's base URL.
+    service: &'a str,
+    /// The Secret keys (`name`, `key`) the services' ingestion signs with.
+    signing_keys: &'a [(String, String)],
+}
+
+/// The Secret keys named by the services' `spec.ingestion.credentialsSecretRef`.
+fn signing_keys(docs: &[Value]) -> Vec<(String, String)> {
+    docs.iter()
+        .filter(|d| is_service(&d["kind"]))
+        .filter_map(|d| {
+            let r = d.pointer("/spec/ingestion/credentialsSecretRef")?;
+            Some((
+                r["name"].as_str()?.to_string(),
+                r["key"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// The names of the policies the services offer.
+fn offered_policies(docs: &[Value]) -> Vec<String> {
+    let mut names: Vec<String> = docs
+        .iter()
+        .filter(|d| is_service(&d["kind"]))
+        .flat_map(|d| {
+            d["spec"]["policies"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|p| p["name"].as_str().map(String::from))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Points a service (of either kind) at the simulators and fills placeholder credentials the
+/// simulators know. Accounts reach the simulators through the service they name.
+fn prepare(mut doc: Value, to: &Targets) -> (Value, Option<String>) {
     let mut note = None;
     if is_service(&doc["kind"]) {
-        doc["spec"]["endpoints"] =
-            json!({"login": sim_url, "graph": sim_url, "exchange": sim_url, "management": sim_url});
+        let m = to.m365;
+        doc["spec"]["endpoints"] = json!({"login": m, "graph": m, "exchange": m, "management": m});
+        if doc["spec"].get("ingestion").is_some() {
+            doc["spec"]["ingestion"]["url"] = json!(to.service);
+            doc["spec"]["ingestion"]["caBundle"] =
+                json!({"kind": "ConfigMap", "name": SERVICE_CA, "key": "ca.crt"});
+        }
     }
+    let name = doc["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if doc["kind"] == "Secret"
         && let Some(data) = doc.get_mut("stringData").and_then(Value::as_object_mut)
     {
+        for (_, key) in to.signing_keys.iter().filter(|(n, _)| *n == name) {
+            data.insert(key.clone(), json!(SERVICE_SECRET));
+            note = Some("filled with the simulated service's signing secret".into());
+        }
         let placeholder = |v: &Value| v.as_str().is_some_and(|s| s.contains("REPLACE-WITH"));
         if data.get("tls.crt").is_some_and(placeholder) {
             data.insert("tls.crt".into(), json!(CERT));
@@ -121,9 +181,11 @@ fn summary(esa: &ExchangeServiceAccount) -> (String, String, String) {
 
 /// Runs the demo; returns whether every API-mode account became Ready.
 pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
-    let sims = Simulators::start(&opts.kubeconfig).await?;
+    let docs = manifests(&opts.dir)?;
+    let sims = Simulators::start(&opts.kubeconfig, offered_policies(&docs)).await?;
     let operator = start_operator(&sims.client).await?;
-    apply_manifests(&sims.client, &opts.dir, &sims.m365.url()).await?;
+    sims.share_service_ca(&docs).await?;
+    apply_manifests(&sims, docs).await?;
     let accounts: Api<ExchangeServiceAccount> = Api::all(sims.client.clone());
     Administrator::new(sims.m365.url())?
         .watch(&accounts, opts.timeout)
@@ -131,6 +193,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
     let list = accounts.list(&Default::default()).await?.items;
     let all_ready = print_table(&list);
     print_mail_flow(&list);
+    print_received(&sims.service).await?;
     if opts.keep_running {
         keep_running(&opts.kubeconfig).await?;
     }
@@ -142,17 +205,25 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
 /// The simulators the demo runs in this process, and a client of the emulated cluster.
 struct Simulators {
     m365: Simulator,
+    service: Service,
     kube: Emulator,
     client: kube::Client,
 }
 
 impl Simulators {
     /// Starts both simulators, writes the cluster's `kubeconfig` and installs the CRDs.
-    async fn start(kubeconfig: &Path) -> anyhow::Result<Self> {
+    async fn start(kubeconfig: &Path, policies: Vec<String>) -> anyhow::Result<Self> {
         println!("exo-operator demo: everything below runs in this process on loopback.");
         println!(
-            "  SIMULATED: the Microsoft 365 tenants (exo-sim m365) and the Kubernetes API server (exo-sim kube)."
+            "  SIMULATED: the Microsoft 365 tenants (exo-sim m365), the email-security service (exo-sim service) and the Kubernetes API server (exo-sim kube)."
         );
+        crate::microsoft::http::install_crypto_provider();
+        let mut service_opts = ServiceOptions::new(SERVICE_SECRET);
+        service_opts.tls = true;
+        if !policies.is_empty() {
+            service_opts.policies = policies;
+        }
+        let service = Service::start(service_opts).await?;
         let m365 = Simulator::start(SimOptions {
             device_code_interval: 1,
             ..Default::default()
@@ -162,6 +233,7 @@ impl Simulators {
         kube.write_kubeconfig(kubeconfig)?;
         let client = kube.client().await?;
         println!("  Microsoft 365 simulator:    {}", m365.url());
+        println!("  email-security service:     {} (HTTPS)", service.url());
         println!(
             "  Kubernetes API emulator:    {} (kubeconfig: {})",
             kube.url(),
@@ -169,13 +241,39 @@ impl Simulators {
         );
         install_crds(&client).await?;
         println!("  installed the CRDs");
-        Ok(Self { m365, kube, client })
+        Ok(Self {
+            m365,
+            service,
+            kube,
+            client,
+        })
     }
 
-    /// Stops the cluster, then Microsoft 365.
+    /// Stops the cluster, then the service and Microsoft 365.
     async fn shutdown(self) {
         self.kube.shutdown().await;
+        self.service.shutdown().await;
         self.m365.shutdown().await;
+    }
+
+    /// Creates the ConfigMap with the service simulator's CA in every namespace that holds a
+    /// service (a cluster service's: the cluster resource namespace, `default`).
+    async fn share_service_ca(&self, docs: &[Value]) -> anyhow::Result<()> {
+        let mut namespaces: Vec<&str> = docs
+            .iter()
+            .filter(|d| d["kind"] == "EmailSecurityService")
+            .map(|d| d["metadata"]["namespace"].as_str().unwrap_or("default"))
+            .collect();
+        namespaces.push("default");
+        namespaces.sort();
+        namespaces.dedup();
+        let ca = self.service.ca_pem().unwrap_or_default();
+        for ns in namespaces {
+            let doc = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": SERVICE_CA, "namespace": ns}, "data": {"ca.crt": ca}});
+            create(&self.client, &doc).await?;
+        }
+        Ok(())
     }
 }
 
@@ -191,14 +289,20 @@ async fn start_operator(client: &kube::Client) -> anyhow::Result<Operator> {
     Ok(operator)
 }
 
-/// Creates every manifest of `dir`, pointed at the simulator at `sim_url`.
-async fn apply_manifests(client: &kube::Client, dir: &Path, sim_url: &str) -> anyhow::Result<()> {
-    let mut docs = manifests(dir)?;
+/// Creates every manifest, pointed at the simulators.
+async fn apply_manifests(sims: &Simulators, mut docs: Vec<Value>) -> anyhow::Result<()> {
     // The services first: the accounts name them.
     docs.sort_by_key(|doc| !is_service(&doc["kind"]));
+    let keys = signing_keys(&docs);
+    let (m365, service) = (sims.m365.url(), sims.service.url());
+    let targets = Targets {
+        m365: &m365,
+        service: &service,
+        signing_keys: &keys,
+    };
     for doc in docs {
-        let (doc, note) = prepare(doc, sim_url);
-        create(client, &doc).await?;
+        let (doc, note) = prepare(doc, &targets);
+        create(&sims.client, &doc).await?;
         let name = doc["metadata"]["name"].as_str().unwrap_or("");
         let kind = doc["kind"].as_str().unwrap_or("");
         println!("{}", applied(kind, name, note.as_deref()));
@@ -216,7 +320,7 @@ fn is_service(kind: &Value) -> bool {
 fn applied(kind: &str, name: &str, note: Option<&str>) -> String {
     match (kind, note) {
         ("EmailSecurityService" | "ClusterEmailSecurityService", _) => {
-            format!("applied {kind}/{name} (endpoints set to the simulator)")
+            format!("applied {kind}/{name} (endpoints and ingestion set to the simulators)")
         }
         (_, Some(n)) => format!("applied {kind}/{name} ({n})"),
         _ => format!("applied {kind}/{name}"),
@@ -358,6 +462,64 @@ fn print_mail_flow(list: &[ExchangeServiceAccount]) {
     }
 }
 
+/// Prints what the service simulator acknowledged for each tenant (its read API).
+async fn print_received(service: &Service) -> anyhow::Result<()> {
+    let ca = reqwest::Certificate::from_pem(service.ca_pem().unwrap_or_default().as_bytes())?;
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let read = async |path: &str| -> anyhow::Result<Value> {
+        let url = format!("{}/_sim{path}", service.url());
+        Ok(http
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    };
+    let tenants = read("/tenants").await?;
+    let tenants = tenants["tenants"].as_array().cloned().unwrap_or_default();
+    println!(
+        "
+What the email-security service acknowledged (exo-sim service, its read API):"
+    );
+    if tenants.is_empty() {
+        println!("  no tenant registered");
+        return Ok(());
+    }
+    println!(
+        "  TENANT                                 MODE     USERS  DELIVERIES  SNAPSHOT  POLICIES"
+    );
+    for t in tenants {
+        let id = t["tenantId"].as_str().unwrap_or_default();
+        let policies = read(&format!("/tenants/{id}/policies")).await?;
+        let accepted: Vec<&str> = policies["accepted"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        println!(
+            "  {:<38} {:<8} {:<6} {:<11} {:<9} {}",
+            id,
+            t["mode"].as_str().unwrap_or("-"),
+            t["users"].to_string(),
+            t["watermark"].to_string(),
+            if t["snapshotComplete"] == true {
+                "complete"
+            } else {
+                "pending"
+            },
+            if accepted.is_empty() {
+                "-".to_string()
+            } else {
+                accepted.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
 /// Keeps everything running for `kubectl` until Ctrl-C.
 async fn keep_running(kubeconfig: &Path) -> anyhow::Result<()> {
     println!(
@@ -378,12 +540,12 @@ mod tests {
             (
                 "EmailSecurityService",
                 None,
-                "applied EmailSecurityService/a (endpoints set to the simulator)",
+                "applied EmailSecurityService/a (endpoints and ingestion set to the simulators)",
             ),
             (
                 "ClusterEmailSecurityService",
                 Some("n"),
-                "applied ClusterEmailSecurityService/a (endpoints set to the simulator)",
+                "applied ClusterEmailSecurityService/a (endpoints and ingestion set to the simulators)",
             ),
             (
                 "ExchangeServiceAccount",

@@ -140,6 +140,25 @@ fn demo_ends_with_every_example_ready() {
             && stdout.contains("TransportRule/exo-inline Route Outbound Mail to Service"),
         "{stdout}"
     );
+    // The service acknowledged the directories of the accounts of scope All: Contoso (API
+    // mode, 4 users) and Northwind (inline mode, 1 user), each a complete snapshot.
+    let received: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("What the email-security service acknowledged"))
+        .collect();
+    for (tenant, mode, users) in [
+        ("5b1c6e8a-2f4d-4a7b-9c3e-1d2f3a4b5c6d", "Api", "4"),
+        ("7e6d5c4b-3a29-4180-9f8e-7d6c5b4a3921", "Inline", "1"),
+    ] {
+        let row = received.iter().find(|l| l.contains(tenant));
+        let fields: Vec<&str> = row
+            .map(|r| r.split_whitespace().collect())
+            .unwrap_or_default();
+        assert!(
+            fields.len() >= 5 && fields[1] == mode && fields[2] == users && fields[4] == "complete",
+            "{received:?}"
+        );
+    }
 }
 
 #[test]

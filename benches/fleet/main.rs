@@ -86,6 +86,11 @@ fn main() {
         }
         return;
     }
+    // `EXO_BENCH_DIRECTORY_ONLY=1`: only the directory and its delivery to the service.
+    if env_number("EXO_BENCH_DIRECTORY_ONLY", 0) > 0 {
+        println!("{}", runtime.block_on(directory()));
+        return;
+    }
     // The fleet first; the other scenarios run in its steady-state window, where its operator
     // idles (the critical paths first, each the median of three tries).
     let (fleet, (critical, baseline, inline, directory)) = runtime.block_on(async {

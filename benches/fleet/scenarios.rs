@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 
 use exo_api::exchange_service_account::ExchangeServiceAccount;
 use exo_sim_m365::SimOptions;
-use exo_sim_m365::tenants::{DEMO_CLIENT_ID, DomainSpec, TenantSpec, TenantsFile, UserSpec, demo};
+use exo_sim_m365::tenants::{DomainSpec, TenantSpec, TenantsFile, UserSpec, demo};
 
 use crate::USERS_PER_LIST;
 use crate::m365;
-use crate::stage::{Stage, consent, create, demo_tenant};
+use crate::stage::{SERVICE, Stage, consent, create, demo_tenant};
 use crate::status::ready;
 
 /// The fleet's world: `accounts` tenants of `USERS_PER_LIST` users each, all consented.
@@ -46,13 +46,11 @@ fn fleet_world(accounts: usize) -> TenantsFile {
     }
 }
 
-/// An API-mode account `name` of `tenant` against the simulator at `url`; with `selected`,
+/// An API-mode account `name` of `tenant` naming the stage's service; with `selected`,
 /// scope Selected with the list of the same name.
-fn account(name: &str, tenant: &str, url: &str, selected: bool) -> Value {
+fn account(name: &str, tenant: &str, selected: bool) -> Value {
     let mut spec = json!({
-        "tenant": tenant, "mode": "Api",
-        "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "app"}},
-        "endpoints": {"login": url, "graph": url, "exchange": url, "management": url},
+        "tenant": tenant, "mode": "Api", "serviceRef": {"name": SERVICE},
     });
     if selected {
         spec["sync"] = json!({"scope": "Selected", "targetListRef": {"name": name}});
@@ -62,23 +60,15 @@ fn account(name: &str, tenant: &str, url: &str, selected: bool) -> Value {
 }
 
 /// The inline example's account (Northwind, Inbound, scope All), with a client secret.
-fn inline_account(url: &str) -> Value {
+fn inline_account() -> Value {
     json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
     "metadata": {"name": "northwind"},
     "spec": {
-        "tenant": "northwind.onmicrosoft.com", "mode": "Inline",
-        "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "app"}},
-        "endpoints": {"login": url, "graph": url, "exchange": url, "management": url},
+        "tenant": "northwind.onmicrosoft.com", "mode": "Inline", "serviceRef": {"name": SERVICE},
         "inline": {
             "direction": "Inbound",
             "roleAssignment": {"mode": "Automatic", "privilegedIdentityManagement": false},
-            "mailFlow": {
-                "smartHost": "relay.mail-security.example.com",
-                "tlsCertificateDomain": "*.mail-security.example.com",
-                "serviceIpRanges": ["203.0.113.0/24", "198.51.100.10"],
-                "namePrefix": "exo",
-                "driftPolicy": "Correct",
-            },
+            "mailFlow": {"namePrefix": "exo", "driftPolicy": "Correct"},
         },
     }})
 }
@@ -108,12 +98,11 @@ pub async fn fleet<T>(
     .await;
     let client = stage.client.clone();
     let operator = stage.operator(32, Duration::from_millis(500)).await;
-    let url = stage.sim.url();
     let writes_before = stage.all_writes();
     let started = Instant::now();
     futures::stream::iter(0..accounts)
         .map(|i| {
-            let (client, url) = (client.clone(), url.clone());
+            let client = client.clone();
             async move {
                 let name = format!("t{i:04}");
                 let tenant = format!("t{i:04}.onmicrosoft.com");
@@ -127,7 +116,7 @@ pub async fn fleet<T>(
                     "spec": {"serviceAccountRef": {"name": name}, "users": users}}),
                 )
                 .await;
-                create(&client, account(&name, &tenant, &url, true)).await;
+                create(&client, account(&name, &tenant, true)).await;
             }
         })
         .buffer_unordered(16)
@@ -187,14 +176,13 @@ pub async fn fleet<T>(
 pub async fn directory() -> Value {
     let stage = Stage::start(m365::large_directory(demo_tenant("Contoso", Vec::new()))).await;
     let (sim, client) = (&stage.sim, stage.client.clone());
+    // The service receives the directory: its ingestion is the service simulator.
+    let service = service_simulator().await;
+    receive_with(&client, &service).await;
     let operator = stage.operator(4, Duration::from_millis(500)).await;
     let rss_before = operator.rss();
     let started = Instant::now();
-    create(
-        &client,
-        account("contoso", "contoso.com", &sim.url(), false),
-    )
-    .await;
+    create(&client, account("contoso", "contoso.com", false)).await;
     let api: Api<ExchangeServiceAccount> = Api::default_namespaced(client.clone());
     let deadline = Instant::now() + Duration::from_secs(300);
     while Instant::now() < deadline {
@@ -206,6 +194,8 @@ pub async fn directory() -> Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let full = started.elapsed();
+    let delivered = read_service(&service, "/counters").await;
+    let delivery_requests = delivered["requests"].as_u64().unwrap_or(0);
     let graph_requests = sim.count("/v1.0/users") + sim.count("/v1.0/groups");
     let users_total = sim.with_world(|w| w.tenant("contoso.com").unwrap().user_count());
     let groups_total = sim.with_world(|w| w.tenant("contoso.com").unwrap().group_count());
@@ -249,6 +239,13 @@ pub async fn directory() -> Value {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The service has them once the operator says so (the next reconcile reads its status).
+    let tenant = read_service(&service, "/tenants").await["tenants"][0]["tenantId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let received = read_service(&service, &format!("/tenants/{tenant}")).await;
+    let counters = read_service(&service, &format!("/tenants/{tenant}/counters")).await;
     let incremental = started.elapsed();
     let incremental_requests = sim.count("/v1.0/users") + sim.count("/v1.0/groups") - before;
     let incremental_by_route: std::collections::BTreeMap<String, u64> = stage
@@ -261,7 +258,13 @@ pub async fn directory() -> Value {
         .filter(|(_, v)| *v > 0)
         .collect();
     stage.stop(operator).await;
+    service.shutdown().await;
     json!({
+        "delivery_requests": delivery_requests,
+        // One registration, a snapshot's begin and end, and its pages of 1,000 users.
+        "delivery_requests_minimum": 3 + users_total.div_ceil(1000),
+        "service_users": received["users"],
+        "incremental_changes_delivered": counters["acknowledgedItems"]["changes"],
         "users": users_total, "groups": groups_total,
         "full_sync_s": full.as_secs_f64(),
         "graph_directory_requests": graph_requests,
@@ -329,8 +332,8 @@ pub async fn critical_path(latency_ms: u64, flow: Flow) -> Value {
     let writes_before = stage.all_writes();
     let started = Instant::now();
     match flow {
-        Flow::Api => create(&client, account("contoso", "contoso.com", &sim.url(), true)).await,
-        Flow::Inline => create(&client, inline_account(&sim.url())).await,
+        Flow::Api => create(&client, account("contoso", "contoso.com", true)).await,
+        Flow::Inline => create(&client, inline_account()).await,
     }
     let became_ready = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(event) = events.next().await {
@@ -360,4 +363,62 @@ pub async fn critical_path(latency_ms: u64, flow: Flow) -> Value {
         "writes_by_kind": writes_by_kind,
         "calls": counters.into_iter().filter(|(k, _)| !k.contains("/_sim")).collect::<std::collections::BTreeMap<_, _>>(),
     })
+}
+
+/// The shared secret of the benchmark's service simulator.
+const SERVICE_SECRET: &str = "whsec_ZXhvLWJlbmNoLXNlcnZpY2Utc2VjcmV0";
+
+/// The email-security service simulator over loopback HTTPS.
+async fn service_simulator() -> exo_sim_service::Service {
+    let mut opts = exo_sim_service::ServiceOptions::new(SERVICE_SECRET);
+    opts.tls = true;
+    exo_sim_service::Service::start(opts).await.unwrap()
+}
+
+/// Gives the stage's service an ingestion endpoint: `service`, trusted through a ConfigMap,
+/// signing with a Secret.
+async fn receive_with(client: &kube::Client, service: &exo_sim_service::Service) {
+    create(
+        client,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "service-ca"},
+            "data": {"ca.crt": service.ca_pem().unwrap()}}),
+    )
+    .await;
+    create(
+        client,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ingestion"},
+            "stringData": {"signing-secret": SERVICE_SECRET}}),
+    )
+    .await;
+    let services: Api<exo_api::email_security_service::EmailSecurityService> =
+        Api::default_namespaced(client.clone());
+    let patch = json!({"spec": {"ingestion": {
+        "url": service.url(),
+        "credentialsSecretRef": {"name": "ingestion", "key": "signing-secret"},
+        "caBundle": {"kind": "ConfigMap", "name": "service-ca", "key": "ca.crt"},
+    }}});
+    services
+        .patch(
+            SERVICE,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+}
+
+/// The service simulator's read API at `path` (under `/_sim`).
+async fn read_service(service: &exo_sim_service::Service, path: &str) -> Value {
+    let ca = reqwest::Certificate::from_pem(service.ca_pem().unwrap().as_bytes()).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    http.get(format!("{}/_sim{path}", service.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

@@ -14,6 +14,9 @@ use exo_sim_m365::{SimOptions, Simulator};
 use crate::cluster::Cluster;
 use crate::operator::OperatorProcess;
 
+/// The EmailSecurityService every scenario's accounts name, pointed at the simulator.
+pub const SERVICE: &str = "sim";
+
 /// A scenario's simulator and cluster (the test namespace holds the application's Secret
 /// `app`), and a client of the cluster.
 pub struct Stage {
@@ -34,6 +37,22 @@ impl Stage {
             &client,
             json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app"},
                 "stringData": {"client-secret": DEMO_SECRET}}),
+        )
+        .await;
+        let url = sim.url();
+        create(
+            &client,
+            json!({"apiVersion": "exo-operator.io/v1alpha1", "kind": "EmailSecurityService",
+            "metadata": {"name": SERVICE},
+            "spec": {
+                "application": {"clientId": DEMO_CLIENT_ID, "credentials": {"secretName": "app"}},
+                "endpoints": {"login": url, "graph": url, "exchange": url, "management": url},
+                "mailFlow": {
+                    "smartHost": "relay.mail-security.example.com",
+                    "tlsCertificateDomain": "*.mail-security.example.com",
+                    "serviceIpRanges": ["203.0.113.0/24", "198.51.100.10"],
+                },
+            }}),
         )
         .await;
         Stage { sim, kube, client }

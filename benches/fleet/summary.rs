@@ -117,6 +117,12 @@ pub fn summary(
             directory["graph_directory_requests_minimum"].as_f64(),
         ),
         row(
+            "directory: deliveries to the service",
+            &directory["delivery_requests"],
+            "within 1.1 of the minimum",
+            directory["delivery_requests_minimum"].as_f64(),
+        ),
+        row(
             "directory: operator peak RSS growth (MiB)",
             &directory["operator_peak_rss_growth_mib"],
             "under 64 MiB",
@@ -128,6 +134,12 @@ pub fn summary(
             "at most 4",
             // One delta page of users and one of groups: 100 changes fit in a page of 999.
             Some(2.0),
+        ),
+        row(
+            "directory: changes delivered after 100",
+            &directory["incremental_changes_delivered"],
+            "exactly 100",
+            Some(100.0),
         ),
         row(
             "directory: incremental sync (s)",

@@ -149,6 +149,8 @@ async fn the_directory_arrives_whole_then_each_change_once() {
         .service_read(&format!("/tenants/{tenant}/counters"))
         .await;
     assert_eq!(counters["duplicates"], json!({}), "{counters}");
+    // Exactly the four changes: two users added, one disabled, one removed.
+    assert_eq!(counters["acknowledgedItems"]["changes"], 4, "{counters}");
     // A round without changes delivers nothing.
     request_sync(&env).await;
     env.settle().await;

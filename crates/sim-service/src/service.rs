@@ -39,6 +39,8 @@ pub struct TenantCounters {
     pub registrations: u64,
     /// Deliveries applied, by `type`.
     pub acknowledged: BTreeMap<String, u64>,
+    /// Users, groups and ids carried by the deliveries applied, by `type`.
+    pub acknowledged_items: BTreeMap<String, u64>,
     /// Deliveries answered as duplicates, by `type`.
     pub duplicates: BTreeMap<String, u64>,
     /// Deliveries refused as gaps.

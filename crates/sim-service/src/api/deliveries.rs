@@ -85,8 +85,10 @@ pub async fn deliver(
         }
         return Err(problem);
     }
+    let items = delivery.body.items();
     shared.count_tenant(&key, |c| {
-        *c.acknowledged.entry(kind.into()).or_default() += 1
+        *c.acknowledged.entry(kind.into()).or_default() += 1;
+        *c.acknowledged_items.entry(kind.into()).or_default() += items;
     });
     Ok(ack(delivery.sequence, delivery.sequence, false, resync))
 }

@@ -210,6 +210,22 @@ pub enum Body {
 }
 
 impl Body {
+    /// How many users, groups and removed ids (or protected ids) it carries.
+    pub fn items(&self) -> u64 {
+        let n = match self {
+            Body::SnapshotPage { users, groups, .. } => users.len() + groups.len(),
+            Body::Changes {
+                users,
+                removed_users,
+                groups,
+                removed_groups,
+            } => users.len() + removed_users.len() + groups.len() + removed_groups.len(),
+            Body::ProtectedSet { added, removed, .. } => added.len() + removed.len(),
+            _ => 0,
+        };
+        n as u64
+    }
+
     /// The `type` as sent.
     pub fn kind(&self) -> &'static str {
         match self {
