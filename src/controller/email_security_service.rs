@@ -34,7 +34,13 @@ pub struct ServiceObservation {
     pub namespace: String,
     /// Accounts that name the service.
     pub accounts: i64,
+    /// The ingestion endpoint's answer to a signed health probe: `None` without ingestion,
+    /// else `Ok`, or the reason and message of why it does not answer or refuses.
+    pub ingestion: Option<Result<(), (String, String)>>,
 }
+
+/// The condition saying whether the ingestion endpoint answers a signed probe.
+pub const INGESTION_REACHABLE: &str = "IngestionReachable";
 
 /// The status of a service of `generation` with `previous` status, from what was found. Pure.
 pub fn status(
@@ -66,6 +72,31 @@ pub fn status(
         }
     };
     conditions::set_summary(&mut status.conditions, summary, generation, &now);
+    match &observed.ingestion {
+        None => status.conditions.retain(|c| c.type_ != INGESTION_REACHABLE),
+        Some(Ok(())) => {
+            conditions::set(
+                &mut status.conditions,
+                INGESTION_REACHABLE,
+                conditions::Status::True,
+                "Answered",
+                "The ingestion endpoint answered a signed health probe and accepted its signature.",
+                generation,
+                &now,
+            );
+        }
+        Some(Err((reason, message))) => {
+            conditions::set(
+                &mut status.conditions,
+                INGESTION_REACHABLE,
+                conditions::Status::False,
+                reason,
+                message,
+                generation,
+                &now,
+            );
+        }
+    }
     conditions::sort_ready_first(&mut status.conditions);
     status
 }
@@ -129,7 +160,12 @@ async fn observe(
         .is_some();
     let accounts = ctx.accounts();
     let own_namespace = (kind == ServiceKind::EmailSecurityService).then_some(namespace);
+    let ingestion = match &spec.ingestion {
+        None => None,
+        Some(ingestion) => Some(probe(ingestion, kind, name, namespace, ctx).await?),
+    };
     Ok(ServiceObservation {
+        ingestion,
         credential_found,
         namespace: namespace.to_string(),
         accounts: count(
@@ -139,6 +175,30 @@ async fn observe(
             name,
         ),
     })
+}
+
+/// A signed health probe of the service's ingestion endpoint.
+async fn probe(
+    ingestion: &exo_api::email_security_service::Ingestion,
+    kind: ServiceKind,
+    name: &str,
+    namespace: &str,
+    ctx: &Context,
+) -> Result<Result<(), (String, String)>> {
+    use super::service_account::delivery::{ingestion_client, message_id};
+    let named = format!("{kind:?}/{name}");
+    let client = match ingestion_client(ingestion, &named, namespace, ctx).await? {
+        Ok(c) => c,
+        Err(problem) => return Ok(Err((problem.reason.to_string(), problem.message))),
+    };
+    Ok(client
+        .health(&message_id(name, "health"))
+        .await
+        .map_err(|e| {
+            let message =
+                format!("The ingestion endpoint did not answer the probe as expected: {e}.");
+            (e.reason().to_string(), message)
+        }))
 }
 
 /// Reconciles one EmailSecurityService: writes its status when it changed.
@@ -246,6 +306,7 @@ mod tests {
             credential_found: true,
             namespace: "operators".into(),
             accounts: 2,
+            ingestion: None,
         };
         let ready = status(&spec(), Some(3), None, &found, now);
         assert_eq!(ready.accounts, 2);
@@ -273,5 +334,40 @@ mod tests {
     #[test]
     fn a_service_names_its_credential_and_ca_secrets() {
         assert_eq!(referenced_secrets(&spec()), ["service-app", "sim-ca"]);
+    }
+}
+
+#[cfg(test)]
+mod ingestion_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_ingestion_probe_is_its_own_condition_and_leaves_ready_alone() {
+        let spec: EmailSecurityServiceSpec = serde_json::from_value(json!({
+            "application": {"clientId": "11111111-2222-3333-4444-555555555555",
+                            "credentials": {"secretName": "service-app"}},
+        }))
+        .unwrap();
+        let now = jiff::Timestamp::now();
+        let observed = |ingestion| ServiceObservation {
+            credential_found: true,
+            namespace: "ns".into(),
+            accounts: 0,
+            ingestion,
+        };
+        let down = Some(Err(("ServiceUnavailable".to_string(), "down".to_string())));
+        let cases = [
+            (None, None, true),
+            (Some(Ok(())), Some(("True", "Answered")), true),
+            (down, Some(("False", "ServiceUnavailable")), true),
+        ];
+        for (ingestion, condition, ready) in cases {
+            let s = status(&spec, Some(1), None, &observed(ingestion), now);
+            let got = conditions::get(&s.conditions, INGESTION_REACHABLE)
+                .map(|c| (c.status.as_str(), c.reason.as_str()));
+            assert_eq!(got, condition);
+            assert_eq!(conditions::is_true(&s.conditions, "Ready"), ready);
+        }
     }
 }

@@ -77,6 +77,10 @@ pub struct Metrics {
     pub last_sync: Family<AccountLabels, Gauge<f64, AtomicU64>>,
     /// Users protected per account.
     pub synced_users: Family<AccountLabels, Gauge>,
+    /// 1 when the account's service registered its tenant and acknowledged its deliveries.
+    pub service_registered: Family<AccountLabels, Gauge>,
+    /// The last delivery the service acknowledged, per account.
+    pub delivery_watermark: Family<AccountLabels, Gauge>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -100,6 +104,18 @@ impl Metrics {
         let token_valid = Family::<AccountLabels, Gauge>::default();
         let last_sync = Family::<AccountLabels, Gauge<f64, AtomicU64>>::default();
         let synced_users = Family::<AccountLabels, Gauge>::default();
+        let service_registered = Family::<AccountLabels, Gauge>::default();
+        let delivery_watermark = Family::<AccountLabels, Gauge>::default();
+        registry.register(
+            "service_registered",
+            "1 when the email-security service registered the account's tenant and acknowledged its deliveries",
+            service_registered.clone(),
+        );
+        registry.register(
+            "delivery_watermark",
+            "The last delivery of each account's stream the service acknowledged",
+            delivery_watermark.clone(),
+        );
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -158,6 +174,8 @@ impl Metrics {
             token_valid,
             last_sync,
             synced_users,
+            service_registered,
+            delivery_watermark,
         }
     }
 
@@ -221,6 +239,8 @@ impl Metrics {
         self.token_valid.remove(&labels);
         self.last_sync.remove(&labels);
         self.synced_users.remove(&labels);
+        self.service_registered.remove(&labels);
+        self.delivery_watermark.remove(&labels);
     }
 }
 

@@ -178,6 +178,20 @@ async fn a_service_down_for_a_while_then_back_loses_and_repeats_nothing() {
     env.service_call(Method::DELETE, "/faults", json!({})).await;
     wait_for_users(&env, &tenant, &after).await;
     env.wait_ready("contoso").await;
+    // Visible in Events and metrics too.
+    let failing = env.event_messages("contoso", "DeliveryFailing").await;
+    assert!(
+        failing.iter().any(|m| m.starts_with("ServiceUnavailable")),
+        "{failing:?}"
+    );
+    let registered = env.event_messages("contoso", "ServiceRegistered").await;
+    assert!(!registered.is_empty());
+    let metrics = env.get(&format!("{}/metrics", env.operator_url())).await.1;
+    let line = format!(
+        "exo_service_registered{{namespace=\"{}\",name=\"contoso\"}} 1",
+        env.ns()
+    );
+    assert!(metrics.contains(&line), "{metrics}");
     assert_eq!(acknowledged(&env, &tenant, "snapshotBegin").await, 1);
     assert_eq!(acknowledged(&env, &tenant, "changes").await, 1);
 }
@@ -325,6 +339,32 @@ async fn a_wrong_service_credential_is_reported_and_the_tenant_work_goes_on() {
     assert!(!message.contains("d3Jvbmctc2VjcmV0"), "{message}");
     let tenants: Value = env.service_read("/tenants").await;
     assert_eq!(tenants["tenants"], json!([]));
+    // The service's status says so too: its ingestion refuses the probe's signature.
+    let services: kube::Api<exo_api::email_security_service::EmailSecurityService> =
+        kube::Api::default_namespaced(env.client.clone());
+    let reachable = |reason: &'static str| {
+        move |s: &exo_api::email_security_service::EmailSecurityService| {
+            s.status.as_ref().is_some_and(|st| {
+                st.conditions
+                    .iter()
+                    .any(|c| c.type_ == "IngestionReachable" && c.reason == reason)
+            })
+        }
+    };
+    env.wait_for(
+        services.clone(),
+        "email-security",
+        "ingestion refused",
+        reachable("ServiceRefusedSignature"),
+    )
+    .await;
     set(SERVICE_SECRET).await;
     env.wait_ready("contoso").await;
+    env.wait_for(
+        services,
+        "email-security",
+        "ingestion answers",
+        reachable("Answered"),
+    )
+    .await;
 }

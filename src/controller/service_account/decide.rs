@@ -365,6 +365,19 @@ pub enum Transition {
         /// Message naming the other account.
         message: String,
     },
+    /// The service registered the tenant and acknowledged its deliveries (first time, or
+    /// again after failing).
+    ServiceRegistered {
+        /// Message naming the service.
+        message: String,
+    },
+    /// The service stopped acknowledging deliveries (it had been).
+    DeliveryFailing {
+        /// Stable reason.
+        reason: String,
+        /// Message.
+        message: String,
+    },
     /// The directory was synchronised.
     Synced {
         /// Message with the counts.
@@ -489,6 +502,24 @@ fn transitions(
         out.push(Transition::TenantConflict {
             message: conflict.message.clone(),
         });
+    }
+    if let Some(registered) = now(conditions::SERVICE_REGISTERED) {
+        match (
+            was(conditions::SERVICE_REGISTERED),
+            registered.status.as_str(),
+        ) {
+            (Some("True"), "True") => {}
+            (_, "True") => out.push(Transition::ServiceRegistered {
+                message: registered.message.clone(),
+            }),
+            // Failing after having worked, or refused outright (a human must act).
+            (w, status) if w == Some("True") || (status == "False" && w != Some("False")) => out
+                .push(Transition::DeliveryFailing {
+                    reason: registered.reason.clone(),
+                    message: registered.message.clone(),
+                }),
+            _ => {}
+        }
     }
     if was(conditions::READY) != Some("True")
         && now(conditions::READY).is_some_and(|c| c.status == "True")

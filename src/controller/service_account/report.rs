@@ -66,6 +66,20 @@ fn record_gauges(
             .get_or_create(&labels)
             .set(expires.0.as_millisecond() as f64 / 1000.0);
     }
+    match conditions::get(&status.conditions, conditions::SERVICE_REGISTERED) {
+        Some(c) => {
+            let registered = i64::from(c.status == "True");
+            m.service_registered.get_or_create(&labels).set(registered);
+        }
+        None => {
+            m.service_registered.remove(&labels);
+        }
+    }
+    if let Some(delivery) = &status.delivery {
+        m.delivery_watermark
+            .get_or_create(&labels)
+            .set(delivery.watermark);
+    }
     if let Some(sync) = &status.sync {
         m.synced_users.get_or_create(&labels).set(sync.users);
         if let Some(t) = &sync.last_sync_time {
@@ -112,6 +126,14 @@ async fn announce(esa: &ExchangeServiceAccount, ctx: &Context, transitions: &[Tr
             Transition::TenantConflict { message } => {
                 (EventType::Warning, "TenantConflict", message.clone())
             }
+            Transition::ServiceRegistered { message } => {
+                (EventType::Normal, "ServiceRegistered", message.clone())
+            }
+            Transition::DeliveryFailing { reason, message } => (
+                EventType::Warning,
+                "DeliveryFailing",
+                format!("{reason}: {message}"),
+            ),
         };
         ctx.publish_event(&reference, type_, reason, &action, note)
             .await;

@@ -506,3 +506,40 @@ fn a_failed_delivery_keeps_what_the_service_acknowledged_before() {
     assert_eq!(after.delivery, status.delivery);
     assert!(then.failed_for_now());
 }
+
+#[test]
+fn the_service_registering_and_failing_are_announced_once() {
+    let step = |previous: Option<&ExchangeServiceAccountStatus>, delivery| {
+        let observed = Observation {
+            delivery: Some(delivery),
+            ..healthy()
+        };
+        decide(Some(1), previous, &observed, at(2))
+    };
+    let kinds = |t: &[Transition]| {
+        t.iter()
+            .filter_map(|t| match t {
+                Transition::ServiceRegistered { .. } => Some("registered"),
+                Transition::DeliveryFailing { .. } => Some("failing"),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let (ok, t) = step(None, delivered(&[]));
+    assert_eq!(kinds(&t), ["registered"]);
+    let (again, t) = step(Some(&ok), delivered(&[]));
+    assert_eq!(kinds(&t), Vec::<&str>::new());
+    let (down, t) = step(Some(&again), failed(false));
+    assert_eq!(kinds(&t), ["failing"]);
+    let (still, t) = step(Some(&down), failed(false));
+    assert_eq!(kinds(&t), Vec::<&str>::new());
+    let (_, t) = step(Some(&still), delivered(&[]));
+    assert_eq!(kinds(&t), ["registered"]);
+    // Refused from the start (a wrong credential): announced once; unavailable: not yet.
+    let (refused, t) = step(None, failed(true));
+    assert_eq!(kinds(&t), ["failing"]);
+    let (_, t) = step(Some(&refused), failed(true));
+    assert_eq!(kinds(&t), Vec::<&str>::new());
+    let (_, t) = step(None, failed(false));
+    assert_eq!(kinds(&t), Vec::<&str>::new());
+}

@@ -14,6 +14,7 @@ use crate::controller::error::Result;
 use crate::service::client::ServiceClient;
 use crate::service::error::ServiceError;
 use crate::service::protocol::{Cursor, Registered, Registration};
+use exo_api::email_security_service::Ingestion;
 use exo_api::exchange_service_account::{DeliveryStatus, ExchangeServiceAccount, Mode};
 
 /// How the account's tenant is handed to its service.
@@ -91,62 +92,11 @@ impl Handoff {
             return Ok(None);
         };
         let named = &service.named;
-        let namespace = &service.service_namespace;
-        let problem = |reason, message: String| Ok(Some(Err(ConfigProblem { reason, message })));
-        let Some(secret_ref) = &ingestion.credentials_secret_ref else {
-            return problem(
-                "IngestionCredentialMissing",
-                format!(
-                    "The {named} has no spec.ingestion.credentialsSecretRef: deliveries must be signed; name the Secret key holding the service's shared secret."
-                ),
-            );
-        };
-        let secret = secret_data(&ctx.client, namespace, &secret_ref.name)
-            .await?
-            .and_then(|d| d.get(&secret_ref.key).cloned());
-        let Some(secret) = secret else {
-            return problem(
-                "IngestionCredentialNotFound",
-                format!(
-                    "The Secret {} with key {:?} named in spec.ingestion.credentialsSecretRef of the {named} was not found in namespace {namespace}.",
-                    secret_ref.name, secret_ref.key
-                ),
-            );
-        };
-        let ca = match &ingestion.ca_bundle {
-            None => None,
-            Some(reference) => match ca_bundle(&ctx.client, namespace, reference).await? {
-                Some(pem) => Some(pem),
-                None => {
-                    return problem(
-                        "CaBundleNotFound",
-                        format!(
-                            "The CA bundle {:?} {} with key {:?} named in spec.ingestion.caBundle of the {named} was not found in namespace {namespace}.",
-                            reference.kind, reference.name, reference.key
-                        ),
-                    );
-                }
-            },
-        };
-        // The shared client for this trust: its connections are reused across passes.
-        let http = match ctx.http(ca.as_deref()) {
-            Ok(h) => h,
-            Err(e) => {
-                return problem(
-                    "CaBundleInvalid",
-                    format!("{e}; fix the bundle named in spec.ingestion.caBundle of the {named}."),
-                );
-            }
-        };
-        let client = match ServiceClient::with_http(http, &ingestion.url, &secret) {
-            Ok(c) => c,
-            Err(e) => {
-                return problem(
-                    e.reason(),
-                    format!("{e}; fix spec.ingestion of the {named}."),
-                );
-            }
-        };
+        let client =
+            match ingestion_client(ingestion, named, &service.service_namespace, ctx).await? {
+                Ok(c) => c,
+                Err(problem) => return Ok(Some(Err(problem))),
+            };
         let spec = &esa.spec;
         let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
         let registration = RegistrationFields {
@@ -206,6 +156,70 @@ pub fn verified(domains: &[crate::microsoft::graph::models::Domain]) -> Vec<Stri
         .filter(|d| d.is_verified)
         .map(|d| d.id.clone())
         .collect()
+}
+
+/// The signed client of a service's `ingestion` (its Secrets and ConfigMaps in `namespace`;
+/// `named` is the service as `Kind/name`); a problem when its credential or CA bundle cannot
+/// be read.
+pub async fn ingestion_client(
+    ingestion: &Ingestion,
+    named: &str,
+    namespace: &str,
+    ctx: &Context,
+) -> Result<std::result::Result<ServiceClient, ConfigProblem>> {
+    let problem = |reason, message: String| Ok(Err(ConfigProblem { reason, message }));
+    let Some(secret_ref) = &ingestion.credentials_secret_ref else {
+        return problem(
+            "IngestionCredentialMissing",
+            format!(
+                "The {named} has no spec.ingestion.credentialsSecretRef: deliveries must be signed; name the Secret key holding the service's shared secret."
+            ),
+        );
+    };
+    let secret = secret_data(&ctx.client, namespace, &secret_ref.name)
+        .await?
+        .and_then(|d| d.get(&secret_ref.key).cloned());
+    let Some(secret) = secret else {
+        return problem(
+            "IngestionCredentialNotFound",
+            format!(
+                "The Secret {} with key {:?} named in spec.ingestion.credentialsSecretRef of the {named} was not found in namespace {namespace}.",
+                secret_ref.name, secret_ref.key
+            ),
+        );
+    };
+    let ca = match &ingestion.ca_bundle {
+        None => None,
+        Some(reference) => match ca_bundle(&ctx.client, namespace, reference).await? {
+            Some(pem) => Some(pem),
+            None => {
+                return problem(
+                    "CaBundleNotFound",
+                    format!(
+                        "The CA bundle {:?} {} with key {:?} named in spec.ingestion.caBundle of the {named} was not found in namespace {namespace}.",
+                        reference.kind, reference.name, reference.key
+                    ),
+                );
+            }
+        },
+    };
+    // The shared client for this trust: its connections are reused across passes.
+    let http = match ctx.http(ca.as_deref()) {
+        Ok(h) => h,
+        Err(e) => {
+            return problem(
+                "CaBundleInvalid",
+                format!("{e}; fix the bundle named in spec.ingestion.caBundle of the {named}."),
+            );
+        }
+    };
+    match ServiceClient::with_http(http, &ingestion.url, &secret) {
+        Ok(c) => Ok(Ok(c)),
+        Err(e) => problem(
+            e.reason(),
+            format!("{e}; fix spec.ingestion of the {named}."),
+        ),
+    }
 }
 
 /// A message id unique to this request (and kept on its retries, which the client makes).
