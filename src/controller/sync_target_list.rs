@@ -295,6 +295,7 @@ mod tests {
     fn resolution(n: usize, unresolved: Vec<UnresolvedEntry>) -> Resolution {
         Resolution {
             users: (0..n).map(user).collect(),
+            directory: Vec::new(),
             unresolved,
             groups: 1,
             limit_exceeded: n > MAX_USERS,

@@ -9,6 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::microsoft::graph::{GraphClient, GraphError};
 use crate::microsoft::identity::token::AccessToken;
+use crate::service::protocol::User;
 use exo_api::sync_target_list::{GroupTarget, ResolvedUser, SyncTargetListSpec, UnresolvedEntry};
 
 /// Most users a list may resolve to.
@@ -21,8 +22,8 @@ pub const CONCURRENCY: usize = 8;
 /// What one entry resolved to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryResult {
-    /// Users found (id, principal name, display name).
-    Users(Vec<(String, String, Option<String>)>),
+    /// Users found, as the service receives them.
+    Users(Vec<User>),
     /// Nothing found, with the reason (`UserNotFound`, `GroupNotFound`, `NoUserMembers`).
     Unresolved(&'static str, String),
 }
@@ -32,6 +33,9 @@ pub enum EntryResult {
 pub struct Resolution {
     /// Users, sorted by principal name, each with the entries that brought it in.
     pub users: Vec<ResolvedUser>,
+    /// The same users as the service receives them (id, principal name, mail, display name,
+    /// enabled state), sorted by id.
+    pub directory: Vec<User>,
     /// Entries that did not resolve.
     pub unresolved: Vec<UnresolvedEntry>,
     /// Groups matched.
@@ -52,17 +56,21 @@ pub fn group_label(g: &GroupTarget) -> String {
 /// Assembles entry results (in list order) into a resolution.
 pub fn assemble(entries: Vec<(String, EntryResult)>, groups: i64) -> Resolution {
     let mut users: BTreeMap<String, ResolvedUser> = BTreeMap::new();
+    let mut directory: BTreeMap<String, User> = BTreeMap::new();
     let mut unresolved = Vec::new();
     for (entry, result) in entries {
         match result {
             EntryResult::Users(found) => {
-                for (id, upn, display_name) in found {
-                    let user = users.entry(id.clone()).or_insert_with(|| ResolvedUser {
-                        id,
-                        user_principal_name: upn,
-                        display_name,
-                        via: Vec::new(),
-                    });
+                for found in found {
+                    let user = users
+                        .entry(found.id.clone())
+                        .or_insert_with(|| ResolvedUser {
+                            id: found.id.clone(),
+                            user_principal_name: found.user_principal_name.clone(),
+                            display_name: found.display_name.clone(),
+                            via: Vec::new(),
+                        });
+                    directory.entry(found.id.clone()).or_insert(found);
                     if !user.via.contains(&entry) {
                         user.via.push(entry.clone());
                     }
@@ -84,6 +92,7 @@ pub fn assemble(entries: Vec<(String, EntryResult)>, groups: i64) -> Resolution 
     Resolution {
         limit_exceeded: users.len() > MAX_USERS,
         users,
+        directory: directory.into_values().collect(),
         unresolved,
         groups,
     }
@@ -95,11 +104,14 @@ async fn resolve_user(
     upn: &str,
 ) -> Result<EntryResult, GraphError> {
     Ok(match graph.user_by_upn(token, upn).await? {
-        Some(u) => EntryResult::Users(vec![(
-            u.id,
-            u.user_principal_name.unwrap_or_else(|| upn.to_string()),
-            u.display_name,
-        )]),
+        Some(u) => EntryResult::Users(vec![User {
+            id: u.id,
+            user_principal_name: u.user_principal_name.unwrap_or_else(|| upn.to_string()),
+            mail: u.mail,
+            display_name: u.display_name,
+            // Graph gives it when selected; enabled is the default.
+            account_enabled: u.account_enabled.unwrap_or(true),
+        }]),
         None => EntryResult::Unresolved(
             "UserNotFound",
             format!("No user has the principal name {upn}."),
@@ -112,17 +124,22 @@ async fn group_users(
     graph: &GraphClient,
     token: &AccessToken,
     group_id: &str,
-) -> Result<Vec<(String, String, Option<String>)>, GraphError> {
+) -> Result<Vec<User>, GraphError> {
     let mut out = Vec::new();
     let mut pages = std::pin::pin!(graph.transitive_members(token, group_id));
     while let Some(page) = pages.try_next().await? {
-        out.extend(page.value.into_iter().filter(|o| o.is_user()).map(|o| {
-            (
-                o.id,
-                o.user_principal_name.unwrap_or_default(),
-                o.display_name,
-            )
-        }));
+        out.extend(
+            page.value
+                .into_iter()
+                .filter(|o| o.is_user())
+                .map(|o| User {
+                    id: o.id,
+                    user_principal_name: o.user_principal_name.unwrap_or_default(),
+                    mail: o.mail,
+                    display_name: o.display_name,
+                    account_enabled: o.account_enabled.unwrap_or(true),
+                }),
+        );
         if out.len() > MAX_USERS {
             break;
         }
@@ -230,8 +247,14 @@ pub async fn resolve(
 mod tests {
     use super::*;
 
-    fn u(id: &str, upn: &str) -> (String, String, Option<String>) {
-        (id.into(), upn.into(), None)
+    fn u(id: &str, upn: &str) -> User {
+        User {
+            id: id.into(),
+            user_principal_name: upn.into(),
+            mail: None,
+            display_name: None,
+            account_enabled: true,
+        }
     }
 
     #[test]

@@ -368,3 +368,53 @@ async fn a_wrong_service_credential_is_reported_and_the_tenant_work_goes_on() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selected_users_are_the_directory_and_the_protected_set() {
+    let env = Env::start(Env::fast()).await;
+    let tenant = ready(&env).await;
+    // Ada by name, and the Research group: Alan, and through Engineering Ada and Grace.
+    super::contoso_list(
+        &env,
+        "few",
+        json!({"users": ["ada@contoso.com"], "groups": [{"namePrefix": "Research"}]}),
+    )
+    .await;
+    super::select(&env, "few").await;
+    let protected = async || {
+        let p = env
+            .service_read(&format!("/tenants/{tenant}/protected"))
+            .await;
+        p["protected"].as_array().map_or(0, Vec::len)
+    };
+    let wait_for_set = async |upns: &[&str]| {
+        crate::env::until(
+            crate::env::TIMEOUT,
+            Duration::from_millis(200),
+            async || {
+                let got: Vec<String> = received(&env, &tenant)
+                    .await
+                    .into_iter()
+                    .map(|u| u.0)
+                    .collect();
+                let n = protected().await;
+                match got == upns && n == upns.len() {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "the service to hold {upns:?}; it holds {got:?}, {n} protected"
+                    )),
+                }
+            },
+        )
+        .await;
+    };
+    wait_for_set(&["ada@contoso.com", "alan@contoso.com", "grace@contoso.com"]).await;
+    let esa = env.wait_ready("contoso").await;
+    assert_eq!(esa.status.unwrap().delivery.unwrap().users, 3);
+    // A narrower list: the service follows.
+    env.merge_list("few", json!({"spec": {"groups": null}}))
+        .await;
+    wait_for_set(&["ada@contoso.com"]).await;
+    let registration = env.service_read(&format!("/tenants/{tenant}")).await;
+    assert_eq!(registration["registration"]["scope"], "Selected");
+}

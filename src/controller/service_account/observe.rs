@@ -199,7 +199,7 @@ impl AccountPass<'_> {
                     {
                         let (auth, prepared) = futures::join!(
                             authorize::confirm_grants(esa, clients, ctx, (*token).clone()),
-                            selected::prepare(esa, clients, &token, ctx, self.now)
+                            selected::prepare(esa, clients, &token, ctx, self.now, false)
                         );
                         (auth?, Some(prepared))
                     }
@@ -277,8 +277,6 @@ impl AccountPass<'_> {
         let (target, mut delivery) = match (handoff, esa.spec.sync.scope, tenant) {
             (Ingestion::None, _, _) => (None, None),
             (Ingestion::Broken(problem), _, _) => (None, Some(problem.clone())),
-            // The selected users are not handed to the service yet (see the issue notes).
-            (Ingestion::Ready(_), SyncScope::Selected, _) => (None, None),
             (Ingestion::Ready(_), _, None) => (
                 None,
                 Some(DeliveryObservation::Failed {
@@ -288,14 +286,52 @@ impl AccountPass<'_> {
                     retry_after: None,
                 }),
             ),
-            (Ingestion::Ready(h), SyncScope::All, Some(t)) => (Some((&**h, t)), None),
+            (Ingestion::Ready(h), _, Some(t)) => (Some((&**h, t)), None),
         };
         if esa.spec.sync.scope == SyncScope::Selected {
-            let observation = match early_selection {
+            let (mut observation, mut users) = match early_selection {
                 Some(prepared) => selected::commit(prepared?, ctx).await?,
-                None => selected::sync_selected(esa, self.clients, token, ctx, now).await?,
+                None => selected::sync_selected(esa, self.clients, token, ctx, now, false).await?,
             };
-            return Ok((observation, delivery));
+            let Some((handoff, tenant)) = target else {
+                return Ok((observation, delivery));
+            };
+            if !matches!(observation, SyncObservation::Synced(_)) {
+                // A list that does not resolve (or is over the limit) is not handed over; the
+                // service keeps the last set it acknowledged.
+                return Ok((observation, delivery));
+            }
+            let (esa, clients, client) = (self.esa, self.clients, &ctx.client);
+            let mut done = None;
+            for _ in 0..2 {
+                let given = users.as_deref();
+                match delivery::selected::deliver(
+                    handoff, tenant, given, esa, clients, token, client,
+                )
+                .await?
+                {
+                    delivery::selected::Selected::Done(d) => {
+                        done = Some(d);
+                        break;
+                    }
+                    // The service needs the set: resolve the list now, once.
+                    delivery::selected::Selected::NeedsUsers => {
+                        (observation, users) =
+                            selected::sync_selected(esa, clients, token, ctx, now, true).await?;
+                        if !matches!(observation, SyncObservation::Synced(_)) {
+                            break;
+                        }
+                    }
+                }
+            }
+            let done = done.unwrap_or_else(|| DeliveryObservation::Failed {
+                reason: "SelectedUsersNotResolved".into(),
+                message: "The selected users could not be resolved for the service; retrying."
+                    .into(),
+                needs_human: false,
+                retry_after: None,
+            });
+            return Ok((observation, Some(done)));
         }
         let mut due = directory::due(esa, now);
         if !due && let Some((handoff, tenant)) = target {

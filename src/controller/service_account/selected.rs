@@ -17,6 +17,7 @@ use crate::controller::sync_target_list::{
 };
 use crate::controller::targets;
 use crate::microsoft::identity::token::AccessToken;
+use crate::service::protocol::User;
 use exo_api::exchange_service_account::{ExchangeServiceAccount, SyncSummary};
 use exo_api::sync_target_list::{SyncTargetList, SyncTargetListStatus};
 
@@ -72,27 +73,33 @@ pub struct Prepared {
     write: Option<(SyncTargetList, SyncTargetListStatus)>,
     /// The account's sync observation once that status is written.
     observation: SyncObservation,
+    /// The selected users as the service receives them, when resolved in this pass (and
+    /// within the limit).
+    directory: Option<Vec<User>>,
 }
 
-/// Resolves the list when due and returns the account's sync observation.
+/// Resolves the list when due (or when `force`d) and returns the account's sync observation
+/// and, when resolved, the selected users.
 pub async fn sync_selected(
     esa: &ExchangeServiceAccount,
     account: &TenantClients,
     token: &AccessToken,
     ctx: &Context,
     now: jiff::Timestamp,
-) -> Result<SyncObservation> {
-    let prepared = prepare(esa, account, token, ctx, now).await?;
+    force: bool,
+) -> Result<(SyncObservation, Option<Vec<User>>)> {
+    let prepared = prepare(esa, account, token, ctx, now, force).await?;
     commit(prepared, ctx).await
 }
 
-/// Reads the list and, when due, resolves it in the tenant; writes nothing.
+/// Reads the list and, when due (or `force`d), resolves it in the tenant; writes nothing.
 pub async fn prepare(
     esa: &ExchangeServiceAccount,
     account: &TenantClients,
     token: &AccessToken,
     ctx: &Context,
     now: jiff::Timestamp,
+    force: bool,
 ) -> Result<Prepared> {
     let previous = esa.status.as_ref().and_then(|s| s.sync.clone());
     let stl = match target_list(esa, ctx).await? {
@@ -107,16 +114,18 @@ pub async fn prepare(
                     previous,
                     retry_after: None,
                 },
+                directory: None,
             });
         }
     };
-    if !due(esa, &stl, now) {
+    if !force && !due(esa, &stl, now) {
         // Nothing to resolve; keep the list's account condition true.
         let status = account_ready_status(&stl, now);
         let observation = observation_from(&stl, previous);
         return Ok(Prepared {
             write: Some((stl, status)),
             observation,
+            directory: None,
         });
     }
     let resolved = futures::try_join!(
@@ -129,6 +138,7 @@ pub async fn prepare(
             return Ok(Prepared {
                 write: None,
                 observation: super::sync_failed(&e, previous),
+                directory: None,
             });
         }
     };
@@ -154,18 +164,23 @@ pub async fn prepare(
             domains: domains.iter().filter(|d| d.is_mail_domain()).count() as i64,
         })
     };
+    let directory = (!resolution.limit_exceeded).then_some(resolution.directory);
     Ok(Prepared {
         write: Some((stl, status)),
         observation,
+        directory,
     })
 }
 
 /// Writes what [`prepare`] found on the list and returns the account's sync observation.
-pub async fn commit(prepared: Prepared, ctx: &Context) -> Result<SyncObservation> {
+pub async fn commit(
+    prepared: Prepared,
+    ctx: &Context,
+) -> Result<(SyncObservation, Option<Vec<User>>)> {
     if let Some((stl, status)) = &prepared.write {
         write_status(&ctx.client, stl, status).await?;
     }
-    Ok(prepared.observation)
+    Ok((prepared.observation, prepared.directory))
 }
 
 /// The observation from a list resolved earlier.

@@ -151,7 +151,7 @@ impl GraphClient {
         group_id: &str,
     ) -> impl Stream<Item = Result<Page<DirectoryObject>, GraphError>> + 'a {
         let path = format!(
-            "/groups/{}/transitiveMembers?$select=id,userPrincipalName,displayName&$top={MAX_PAGE}",
+            "/groups/{}/transitiveMembers?$select=id,userPrincipalName,displayName,mail,accountEnabled&$top={MAX_PAGE}",
             path_segment(group_id)
         );
         self.pages(token, path, false)

@@ -85,6 +85,12 @@ pub struct DirectoryObject {
     /// Display name.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// Primary SMTP address (users only, when selected).
+    #[serde(default)]
+    pub mail: Option<String>,
+    /// Whether the account is enabled (users only, when selected).
+    #[serde(default)]
+    pub account_enabled: Option<bool>,
 }
 
 impl DirectoryObject {

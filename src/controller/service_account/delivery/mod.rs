@@ -4,6 +4,7 @@
 //! A service that fails is reported and retried; the tenant-side work goes on without it.
 
 pub mod round;
+pub mod selected;
 pub mod state;
 
 use super::decide::ConfigProblem;

@@ -13,6 +13,7 @@ const WATERMARK: &str = "delivery-watermark";
 const PENDING: &str = "delivery-pending";
 const PENDING_LINK: &str = "delivery-pending-link";
 const PENDING_USERS: &str = "delivery-pending-users";
+const SELECTED: &str = "delivery-selected";
 
 /// The recorded stream of one tenant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct StreamState {
     pub watermark: u64,
     /// A round begun and not recorded as ended.
     pub pending: Option<PendingRound>,
+    /// Scope `Selected`: the fingerprint of the selected users last acknowledged.
+    pub selected: Option<String>,
 }
 
 /// A round begun: where it starts and, for a changes round, what it ends with.
@@ -60,6 +63,7 @@ impl StreamState {
                 .and_then(|w| w.parse().ok())
                 .unwrap_or(0),
             pending,
+            selected: data.get(SELECTED).cloned(),
         }
     }
 
@@ -72,6 +76,7 @@ impl StreamState {
             PENDING,
             PENDING_LINK,
             PENDING_USERS,
+            SELECTED,
         ] {
             data.remove(key);
         }
@@ -81,6 +86,9 @@ impl StreamState {
         data.insert(ENDPOINT.into(), endpoint.clone());
         data.insert(TENANT.into(), tenant.clone());
         data.insert(WATERMARK.into(), self.watermark.to_string());
+        if let Some(selected) = &self.selected {
+            data.insert(SELECTED.into(), selected.clone());
+        }
         if let Some(p) = &self.pending {
             let kind = match p.round.kind {
                 RoundKind::Snapshot => "snapshot",
@@ -114,6 +122,7 @@ impl StreamState {
             tenant: Some(tenant.to_ascii_lowercase()),
             watermark: 0,
             pending: None,
+            selected: None,
         }
     }
 
@@ -152,6 +161,7 @@ mod tests {
             tenant: Some("5b1c6e8a-2f4d-4a7b-9c3e-1d2f3a4b5c6d".into()),
             watermark: 41,
             pending,
+            selected: Some("abc".into()),
         }
     }
 
