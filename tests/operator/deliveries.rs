@@ -418,3 +418,45 @@ async fn selected_users_are_the_directory_and_the_protected_set() {
     let registration = env.service_read(&format!("/tenants/{tenant}")).await;
     assert_eq!(registration["registration"]["scope"], "Selected");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_of_the_access_reaches_the_service_when_it_changes() {
+    // Tokens of 3 s: a revoked consent shows at the next token.
+    let env = Env::start(Env::short_tokens(3)).await;
+    let tenant = ready(&env).await;
+    let health = async || {
+        let h = env
+            .service_read(&format!("/tenants/{tenant}/token-health"))
+            .await;
+        let history: Vec<String> = h["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["state"].as_str().unwrap_or_default().to_string())
+            .collect();
+        history
+    };
+    let wait_for = async |want: &[&str]| {
+        crate::env::until(
+            crate::env::TIMEOUT,
+            Duration::from_millis(200),
+            async || {
+                let got = health().await;
+                match got == want {
+                    true => Ok(()),
+                    false => Err(format!("token health {want:?}; the service has {got:?}")),
+                }
+            },
+        )
+        .await;
+    };
+    wait_for(&["Valid"]).await;
+    // The Global Administrator revokes consent: reported once, then again once restored.
+    super::revoke_contoso_consent(&env).await;
+    wait_for(&["Valid", "ConsentMissing"]).await;
+    env.settle().await;
+    assert_eq!(health().await, ["Valid", "ConsentMissing"]);
+    env.consent(TENANT).await;
+    env.wait_ready("contoso").await;
+    wait_for(&["Valid", "ConsentMissing", "Valid"]).await;
+}

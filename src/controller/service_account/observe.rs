@@ -117,6 +117,17 @@ impl AccountPass<'_> {
             futures::join!(sync_and_activity, inline_pass)
         };
         let ((sync, delivery), activity) = synced?;
+        // Then the health of the access, once the stream has what this pass delivered.
+        if let Ingestion::Ready(handoff) = handoff
+            && let Some(state) = delivery::health::state_of(&auth.token, &auth.grant)
+        {
+            let (esa, clients, ctx) = (self.esa, self.clients, self.ctx);
+            let sent =
+                delivery::health::report(handoff, state, esa, clients, &ctx.client, self.now);
+            if let Some(e) = sent.await? {
+                tracing::warn!(account = %clients.key, reason = e.reason(), error = %e, "token health not delivered; tried again on the next look");
+            }
+        }
         let (inline, inline_requeue) = inlined?;
         let requeue_hint = match (auth.requeue, inline_requeue) {
             (Some(a), Some(b)) => Some(a.min(b)),

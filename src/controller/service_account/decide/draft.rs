@@ -283,12 +283,27 @@ impl Draft {
         };
         match delivery {
             DeliveryObservation::WaitingForGrant => {
-                self.set(
-                    conditions::SERVICE_REGISTERED,
-                    Status::False,
-                    "WaitingForGrant",
-                    "The tenant is registered with the service once access is granted.",
-                );
+                match &self.status.delivery {
+                    // Registered before: the service keeps what it acknowledged.
+                    Some(d) => {
+                        let message = format!(
+                            "Access to the tenant is not granted or not valid; the {} keeps what it acknowledged, and deliveries resume once access is back.",
+                            d.service
+                        );
+                        self.set(
+                            conditions::SERVICE_REGISTERED,
+                            Status::False,
+                            "WaitingForAccess",
+                            &message,
+                        )
+                    }
+                    None => self.set(
+                        conditions::SERVICE_REGISTERED,
+                        Status::False,
+                        "WaitingForGrant",
+                        "The tenant is registered with the service once access is granted.",
+                    ),
+                };
                 false
             }
             DeliveryObservation::Acknowledged(d) => {

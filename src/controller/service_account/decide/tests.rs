@@ -543,3 +543,21 @@ fn the_service_registering_and_failing_are_announced_once() {
     let (_, t) = step(None, failed(false));
     assert_eq!(kinds(&t), Vec::<&str>::new());
 }
+
+#[test]
+fn a_lost_grant_keeps_what_the_service_acknowledged() {
+    let first = Observation {
+        delivery: Some(delivered(&[])),
+        ..healthy()
+    };
+    let (status, _) = decide(Some(1), None, &first, at(1));
+    let lost = Observation {
+        delivery: Some(DeliveryObservation::WaitingForGrant),
+        ..healthy()
+    };
+    let (after, _) = decide(Some(1), Some(&status), &lost, at(2));
+    assert_eq!(cond(&after, "ServiceRegistered").reason, "WaitingForAccess");
+    assert_eq!(after.delivery, status.delivery);
+    let (fresh, _) = decide(Some(1), None, &lost, at(2));
+    assert_eq!(cond(&fresh, "ServiceRegistered").reason, "WaitingForGrant");
+}

@@ -14,6 +14,7 @@ const PENDING: &str = "delivery-pending";
 const PENDING_LINK: &str = "delivery-pending-link";
 const PENDING_USERS: &str = "delivery-pending-users";
 const SELECTED: &str = "delivery-selected";
+const TOKEN_HEALTH: &str = "delivery-token-health";
 
 /// The recorded stream of one tenant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub struct StreamState {
     pub pending: Option<PendingRound>,
     /// Scope `Selected`: the fingerprint of the selected users last acknowledged.
     pub selected: Option<String>,
+    /// The token-health state last acknowledged.
+    pub token_health: Option<String>,
 }
 
 /// A round begun: where it starts and, for a changes round, what it ends with.
@@ -64,6 +67,7 @@ impl StreamState {
                 .unwrap_or(0),
             pending,
             selected: data.get(SELECTED).cloned(),
+            token_health: data.get(TOKEN_HEALTH).cloned(),
         }
     }
 
@@ -77,6 +81,7 @@ impl StreamState {
             PENDING_LINK,
             PENDING_USERS,
             SELECTED,
+            TOKEN_HEALTH,
         ] {
             data.remove(key);
         }
@@ -88,6 +93,9 @@ impl StreamState {
         data.insert(WATERMARK.into(), self.watermark.to_string());
         if let Some(selected) = &self.selected {
             data.insert(SELECTED.into(), selected.clone());
+        }
+        if let Some(health) = &self.token_health {
+            data.insert(TOKEN_HEALTH.into(), health.clone());
         }
         if let Some(p) = &self.pending {
             let kind = match p.round.kind {
@@ -123,6 +131,7 @@ impl StreamState {
             watermark: 0,
             pending: None,
             selected: None,
+            token_health: None,
         }
     }
 
@@ -162,6 +171,7 @@ mod tests {
             watermark: 41,
             pending,
             selected: Some("abc".into()),
+            token_health: Some("Valid".into()),
         }
     }
 
