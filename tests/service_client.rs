@@ -196,15 +196,27 @@ async fn a_snapshot_is_streamed_page_by_page_with_one_delivery_per_page() {
         Ok((999..1998).map(user).collect()),
         Ok((1998..3500).map(user).collect()),
     ];
+    // And a group whose members are two of them.
+    let groups = vec![exo_operator::service::protocol::Group {
+        id: "g-1".into(),
+        display_name: Some("Research".into()),
+        members: vec![user(1).id, user(2).id],
+    }];
     let mut sender = Sender::new(&c, TENANT, "snap-1", 1);
-    let sent = snapshot(&mut sender, "snap-1", futures::stream::iter(pages))
+    let sent = snapshot(&mut sender, "snap-1", futures::stream::iter(pages), groups)
         .await
         .unwrap();
-    // Begin, 999, 999, 1,000 and 502, end.
+    // Begin, 999, 999, 1,000 and 502, the groups' page, end.
     assert_eq!(sent.users, 3500);
-    assert_eq!(sent.deliveries, 6);
+    assert_eq!(sent.deliveries, 7);
     let cursor = c.cursor(TENANT, "cursor-1").await.unwrap();
-    assert_eq!(cursor.watermark, 6);
+    assert_eq!(cursor.watermark, 7);
     assert!(cursor.snapshot_complete);
     assert_eq!(users_received(&service).await, 3500);
+    let path = format!("/_sim/tenants/{TENANT}/groups");
+    let groups = control(&service, reqwest::Method::GET, &path, json!({})).await;
+    assert_eq!(
+        groups["groups"][0]["members"],
+        json!([user(1).id, user(2).id])
+    );
 }

@@ -296,6 +296,7 @@ mod tests {
         Resolution {
             users: (0..n).map(user).collect(),
             directory: Vec::new(),
+            group_directory: Vec::new(),
             unresolved,
             groups: 1,
             limit_exceeded: n > MAX_USERS,

@@ -9,7 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::microsoft::graph::{GraphClient, GraphError};
 use crate::microsoft::identity::token::AccessToken;
-use crate::service::protocol::User;
+use crate::service::protocol::{Group, User};
 use exo_api::sync_target_list::{GroupTarget, ResolvedUser, SyncTargetListSpec, UnresolvedEntry};
 
 /// Most users a list may resolve to.
@@ -28,6 +28,15 @@ pub enum EntryResult {
     Unresolved(&'static str, String),
 }
 
+/// The selected users and the groups matched, as the service receives them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SelectedDirectory {
+    /// The users, sorted by id.
+    pub users: Vec<User>,
+    /// The groups with their user members, sorted by id.
+    pub groups: Vec<Group>,
+}
+
 /// The resolution of a whole list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resolution {
@@ -36,6 +45,8 @@ pub struct Resolution {
     /// The same users as the service receives them (id, principal name, mail, display name,
     /// enabled state), sorted by id.
     pub directory: Vec<User>,
+    /// The groups matched, with the ids of their user members (transitively), sorted by id.
+    pub group_directory: Vec<Group>,
     /// Entries that did not resolve.
     pub unresolved: Vec<UnresolvedEntry>,
     /// Groups matched.
@@ -93,6 +104,7 @@ pub fn assemble(entries: Vec<(String, EntryResult)>, groups: i64) -> Resolution 
         limit_exceeded: users.len() > MAX_USERS,
         users,
         directory: directory.into_values().collect(),
+        group_directory: Vec::new(),
         unresolved,
         groups,
     }
@@ -151,7 +163,7 @@ async fn resolve_group(
     graph: &GraphClient,
     token: &AccessToken,
     target: &GroupTarget,
-) -> Result<(EntryResult, i64), GraphError> {
+) -> Result<(EntryResult, i64, Vec<Group>), GraphError> {
     let groups: Vec<(String, String)> = match (&target.name_prefix, &target.id) {
         (Some(prefix), _) => graph
             .groups_starting_with(token, prefix.trim(), MAX_GROUPS_PER_PREFIX)
@@ -177,11 +189,19 @@ async fn resolve_group(
                 },
             ),
             0,
+            Vec::new(),
         ));
     }
     let mut users = Vec::new();
-    for (id, _) in &groups {
-        users.extend(group_users(graph, token, id).await?);
+    let mut found = Vec::new();
+    for (id, name) in &groups {
+        let members = group_users(graph, token, id).await?;
+        found.push(Group {
+            id: id.clone(),
+            display_name: Some(name.clone()),
+            members: members.iter().map(|u| u.id.clone()).collect(),
+        });
+        users.extend(members);
         if users.len() > MAX_USERS {
             break;
         }
@@ -198,9 +218,10 @@ async fn resolve_group(
                 ),
             ),
             count,
+            found,
         ));
     }
-    Ok((EntryResult::Users(users), count))
+    Ok((EntryResult::Users(users), count, found))
 }
 
 /// Resolves `spec` against the tenant.
@@ -220,27 +241,34 @@ pub async fn resolve(
         .map(Job::User)
         .chain(spec.groups.iter().cloned().map(Job::Group))
         .collect();
-    let results: Vec<(String, EntryResult, i64)> = futures::stream::iter(jobs)
+    let results: Vec<(String, EntryResult, i64, Vec<Group>)> = futures::stream::iter(jobs)
         .map(|job| async move {
             match job {
                 Job::User(upn) => {
                     let result = resolve_user(graph, token, &upn).await?;
-                    Ok::<_, GraphError>((upn, result, 0))
+                    Ok::<_, GraphError>((upn, result, 0, Vec::new()))
                 }
                 Job::Group(g) => {
-                    let (r, n) = resolve_group(graph, token, &g).await?;
-                    Ok((group_label(&g), r, n))
+                    let (r, n, found) = resolve_group(graph, token, &g).await?;
+                    Ok((group_label(&g), r, n, found))
                 }
             }
         })
         .buffered(CONCURRENCY)
         .try_collect()
         .await?;
-    let groups = results.iter().map(|(_, _, n)| n).sum();
-    Ok(assemble(
-        results.into_iter().map(|(e, r, _)| (e, r)).collect(),
-        groups,
-    ))
+    let groups = results.iter().map(|(_, _, n, _)| n).sum();
+    let mut found: BTreeMap<String, Group> = BTreeMap::new();
+    let mut entries = Vec::with_capacity(results.len());
+    for (entry, result, _, matched) in results {
+        for g in matched {
+            found.entry(g.id.clone()).or_insert(g);
+        }
+        entries.push((entry, result));
+    }
+    let mut resolution = assemble(entries, groups);
+    resolution.group_directory = found.into_values().collect();
+    Ok(resolution)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use futures::{Stream, TryStreamExt};
 
 use super::client::ServiceClient;
 use super::error::ServiceError;
-use super::protocol::{Acknowledgement, Message, User};
+use super::protocol::{Acknowledgement, Group, Message, User};
 
 /// Most users (or groups) in one delivery, as the protocol allows.
 pub const MAX_PAGE: usize = 1000;
@@ -71,11 +71,13 @@ pub struct SnapshotSent {
 }
 
 /// Streams a full snapshot of `users` (pages as they are read, re-cut to at most
-/// [`MAX_PAGE`]): begin, one delivery per page, end with the count of distinct users.
+/// [`MAX_PAGE`]) and `groups`: begin, one delivery per page, end with the counts of distinct
+/// users and groups.
 pub async fn snapshot<E>(
     sender: &mut Sender<'_>,
     snapshot_id: &str,
     users: impl Stream<Item = Result<Vec<User>, E>>,
+    groups: Vec<Group>,
 ) -> Result<SnapshotSent, SendError<E>> {
     let first = sender.next();
     let begin = Message::SnapshotBegin {
@@ -97,10 +99,20 @@ pub async fn snapshot<E>(
             sender.send(&message).await.map_err(SendError::Service)?;
         }
     }
+    let group_count = groups.len() as u64;
+    let mut groups = groups.into_iter().peekable();
+    while groups.peek().is_some() {
+        let message = Message::SnapshotPage {
+            snapshot_id: snapshot_id.to_string(),
+            users: Vec::new(),
+            groups: groups.by_ref().take(MAX_PAGE).collect(),
+        };
+        sender.send(&message).await.map_err(SendError::Service)?;
+    }
     let end = Message::SnapshotEnd {
         snapshot_id: snapshot_id.to_string(),
         user_count: seen.len() as u64,
-        group_count: 0,
+        group_count,
     };
     sender.send(&end).await.map_err(SendError::Service)?;
     Ok(SnapshotSent {

@@ -411,6 +411,16 @@ async fn selected_users_are_the_directory_and_the_protected_set() {
     wait_for_set(&["ada@contoso.com", "alan@contoso.com", "grace@contoso.com"]).await;
     let esa = env.wait_ready("contoso").await;
     assert_eq!(esa.status.unwrap().delivery.unwrap().users, 3);
+    // The group that brought users in, with its members.
+    let groups = env.service_read(&format!("/tenants/{tenant}/groups")).await;
+    let groups = groups["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0]["displayName"], "Research");
+    assert_eq!(
+        groups[0]["members"].as_array().unwrap().len(),
+        3,
+        "{groups:?}"
+    );
     // A narrower list: the service follows.
     env.merge_list("few", json!({"spec": {"groups": null}}))
         .await;

@@ -315,7 +315,7 @@ impl AccountPass<'_> {
             let (esa, clients, client) = (self.esa, self.clients, &ctx.client);
             let mut done = None;
             for _ in 0..2 {
-                let given = users.as_deref();
+                let given = users.as_ref();
                 match delivery::selected::deliver(
                     handoff, tenant, given, esa, clients, token, client,
                 )

@@ -15,9 +15,8 @@ use crate::controller::error::Result;
 use crate::controller::sync_target_list::{
     RESOLVED, account_not_ready_status, account_ready_status, resolved_status, write_status,
 };
-use crate::controller::targets;
+use crate::controller::targets::{self, SelectedDirectory};
 use crate::microsoft::identity::token::AccessToken;
-use crate::service::protocol::User;
 use exo_api::exchange_service_account::{ExchangeServiceAccount, SyncSummary};
 use exo_api::sync_target_list::{SyncTargetList, SyncTargetListStatus};
 
@@ -75,7 +74,7 @@ pub struct Prepared {
     observation: SyncObservation,
     /// The selected users as the service receives them, when resolved in this pass (and
     /// within the limit).
-    directory: Option<Vec<User>>,
+    directory: Option<SelectedDirectory>,
 }
 
 /// Resolves the list when due (or when `force`d) and returns the account's sync observation
@@ -87,7 +86,7 @@ pub async fn sync_selected(
     ctx: &Context,
     now: jiff::Timestamp,
     force: bool,
-) -> Result<(SyncObservation, Option<Vec<User>>)> {
+) -> Result<(SyncObservation, Option<SelectedDirectory>)> {
     let prepared = prepare(esa, account, token, ctx, now, force).await?;
     commit(prepared, ctx).await
 }
@@ -164,7 +163,10 @@ pub async fn prepare(
             domains: domains.iter().filter(|d| d.is_mail_domain()).count() as i64,
         })
     };
-    let directory = (!resolution.limit_exceeded).then_some(resolution.directory);
+    let directory = (!resolution.limit_exceeded).then(|| SelectedDirectory {
+        users: resolution.directory.clone(),
+        groups: resolution.group_directory.clone(),
+    });
     Ok(Prepared {
         write: Some((stl, status)),
         observation,
@@ -176,7 +178,7 @@ pub async fn prepare(
 pub async fn commit(
     prepared: Prepared,
     ctx: &Context,
-) -> Result<(SyncObservation, Option<Vec<User>>)> {
+) -> Result<(SyncObservation, Option<SelectedDirectory>)> {
     if let Some((stl, status)) = &prepared.write {
         write_status(&ctx.client, stl, status).await?;
     }

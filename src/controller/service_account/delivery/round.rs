@@ -251,7 +251,7 @@ impl Context<'_> {
             });
         let id = super::message_id("snapshot", "s");
         let mut sender = Sender::new(&self.handoff.client, self.tenant, &id, next);
-        match send::snapshot(&mut sender, &id, pages).await {
+        match send::snapshot(&mut sender, &id, pages, Vec::new()).await {
             Ok(sent) => {
                 stream.pending = None;
                 stream.watermark = next + sent.deliveries - 1;

@@ -14,8 +14,11 @@ use super::{DeliveryObservation, Handoff, needs_delivery, verified};
 use crate::controller::error::Result;
 use crate::controller::service_account::directory::StateStore;
 use crate::controller::service_account::tenant_clients::TenantClients;
+use crate::controller::targets::SelectedDirectory;
 use crate::microsoft::identity::token::AccessToken;
-use crate::service::protocol::{Message, User};
+use crate::service::protocol::Message;
+#[cfg(test)]
+use crate::service::protocol::User;
 use crate::service::send::{self, SendError, Sender};
 use crate::service::stream::{Pending, RoundKind};
 use exo_api::exchange_service_account::{DeliveryStatus, ExchangeServiceAccount};
@@ -28,9 +31,10 @@ pub enum Selected {
     NeedsUsers,
 }
 
-/// The fingerprint of a set of users (sorted by id): what the service was last given.
-pub fn fingerprint(users: &[User]) -> String {
-    let json = serde_json::to_vec(users).expect("users serialize");
+/// The fingerprint of a selection (sorted by id): what the service was last given.
+pub fn fingerprint(selection: &SelectedDirectory) -> String {
+    let json =
+        serde_json::to_vec(&(&selection.users, &selection.groups)).expect("a selection serializes");
     let digest = ring::digest::digest(&ring::digest::SHA256, &json);
     URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
 }
@@ -40,7 +44,7 @@ pub fn fingerprint(users: &[User]) -> String {
 pub async fn deliver(
     handoff: &Handoff,
     tenant: &str,
-    users: Option<&[User]>,
+    selection: Option<&SelectedDirectory>,
     esa: &ExchangeServiceAccount,
     account: &TenantClients,
     token: &AccessToken,
@@ -63,7 +67,7 @@ pub async fn deliver(
         .as_ref()
         .and_then(|s| s.delivery.clone())
         .filter(|d| d.service == handoff.service);
-    let now = users.map(fingerprint);
+    let now = selection.map(fingerprint);
     let changed = now.is_some() && now != stream.selected;
     let acknowledged = |watermark: u64, users: i64| {
         DeliveryObservation::Acknowledged(DeliveryStatus {
@@ -79,9 +83,10 @@ pub async fn deliver(
         let held = previous.map(|p| p.users).unwrap_or_default();
         return Ok(Selected::Done(acknowledged(stream.watermark, held)));
     }
-    let Some(users) = users else {
+    let Some(selection) = selection else {
         return Ok(Selected::NeedsUsers);
     };
+    let users = &selection.users;
     // Recorded before the first delivery: a round cut short is sent again whole.
     let next = registered.cursor.watermark + 1;
     stream.watermark = registered.cursor.watermark;
@@ -99,7 +104,8 @@ pub async fn deliver(
     let id = super::message_id("selected", "s");
     let mut sender = Sender::new(&handoff.client, tenant, &id, next);
     let pages = futures::stream::iter([Ok::<_, Infallible>(users.to_vec())]);
-    let sent = match send::snapshot(&mut sender, &id, pages).await {
+    let groups = selection.groups.clone();
+    let sent = match send::snapshot(&mut sender, &id, pages, groups).await {
         Ok(sent) => sent,
         Err(SendError::Source(never)) => match never {},
         Err(SendError::Service(e)) => {
@@ -147,10 +153,22 @@ mod tests {
 
     #[test]
     fn a_fingerprint_changes_with_any_field_of_the_set() {
-        let base = fingerprint(&[user("a", true), user("b", true)]);
-        assert_eq!(base, fingerprint(&[user("a", true), user("b", true)]));
-        assert_ne!(base, fingerprint(&[user("a", true)]));
-        assert_ne!(base, fingerprint(&[user("a", true), user("b", false)]));
+        let of = |users: Vec<User>, members: &[&str]| {
+            let groups = vec![crate::service::protocol::Group {
+                id: "g".into(),
+                display_name: None,
+                members: members.iter().map(|m| m.to_string()).collect(),
+            }];
+            fingerprint(&SelectedDirectory { users, groups })
+        };
+        let base = of(vec![user("a", true), user("b", true)], &["a"]);
+        assert_eq!(base, of(vec![user("a", true), user("b", true)], &["a"]));
+        assert_ne!(base, of(vec![user("a", true)], &["a"]));
+        assert_ne!(base, of(vec![user("a", true), user("b", false)], &["a"]));
+        assert_ne!(
+            base,
+            of(vec![user("a", true), user("b", true)], &["a", "b"])
+        );
         assert_eq!(base.len(), 22);
     }
 }
