@@ -360,7 +360,7 @@ impl AccountPass<'_> {
             let verified = delivery::verified(&domains);
             match handoff.register(tenant, verified).await {
                 Ok(registered) => {
-                    due = delivery::needs_delivery(Some(&registered.cursor), &recorded)
+                    due = delivery::needs_delivery(&registered.cursor, &recorded)
                         || previous_delivery.is_none();
                     delivery = previous_delivery.map(|mut d| {
                         d.accepted_policies = registered.accepted_policies;

@@ -231,12 +231,9 @@ pub fn message_id(tenant: &str, what: &str) -> String {
 }
 
 /// Whether the stream needs a delivery now although the directory is not due: the service
-/// asked for a snapshot, has none, lost deliveries, does not know the tenant, or a round was
-/// left unfinished.
-pub fn needs_delivery(cursor: Option<&Cursor>, recorded: &state::StreamState) -> bool {
-    let Some(cursor) = cursor else {
-        return true;
-    };
+/// (by its `cursor`, as a registration answers it) asked for a snapshot, has none, or holds
+/// another watermark than recorded; or a round was left unfinished.
+pub fn needs_delivery(cursor: &Cursor, recorded: &state::StreamState) -> bool {
     cursor.resync_requested
         || !cursor.snapshot_complete
         || cursor.watermark != recorded.watermark
@@ -258,12 +255,24 @@ mod tests {
             resync_requested: resync,
             snapshot_complete: complete,
         };
-        assert!(!needs_delivery(Some(&cursor(7, false, true)), &recorded));
-        assert!(needs_delivery(Some(&cursor(7, true, true)), &recorded));
-        assert!(needs_delivery(Some(&cursor(7, false, false)), &recorded));
-        assert!(needs_delivery(Some(&cursor(3, false, true)), &recorded));
-        assert!(needs_delivery(Some(&cursor(9, false, true)), &recorded));
-        assert!(needs_delivery(None, &recorded));
+        assert!(!needs_delivery(&cursor(7, false, true), &recorded));
+        assert!(needs_delivery(&cursor(7, true, true), &recorded));
+        assert!(needs_delivery(&cursor(7, false, false), &recorded));
+        assert!(needs_delivery(&cursor(3, false, true), &recorded));
+        assert!(needs_delivery(&cursor(9, false, true), &recorded));
+        let unfinished = state::StreamState {
+            pending: Some(state::PendingRound {
+                round: crate::service::stream::Pending {
+                    kind: crate::service::stream::RoundKind::Changes,
+                    first: 8,
+                    last: Some(9),
+                },
+                link: None,
+                users: 0,
+            }),
+            ..recorded.clone()
+        };
+        assert!(needs_delivery(&cursor(7, false, true), &unfinished));
     }
 
     #[test]

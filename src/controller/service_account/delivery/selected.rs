@@ -78,7 +78,7 @@ pub async fn deliver(
             unknown_policies: registered.unknown_policies.clone(),
         })
     };
-    let needed = needs_delivery(Some(&registered.cursor), &stream) || previous.is_none();
+    let needed = needs_delivery(&registered.cursor, &stream) || previous.is_none();
     if !needed && !changed {
         let held = previous.map(|p| p.users).unwrap_or_default();
         return Ok(Selected::Done(acknowledged(stream.watermark, held)));
