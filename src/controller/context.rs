@@ -116,6 +116,8 @@ pub struct Context {
     pub notifier: Notifier,
     http: Mutex<HashMap<Vec<u8>, HttpClient>>,
     memo: Mutex<HashMap<String, AccountMemo>>,
+    /// Services whose ingestion last answered a probe: when, and for which ingestion spec.
+    probes: Mutex<HashMap<String, (std::time::Instant, String)>>,
     /// The caches of the accounts' controllers (one per watch), to tell which account holds
     /// a tenant.
     accounts: Mutex<Vec<Cache<ExchangeServiceAccount>>>,
@@ -150,6 +152,7 @@ impl Context {
             notifier,
             http: Mutex::default(),
             memo: Mutex::default(),
+            probes: Mutex::default(),
             accounts: Mutex::default(),
             services: Mutex::default(),
         })
@@ -289,6 +292,26 @@ impl Context {
         for cache in stores {
             cache.filled().await;
         }
+    }
+
+    /// Whether service `key`'s ingestion `spec` answered a probe within `max_age`.
+    pub fn answered_recently(&self, key: &str, spec: &str, max_age: Duration) -> bool {
+        let probes = self.probes.lock().unwrap();
+        probes
+            .get(key)
+            .is_some_and(|(at, s)| s == spec && at.elapsed() < max_age)
+    }
+
+    /// Records that service `key`'s ingestion `spec` answered a probe now (`false`: forgets).
+    pub fn record_probe(&self, key: &str, spec: &str, answered: bool) {
+        let mut probes = self.probes.lock().unwrap();
+        match answered {
+            true => probes.insert(
+                key.to_string(),
+                (std::time::Instant::now(), spec.to_string()),
+            ),
+            false => probes.remove(key),
+        };
     }
 
     /// Forgets account `key` (deleted).

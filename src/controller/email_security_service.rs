@@ -162,7 +162,7 @@ async fn observe(
     let own_namespace = (kind == ServiceKind::EmailSecurityService).then_some(namespace);
     let ingestion = match &spec.ingestion {
         None => None,
-        Some(ingestion) => Some(probe(ingestion, kind, name, namespace, ctx).await?),
+        Some(ingestion) => Some(probe_now_and_then(ingestion, kind, name, namespace, ctx).await?),
     };
     Ok(ServiceObservation {
         ingestion,
@@ -175,6 +175,43 @@ async fn observe(
             name,
         ),
     })
+}
+
+/// How long an ingestion that answered is taken to answer still: the reconciler runs on every
+/// change of one of the service's accounts, which must not each cost a probe.
+const PROBE_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// The probe's outcome, probing only when the last success is older than [`PROBE_INTERVAL`]
+/// or was for another ingestion spec or credential version (a failing ingestion is probed on
+/// every look, so that a fix shows at once).
+async fn probe_now_and_then(
+    ingestion: &exo_api::email_security_service::Ingestion,
+    kind: ServiceKind,
+    name: &str,
+    namespace: &str,
+    ctx: &Context,
+) -> Result<Result<(), (String, String)>> {
+    let key = format!("{kind:?}/{namespace}/{name}");
+    // The spec and the version of its credential Secret: a rotated credential is probed at once.
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let credential = match &ingestion.credentials_secret_ref {
+        Some(r) => secrets
+            .get_metadata_opt(&r.name)
+            .await?
+            .and_then(|m| m.metadata.resource_version),
+        None => None,
+    };
+    let spec = format!(
+        "{}@{}",
+        serde_json::to_string(ingestion).unwrap_or_default(),
+        credential.unwrap_or_default()
+    );
+    if ctx.answered_recently(&key, &spec, PROBE_INTERVAL) {
+        return Ok(Ok(()));
+    }
+    let outcome = probe(ingestion, kind, name, namespace, ctx).await?;
+    ctx.record_probe(&key, &spec, outcome.is_ok());
+    Ok(outcome)
 }
 
 /// A signed health probe of the service's ingestion endpoint.
