@@ -90,6 +90,16 @@ pub const PERMISSIONS: &[(&str, &str, &str)] = &[
         "810c84a8-4a9e-49e6-bf7d-12d183f40d01",
     ),
     (
+        "Mail.ReadBasic",
+        GRAPH_APP_ID,
+        "6be147d2-ea4f-4b5a-a3fa-3eab6f3c140a",
+    ),
+    (
+        "Mail.ReadBasic.All",
+        GRAPH_APP_ID,
+        "693c5e45-0940-467d-9b8a-1022fb9d42ef",
+    ),
+    (
         "Exchange.ManageAsApp",
         EXCHANGE_APP_ID,
         "dc50a0fb-09a3-484d-be87-e023b12c6440",

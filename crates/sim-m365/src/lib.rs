@@ -50,6 +50,8 @@ pub struct Sim {
     pub signer: jwt::Signer,
     /// The base URL clients use.
     pub base_url: String,
+    /// Graph's outbound HTTP client (subscription handshakes and notifications).
+    pub outbound: graph::subscriptions::Outbound,
 }
 
 /// Command-line options of `exo-sim m365`.
@@ -70,6 +72,10 @@ pub struct Args {
     /// Generated directory in every tenant: `users=N,groups=M,seed=S`.
     #[arg(long, value_name = "SPEC", value_parser = Generate::parse)]
     pub generate: Option<Generate>,
+    /// A CA certificate (PEM) Graph trusts when it calls subscribers' HTTPS notification URLs
+    /// (repeatable; none: only plain HTTP on loopback can be reached).
+    #[arg(long = "trust-ca", value_name = "FILE")]
+    pub trust_ca: Vec<PathBuf>,
 }
 
 /// Options of a simulator started from code.
@@ -87,6 +93,9 @@ pub struct SimOptions {
     pub token_lifetime: Duration,
     /// Device-code polling interval, seconds.
     pub device_code_interval: u64,
+    /// CA certificates (PEM text) Graph trusts when it calls subscribers' HTTPS notification
+    /// URLs; exactly these (no public roots).
+    pub trusted_cas: Vec<String>,
 }
 
 impl Default for SimOptions {
@@ -98,6 +107,7 @@ impl Default for SimOptions {
             generate: None,
             token_lifetime: Duration::from_secs(3600),
             device_code_interval: 5,
+            trusted_cas: Vec::new(),
         }
     }
 }
@@ -143,6 +153,7 @@ impl Simulator {
             world: Mutex::new(world),
             signer: jwt::Signer::new(),
             base_url: format!("{scheme}://{addr}"),
+            outbound: graph::subscriptions::Outbound::new(&opts.trusted_cas)?,
         });
         let server = RunningServer::spawn(
             listener,
@@ -203,8 +214,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         None => tenants::demo(),
     };
+    let mut trusted_cas = Vec::new();
+    for path in &args.trust_ca {
+        trusted_cas.push(
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+        );
+    }
     let sim = Simulator::start(SimOptions {
         listen: args.listen,
+        trusted_cas,
         tls: args.tls,
         tenants,
         generate: args.generate,

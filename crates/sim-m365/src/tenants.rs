@@ -152,6 +152,10 @@ pub struct UserSpec {
     /// Mail address (the UPN when absent).
     #[serde(default)]
     pub mail: Option<String>,
+    /// Whether the user has an Exchange Online mailbox (default true); without one, Graph's
+    /// mail subscriptions answer `MailboxNotEnabledForRESTAPI`.
+    #[serde(default)]
+    pub mailbox: Option<bool>,
 }
 
 /// A group. Members are user principal names or `group:<displayName>` for nesting.

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::{Held, Reply, Route, done, not_found, refuse};
 use crate::Sim;
+use crate::graph::subscriptions;
 use crate::ids::{EXCHANGE_ADMINISTRATOR, permission};
 use crate::state::{Tenant, World, grant_consent};
 
@@ -113,24 +114,32 @@ pub(super) async fn grant(route: Route, axum::Json(c): axum::Json<Consent>) -> R
 }
 
 /// `DELETE /_sim/tenants/{tenant}/consent`: the listed permissions, or the whole service
-/// principal.
+/// principal. Graph mail subscriptions of an app left without a mail permission are marked
+/// `reauthorizationRequired` and their lifecycle URLs told so (best effort, the world
+/// unlocked); the answer says how many were marked.
 pub(super) async fn revoke(route: Route, axum::Json(c): axum::Json<Consent>) -> Reply {
-    let mut held = route.tenant()?;
-    let t = held.tenant();
-    let of_app = |app_id: &str| app_id.eq_ignore_ascii_case(&c.client_id);
-    match &c.permissions {
-        None => t.service_principals.retain(|s| !of_app(&s.app_id)),
-        Some(perms) => {
-            let ids: Vec<&str> = perms
-                .iter()
-                .filter_map(|p| permission(p).map(|(_, id)| id))
-                .collect();
-            if let Some(sp) = t.service_principals.iter_mut().find(|s| of_app(&s.app_id)) {
-                sp.grants.retain(|g| !ids.contains(&g.role_id.as_str()));
+    let pending = {
+        let mut held = route.tenant()?;
+        let t = held.tenant();
+        let tenant_id = t.id.clone();
+        let of_app = |app_id: &str| app_id.eq_ignore_ascii_case(&c.client_id);
+        match &c.permissions {
+            None => t.service_principals.retain(|s| !of_app(&s.app_id)),
+            Some(perms) => {
+                let ids: Vec<&str> = perms
+                    .iter()
+                    .filter_map(|p| permission(p).map(|(_, id)| id))
+                    .collect();
+                if let Some(sp) = t.service_principals.iter_mut().find(|s| of_app(&s.app_id)) {
+                    sp.grants.retain(|g| !ids.contains(&g.role_id.as_str()));
+                }
             }
         }
-    }
-    done(json!({"revoked": true}))
+        subscriptions::require_reauthorization(&mut held.world, &tenant_id)
+    };
+    let marked = pending.len();
+    subscriptions::send_lifecycle(&route.sim, pending).await;
+    done(json!({"revoked": true, "lifecycleNotifications": marked}))
 }
 
 /// `POST /_sim/tenants/{tenant}/refresh-tokens/revoke`: every refresh token of the tenant.

@@ -15,9 +15,13 @@ pub(super) struct NewUser {
     upn: String,
     #[serde(default)]
     display_name: Option<String>,
+    /// Whether the user has a mailbox (default true).
+    #[serde(default)]
+    mailbox: Option<bool>,
 }
 
-/// `POST /_sim/tenants/{tenant}/users`: 409 if the UPN exists.
+/// `POST /_sim/tenants/{tenant}/users` `{"upn", "displayName"?, "mailbox"?}`: 409 if the UPN
+/// exists.
 pub(super) async fn add_user(route: Route, axum::Json(u): axum::Json<NewUser>) -> Reply {
     let mut held = route.tenant()?;
     let seq = held.world.next_seq();
@@ -33,6 +37,7 @@ pub(super) async fn add_user(route: Route, axum::Json(u): axum::Json<NewUser>) -
         upn: u.upn,
         created: now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
         enabled: true,
+        mailbox: u.mailbox.unwrap_or(true),
     };
     let id = user.id.clone();
     t.users.push(user);
@@ -48,6 +53,9 @@ pub(super) struct UserChange {
     display_name: Option<String>,
     #[serde(default)]
     account_enabled: Option<bool>,
+    /// Whether the user has a mailbox.
+    #[serde(default)]
+    mailbox: Option<bool>,
 }
 
 /// `PATCH /_sim/tenants/{tenant}/users/{upn}`: an administrator changes a user (journaled, so
@@ -65,6 +73,9 @@ pub(super) async fn change_user(route: Route, axum::Json(c): axum::Json<UserChan
     }
     if let Some(enabled) = c.account_enabled {
         user.enabled = enabled;
+    }
+    if let Some(mailbox) = c.mailbox {
+        user.mailbox = mailbox;
     }
     let id = user.id.clone();
     t.journal(seq, "user", &id, None);

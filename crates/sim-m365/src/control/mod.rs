@@ -1,12 +1,14 @@
 //! The control API under `/_sim`, for tests and demos: play the administrator (approve,
 //! decline or expire device codes; grant or revoke consent), break things (revoke refresh
 //! tokens, expire or rotate secrets, disable the app, inject faults), change the directory
-//! (visible through delta), move the clock, and read counters and state.
+//! (visible through delta), move the clock, read counters and state, and drive Graph mail
+//! subscriptions (knobs, messages arriving, lifecycle events).
 
 mod admin;
 mod apps;
 mod directory;
 mod simulator;
+mod subscriptions;
 
 use std::collections::HashMap;
 use std::sync::{Arc, MutexGuard};
@@ -49,6 +51,10 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/apps/{client}/secrets/rotate", post(rotate_secret))
         .route("/_sim/apps/{client}/redirect-uris", post(add_redirect_uri))
         .route("/_sim/apps/{client}/{action}", post(app_action))
+        .route("/_sim/subscriptions/settings", get(subscriptions::settings).put(subscriptions::set_settings))
+        .route("/_sim/tenants/{tenant}/subscriptions", get(subscriptions::list))
+        .route("/_sim/tenants/{tenant}/subscriptions/{id}/lifecycle", post(subscriptions::lifecycle))
+        .route("/_sim/tenants/{tenant}/users/{upn}/messages", post(subscriptions::message))
 }
 
 /// 200 with `v`.

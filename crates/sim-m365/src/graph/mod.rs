@@ -1,7 +1,8 @@
 //! Microsoft Graph v1.0: users, groups and members, domains, organization, service principals
 //! and their grants, directory roles and PIM, and delta queries; with token validation, OData
 //! `$select`/`$top`/`$filter`/`$search`/`$orderby`/`$count` (and `/$count` segments), type
-//! casts, `@odata.context`, opaque `$skiptoken` paging and Graph's error shape.
+//! casts, `@odata.context`, opaque `$skiptoken` paging and Graph's error shape; and change
+//! notification [`subscriptions`] on Outlook messages.
 
 mod context;
 mod delta;
@@ -15,6 +16,7 @@ mod query;
 mod roles;
 mod routes;
 mod service_principals;
+pub mod subscriptions;
 mod users;
 
 use std::sync::Arc;
@@ -128,6 +130,15 @@ pub fn routes() -> Router<Arc<Sim>> {
     Router::new().route("/v1.0/{*path}", any(handle))
 }
 
+/// What the token check and the synchronous routes made of a request.
+enum Accepted {
+    /// The answer.
+    Answered(Response),
+    /// A subscription request, answered without the world locked (it calls out): the request
+    /// and the token's tenant id.
+    Subscriptions(Req, String),
+}
+
 /// The Graph entry point (`/v1.0/{*path}`): checks the token, then routes.
 async fn handle(
     State(sim): State<Arc<Sim>>,
@@ -137,6 +148,23 @@ async fn handle(
     headers: HeaderMap,
     body: String,
 ) -> Response {
+    match accept(&sim, method, path, raw, headers, body) {
+        Accepted::Answered(response) => response,
+        Accepted::Subscriptions(req, tenant) => subscriptions::handle(&sim, req, tenant).await,
+    }
+}
+
+/// Checks the token with the world locked, then answers from the route table, or hands a
+/// subscription request back to be answered without the lock.
+fn accept(
+    sim: &Sim,
+    method: Method,
+    path: String,
+    raw: Option<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Accepted {
+    use Accepted::Answered;
     let unauthenticated = |message: &str| {
         error(
             401,
@@ -147,20 +175,24 @@ async fn handle(
     };
     let token = bearer::bearer_token(&headers).map(str::trim);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return unauthenticated("Access token is empty.");
+        return Answered(unauthenticated("Access token is empty."));
     };
-    let (claims, mut world) = match bearer::verify(&sim, Some(token), GRAPH_APP_ID) {
+    let (claims, mut world) = match bearer::verify(sim, Some(token), GRAPH_APP_ID) {
         Ok(accepted) => accepted,
         Err(Refusal::Invalid) => {
-            return unauthenticated("IDX14100: JWT is not well formed, there are no dots (.).");
+            return Answered(unauthenticated(
+                "IDX14100: JWT is not well formed, there are no dots (.).",
+            ));
         }
         Err(Refusal::Expired) => {
-            return unauthenticated("Lifetime validation failed, the token is expired.");
+            return Answered(unauthenticated(
+                "Lifetime validation failed, the token is expired.",
+            ));
         }
-        Err(Refusal::WrongAudience) => return unauthenticated("Invalid audience."),
+        Err(Refusal::WrongAudience) => return Answered(unauthenticated("Invalid audience.")),
     };
     let Some(tenant) = world.tenant(claims.str("tid")).cloned() else {
-        return unauthenticated("The tenant of the token does not exist.");
+        return Answered(unauthenticated("The tenant of the token does not exist."));
     };
     let (path, count_only) = match path.strip_suffix("/$count") {
         Some(collection) => (collection.to_string(), true),
@@ -179,5 +211,8 @@ async fn handle(
         body,
         claims,
     };
-    routes::dispatch(&req, &mut world, tenant)
+    if req.path.split('/').next() == Some("subscriptions") {
+        return Accepted::Subscriptions(req, tenant.id);
+    }
+    Answered(routes::dispatch(&req, &mut world, tenant))
 }

@@ -49,6 +49,9 @@ impl World {
             token_lifetime: jiff::SignedDuration::from_mins(60),
             refresh_lifetime: jiff::SignedDuration::from_hours(24 * 90),
             device_interval: 5,
+            mail_subscriptions: Vec::new(),
+            subscription_settings: Default::default(),
+            subscription_windows: Default::default(),
         })
     }
 }
@@ -130,6 +133,7 @@ fn tenant(spec: &TenantSpec, generate: Option<Generate>) -> anyhow::Result<Tenan
             mail: u.mail.clone().unwrap_or_else(|| u.upn.clone()),
             created: LISTED_CREATED.into(),
             enabled: true,
+            mailbox: u.mailbox.unwrap_or(true),
         })
         .collect();
     let groups = groups(spec, &users)?;

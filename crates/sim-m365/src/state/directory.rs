@@ -24,6 +24,7 @@ fn generated_user(g: &Generate, i: u64, domain: &str) -> User {
         upn,
         created: "2020-01-01T00:00:00Z".into(),
         enabled: true,
+        mailbox: true,
     }
 }
 

@@ -1,11 +1,12 @@
 //! The simulated world at run time: applications, tenants with their directory, service
 //! principals and grants, issued refresh tokens and device codes, a change journal for delta
-//! queries, injected faults, the clock and request counters.
+//! queries, Graph mail subscriptions, injected faults, the clock and request counters.
 
 mod build;
 mod directory;
 mod objects;
 mod sessions;
+mod subscriptions;
 mod tenant;
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,6 +16,7 @@ pub use self::objects::{
     User,
 };
 pub use self::sessions::{AuthorizationCode, DeviceCode, RefreshToken};
+pub use self::subscriptions::{MailFolder, MailSubscription, SubscriptionSettings};
 pub use self::tenant::{Change, Tenant, grant_consent};
 use crate::faults::Fault;
 
@@ -44,6 +46,12 @@ pub struct World {
     pub refresh_lifetime: jiff::SignedDuration,
     /// Device-code poll interval.
     pub device_interval: u64,
+    /// Graph change-notification subscriptions on Outlook messages (all tenants).
+    pub mail_subscriptions: Vec<MailSubscription>,
+    /// The knobs of the subscription service.
+    pub subscription_settings: SubscriptionSettings,
+    /// The subscription service's throttling windows (real monotonic time).
+    pub subscription_windows: crate::graph::subscriptions::Windows,
 }
 
 impl World {

@@ -55,6 +55,16 @@ pub struct User {
     pub created: String,
     /// Whether the account can sign in (`accountEnabled`).
     pub enabled: bool,
+    /// Whether Exchange Online hosts a mailbox for it (with `mail` set, Graph's mail APIs and
+    /// subscriptions reach it).
+    pub mailbox: bool,
+}
+
+impl User {
+    /// Whether the user has a mailbox Graph can reach: `mail` set and a mailbox hosted.
+    pub fn has_mailbox(&self) -> bool {
+        self.mailbox && !self.mail.is_empty()
+    }
 }
 
 /// A group.
