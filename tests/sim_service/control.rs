@@ -47,6 +47,7 @@ async fn reads_of_an_unknown_tenant_and_unknown_routes_are_problems() {
         "/policies",
         "/token-health",
         "/counters",
+        "/catch-ups",
     ] {
         let a = h
             .control(Method::GET, &format!("/_sim/tenants/{CONTOSO}{path}"), None)

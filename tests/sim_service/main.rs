@@ -1,11 +1,15 @@
 //! The email-security service simulator over loopback HTTPS, driven by a client written here
 //! from the protocol document (`docs/protocol/`): its own Standard Webhooks signing, its own
 //! JSON. The protocol's flows (`protocol`), signatures (`signatures`), durability and faults
-//! (`durability`), the control API (`control`) and the document itself (`document`).
+//! (`durability`), the control API (`control`), Graph's notifications at the notification
+//! URL (`notifications`), mailbox catch-ups (`catch_ups`) and the document itself
+//! (`document`).
 
+mod catch_ups;
 mod control;
 mod document;
 mod durability;
+mod notifications;
 mod protocol;
 mod signatures;
 

@@ -1,6 +1,10 @@
-//! Fault injection on the protocol's routes (`/v1/...`; never on `/_sim`): an error status
-//! (with `Retry-After`) for the next N requests or for a while, latency, and "lost
-//! acknowledgements" (`afterApply`: the request is carried out, then answered with the error).
+//! Fault injection on the protocol's routes (`/v1/...`) and on the notification URL
+//! (`POST /graph/notifications`), never on `/_sim`: an error status (with `Retry-After`) for
+//! the next N requests or for a while, latency, and "lost acknowledgements" (`afterApply`:
+//! the request is carried out, then answered with the error). A fault without `path` applies
+//! to the `/v1` routes only; the notification URL fails only for a fault whose `path` matches
+//! `POST /graph/notifications`, so that a test of the stream does not also fail Graph's
+//! notifications by accident.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +52,8 @@ pub struct FaultSpec {
     pub count: Option<u64>,
     /// For this long from now only, milliseconds.
     pub duration_ms: Option<u64>,
-    /// Regular expression on `METHOD /path` (every protocol request when absent).
+    /// Regular expression on `METHOD /path` (every `/v1` request when absent; the notification
+    /// URL only when it matches `POST /graph/notifications`).
     pub path: Option<String>,
     /// Carry the request out, then answer the status (the acknowledgement is lost).
     pub after_apply: bool,
@@ -171,13 +176,14 @@ impl Faults {
             .collect()
     }
 
-    /// The first fault in force matching `key` (`METHOD /path`), one of its uses taken.
-    pub fn take(&mut self, key: &str, now: Instant) -> Option<FaultSpec> {
+    /// The first fault in force matching `key` (`METHOD /path`), one of its uses taken. With
+    /// `explicit`, only a fault whose `path` matches counts (one without `path` does not).
+    pub fn take(&mut self, key: &str, explicit: bool, now: Instant) -> Option<FaultSpec> {
         self.prune(now);
-        let fault = self
-            .active
-            .iter_mut()
-            .find(|a| a.matcher.as_ref().is_none_or(|m| m.is_match(key)))?;
+        let fault = self.active.iter_mut().find(|a| match &a.matcher {
+            Some(m) => m.is_match(key),
+            None => !explicit,
+        })?;
         if let Some(r) = fault.remaining.as_mut() {
             *r -= 1;
         }
@@ -195,13 +201,29 @@ impl Faults {
 /// Middleware on the protocol's routes: counts the request, then applies the first fault in
 /// force that matches it.
 pub async fn inject(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let key = format!("{} {}", request.method(), request.uri().path());
     shared.count(|c| c.requests += 1);
+    apply(&shared, request, next, false).await
+}
+
+/// Middleware on the notification URL: counts the request, then applies the first fault in
+/// force whose `path` matches it.
+pub async fn inject_notifications(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    shared.count(|c| c.notifications.requests += 1);
+    apply(&shared, request, next, true).await
+}
+
+/// Applies the first fault in force that matches the request (`explicit`: by its `path`).
+async fn apply(shared: &Shared, request: Request, next: Next, explicit: bool) -> Response {
+    let key = format!("{} {}", request.method(), request.uri().path());
     let fault = shared
         .faults
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .take(&key, Instant::now());
+        .take(&key, explicit, Instant::now());
     let Some(fault) = fault else {
         return next.run(request).await;
     };
@@ -302,14 +324,28 @@ mod tests {
             .add(spec(json!({"status": 503, "durationMs": 1000})), now)
             .unwrap();
         assert_eq!(
-            faults.take("GET /v1/health", now).unwrap().status,
+            faults.take("GET /v1/health", false, now).unwrap().status,
             Some(503)
         );
-        assert_eq!(faults.take("POST /v1/x", now).unwrap().status, Some(500));
-        assert_eq!(faults.take("POST /v1/x", now).unwrap().status, Some(500));
-        assert_eq!(faults.take("POST /v1/x", now).unwrap().status, Some(503));
+        // Only a fault with a matching `path` reaches the notification URL.
+        assert!(faults.take("GET /graph/notifications", true, now).is_none());
+        assert_eq!(
+            faults.take("POST /v1/x", false, now).unwrap().status,
+            Some(500)
+        );
+        assert_eq!(
+            faults
+                .take("POST /graph/notifications", true, now)
+                .unwrap()
+                .status,
+            Some(500)
+        );
+        assert_eq!(
+            faults.take("POST /v1/x", false, now).unwrap().status,
+            Some(503)
+        );
         let later = now + Duration::from_millis(1001);
-        assert!(faults.take("POST /v1/x", later).is_none());
+        assert!(faults.take("POST /v1/x", false, later).is_none());
         assert!(faults.list(later).is_empty());
         assert!(
             faults

@@ -3,11 +3,14 @@
 //! with the operator it judges. Requests are signed in the Standard Webhooks style; tenants
 //! register, then deliver a numbered stream (directory snapshots and changes, the protected
 //! set, token health) that the service applies once, in order, and writes to its state file
-//! before acknowledging. A control API under `/_sim` reads what it holds and injects faults.
+//! before acknowledging. Its notification URL (`POST /graph/notifications`) answers Graph's
+//! validation handshake and counts change notifications by their `clientState`. A control
+//! API under `/_sim` reads what it holds and injects faults.
 //!
 //! - The protocol: [`signature`] and [`sequence`] (pure decisions), [`protocol`] (wire types
-//!   and bounds), [`tenant`] (what a delivery changes), [`api`] (the `/v1` routes),
-//!   [`problem`] (RFC 9457 errors).
+//!   and bounds), [`tenant`] (what a delivery changes), [`api`] (the `/v1` routes and the
+//!   notification URL), [`notifications`] (Graph's notifications judged), [`problem`]
+//!   (RFC 9457 errors).
 //! - The simulator: [`store`] (the state file), [`service`] (shared state), [`faults`],
 //!   [`control`] (`/_sim`).
 
@@ -16,6 +19,7 @@
 pub mod api;
 pub mod control;
 pub mod faults;
+pub mod notifications;
 pub mod problem;
 pub mod protocol;
 pub mod sequence;

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::faults::Faults;
+use crate::notifications::TenantNotifications;
 use crate::problem::Problem;
 use crate::signature::SigningKey;
 use crate::store::{MAX_TENANTS, Store, write_atomically};
@@ -47,6 +48,29 @@ pub struct TenantCounters {
     pub gaps: u64,
     /// Deliveries refused as malformed or not applicable.
     pub rejected: u64,
+    /// Graph change notifications for the tenant (counted whether or not it is registered;
+    /// the recent ones are read at `/_sim/tenants/{tenantId}/notifications`).
+    pub notifications: TenantNotifications,
+}
+
+/// The notification URL's counters, service-wide.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationTotals {
+    /// Requests to the notification URL (handshakes included).
+    pub requests: u64,
+    /// Validation handshakes answered.
+    pub validations: u64,
+    /// Bodies refused as malformed (400).
+    pub malformed: u64,
+    /// Change notifications accepted.
+    pub accepted: u64,
+    /// Items ignored (wrong or missing `clientState`, no tenant, not a notification).
+    pub rejected: u64,
+    /// Accepted notifications received again.
+    pub duplicates: u64,
+    /// Lifecycle notifications.
+    pub lifecycle: u64,
 }
 
 /// The service's counters.
@@ -59,6 +83,8 @@ pub struct Counters {
     pub signature_refused: u64,
     /// Requests answered by an injected status.
     pub faults_injected: u64,
+    /// The notification URL (`POST /graph/notifications`), which `requests` does not count.
+    pub notifications: NotificationTotals,
     /// Per tenant, by lowercase id.
     pub tenants: BTreeMap<String, TenantCounters>,
 }

@@ -6,7 +6,7 @@
 //! in a verdict, a `Debug` output or an error.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::hmac;
 
 /// The prefix of a Standard Webhooks secret whose remainder is the key in base64.
@@ -45,11 +45,41 @@ impl SigningKey {
         Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, &bytes)))
     }
 
+    /// The `clientState` of the Graph subscriptions of `tenant_id` (README, "Graph change
+    /// notifications"): base64url without padding of
+    /// `HMAC-SHA256(key, "exo-graph-client-state.v1." + tenantId in lowercase)`, 43 characters.
+    pub fn client_state(&self, tenant_id: &str) -> String {
+        let tag = hmac::sign(&self.0, &client_state_content(tenant_id));
+        URL_SAFE_NO_PAD.encode(tag.as_ref())
+    }
+
+    /// Whether `presented` is the `clientState` of `tenant_id`, compared in constant time
+    /// (the HMAC is verified against the decoded value; a value that is not canonical
+    /// base64url without padding never matches).
+    pub fn verify_client_state(&self, tenant_id: &str, presented: &str) -> bool {
+        if presented.len() != CLIENT_STATE_LEN {
+            return false;
+        }
+        match URL_SAFE_NO_PAD.decode(presented) {
+            Ok(tag) => hmac::verify(&self.0, &client_state_content(tenant_id), &tag).is_ok(),
+            Err(_) => false,
+        }
+    }
+
     /// The `v1,<base64>` signature of a message (what a sender puts in `webhook-signature`).
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
         let tag = hmac::sign(&self.0, &signed_content(id, &timestamp.to_string(), body));
         format!("v1,{}", STANDARD.encode(tag.as_ref()))
     }
+}
+
+/// What the `clientState` of a tenant's subscriptions signs.
+pub const CLIENT_STATE_CONTEXT: &str = "exo-graph-client-state.v1.";
+/// Length of a `clientState`, characters (32 bytes in base64url without padding).
+pub const CLIENT_STATE_LEN: usize = 43;
+
+fn client_state_content(tenant_id: &str) -> Vec<u8> {
+    format!("{CLIENT_STATE_CONTEXT}{}", tenant_id.to_ascii_lowercase()).into_bytes()
 }
 
 /// The three signature headers of a request, as received (absent ones `None`).
@@ -211,6 +241,35 @@ mod tests {
     fn the_known_vector_matches() {
         assert_eq!(key(SECRET).sign("msg_1", NOW, b"{}"), KNOWN);
         assert_eq!(key(WHSEC).sign("msg_1", NOW, b"{}"), KNOWN);
+    }
+
+    /// base64url(HMAC-SHA256("a shared secret", "exo-graph-client-state.v1." + Contoso's id)),
+    /// computed independently (Python's hmac module).
+    const CLIENT_STATE: &str = "UmOnQ8uKCy39XY9Rg4GpiTR8JZhNvzSsaJiI5AFTpRI";
+
+    #[test]
+    fn the_client_state_is_derived_from_the_lowercase_tenant_id() {
+        let tenant = "5b1c6e8a-2f4d-4a7b-9c3e-1d2f3a4b5c6d";
+        assert_eq!(key(SECRET).client_state(tenant), CLIENT_STATE);
+        assert_eq!(
+            key(WHSEC).client_state(&tenant.to_uppercase()),
+            CLIENT_STATE
+        );
+        assert!(key(SECRET).verify_client_state(&tenant.to_uppercase(), CLIENT_STATE));
+        let other = "0c9a7f3e-1b2d-4e5f-8a6b-7c8d9e0f1a2b";
+        for (t, presented) in [
+            (other, CLIENT_STATE),
+            (tenant, &CLIENT_STATE[..42]),
+            (tenant, "UmOnQ8uKCy39XY9Rg4GpiTR8JZhNvzSsaJiI5AFTpRI="),
+            (tenant, "UmOnQ8uKCy39XY9Rg4GpiTR8JZhNvzSsaJiI5AFTpRJ"),
+            (tenant, ""),
+        ] {
+            assert!(
+                !key(SECRET).verify_client_state(t, presented),
+                "{presented}"
+            );
+        }
+        assert!(!key("another secret").verify_client_state(tenant, CLIENT_STATE));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{Body, Delivery, Group, Registration, TokenState, User};
+use crate::protocol::{Body, CatchUpReason, Delivery, Group, Registration, TokenState, User};
 
 /// Most users one tenant's directory holds.
 pub const MAX_USERS: usize = 200_000;
@@ -13,6 +13,8 @@ pub const MAX_USERS: usize = 200_000;
 pub const MAX_GROUPS: usize = 50_000;
 /// Most protected ids of one tenant.
 pub const MAX_PROTECTED: usize = 200_000;
+/// Most mailboxes whose latest catch-up one tenant's record keeps.
+pub const MAX_CATCH_UP_MAILBOXES: usize = MAX_USERS;
 /// Token-health entries kept per tenant (the oldest dropped first).
 pub const TOKEN_HISTORY: usize = 100;
 /// Acknowledged `webhook-id`s remembered per tenant (the oldest forgotten first; the
@@ -51,6 +53,26 @@ pub struct TokenHealth {
     pub reason: Option<String>,
     /// The delivery's sequence.
     pub sequence: u64,
+}
+
+/// The latest catch-up asked for one mailbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatchUp {
+    /// From when notifications may have been lost, as sent.
+    pub since: String,
+    /// Why.
+    pub reason: CatchUpReason,
+}
+
+/// The `mailboxCatchUp` deliveries applied.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatchUps {
+    /// How many were applied.
+    pub requests: u64,
+    /// The latest one per user id (lowercase).
+    pub users: BTreeMap<String, CatchUp>,
 }
 
 /// The last acknowledged delivery.
@@ -98,6 +120,9 @@ pub struct TenantRecord {
     /// The last acknowledged delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_delivery: Option<LastDelivery>,
+    /// The mailbox catch-ups asked for (absent from older state files: none).
+    #[serde(default)]
+    pub catch_ups: CatchUps,
 }
 
 /// Why a well-formed delivery cannot be applied (answered 422; nothing changes).
@@ -120,6 +145,7 @@ impl TenantRecord {
             token_health: VecDeque::new(),
             acknowledged_ids: VecDeque::new(),
             last_delivery: None,
+            catch_ups: CatchUps::default(),
         };
         record.register(registration, offered);
         record
@@ -236,6 +262,25 @@ impl TenantRecord {
                     reason: reason.clone(),
                     sequence: delivery.sequence,
                 });
+            }
+            Body::MailboxCatchUp {
+                user_ids,
+                since,
+                reason,
+            } => {
+                for id in user_ids {
+                    let latest = CatchUp {
+                        since: since.clone(),
+                        reason: *reason,
+                    };
+                    self.catch_ups.users.insert(id.to_ascii_lowercase(), latest);
+                }
+                if self.catch_ups.users.len() > MAX_CATCH_UP_MAILBOXES {
+                    return Err(Refused(format!(
+                        "the service follows catch-ups for at most {MAX_CATCH_UP_MAILBOXES} mailboxes"
+                    )));
+                }
+                self.catch_ups.requests += 1;
             }
         }
         self.watermark = delivery.sequence;
@@ -450,6 +495,42 @@ mod tests {
         }
         assert_eq!(r.token_health.len(), TOKEN_HISTORY);
         assert_eq!(r.last_delivery.as_ref().unwrap().kind, "tokenHealth");
+    }
+
+    #[test]
+    fn catch_ups_keep_the_latest_per_user() {
+        let (a, b) = (
+            "7d3e9f4a-1b2c-4d5e-8f6a-0b1c2d3e4f5a",
+            "8e4f0a5b-2c3d-4e6f-9a7b-1c2d3e4f5a6b",
+        );
+        let mut r = record();
+        apply(
+            &mut r,
+            json!({"sequence": 1, "type": "mailboxCatchUp", "userIds": [a, b.to_uppercase()],
+            "since": "2025-01-01T00:00:00Z", "reason": "Missed"}),
+        )
+        .unwrap();
+        apply(
+            &mut r,
+            json!({"sequence": 2, "type": "mailboxCatchUp", "userIds": [b],
+            "since": "2025-01-02T00:00:00Z", "reason": "SubscriptionRecreated"}),
+        )
+        .unwrap();
+        assert_eq!(r.catch_ups.requests, 2);
+        assert_eq!(r.catch_ups.users.len(), 2);
+        assert_eq!(r.catch_ups.users[a].since, "2025-01-01T00:00:00Z");
+        let latest = &r.catch_ups.users[b];
+        assert_eq!(
+            (latest.since.as_str(), latest.reason),
+            ("2025-01-02T00:00:00Z", CatchUpReason::SubscriptionRecreated)
+        );
+        assert_eq!(r.watermark, 2);
+        assert_eq!(r.last_delivery.as_ref().unwrap().kind, "mailboxCatchUp");
+        // A record of an older state file, without catch-ups, still loads.
+        let mut v = serde_json::to_value(&r).unwrap();
+        v.as_object_mut().unwrap().remove("catchUps");
+        let old: TenantRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(old.catch_ups, CatchUps::default());
     }
 
     #[test]

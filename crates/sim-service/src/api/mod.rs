@@ -1,9 +1,11 @@
 //! The protocol's routes under `/v1` (`docs/protocol/delivery-v1.openapi.yaml`): signed
-//! routes behind [`auth::verify`], the health probe beside them, all behind fault injection.
+//! routes behind [`auth::verify`], the health probe beside them, all behind fault injection;
+//! and Graph's notification URL (unsigned, behind its own fault injection).
 
 pub mod auth;
 mod deliveries;
 mod health;
+mod notifications;
 mod tenants;
 
 use std::sync::Arc;
@@ -16,13 +18,18 @@ use axum::routing::{get, post, put};
 use crate::problem::Problem;
 use crate::service::Shared;
 
+/// The path of the notification URL this service serves (the EmailSecurityService's
+/// `spec.notificationUrl` points here; any query string).
+pub const NOTIFICATION_PATH: &str = "/graph/notifications";
+
 /// Every protocol route as `(METHOD, path template)`, as the OpenAPI document names them.
-pub const ROUTES: [(&str, &str); 5] = [
+pub const ROUTES: [(&str, &str); 6] = [
     ("GET", "/v1/health"),
     ("PUT", "/v1/tenants/{tenantId}"),
     ("DELETE", "/v1/tenants/{tenantId}"),
     ("GET", "/v1/tenants/{tenantId}/cursor"),
     ("POST", "/v1/tenants/{tenantId}/deliveries"),
+    ("POST", NOTIFICATION_PATH),
 ];
 
 /// The protocol's routes.
@@ -39,7 +46,15 @@ pub fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         )
         .route_layer(from_fn_with_state(shared.clone(), auth::verify))
         .route("/v1/health", get(health::health))
-        .route_layer(from_fn_with_state(shared, crate::faults::inject))
+        .route_layer(from_fn_with_state(shared.clone(), crate::faults::inject))
+        .merge(
+            Router::new()
+                .route(NOTIFICATION_PATH, post(notifications::receive))
+                .route_layer(from_fn_with_state(
+                    shared,
+                    crate::faults::inject_notifications,
+                )),
+        )
 }
 
 /// The tenant id of a path, lowercase, or 400.

@@ -1,6 +1,6 @@
 //! The control API under `/_sim`, for tests and demos: read what the service holds (tenants,
 //! their registration, directory, protected set, policies, token health, last delivery,
-//! counters), ask for a resynchronisation, inject faults, and restart the service from its
+//! counters, Graph notifications received, mailbox catch-ups), ask for a resynchronisation, inject faults, and restart the service from its
 //! state file. Unsigned, like every stand-in's control API: it listens on loopback.
 
 mod faults;
@@ -27,6 +27,8 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_sim/tenants/{tenantId}/policies", get(policies))
         .route("/_sim/tenants/{tenantId}/token-health", get(token_health))
         .route("/_sim/tenants/{tenantId}/counters", get(tenant_counters))
+        .route("/_sim/tenants/{tenantId}/notifications", get(notifications))
+        .route("/_sim/tenants/{tenantId}/catch-ups", get(catch_ups))
         .route("/_sim/tenants/{tenantId}/resync", post(resync))
         .route("/_sim/counters", get(counters))
         .route("/_sim/faults", get(list_faults).post(add_fault).delete(clear_faults))

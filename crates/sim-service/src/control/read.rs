@@ -69,6 +69,7 @@ pub async fn tenant(State(shared): State<Arc<Shared>>, Path(tenant): Path<String
             "protected": r.protected.len(),
             "tokenHealth": r.token_health.back(),
             "lastDelivery": r.last_delivery,
+            "catchUps": r.catch_ups.requests,
             "counters": counters,
         })
     })
@@ -120,6 +121,40 @@ pub async fn token_health(State(shared): State<Arc<Shared>>, Path(tenant): Path<
         &shared,
         &tenant,
         |r| json!({ "current": r.token_health.back(), "history": r.token_health }),
+    )
+    .await
+}
+
+/// `GET /_sim/tenants/{tenantId}/notifications`: the Graph notifications received for the
+/// tenant (counts, and the last accepted, oldest first). Zeros for a tenant never heard of,
+/// registered or not: notifications can come before the registration.
+pub async fn notifications(
+    State(shared): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+) -> Json<Value> {
+    let counters = shared.counters.lock().unwrap_or_else(|e| e.into_inner());
+    let n = counters
+        .tenants
+        .get(&key(&tenant))
+        .map(|t| t.notifications.clone())
+        .unwrap_or_default();
+    Json(json!({
+        "accepted": n.accepted,
+        "rejected": n.rejected,
+        "duplicates": n.duplicates,
+        "lifecycle": n.lifecycle,
+        "byChangeType": n.by_change_type,
+        "recent": n.recent,
+    }))
+}
+
+/// `GET /_sim/tenants/{tenantId}/catch-ups`: the `mailboxCatchUp` deliveries applied, and the
+/// latest per user id.
+pub async fn catch_ups(State(shared): State<Arc<Shared>>, Path(tenant): Path<String>) -> Reply {
+    with_tenant(
+        &shared,
+        &tenant,
+        |r| json!({ "requests": r.catch_ups.requests, "users": r.catch_ups.users }),
     )
     .await
 }

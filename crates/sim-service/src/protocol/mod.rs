@@ -127,6 +127,19 @@ pub enum TokenState {
     Unknown,
 }
 
+/// Why Graph's notifications for some mailboxes may have been lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CatchUpReason {
+    /// Graph said it dropped notifications (lifecycle event `missed`).
+    Missed,
+    /// Graph removed the subscription (lifecycle event `subscriptionRemoved`).
+    SubscriptionRemoved,
+    /// Delivery paused until the subscription is reauthorized (`reauthorizationRequired`).
+    ReauthorizationRequired,
+    /// The operator created the subscription again (it had expired or was gone).
+    SubscriptionRecreated,
+}
+
 /// `POST /v1/tenants/{tenantId}/deliveries`'s body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -136,6 +149,17 @@ pub struct Delivery {
     #[serde(flatten)]
     pub body: Body,
 }
+
+/// Every delivery `type`, as [`Body::kind`] names them.
+pub const TYPES: [&str; 7] = [
+    "snapshotBegin",
+    "snapshotPage",
+    "snapshotEnd",
+    "changes",
+    "protectedSet",
+    "tokenHealth",
+    "mailboxCatchUp",
+];
 
 /// A delivery's content, tagged by `type`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -207,10 +231,21 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Graph's notifications for these mailboxes may have been lost since `since`; the
+    /// service catches up on them itself.
+    MailboxCatchUp {
+        /// The users (mailboxes), 1 to 1000 distinct GUIDs.
+        user_ids: Vec<String>,
+        /// From when notifications may have been lost (RFC 3339).
+        since: String,
+        /// Why.
+        reason: CatchUpReason,
+    },
 }
 
 impl Body {
-    /// How many users, groups and removed ids (or protected ids) it carries.
+    /// How many users, groups and removed ids (or protected ids, or mailboxes to catch up
+    /// on) it carries.
     pub fn items(&self) -> u64 {
         let n = match self {
             Body::SnapshotPage { users, groups, .. } => users.len() + groups.len(),
@@ -221,6 +256,7 @@ impl Body {
                 removed_groups,
             } => users.len() + removed_users.len() + groups.len() + removed_groups.len(),
             Body::ProtectedSet { added, removed, .. } => added.len() + removed.len(),
+            Body::MailboxCatchUp { user_ids, .. } => user_ids.len(),
             _ => 0,
         };
         n as u64
@@ -235,6 +271,33 @@ impl Body {
             Body::Changes { .. } => "changes",
             Body::ProtectedSet { .. } => "protectedSet",
             Body::TokenHealth { .. } => "tokenHealth",
+            Body::MailboxCatchUp { .. } => "mailboxCatchUp",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_type_reads_back_as_itself() {
+        let examples = [
+            json!({"type": "snapshotBegin", "snapshotId": "s"}),
+            json!({"type": "snapshotPage", "snapshotId": "s"}),
+            json!({"type": "snapshotEnd", "snapshotId": "s", "userCount": 0, "groupCount": 0}),
+            json!({"type": "changes"}),
+            json!({"type": "protectedSet"}),
+            json!({"type": "tokenHealth", "state": "Valid", "since": "2025-01-01T00:00:00Z"}),
+            json!({"type": "mailboxCatchUp", "userIds": ["7d3e9f4a-1b2c-4d5e-8f6a-0b1c2d3e4f5a"],
+                "since": "2025-01-01T00:00:00Z", "reason": "Missed"}),
+        ];
+        assert_eq!(examples.len(), TYPES.len());
+        for (example, kind) in examples.into_iter().zip(TYPES) {
+            let body: Body = serde_json::from_value(example.clone()).unwrap();
+            assert_eq!(body.kind(), kind);
+            assert_eq!(serde_json::to_value(&body).unwrap()["type"], kind);
         }
     }
 }

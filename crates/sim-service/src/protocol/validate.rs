@@ -13,6 +13,8 @@ pub const MAX_ITEMS: usize = 1000;
 pub const MAX_MEMBERS: usize = 10_000;
 /// Most ids in one list of a `protectedSet`.
 pub const MAX_PROTECTED_ITEMS: usize = 10_000;
+/// Most user ids of one `mailboxCatchUp`.
+pub const MAX_CATCH_UP_USERS: usize = 1000;
 /// Most verified domains or policies of a registration.
 pub const MAX_REGISTRATION_ITEMS: usize = 1000;
 
@@ -93,6 +95,29 @@ pub fn delivery(d: &Delivery) -> Result<(), String> {
                 Some(r) => text("reason", r, MAX_NAME),
                 None => Ok(()),
             }
+        }
+        Body::MailboxCatchUp {
+            user_ids, since, ..
+        } => {
+            if user_ids.is_empty() || user_ids.len() > MAX_CATCH_UP_USERS {
+                return Err(format!(
+                    "userIds holds 1 to {MAX_CATCH_UP_USERS} ids, not {}",
+                    user_ids.len()
+                ));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for id in user_ids {
+                if !is_guid(id) {
+                    return Err("userIds[] must be GUIDs".into());
+                }
+                if !seen.insert(id.to_ascii_lowercase()) {
+                    return Err(format!("userIds holds {id} more than once"));
+                }
+            }
+            if since.parse::<jiff::Timestamp>().is_err() {
+                return Err("since must be an RFC 3339 time".into());
+            }
+            Ok(())
         }
     }
 }
@@ -232,6 +257,45 @@ mod tests {
                 json!({"sequence": 1, "type": "tokenHealth", "state": "Sad", "since": "2025-01-01T00:00:00Z"}),
                 false,
             ),
+            (
+                json!({"sequence": 1, "type": "mailboxCatchUp", "userIds": [U1, U2.to_uppercase()],
+                "since": "2025-01-01T00:00:00Z", "reason": "Missed", "future": true}),
+                true,
+            ),
+            (
+                json!({"sequence": 1, "type": "mailboxCatchUp", "userIds": [U1],
+                "since": "2025-01-01T00:00:00+02:00", "reason": "SubscriptionRecreated"}),
+                true,
+            ),
+            (
+                json!({"sequence": 1, "type": "mailboxCatchUp", "userIds": [],
+                "since": "2025-01-01T00:00:00Z", "reason": "Missed"}),
+                false,
+            ),
+            (
+                json!({"sequence": 1, "type": "mailboxCatchUp", "userIds": [U1, U1.to_uppercase()],
+                "since": "2025-01-01T00:00:00Z", "reason": "Missed"}),
+                false,
+            ),
+            (
+                json!({"sequence": 1, "type": "mailboxCatchUp", "userIds": ["alice"],
+                "since": "2025-01-01T00:00:00Z", "reason": "Missed"}),
+                false,
+            ),
+            (
+                json!({"sequence": 1, "type": "mailboxCatchUp", "userIds": [U1],
+                "since": "last week", "reason": "Missed"}),
+                false,
+            ),
+            (
+                json!({"sequence": 1, "type": "mailboxCatchUp", "userIds": [U1],
+                "since": "2025-01-01T00:00:00Z", "reason": "Bored"}),
+                false,
+            ),
+            (
+                json!({"sequence": 1, "type": "mailboxCatchUp", "userIds": [U1], "reason": "Missed"}),
+                false,
+            ),
         ];
         for (v, ok) in cases {
             assert_eq!(check(v.clone()).is_ok(), ok, "{v}");
@@ -240,7 +304,19 @@ mod tests {
             .map(|i| json!({"id": i.to_string(), "userPrincipalName": "u@x"}))
             .collect();
         assert!(check(json!({"sequence": 1, "type": "changes", "users": many})).is_err());
+        let guids: Vec<String> = (0..=MAX_CATCH_UP_USERS)
+            .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+            .collect();
+        let catch_up = |ids: &[String]| {
+            json!({"sequence": 1, "type": "mailboxCatchUp", "userIds": ids,
+                "since": "2025-01-01T00:00:00Z", "reason": "Missed"})
+        };
+        assert!(check(catch_up(&guids[..MAX_CATCH_UP_USERS])).is_ok());
+        assert!(check(catch_up(&guids)).is_err());
     }
+
+    const U1: &str = "7d3e9f4a-1b2c-4d5e-8f6a-0b1c2d3e4f5a";
+    const U2: &str = "8e4f0a5b-2c3d-4e6f-9a7b-1c2d3e4f5a6b";
 
     #[test]
     fn registrations() {
