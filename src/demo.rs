@@ -119,6 +119,9 @@ fn prepare(mut doc: Value, to: &Targets) -> (Value, Option<String>) {
             doc["spec"]["ingestion"]["caBundle"] =
                 json!({"kind": "ConfigMap", "name": SERVICE_CA, "key": "ca.crt"});
         }
+        if doc["spec"].get("notificationUrl").is_some() {
+            doc["spec"]["notificationUrl"] = json!(format!("{}/graph/notifications", to.service));
+        }
     }
     let name = doc["metadata"]["name"]
         .as_str()
@@ -194,6 +197,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
     let all_ready = print_table(&list);
     print_mail_flow(&list);
     print_received(&sims.service).await?;
+    deliver_a_message(&sims, &list).await?;
     if opts.keep_running {
         keep_running(&opts.kubeconfig).await?;
     }
@@ -224,8 +228,10 @@ impl Simulators {
             service_opts.policies = policies;
         }
         let service = Service::start(service_opts).await?;
+        // Graph validates the service's notification URL, and posts to it, over HTTPS.
         let m365 = Simulator::start(SimOptions {
             device_code_interval: 1,
+            trusted_cas: service.ca_pem().into_iter().collect(),
             ..Default::default()
         })
         .await?;
@@ -279,12 +285,19 @@ impl Simulators {
 
 /// Starts the operator on the emulated cluster, polling consent every second.
 async fn start_operator(client: &kube::Client) -> anyhow::Result<Operator> {
+    // The operator's HTTP port, where Graph sends lifecycle notifications.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let lifecycle = format!("http://{}/graph/lifecycle", listener.local_addr()?);
     let settings = Settings {
         consent_poll: Duration::from_secs(1),
+        protection: crate::protection::Settings {
+            lifecycle_url: Some(lifecycle),
+            ..Default::default()
+        },
         ..Settings::default()
     };
     let ctx = Arc::new(Context::new(client.clone(), settings)?);
-    let operator = Operator::start(ctx, Scope::default(), None).await;
+    let operator = Operator::start(ctx, Scope::default(), Some(listener)).await;
     println!("  started the operator\n");
     Ok(operator)
 }
@@ -517,6 +530,84 @@ What the email-security service acknowledged (exo-sim service, its read API):"
             }
         );
     }
+    Ok(())
+}
+
+/// A message arrives in a protected mailbox of the first API-mode account whose mailboxes are
+/// subscribed: Graph (simulated) notifies the service, which says what it received.
+async fn deliver_a_message(
+    sims: &Simulators,
+    list: &[ExchangeServiceAccount],
+) -> anyhow::Result<()> {
+    let protected = list.iter().find(|esa| {
+        esa.status
+            .as_ref()
+            .and_then(|s| s.protection.as_ref())
+            .is_some_and(|p| p.subscribed > 0)
+    });
+    let Some(esa) = protected else {
+        return Ok(());
+    };
+    let status = esa.status.clone().unwrap_or_default();
+    let protection = status.protection.unwrap_or_default();
+    let tenant_id = status
+        .service_principal
+        .and_then(|sp| sp.tenant_id)
+        .unwrap_or_default();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let sim = sims.m365.url();
+    let subscriptions: Value = http
+        .get(format!("{sim}/_sim/tenants/{tenant_id}/subscriptions"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let Some(user) = subscriptions["value"]
+        .as_array()
+        .and_then(|v| v.first())
+        .and_then(|s| s["userId"].as_str())
+    else {
+        return Ok(());
+    };
+    println!(
+        "\nLive protection of {}: {} of {} mailboxes subscribed to Microsoft Graph change notifications.",
+        esa.spec.tenant, protection.subscribed, protection.protected
+    );
+    println!("[simulated mail] a message arrives in the mailbox of user {user}");
+    http.post(format!(
+        "{sim}/_sim/tenants/{tenant_id}/users/{user}/messages"
+    ))
+    .json(&json!({"subject": "Quarterly report"}))
+    .send()
+    .await?
+    .error_for_status()?;
+    let ca = reqwest::Certificate::from_pem(sims.service.ca_pem().unwrap_or_default().as_bytes())?;
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let heard: Value = http
+        .get(format!(
+            "{}/_sim/tenants/{tenant_id}/notifications",
+            sims.service.url()
+        ))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let resource = heard["recent"]
+        .as_array()
+        .and_then(|r| r.last())
+        .and_then(|n| n["resource"].as_str())
+        .unwrap_or("-");
+    println!(
+        "  the email-security service received {} change notification(s) with a valid clientState, the last for {resource}",
+        heard["accepted"]
+    );
     Ok(())
 }
 

@@ -7,5 +7,6 @@ pub mod demo;
 pub mod manifests;
 pub mod microsoft;
 pub mod notify;
+pub mod protection;
 pub mod service;
 pub mod telemetry;

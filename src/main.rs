@@ -130,6 +130,17 @@ struct RunArgs {
     /// itself (regrant Automatic; the regrant annotation opens one at once).
     #[arg(long, env = "EXO_SIGN_IN_REOPEN", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=604800))]
     sign_in_reopen: u64,
+    /// The URL at which Microsoft Graph reaches this operator's HTTP port for lifecycle
+    /// notifications of API-mode subscriptions, ending in `/graph/lifecycle` (https; http
+    /// only on loopback). Unset: renewals and a daily look at the subscriptions alone keep
+    /// them.
+    #[arg(long, env = "EXO_LIFECYCLE_URL", value_name = "URL")]
+    lifecycle_url: Option<String>,
+    /// Subscription writes per 20 seconds per tenant. Microsoft Graph allows 1,000 per
+    /// application per tenant; the default leaves the rest to the service's own use. More is
+    /// only for the simulator (benchmarks).
+    #[arg(long, env = "EXO_SUBSCRIPTION_WRITES", default_value_t = 800, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    subscription_writes: u32,
 }
 
 fn main() -> ExitCode {
@@ -252,8 +263,31 @@ fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
             max: std::time::Duration::from_secs(args.max_backoff),
             ..exo_operator::microsoft::retry::Backoff::RECONCILE
         },
+        protection: exo_operator::protection::Settings {
+            lifecycle_url: lifecycle_url(args.lifecycle_url.as_deref())?,
+            writes_per_20s: args.subscription_writes,
+            ..Default::default()
+        },
         ..Settings::default()
     })
+}
+
+/// `--lifecycle-url`, checked: https, or http on loopback.
+fn lifecycle_url(url: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+    let allowed = url.starts_with("https://")
+        || loopback.iter().any(|p| {
+            url.strip_prefix(p)
+                .is_some_and(|r| r.is_empty() || r.starts_with([':', '/']))
+        });
+    anyhow::ensure!(
+        allowed,
+        "--lifecycle-url must be an https URL (http only on loopback), e.g. https://exo-operator.example.com/graph/lifecycle"
+    );
+    Ok(Some(url.trim_end_matches('/').to_string()))
 }
 
 /// The cluster resource namespace: the option, else the namespace the operator runs in.

@@ -178,7 +178,7 @@ fn every_run_option_has_an_environment_variable() {
             "--{name} has no environment variable"
         );
     }
-    assert_eq!(options, 16, "{help}");
+    assert_eq!(options, 18, "{help}");
     for option in [
         "--recheck-interval",
         "--max-backoff",
@@ -190,6 +190,8 @@ fn every_run_option_has_an_environment_variable() {
         "--concurrency",
         "--log-format",
         "--leader-election",
+        "--lifecycle-url",
+        "--subscription-writes",
     ] {
         assert!(help.contains(option), "{option} missing");
     }

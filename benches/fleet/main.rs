@@ -34,6 +34,7 @@ mod m365;
 mod status;
 
 mod operator;
+mod protection;
 mod scenarios;
 mod stage;
 mod summary;
@@ -84,6 +85,18 @@ fn main() {
                 println!("{inline}");
             }
         }
+        return;
+    }
+    // `EXO_BENCH_PROTECTION=TENANTSxMAILBOXES` (e.g. `1x100000`, `1000x100`): only live
+    // protection, the subscriptions of that many mailboxes.
+    if let Ok(shape) = std::env::var("EXO_BENCH_PROTECTION") {
+        let (tenants, mailboxes) = shape
+            .split_once('x')
+            .and_then(|(t, m)| Some((t.parse().ok()?, m.parse().ok()?)))
+            .expect("EXO_BENCH_PROTECTION=TENANTSxMAILBOXES");
+        let steady = Duration::from_secs(env_number("EXO_BENCH_STEADY_SECS", 30));
+        let figures = runtime.block_on(protection::protection(tenants, mailboxes, steady));
+        println!("{figures}");
         return;
     }
     // `EXO_BENCH_DIRECTORY_ONLY=1`: only the directory and its delivery to the service.

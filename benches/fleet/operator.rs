@@ -15,9 +15,16 @@ pub struct OperatorProcess {
 impl OperatorProcess {
     /// Starts the operator watching the cluster's namespace.
     pub fn start(kube: &Cluster, concurrency: u16) -> Self {
+        Self::start_with(kube, concurrency, &["--http-addr", "127.0.0.1:0"])
+    }
+
+    /// Starts the operator watching the cluster's namespace, with `args` besides.
+    pub fn start_with(kube: &Cluster, concurrency: u16, args: &[&str]) -> Self {
         let dir = kube.dir().to_path_buf();
         let child = Command::new(env!("CARGO_BIN_EXE_exo-operator"))
-            .args(["run", "--http-addr", "127.0.0.1:0", "--concurrency"])
+            .arg("run")
+            .args(args)
+            .arg("--concurrency")
             .arg(concurrency.to_string())
             .arg("--namespaces")
             .arg(&kube.namespace)

@@ -48,7 +48,7 @@ fn fleet_world(accounts: usize) -> TenantsFile {
 
 /// An API-mode account `name` of `tenant` naming the stage's service; with `selected`,
 /// scope Selected with the list of the same name.
-fn account(name: &str, tenant: &str, selected: bool) -> Value {
+pub fn account(name: &str, tenant: &str, selected: bool) -> Value {
     let mut spec = json!({
         "tenant": tenant, "mode": "Api", "serviceRef": {"name": SERVICE},
     });
@@ -369,7 +369,7 @@ pub async fn critical_path(latency_ms: u64, flow: Flow) -> Value {
 const SERVICE_SECRET: &str = "whsec_ZXhvLWJlbmNoLXNlcnZpY2Utc2VjcmV0";
 
 /// The email-security service simulator over loopback HTTPS.
-async fn service_simulator() -> exo_sim_service::Service {
+pub async fn service_simulator() -> exo_sim_service::Service {
     let mut opts = exo_sim_service::ServiceOptions::new(SERVICE_SECRET);
     opts.tls = true;
     exo_sim_service::Service::start(opts).await.unwrap()
@@ -377,7 +377,7 @@ async fn service_simulator() -> exo_sim_service::Service {
 
 /// Gives the stage's service an ingestion endpoint: `service`, trusted through a ConfigMap,
 /// signing with a Secret.
-async fn receive_with(client: &kube::Client, service: &exo_sim_service::Service) {
+pub async fn receive_with(client: &kube::Client, service: &exo_sim_service::Service) {
     create(
         client,
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "service-ca"},
@@ -408,7 +408,7 @@ async fn receive_with(client: &kube::Client, service: &exo_sim_service::Service)
 }
 
 /// The service simulator's read API at `path` (under `/_sim`).
-async fn read_service(service: &exo_sim_service::Service, path: &str) -> Value {
+pub async fn read_service(service: &exo_sim_service::Service, path: &str) -> Value {
     let ca = reqwest::Certificate::from_pem(service.ca_pem().unwrap().as_bytes()).unwrap();
     let http = reqwest::Client::builder()
         .add_root_certificate(ca)

@@ -54,6 +54,8 @@ pub struct Settings {
     /// Where the Secrets and ConfigMaps a ClusterEmailSecurityService names are read
     /// (`--cluster-resource-namespace`; by default the operator's own namespace).
     pub cluster_resource_namespace: String,
+    /// The change-notification subscriptions of API-mode accounts (`--lifecycle-url`, budget).
+    pub protection: crate::protection::Settings,
 }
 
 impl Default for Settings {
@@ -72,6 +74,7 @@ impl Default for Settings {
             list_grace: Duration::from_secs(5),
             fail_points: None,
             cluster_resource_namespace: "default".into(),
+            protection: crate::protection::Settings::default(),
         }
     }
 }
@@ -114,6 +117,8 @@ pub struct Context {
     pub recorder: Recorder,
     /// Webhook and e-mail notifications.
     pub notifier: Notifier,
+    /// The change-notification subscriptions of API-mode accounts.
+    pub protection: std::sync::Arc<crate::protection::Keeper>,
     http: Mutex<HashMap<Vec<u8>, HttpClient>>,
     memo: Mutex<HashMap<String, AccountMemo>>,
     /// Services whose ingestion last answered a probe: when, and for which ingestion spec.
@@ -144,12 +149,15 @@ impl Context {
             settings.ca_bundle.as_deref(),
             settings.retry,
         )?);
+        let protection =
+            std::sync::Arc::new(crate::protection::Keeper::new(settings.protection.clone()));
         Ok(Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             settings,
             tokens: TokenCache::default(),
             notifier,
+            protection,
             http: Mutex::default(),
             memo: Mutex::default(),
             probes: Mutex::default(),

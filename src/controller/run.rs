@@ -89,6 +89,7 @@ pub const STOP_GRACE: Duration = Duration::from_secs(20);
 #[derive(Clone, Default)]
 pub struct Handles {
     watches: Vec<WatchHandle>,
+    protection: Option<Arc<crate::protection::Keeper>>,
 }
 
 #[derive(Clone)]
@@ -99,6 +100,11 @@ struct WatchHandle {
 }
 
 impl Handles {
+    /// The subscription keeper, for the lifecycle notifications the HTTP port receives.
+    pub fn protection(&self) -> Option<&Arc<crate::protection::Keeper>> {
+        self.protection.as_ref()
+    }
+
     /// Waits until every accounts' cache has been filled by its first list.
     pub async fn wait_until_ready(&self) -> bool {
         for watch in &self.watches {
@@ -172,6 +178,8 @@ async fn run(
     };
     let config = ControllerConfig::default().concurrency(ctx.settings.concurrency);
     let (trigger_tx, trigger_rx) = mpsc::channel::<ObjectRef<ExchangeServiceAccount>>(64);
+    ctx.protection
+        .add_trigger(scope.namespace.clone(), trigger_tx.clone());
     let watched = Watched {
         ctx: &ctx,
         config,
@@ -195,6 +203,7 @@ async fn run(
                 accounts: store,
                 trigger: trigger_tx,
             }],
+            protection: Some(ctx.protection.clone()),
         });
     }
     tracing::info!(
@@ -567,6 +576,7 @@ impl Operator {
                 .await
                 .expect("the controllers report their handles");
             handles.watches.extend(part.watches);
+            handles.protection = handles.protection.or(part.protection);
         }
         tasks.push(tokio::spawn(cluster_services(
             ctx.clone(),

@@ -24,6 +24,11 @@ pub struct ServiceClient {
 }
 
 impl ServiceClient {
+    /// The `clientState` of `tenant_id`'s Graph subscriptions (derived from the credential).
+    pub fn client_state(&self, tenant_id: &str) -> String {
+        self.signer.client_state(tenant_id)
+    }
+
     /// A client of the service at `base_url` (https, or http on loopback only), signing with
     /// the ingestion credential `secret` and trusting `ca_bundle_pem` besides the system roots.
     pub fn new(

@@ -153,6 +153,18 @@ pub enum Message {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Graph change notifications of these mailboxes may have been lost since `since`: the
+    /// service catches up on them itself.
+    #[serde(rename_all = "camelCase")]
+    MailboxCatchUp {
+        /// The users (1 to 1,000 distinct ids).
+        user_ids: Vec<String>,
+        /// From when (RFC 3339).
+        since: String,
+        /// `Missed`, `SubscriptionRemoved`, `ReauthorizationRequired` or
+        /// `SubscriptionRecreated`.
+        reason: String,
+    },
 }
 
 /// A message with its sequence, as posted.

@@ -54,6 +54,18 @@ impl Signer {
         format!("v1,{}", STANDARD.encode(context.sign().as_ref()))
     }
 
+    /// The `clientState` of the tenant's Graph subscriptions, which the service verifies
+    /// (`docs/protocol/README.md`, "Graph change notifications"): base64url without padding of
+    /// HMAC-SHA256(key, `"exo-graph-client-state.v1." + tenant id in lowercase`).
+    pub fn client_state(&self, tenant_id: &str) -> String {
+        let message = format!(
+            "exo-graph-client-state.v1.{}",
+            tenant_id.to_ascii_lowercase()
+        );
+        let tag = ring::hmac::sign(&self.key, message.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+    }
+
     /// The three headers of a message sent at `timestamp` (unix seconds).
     pub fn headers(&self, id: &str, timestamp: i64, body: &[u8]) -> [(String, String); 3] {
         [

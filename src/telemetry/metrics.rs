@@ -81,6 +81,14 @@ pub struct Metrics {
     pub service_registered: Family<AccountLabels, Gauge>,
     /// The last delivery the service acknowledged, per account.
     pub delivery_watermark: Family<AccountLabels, Gauge>,
+    /// API mode: mailboxes to protect, per account.
+    pub protected_mailboxes: Family<AccountLabels, Gauge>,
+    /// API mode: protected mailboxes with all their change-notification subscriptions.
+    pub subscribed_mailboxes: Family<AccountLabels, Gauge>,
+    /// API mode: protected mailboxes whose subscriptions could not be created.
+    pub failed_mailboxes: Family<AccountLabels, Gauge>,
+    /// API mode: when the next subscription renewal is due (unix seconds).
+    pub next_renewal: Family<AccountLabels, Gauge>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -106,6 +114,30 @@ impl Metrics {
         let synced_users = Family::<AccountLabels, Gauge>::default();
         let service_registered = Family::<AccountLabels, Gauge>::default();
         let delivery_watermark = Family::<AccountLabels, Gauge>::default();
+        let protected_mailboxes = Family::<AccountLabels, Gauge>::default();
+        let subscribed_mailboxes = Family::<AccountLabels, Gauge>::default();
+        let failed_mailboxes = Family::<AccountLabels, Gauge>::default();
+        let next_renewal = Family::<AccountLabels, Gauge>::default();
+        registry.register(
+            "protected_mailboxes",
+            "Mailboxes each API-mode account protects",
+            protected_mailboxes.clone(),
+        );
+        registry.register(
+            "subscribed_mailboxes",
+            "Protected mailboxes with all their Microsoft Graph change-notification subscriptions",
+            subscribed_mailboxes.clone(),
+        );
+        registry.register(
+            "failed_mailboxes",
+            "Protected mailboxes whose change-notification subscriptions could not be created",
+            failed_mailboxes.clone(),
+        );
+        registry.register(
+            "next_subscription_renewal_timestamp_seconds",
+            "When each account's next subscription renewal is due",
+            next_renewal.clone(),
+        );
         registry.register(
             "service_registered",
             "1 when the email-security service registered the account's tenant and acknowledged its deliveries",
@@ -176,6 +208,10 @@ impl Metrics {
             synced_users,
             service_registered,
             delivery_watermark,
+            protected_mailboxes,
+            subscribed_mailboxes,
+            failed_mailboxes,
+            next_renewal,
         }
     }
 
@@ -241,6 +277,10 @@ impl Metrics {
         self.synced_users.remove(&labels);
         self.service_registered.remove(&labels);
         self.delivery_watermark.remove(&labels);
+        self.protected_mailboxes.remove(&labels);
+        self.subscribed_mailboxes.remove(&labels);
+        self.failed_mailboxes.remove(&labels);
+        self.next_renewal.remove(&labels);
     }
 }
 

@@ -63,6 +63,7 @@ pub async fn serve(
             }),
         )
         .route("/consent/callback", get(consent))
+        .route("/graph/lifecycle/{uid}", axum::routing::post(lifecycle))
         .with_state(AppState {
             handles,
             standby,
@@ -99,6 +100,44 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         None if state.standby => (StatusCode::OK, "standby: another replica leads"),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "starting"),
     }
+}
+
+/// Query of a Graph lifecycle notification (or of its validation request).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LifecycleQuery {
+    validation_token: Option<String>,
+}
+
+/// Microsoft Graph's lifecycle notifications for the account `uid`'s subscriptions: the
+/// validation handshake (the token echoed as plain text), else the notifications, checked
+/// against the account's clientState and handed to its subscription task. Always 202 for a
+/// well-formed batch, so that Graph does not retry what was ignored.
+async fn lifecycle(
+    State(state): State<AppState>,
+    axum::extract::Path(uid): axum::extract::Path<String>,
+    Query(query): Query<LifecycleQuery>,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    if let Some(token) = query.validation_token {
+        return (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "text/plain")],
+            token,
+        )
+            .into_response();
+    }
+    let Ok(batch) = serde_json::from_slice::<crate::protection::lifecycle::Batch>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let handles = state.handles.borrow().clone();
+    let accepted = handles
+        .as_ref()
+        .and_then(|h| h.protection())
+        .map(|k| k.lifecycle(&uid, batch.value))
+        .unwrap_or(0);
+    tracing::debug!(account_uid = %uid, accepted, "lifecycle notifications");
+    StatusCode::ACCEPTED.into_response()
 }
 
 async fn consent(

@@ -106,6 +106,11 @@ pub struct Env {
     pub client: kube::Client,
     /// The operator.
     pub operator: Option<Operator>,
+    /// The operator's HTTP port, kept across restarts.
+    pub http_port: Option<u16>,
+    /// How long the next operator started has its subscriptions live (production: Microsoft's
+    /// maximum, renewed in the last 12 hours).
+    pub subscription_lifetime: Option<exo_operator::protection::plan::Lifetime>,
     /// How long one Microsoft request of the next operator started may take (production: 60 s).
     pub request_timeout: Duration,
     /// Fail points of the next operator started (see `fail_point`).
@@ -124,8 +129,11 @@ impl Env {
     pub async fn start_with(opts: SimOptions, kube_opts: EmulatorOptions) -> Env {
         install_log_capture();
         let cluster = Cluster::start_with(kube_opts).await;
-        let m365 = Simulator::start(opts).await.unwrap();
         let service = start_service().await;
+        // Graph validates the service's notification URL, and posts to it, over HTTPS.
+        let mut opts = opts;
+        opts.trusted_cas.extend(service.ca_pem());
+        let m365 = Simulator::start(opts).await.unwrap();
         let client = cluster.client.clone();
         cluster.install_crds().await;
         let mut env = Env {
@@ -134,6 +142,8 @@ impl Env {
             service,
             client,
             operator: None,
+            http_port: None,
+            subscription_lifetime: None,
             fail_points: None,
             request_timeout: Duration::from_secs(20),
             http: reqwest::Client::builder()
@@ -229,7 +239,24 @@ impl Env {
 
     /// Starts the operator watching `scope`.
     pub async fn start_operator_in(&mut self, consent_poll: Duration, scope: Scope) {
+        // A restarted operator keeps its port, as a Service keeps its address: Graph's
+        // subscriptions name it as their lifecycle URL.
+        let port = self.http_port.unwrap_or(0);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        self.http_port = Some(listener.local_addr().unwrap().port());
+        let lifecycle = format!("http://{}/graph/lifecycle", listener.local_addr().unwrap());
         let settings = Settings {
+            protection: exo_operator::protection::Settings {
+                lifecycle_url: Some(lifecycle),
+                lifetime: self.subscription_lifetime.unwrap_or_default(),
+                backoff: Backoff {
+                    base: Duration::from_secs(1),
+                    max: Duration::from_secs(8),
+                },
+                ..Default::default()
+            },
             retry: RetryPolicy {
                 max_attempts: 3,
                 backoff: Backoff {
@@ -252,7 +279,6 @@ impl Env {
             ..Settings::default()
         };
         let ctx = Arc::new(Context::new(self.client.clone(), settings).unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         self.operator = Some(Operator::start(ctx, scope, Some(listener)).await);
     }
 
@@ -308,6 +334,10 @@ impl Env {
                 value["spec"]["ingestion"]["url"] = json!(self.service.url());
                 value["spec"]["ingestion"]["caBundle"] =
                     json!({"kind": "ConfigMap", "name": SERVICE_CA, "key": "ca.crt"});
+            }
+            if value["spec"].get("notificationUrl").is_some() {
+                value["spec"]["notificationUrl"] =
+                    json!(format!("{}/graph/notifications", self.service.url()));
             }
         }
         if value["kind"] == "Secret" && value["stringData"].get("signing-secret").is_some() {
@@ -501,6 +531,12 @@ impl Env {
             "http://{}",
             self.operator.as_ref().unwrap().http_addr.unwrap()
         )
+    }
+
+    /// POSTs JSON to a URL; returns the status.
+    pub async fn http_post_json(&self, url: &str, body: Value) -> u16 {
+        let r = self.http.post(url).json(&body).send().await.unwrap();
+        r.status().as_u16()
     }
 
     /// GETs a URL; returns the status and body.

@@ -32,6 +32,9 @@ pub const SERVICE_REGISTERED: &str = "ServiceRegistered";
 pub const POLICY_ENABLED: &str = "PolicyEnabled";
 /// ExchangeServiceAccount: the activity-data permission is granted and subscriptions are started.
 pub const ACTIVITY_DATA_AUTHORIZED: &str = "ActivityDataAuthorized";
+/// ExchangeServiceAccount, API mode with a service that receives change notifications: every
+/// protected mailbox has the Microsoft Graph subscriptions that notify the service of its mail.
+pub const PROTECTION_ACTIVE: &str = "ProtectionActive";
 /// SyncTargetList: every entry resolved and the total is within the limit.
 pub const RESOLVED: &str = "Resolved";
 /// SyncTargetList: the referenced account exists, selects this list and holds a valid grant.

@@ -131,6 +131,10 @@ pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Acti
             return Err(e);
         }
         activity::stop(esa, &account, &credential, ctx).await;
+        super::protect::release(esa, &account, &credential, ctx).await;
+    }
+    if let Some(uid) = esa.uid() {
+        ctx.protection.stop(&uid);
     }
     if esa.spec.deletion_policy == DeletionPolicy::Delete {
         if let Some(service) = &service {

@@ -137,6 +137,24 @@ pub struct Observation {
     pub inline: Option<InlineObservation>,
     /// Another account (`namespace/name`) manages this tenant: nothing was done in it.
     pub claimed_by: Option<String>,
+    /// API mode with a service that receives change notifications: the subscriptions.
+    pub protection: Option<ProtectionObservation>,
+}
+
+/// Where the change-notification subscriptions of the protected mailboxes stand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProtectionObservation {
+    /// Access is not granted yet (or not valid): nothing is subscribed.
+    WaitingForGrant,
+    /// The service's configuration does not allow subscriptions.
+    NotPossible {
+        /// Stable reason.
+        reason: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The operator keeps them: where they stand.
+    Kept(crate::protection::Summary),
 }
 
 impl Observation {
@@ -412,6 +430,11 @@ pub fn decide(
             .inline
             .as_ref()
             .and_then(|i| i.status.clone().or(old.mail_flow.clone())),
+        protection: match &observed.protection {
+            None => None,
+            Some(ProtectionObservation::Kept(s)) if s.ready => Some(protection::status_of(s)),
+            Some(_) => old.protection.clone(),
+        },
         message: None,
     };
     let mut draft = Draft::new(start, generation, now);
@@ -419,7 +442,8 @@ pub fn decide(
     let authorized = draft.authorization(observed);
     let synced = draft.directory(observed, authorized);
     let registered = draft.service(observed);
-    let extras = draft.extras(observed, authorized) && registered;
+    let protected = draft.protection(observed);
+    let extras = draft.extras(observed, authorized) && registered && protected;
     let (inline_ok, inline_problem) = draft.inline(observed);
     draft.claim(observed);
     let verdicts = Verdicts {
@@ -442,6 +466,7 @@ fn first_problem(conds: &[Condition]) -> (String, String) {
         conditions::AUTHORIZED,
         conditions::DIRECTORY_SYNCED,
         conditions::SERVICE_REGISTERED,
+        conditions::PROTECTION_ACTIVE,
         POLICY_ENABLED,
         ACTIVITY_DATA_AUTHORIZED,
     ]
@@ -549,6 +574,7 @@ fn had_been_valid(old: &ExchangeServiceAccountStatus) -> bool {
 mod draft;
 pub mod grant;
 mod next_look;
+mod protection;
 #[cfg(test)]
 mod tests;
 

@@ -363,6 +363,7 @@ pub async fn sync_all(
     client: &kube::Client,
     now: jiff::Timestamp,
     handoff: Option<(&Handoff, &str)>,
+    protected: Option<(&crate::protection::Keeper, &str)>,
 ) -> Result<Synced> {
     let (store, state) = StateStore::load(esa, account, client).await?;
     let since = esa
@@ -395,6 +396,7 @@ pub async fn sync_all(
             state: &state,
             since,
             store: &store,
+            protected,
         };
         let delivered = delivery::round::users_round(input, account, token).await?;
         Ok::<_, crate::controller::error::Error>((

@@ -19,6 +19,7 @@ pub mod inline;
 pub mod notifications;
 pub mod observe;
 pub mod pass;
+pub mod protect;
 pub mod report;
 pub mod selected;
 pub mod service;

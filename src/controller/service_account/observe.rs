@@ -106,6 +106,11 @@ impl AccountPass<'_> {
             return Ok(self.standing_aside(auth, holder));
         }
         let granted = auth.grant == AuthorizationObservation::Granted;
+        let ready_handoff = match handoff {
+            Ingestion::Ready(h) => Some(&**h),
+            _ => None,
+        };
+        let keeping = self.keep_protection(&auth, ready_handoff);
         let sync_and_activity = self.sync_and_activity(&auth, granted, early_selection, handoff);
         let inline_pass = self.inline_pass(&auth, granted);
         // The mail flow of scope Selected follows the list the sync has just written; that of
@@ -128,6 +133,11 @@ impl AccountPass<'_> {
                 tracing::warn!(account = %clients.key, reason = e.reason(), error = %e, "token health not delivered; tried again on the next look");
             }
         }
+        if let Ingestion::Ready(handoff) = handoff {
+            let (esa, clients, ctx) = (self.esa, self.clients, self.ctx);
+            delivery::catch_up::deliver(handoff, &ctx.protection, esa, clients, &ctx.client)
+                .await?;
+        }
         let (inline, inline_requeue) = inlined?;
         let requeue_hint = match (auth.requeue, inline_requeue) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -144,6 +154,7 @@ impl AccountPass<'_> {
             activity,
             inline,
             claimed_by: None,
+            protection: keeping.observation(&self.ctx.protection),
         };
         Ok(Observed {
             observation,
@@ -189,6 +200,7 @@ impl AccountPass<'_> {
             activity: None,
             inline: None,
             claimed_by: Some(holder),
+            protection: None,
         };
         Observed {
             observation,
@@ -304,6 +316,10 @@ impl AccountPass<'_> {
                 Some(prepared) => selected::commit(prepared?, ctx).await?,
                 None => selected::sync_selected(esa, self.clients, token, ctx, now, false).await?,
             };
+            if let (Some(d), Some(uid)) = (&users, esa.metadata.uid.as_deref()) {
+                ctx.protection
+                    .replace_users(uid, super::protect::selected_ids(d));
+            }
             let Some((handoff, tenant)) = target else {
                 return Ok((observation, delivery));
             };
@@ -329,6 +345,10 @@ impl AccountPass<'_> {
                     delivery::selected::Selected::NeedsUsers => {
                         (observation, users) =
                             selected::sync_selected(esa, clients, token, ctx, now, true).await?;
+                        if let (Some(d), Some(uid)) = (&users, esa.metadata.uid.as_deref()) {
+                            ctx.protection
+                                .replace_users(uid, super::protect::selected_ids(d));
+                        }
                         if !matches!(observation, SyncObservation::Synced(_)) {
                             break;
                         }
@@ -373,7 +393,21 @@ impl AccountPass<'_> {
         }
         match esa.spec.sync.scope {
             SyncScope::All if due => {
-                match directory::sync_all(esa, self.clients, token, &ctx.client, now, target).await
+                let protected = esa
+                    .metadata
+                    .uid
+                    .as_deref()
+                    .map(|uid| (&*ctx.protection, uid));
+                match directory::sync_all(
+                    esa,
+                    self.clients,
+                    token,
+                    &ctx.client,
+                    now,
+                    target,
+                    protected,
+                )
+                .await
                 {
                     Ok(synced) => Ok((
                         SyncObservation::Synced(synced.summary),
@@ -446,6 +480,7 @@ impl Observed {
             activity: None,
             inline: waiting_for_grant(esa),
             claimed_by: None,
+            protection: None,
         };
         Self {
             observation,

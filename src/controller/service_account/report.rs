@@ -75,6 +75,35 @@ fn record_gauges(
             m.service_registered.remove(&labels);
         }
     }
+    match &status.protection {
+        Some(p) => {
+            m.protected_mailboxes
+                .get_or_create(&labels)
+                .set(p.protected);
+            m.subscribed_mailboxes
+                .get_or_create(&labels)
+                .set(p.subscribed);
+            m.failed_mailboxes.get_or_create(&labels).set(p.failed);
+            match &p.next_renewal_time {
+                Some(t) => {
+                    m.next_renewal.get_or_create(&labels).set(t.0.as_second());
+                }
+                None => {
+                    m.next_renewal.remove(&labels);
+                }
+            }
+        }
+        None => {
+            for family in [
+                &m.protected_mailboxes,
+                &m.subscribed_mailboxes,
+                &m.failed_mailboxes,
+                &m.next_renewal,
+            ] {
+                family.remove(&labels);
+            }
+        }
+    }
     if let Some(delivery) = &status.delivery {
         m.delivery_watermark
             .get_or_create(&labels)

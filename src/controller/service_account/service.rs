@@ -37,6 +37,8 @@ pub struct EffectiveService {
     pub ingestion: Option<Ingestion>,
     /// The names of the policies the service offers.
     pub offered_policies: Vec<String>,
+    /// Where the service receives Microsoft Graph change notifications, if it does.
+    pub notification_url: Option<String>,
 }
 
 /// `Kind/name` of the service `reference` names.
@@ -124,6 +126,7 @@ pub fn effective(
         mail_flow: spec.mail_flow,
         ingestion: spec.ingestion,
         offered_policies: spec.policies.into_iter().map(|p| p.name).collect(),
+        notification_url: spec.notification_url,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod error;
 pub mod models;
 pub mod roles;
+pub mod subscriptions;
 
 use futures::{Stream, TryStreamExt};
 use reqwest::Method;

@@ -22,7 +22,19 @@ pub struct InlineSpec {
     pub mail_flow: MailFlow,
 }
 
-/// Which mail is routed through the service.
+/// API-mode settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiSpec {
+    /// `Inbound`: the service is notified of each message that arrives in a protected
+    /// mailbox's inbox; `InboundOutbound`: also of each message sent from it (its sent items).
+    /// Each direction is one Microsoft Graph subscription per protected mailbox.
+    #[serde(default)]
+    pub direction: Direction,
+}
+
+/// Which mail is routed through the service (inline mode), or which mail the service is
+/// notified of (API mode).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum Direction {
     /// Incoming mail only.

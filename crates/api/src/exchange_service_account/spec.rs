@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::access::{Application, Authorization};
-use super::inline::InlineSpec;
+use super::inline::{ApiSpec, InlineSpec};
 use super::status::ExchangeServiceAccountStatus;
 use crate::common::{
     DURATION_PATTERN, LocalObjectReference, OBJECT_NAME_PATTERN, SECRET_KEY_PATTERN,
@@ -72,6 +72,10 @@ use crate::email_security_service::ServiceKind;
         .message("spec.inline must be set exactly when spec.mode is Inline")
         .field_path(".inline")
         .reason(Reason::FieldValueRequired),
+    validation = Rule::new("self.mode == 'Api' || !has(self.api)")
+        .message("spec.api is only for spec.mode Api")
+        .field_path(".api")
+        .reason(Reason::FieldValueForbidden),
     validation = Rule::new("!has(self.endpoints)")
         .message(ENDPOINTS_MOVED)
         .field_path(".endpoints")
@@ -128,6 +132,11 @@ pub struct ExchangeServiceAccountSpec {
     /// can enhance protection based on user behaviour.
     #[serde(default)]
     pub activity_data: bool,
+
+    /// API-mode settings: which mail of the protected mailboxes the service is told of. Only
+    /// in mode `Api`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiSpec>,
 
     /// Inline-mode settings: direction, Exchange Administrator role assignment and mail-flow
     /// objects. Required exactly when `mode` is `Inline`.

@@ -33,6 +33,10 @@ pub struct ExchangeServiceAccountStatus {
     /// ingestion endpoint).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryStatus>,
+    /// API mode: the Microsoft Graph subscriptions that notify the service of the protected
+    /// mailboxes' mail (when its service has a `notificationUrl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection: Option<ProtectionStatus>,
     /// Inline mode: the Exchange objects the operator keeps, and what it found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_flow: Option<MailFlowStatus>,
@@ -170,4 +174,40 @@ pub struct DeliveryStatus {
     /// The policies of `spec.policies` the service does not offer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown_policies: Vec<String>,
+}
+
+/// The change-notification subscriptions of the protected mailboxes (API mode).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProtectionStatus {
+    /// Mailboxes to protect: the selected users, or every user of the directory.
+    #[serde(default)]
+    pub protected: i64,
+    /// Protected mailboxes with every subscription their direction asks for, live in
+    /// Microsoft Graph.
+    #[serde(default)]
+    pub subscribed: i64,
+    /// Protected mailboxes whose subscriptions could not be created; see `failures`.
+    #[serde(default)]
+    pub failed: i64,
+    /// Why subscriptions failed, one entry per reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["reason".into()]))]
+    pub failures: Vec<ProtectionFailure>,
+    /// When the next subscription renewal is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_renewal_time: Option<Time>,
+}
+
+/// Mailboxes whose subscriptions failed for one reason.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProtectionFailure {
+    /// Stable reason, e.g. `MailboxNotEnabled` (a user without an Exchange Online mailbox).
+    pub reason: String,
+    /// How many mailboxes failed for this reason.
+    pub count: i64,
+    /// Up to five of their user ids, as examples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
 }

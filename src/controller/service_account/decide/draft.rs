@@ -54,7 +54,7 @@ impl Draft {
         }
     }
 
-    fn set(&mut self, type_: &str, status: Status, reason: &str, message: &str) {
+    pub(super) fn set(&mut self, type_: &str, status: Status, reason: &str, message: &str) {
         conditions::set(
             &mut self.status.conditions,
             type_,
@@ -82,7 +82,7 @@ impl Draft {
     }
 
     /// Records a problem only a human can fix unless one is recorded already.
-    fn stall_first(&mut self, problem: (String, String)) {
+    pub(super) fn stall_first(&mut self, problem: (String, String)) {
         if self.stalled.is_none() {
             self.stalled = Some(problem);
         }

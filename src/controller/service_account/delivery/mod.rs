@@ -3,6 +3,7 @@
 //! numbered and resumed from what both sides recorded ([`state`], [`crate::service::stream`]).
 //! A service that fails is reported and retried; the tenant-side work goes on without it.
 
+pub mod catch_up;
 pub mod health;
 pub mod round;
 pub mod selected;

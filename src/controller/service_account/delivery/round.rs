@@ -48,6 +48,9 @@ pub struct RoundInput<'a> {
     pub since: Option<jiff::Timestamp>,
     /// Where the pending round is recorded before it is sent.
     pub store: &'a StateStore,
+    /// The subscription keeper and the account's uid: told the protected users once the
+    /// service acknowledged them.
+    pub protected: Option<(&'a crate::protection::Keeper, &'a str)>,
 }
 
 /// Registers the tenant, then runs the users round that the stream's state calls for.
@@ -63,6 +66,7 @@ pub async fn users_round(
         state,
         since,
         store,
+        protected,
     } = input;
     let recorded = state.stream.for_target(&handoff.endpoint, tenant);
     let failed = |stream: StreamState, e: &crate::service::error::ServiceError| Delivered {
@@ -103,6 +107,7 @@ pub async fn users_round(
         token,
         store,
         state,
+        protected,
     };
     let mut outcome = match (plan.action, link) {
         (Action::Incremental, Some(link)) => {
@@ -143,6 +148,7 @@ struct Context<'a> {
     token: &'a AccessToken,
     store: &'a StateStore,
     state: &'a DeltaState,
+    protected: Option<(&'a crate::protection::Keeper, &'a str)>,
 }
 
 impl Context<'_> {
@@ -192,8 +198,21 @@ impl Context<'_> {
                 new_link = page.delta_link;
             }
         }
+        let ids = |v: &mut dyn Iterator<Item = &str>| -> Vec<u128> {
+            v.filter_map(crate::protection::index::parse_guid).collect()
+        };
+        let (added, gone) = (
+            ids(&mut upserts.iter().map(|u: &User| u.id.as_str())),
+            ids(&mut removed.iter().map(String::as_str)),
+        );
+        let tell = || {
+            if let Some((keeper, uid)) = self.protected {
+                keeper.change_users(uid, &added, &gone);
+            }
+        };
         let messages = changes_messages(upserts, removed);
         if messages.is_empty() {
+            tell();
             return Ok(Outcome::Done {
                 link: new_link,
                 count,
@@ -220,6 +239,7 @@ impl Context<'_> {
         }
         stream.pending = None;
         stream.watermark = last;
+        tell();
         Ok(Outcome::Done {
             link: new_link,
             count,
@@ -239,6 +259,7 @@ impl Context<'_> {
         };
         self.begin(stream, pending).await?;
         let link: Mutex<Option<String>> = Mutex::new(None);
+        let seen: Mutex<std::collections::HashSet<u128>> = Mutex::default();
         let pages = self
             .account
             .graph
@@ -247,12 +268,24 @@ impl Context<'_> {
                 if page.delta_link.is_some() {
                     *link.lock().unwrap() = page.delta_link.clone();
                 }
-                changes_of(&page.value).0
+                let users = changes_of(&page.value).0;
+                if self.protected.is_some() {
+                    let mut seen = seen.lock().unwrap();
+                    seen.extend(
+                        users
+                            .iter()
+                            .filter_map(|u| crate::protection::index::parse_guid(&u.id)),
+                    );
+                }
+                users
             });
         let id = super::message_id("snapshot", "s");
         let mut sender = Sender::new(&self.handoff.client, self.tenant, &id, next);
         match send::snapshot(&mut sender, &id, pages, Vec::new()).await {
             Ok(sent) => {
+                if let Some((keeper, uid)) = self.protected {
+                    keeper.replace_users(uid, seen.into_inner().unwrap());
+                }
                 stream.pending = None;
                 stream.watermark = next + sent.deliveries - 1;
                 Ok(Outcome::Done {

@@ -1,0 +1,350 @@
+//! Live protection in API mode: a Microsoft Graph change-notification subscription for each
+//! folder of each protected mailbox (the inbox; the sent items too for `InboundOutbound`),
+//! pointing at the service's notification URL, kept equal to the protected set, renewed before
+//! it expires, reauthorized, recreated when Graph removes it.
+//!
+//! One task per account ([`task`]) keeps them. No Kubernetes object per subscription: the
+//! task's [`index`] is rebuilt from Graph (`GET /subscriptions`) after a restart, and what
+//! exists is never created twice. What to do is decided by [`plan`] (pure); writes are spent
+//! from a per-tenant [`budget`] under one operator-wide concurrency limit, so that creations and
+//! renewals of every tenant are spread within what Microsoft allows. Lifecycle notifications
+//! ([`lifecycle`]) only hasten what the periodic look at the app's subscriptions does anyway.
+//! The account's reconcile hands the task its configuration and token, and reports the
+//! [`Summary`] as `status.protection` and the `ProtectionActive` condition.
+
+pub mod budget;
+pub mod index;
+pub mod lifecycle;
+pub mod plan;
+pub mod task;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::runtime::reflector::ObjectRef;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use self::index::{Folder, Guid};
+use crate::microsoft::graph::GraphClient;
+use crate::microsoft::identity::token::AccessToken;
+use crate::microsoft::retry::Backoff;
+use exo_api::exchange_service_account::ExchangeServiceAccount;
+
+/// How the keeper works: where Graph sends lifecycle notifications, its budget and timings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The base URL of the operator's lifecycle endpoint as Microsoft Graph reaches it
+    /// (`.../graph/lifecycle`; the account's uid is appended). None: no lifecycle
+    /// notifications, the periodic look alone.
+    pub lifecycle_url: Option<String>,
+    /// Subscription writes per 20 s per tenant (Microsoft allows 1,000 per app per tenant).
+    pub writes_per_20s: u32,
+    /// Subscription requests in flight across all tenants.
+    pub concurrency: usize,
+    /// How long subscriptions live and when they are renewed.
+    pub lifetime: plan::Lifetime,
+    /// How often the app's subscriptions are listed again to find what Graph removed.
+    pub audit_interval: Duration,
+    /// How soon a mailbox that failed for itself (no mailbox) is tried again.
+    pub mailbox_retry: Duration,
+    /// Backoff after a failure of the whole tenant (permission, throttling, outage).
+    pub backoff: Backoff,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            lifecycle_url: None,
+            writes_per_20s: 800,
+            concurrency: 32,
+            lifetime: plan::Lifetime::default(),
+            audit_interval: Duration::from_secs(24 * 3600),
+            mailbox_retry: Duration::from_secs(6 * 3600),
+            backoff: Backoff::RECONCILE,
+        }
+    }
+}
+
+/// What an account's task works with, handed over by each reconcile.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The account's namespace.
+    pub namespace: String,
+    /// The account's name.
+    pub name: String,
+    /// The account's uid (the ownership marker).
+    pub uid: String,
+    /// The tenant's GUID.
+    pub tenant_id: String,
+    /// Graph.
+    pub graph: GraphClient,
+    /// The current Graph token.
+    pub token: AccessToken,
+    /// The service's notification URL, marked with the account.
+    pub notification_url: String,
+    /// The operator's lifecycle URL for this account, if configured.
+    pub lifecycle_url: Option<String>,
+    /// The clientState every subscription carries.
+    pub client_state: String,
+    /// The folders each protected mailbox is watched in.
+    pub folders: Vec<Folder>,
+}
+
+/// The users to protect, as far as they are known.
+#[derive(Clone, Debug, Default)]
+pub struct Wanted {
+    /// False until the directory (or the list) has said who they are since the start.
+    pub known: bool,
+    /// Their ids.
+    pub users: Arc<HashSet<Guid>>,
+}
+
+/// What went wrong for the whole tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Stable reason.
+    pub reason: String,
+    /// For a human (no secret, no request id).
+    pub message: String,
+    /// Only a human can fix it (a permission, an endpoint that does not validate).
+    pub needs_human: bool,
+}
+
+/// A mailbox whose notifications may have been lost: the service is to catch up on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatchUp {
+    /// The user.
+    pub user: Guid,
+    /// Since when (unix seconds).
+    pub since: i64,
+    /// `Missed`, `SubscriptionRemoved`, `ReauthorizationRequired`.
+    pub reason: &'static str,
+}
+
+/// Where an account's protection stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// The task has listed the app's subscriptions and knows the protected set.
+    pub ready: bool,
+    /// Mailboxes to protect.
+    pub protected: u64,
+    /// Protected mailboxes with all their subscriptions.
+    pub subscribed: u64,
+    /// Mailboxes that failed, by reason: count and up to five examples.
+    pub failures: BTreeMap<&'static str, (u64, Vec<String>)>,
+    /// The next renewal (unix seconds).
+    pub next_renewal: Option<i64>,
+    /// A failure of the whole tenant.
+    pub problem: Option<Problem>,
+}
+
+impl Summary {
+    /// Mailboxes that failed.
+    pub fn failed(&self) -> u64 {
+        self.failures.values().map(|(n, _)| n).sum()
+    }
+}
+
+/// One account's task, as the keeper holds it.
+struct Account {
+    config: watch::Sender<Option<Arc<Config>>>,
+    wanted: watch::Sender<Wanted>,
+    events: mpsc::UnboundedSender<lifecycle::Event>,
+    summary: watch::Receiver<Summary>,
+    catch_ups: Arc<Mutex<Vec<CatchUp>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Asks for a reconcile of `namespace/name`.
+type Trigger = mpsc::Sender<ObjectRef<ExchangeServiceAccount>>;
+
+/// The operator's subscription keeper: one task per API-mode account whose service receives
+/// change notifications.
+pub struct Keeper {
+    settings: Settings,
+    accounts: Mutex<HashMap<String, Account>>,
+    triggers: Mutex<Vec<(Option<String>, Trigger)>>,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Keeper {
+    /// A keeper with `settings`.
+    pub fn new(settings: Settings) -> Self {
+        let permits = settings.concurrency.max(1);
+        Self {
+            settings,
+            accounts: Mutex::default(),
+            triggers: Mutex::default(),
+            in_flight: Arc::new(Semaphore::new(permits)),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Registers the reconcile trigger of the accounts of `namespace` (all when `None`).
+    pub fn add_trigger(&self, namespace: Option<String>, trigger: Trigger) {
+        self.triggers.lock().unwrap().push((namespace, trigger));
+    }
+
+    /// Asks for a reconcile of `namespace/name` (best effort).
+    fn trigger(&self, namespace: &str, name: &str) {
+        let trigger = self
+            .triggers
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(ns, _)| ns.as_deref().is_none_or(|n| n == namespace))
+            .map(|(_, t)| t.clone());
+        if let Some(t) = trigger {
+            let _ = t.try_send(ObjectRef::new(name).within(namespace));
+        }
+    }
+
+    /// Hands the account's task its configuration (starting the task on the first call).
+    pub fn keep(self: &Arc<Self>, config: Config) {
+        let uid = config.uid.clone();
+        let mut accounts = self.accounts.lock().unwrap();
+        if let Some(a) = accounts.get(&uid).filter(|a| !a.task.is_finished()) {
+            a.config.send_if_modified(|c| {
+                let changed = c.as_ref().is_none_or(|c| !same_config(c, &config));
+                *c = Some(Arc::new(config));
+                changed
+            });
+            return;
+        }
+        let (config_tx, config_rx) = watch::channel(Some(Arc::new(config)));
+        let (wanted_tx, wanted_rx) = watch::channel(Wanted::default());
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (summary_tx, summary_rx) = watch::channel(Summary::default());
+        let catch_ups = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn(task::run(task::Inputs {
+            keeper: Arc::downgrade(self),
+            config: config_rx,
+            wanted: wanted_rx,
+            events: events_rx,
+            summary: summary_tx,
+            catch_ups: catch_ups.clone(),
+        }));
+        accounts.insert(
+            uid,
+            Account {
+                config: config_tx,
+                wanted: wanted_tx,
+                events: events_tx,
+                summary: summary_rx,
+                catch_ups,
+                task,
+            },
+        );
+    }
+
+    /// Stops keeping `uid`'s subscriptions (they stay in Graph until deleted or expired).
+    pub fn stop(&self, uid: &str) {
+        if let Some(a) = self.accounts.lock().unwrap().remove(uid) {
+            a.task.abort();
+        }
+    }
+
+    /// The protected users of `uid` are exactly `users`.
+    pub fn replace_users(&self, uid: &str, users: HashSet<Guid>) {
+        self.with_wanted(uid, |w| {
+            let changed = !w.known || *w.users != users;
+            *w = Wanted {
+                known: true,
+                users: Arc::new(users),
+            };
+            changed
+        });
+    }
+
+    /// Users `added` and `removed` since the last change (ignored while the set is unknown:
+    /// the task takes its baseline from what is subscribed).
+    pub fn change_users(&self, uid: &str, added: &[Guid], removed: &[Guid]) {
+        if added.is_empty() && removed.is_empty() {
+            return;
+        }
+        self.with_wanted(uid, |w| {
+            if !w.known {
+                return false;
+            }
+            let users = Arc::make_mut(&mut w.users);
+            let mut changed = false;
+            for u in added {
+                changed |= users.insert(*u);
+            }
+            for u in removed {
+                changed |= users.remove(u);
+            }
+            changed
+        });
+    }
+
+    fn with_wanted(&self, uid: &str, f: impl FnOnce(&mut Wanted) -> bool) {
+        if let Some(a) = self.accounts.lock().unwrap().get(uid) {
+            a.wanted.send_if_modified(f);
+        }
+    }
+
+    /// Where `uid`'s protection stands; `None` when no task keeps it.
+    pub fn summary(&self, uid: &str) -> Option<Summary> {
+        self.accounts
+            .lock()
+            .unwrap()
+            .get(uid)
+            .map(|a| a.summary.borrow().clone())
+    }
+
+    /// Takes the mailboxes the service is to catch up on (the caller delivers them, or gives
+    /// them back with [`Self::give_back`]).
+    pub fn take_catch_ups(&self, uid: &str) -> Vec<CatchUp> {
+        self.accounts
+            .lock()
+            .unwrap()
+            .get(uid)
+            .map(|a| std::mem::take(&mut *a.catch_ups.lock().unwrap()))
+            .unwrap_or_default()
+    }
+
+    /// Gives back catch-ups that could not be delivered.
+    pub fn give_back(&self, uid: &str, mut catch_ups: Vec<CatchUp>) {
+        if let Some(a) = self.accounts.lock().unwrap().get(uid) {
+            let mut held = a.catch_ups.lock().unwrap();
+            catch_ups.append(&mut held);
+            *held = catch_ups;
+        }
+    }
+
+    /// Lifecycle notifications for `uid`: each is checked against the account's clientState;
+    /// how many were accepted.
+    pub fn lifecycle(&self, uid: &str, notifications: Vec<lifecycle::Notification>) -> usize {
+        let accounts = self.accounts.lock().unwrap();
+        let Some(a) = accounts.get(uid) else {
+            return 0;
+        };
+        let Some(config) = a.config.borrow().clone() else {
+            return 0;
+        };
+        let mut accepted = 0;
+        for n in notifications {
+            if let Some(event) = n.verified(&config.client_state, &config.tenant_id) {
+                let _ = a.events.send(event);
+                accepted += 1;
+            }
+        }
+        accepted
+    }
+}
+
+/// Whether two configurations differ only in what does not matter to the task.
+fn same_config(a: &Config, b: &Config) -> bool {
+    a.tenant_id == b.tenant_id
+        && a.notification_url == b.notification_url
+        && a.lifecycle_url == b.lifecycle_url
+        && a.client_state == b.client_state
+        && a.folders == b.folders
+        && a.token.expires_at == b.token.expires_at
+}
