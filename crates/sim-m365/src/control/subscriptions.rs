@@ -90,8 +90,8 @@ pub(super) async fn list(route: Route) -> Reply {
     let all: Vec<Value> = held
         .world
         .mail_subscriptions
-        .iter()
-        .filter(|s| s.tenant_id == tenant_id)
+        .of_tenant(&tenant_id)
+        .into_iter()
         .map(model::control_view)
         .collect();
     done(json!({"value": all}))
@@ -146,9 +146,11 @@ pub(super) async fn message(route: Route, text: String) -> Reply {
         w.sweep_subscriptions();
         let mut pending = Vec::new();
         let mut paused = 0;
-        for s in w.mail_subscriptions.iter().filter(|s| {
-            s.tenant_id == tenant_id && s.watches(&user.id, folder) && s.notifies("created")
-        }) {
+        for s in w
+            .mail_subscriptions
+            .of_mailbox(&tenant_id, &user.id)
+            .filter(|s| s.watches(&user.id, folder) && s.notifies("created"))
+        {
             if s.reauthorization_required || !has_mail_permission(w, &tenant_id, &s.app_id) {
                 statuses.push((s.id.clone(), "paused"));
                 paused += 1;
@@ -207,24 +209,27 @@ pub(super) async fn lifecycle(route: Route, text: String) -> Reply {
         let w = &mut held.world;
         w.sweep_subscriptions();
         let id = route.param("id");
-        let i = w
+        let s = w
             .mail_subscriptions
-            .iter()
-            .position(|s| s.tenant_id == tenant_id && s.id.eq_ignore_ascii_case(id))
+            .get(id)
+            .filter(|s| s.tenant_id == tenant_id)
             .ok_or_else(|| not_found("subscription"))?;
-        let Some(url) = w.mail_subscriptions[i].lifecycle_notification_url.clone() else {
+        let Some(url) = s.lifecycle_notification_url.clone() else {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
                 "the subscription has no lifecycleNotificationUrl",
             ));
         };
         // A removed subscription's notification is built from what it was.
-        let notification = model::lifecycle_notification(&w.mail_subscriptions[i], event);
+        let notification = model::lifecycle_notification(s, event);
         match event {
             "subscriptionRemoved" => {
-                w.mail_subscriptions.remove(i);
+                w.mail_subscriptions.remove(id);
             }
-            "reauthorizationRequired" => w.mail_subscriptions[i].reauthorization_required = true,
+            "reauthorizationRequired" => {
+                w.mail_subscriptions
+                    .update(id, |s| s.reauthorization_required = true);
+            }
             _ => {}
         }
         (url, notification)

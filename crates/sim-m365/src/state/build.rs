@@ -9,9 +9,9 @@ use ring::digest;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use super::World;
 use super::objects::{App, Certificate, Domain, Group, RoleAssignment, Secret, User};
 use super::tenant::{Tenant, grant_consent};
+use super::{MailSubscriptions, World};
 use crate::ids::ROLES;
 use crate::tenants::{AppSpec, ConsentSpec, Generate, GroupSpec, TenantSpec, TenantsFile};
 use exo_sim_http::ids::uuid_v4;
@@ -49,7 +49,7 @@ impl World {
             token_lifetime: jiff::SignedDuration::from_mins(60),
             refresh_lifetime: jiff::SignedDuration::from_hours(24 * 90),
             device_interval: 5,
-            mail_subscriptions: Vec::new(),
+            mail_subscriptions: MailSubscriptions::default(),
             subscription_settings: Default::default(),
             subscription_windows: Default::default(),
         })

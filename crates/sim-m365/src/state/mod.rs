@@ -16,7 +16,9 @@ pub use self::objects::{
     User,
 };
 pub use self::sessions::{AuthorizationCode, DeviceCode, RefreshToken};
-pub use self::subscriptions::{MailFolder, MailSubscription, SubscriptionSettings};
+pub use self::subscriptions::{
+    Cursor, MailFolder, MailSubscription, MailSubscriptions, SubscriptionSettings,
+};
 pub use self::tenant::{Change, Tenant, grant_consent};
 use crate::faults::Fault;
 
@@ -46,8 +48,8 @@ pub struct World {
     pub refresh_lifetime: jiff::SignedDuration,
     /// Device-code poll interval.
     pub device_interval: u64,
-    /// Graph change-notification subscriptions on Outlook messages (all tenants).
-    pub mail_subscriptions: Vec<MailSubscription>,
+    /// Graph change-notification subscriptions on Outlook messages (all tenants), indexed.
+    pub mail_subscriptions: MailSubscriptions,
     /// The knobs of the subscription service.
     pub subscription_settings: SubscriptionSettings,
     /// The subscription service's throttling windows (real monotonic time).

@@ -150,8 +150,8 @@ async fn retry(sim: Arc<Sim>, id: String, url: String, body: Value, horizon: Dur
             let mut w = sim.world.lock().unwrap();
             w.sweep_subscriptions();
             w.mail_subscriptions
-                .iter()
-                .any(|s| s.id == id && !s.reauthorization_required)
+                .get(&id)
+                .is_some_and(|s| !s.reauthorization_required)
         };
         if !live {
             break;

@@ -10,7 +10,8 @@
 //! - [`throttle`]: the subscription service's limits per app and tenant and per tenant;
 //! - [`model`]: the JSON shapes.
 //!
-//! Subscriptions live in the world ([`crate::state::MailSubscription`]); the control API
+//! Subscriptions live in the world ([`crate::state::MailSubscription`], indexed by
+//! [`crate::state::MailSubscriptions`]); the control API
 //! (`/_sim/subscriptions/settings`, `/_sim/tenants/{tenant}/subscriptions`, messages arriving
 //! in a mailbox, lifecycle events on demand) drives them from tests.
 //!
@@ -33,7 +34,7 @@ pub(super) use self::routes::handle;
 pub use self::throttle::Windows;
 use crate::Sim;
 use crate::ids::permission_name;
-use crate::state::World;
+use crate::state::{MailSubscription, World};
 
 /// The application roles (or delegated scopes) any one of which a message subscription needs.
 pub const MAIL_PERMISSIONS: &[&str] = &[
@@ -92,24 +93,36 @@ pub fn has_mail_permission(world: &World, tenant_id: &str, app_id: &str) -> bool
 /// to send (URL and body) for those with a lifecycle URL.
 pub fn require_reauthorization(world: &mut World, tenant_id: &str) -> Vec<(String, Value)> {
     world.sweep_subscriptions();
-    let unauthorized: Vec<String> = world
+    let active: Vec<&MailSubscription> = world
         .mail_subscriptions
+        .of_tenant(tenant_id)
+        .into_iter()
+        .filter(|s| !s.reauthorization_required)
+        .collect();
+    let mut unauthorized: Vec<&str> = Vec::new();
+    for s in &active {
+        if !unauthorized.contains(&s.app_id.as_str())
+            && !has_mail_permission(world, tenant_id, &s.app_id)
+        {
+            unauthorized.push(&s.app_id);
+        }
+    }
+    let marked: Vec<String> = active
         .iter()
-        .filter(|s| s.tenant_id == tenant_id && !s.reauthorization_required)
-        .map(|s| s.app_id.clone())
-        .filter(|app| !has_mail_permission(world, tenant_id, app))
+        .filter(|s| unauthorized.contains(&s.app_id.as_str()))
+        .map(|s| s.id.clone())
         .collect();
     let mut pending = Vec::new();
-    for s in world.mail_subscriptions.iter_mut().filter(|s| {
-        s.tenant_id == tenant_id && !s.reauthorization_required && unauthorized.contains(&s.app_id)
-    }) {
-        s.reauthorization_required = true;
-        if let Some(url) = &s.lifecycle_notification_url {
-            pending.push((
-                url.clone(),
+    for id in marked {
+        let notification = world.mail_subscriptions.update(&id, |s| {
+            s.reauthorization_required = true;
+            let url = s.lifecycle_notification_url.clone()?;
+            Some((
+                url,
                 model::lifecycle_notification(s, "reauthorizationRequired"),
-            ));
-        }
+            ))
+        });
+        pending.extend(notification.flatten());
     }
     pending
 }

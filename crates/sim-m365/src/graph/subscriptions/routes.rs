@@ -19,7 +19,7 @@ use super::throttle::{retry_after_seconds, scopes};
 use super::validation::{CreateBody, NewSubscription, Refused, expiration};
 use super::{MAIL_PERMISSIONS, counters, has_mail_permission};
 use crate::Sim;
-use crate::state::{MailSubscription, World};
+use crate::state::{Cursor, MailSubscription, World};
 use exo_sim_http::ids::uuid_v4;
 
 /// The validation handshake's failure, as Graph words it.
@@ -147,22 +147,28 @@ fn entity(req: &Req, s: &MailSubscription, with_client_state: bool) -> Value {
     v
 }
 
-/// The position of the caller's live subscription `id`, or Graph's 404.
-fn find(world: &mut World, req: &Req, caller: &Caller, id: &str) -> Result<usize, Response> {
+/// Graph's 404 for the subscription `id`.
+fn not_found(req: &Req, id: &str) -> Response {
+    req.err(
+        404,
+        "ResourceNotFound",
+        &format!("The subscription '{id}' was not found."),
+    )
+}
+
+/// The caller's live subscription `id`, or Graph's 404.
+fn find<'w>(
+    world: &'w mut World,
+    req: &Req,
+    caller: &Caller,
+    id: &str,
+) -> Result<&'w MailSubscription, Response> {
     world.sweep_subscriptions();
     world
         .mail_subscriptions
-        .iter()
-        .position(|s| {
-            s.id.eq_ignore_ascii_case(id) && s.tenant_id == caller.tenant && s.app_id == caller.app
-        })
-        .ok_or_else(|| {
-            req.err(
-                404,
-                "ResourceNotFound",
-                &format!("The subscription '{id}' was not found."),
-            )
-        })
+        .get(id)
+        .filter(|s| s.tenant_id == caller.tenant && s.app_id == caller.app)
+        .ok_or_else(|| not_found(req, id))
 }
 
 /// The checks of a create against the world (the mailbox, its room, the app's service
@@ -204,11 +210,7 @@ fn place(
 /// this refusal is not documented: `ExtensionError` is the code its Outlook-side refusals carry.
 fn room_in_mailbox(world: &World, req: &Req, tenant: &str, user_id: &str) -> Result<(), Response> {
     let limit = world.subscription_settings.per_mailbox_limit;
-    let active = world
-        .mail_subscriptions
-        .iter()
-        .filter(|s| s.tenant_id == tenant && s.user_id == user_id)
-        .count();
+    let active = world.mail_subscriptions.mailbox_count(tenant, user_id);
     if active >= limit {
         return Err(req.err(
             403,
@@ -285,39 +287,41 @@ async fn create(sim: &Arc<Sim>, req: &Req, caller: &Caller) -> Response {
         reauthorization_required: false,
     };
     let answer = entity(req, &s, true);
-    w.mail_subscriptions.push(s);
+    w.mail_subscriptions.insert(s);
     created(answer)
 }
 
-/// `GET /subscriptions`: the caller's subscriptions in the tenant, `pageSize` per page with an
-/// opaque `$skiptoken` in `@odata.nextLink`, `clientState` null. Graph documents no OData
-/// query parameter for this list: `$top`, `$filter`, `$select` and the rest are ignored.
+/// `GET /subscriptions`: the caller's subscriptions in the tenant in the order they were
+/// created, `pageSize` per page with an opaque `$skiptoken` in `@odata.nextLink` (the last
+/// subscription of the page: deletions between pages neither skip nor repeat one),
+/// `clientState` null. Graph documents no OData query parameter for this list: `$top`,
+/// `$filter`, `$select` and the rest are ignored.
 fn list(sim: &Sim, req: &Req, caller: &Caller) -> Response {
-    let mut w = sim.world.lock().unwrap();
-    w.sweep_subscriptions();
-    let mine: Vec<Value> = w
-        .mail_subscriptions
-        .iter()
-        .filter(|s| s.tenant_id == caller.tenant && s.app_id == caller.app)
-        .map(|s| subscription(s, false))
-        .collect();
-    let size = w.subscription_settings.page_size.max(1);
-    let offset = match req.q("skiptoken") {
-        None => 0,
-        Some(t) => match decode_token(t).and_then(|v| v["o"].as_u64()) {
-            Some(o) => o as usize,
+    let after: Option<Cursor> = match req.q("skiptoken") {
+        None => None,
+        Some(t) => match decode_token(t).and_then(|v| v["after"].as_u64()) {
+            Some(after) => Some(after),
             None => return req.err(400, "BadRequest", "Invalid $skiptoken."),
         },
     };
-    let page = crate::paging::Page::new(offset, size, mine.len());
+    let (value, next) = {
+        let mut w = sim.world.lock().unwrap();
+        w.sweep_subscriptions();
+        let size = w.subscription_settings.page_size.max(1);
+        let (page, next) = w
+            .mail_subscriptions
+            .page(&caller.tenant, &caller.app, after, size);
+        let value: Vec<Value> = page.into_iter().map(|s| subscription(s, false)).collect();
+        (value, next)
+    };
     let mut body = Map::new();
     body.insert(
         "@odata.context".into(),
         json!(format!("{}/v1.0/$metadata#subscriptions", req.base)),
     );
-    body.insert("value".into(), json!(mine[page.range()]));
-    if let Some(next) = page.next() {
-        let token = encode_token(&json!({"o": next}));
+    body.insert("value".into(), Value::Array(value));
+    if let Some(next) = next {
+        let token = encode_token(&json!({"after": next}));
         body.insert(
             "@odata.nextLink".into(),
             json!(req.link(("$skiptoken", token))),
@@ -330,7 +334,7 @@ fn list(sim: &Sim, req: &Req, caller: &Caller) -> Response {
 fn get(sim: &Sim, req: &Req, caller: &Caller, id: &str) -> Response {
     let mut w = sim.world.lock().unwrap();
     match find(&mut w, req, caller, id) {
-        Ok(i) => ok(entity(req, &w.mail_subscriptions[i], false)),
+        Ok(s) => ok(entity(req, s, false)),
         Err(r) => r,
     }
 }
@@ -359,10 +363,9 @@ fn renew(sim: &Sim, req: &Req, caller: &Caller, id: &str) -> Response {
     if let Err(r) = authorized(req, &w, caller) {
         return r;
     }
-    let i = match find(&mut w, req, caller, id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+    if let Err(r) = find(&mut w, req, caller, id) {
+        return r;
+    }
     let Some(text) = body.expiration_date_time else {
         return req.err(
             400,
@@ -378,10 +381,15 @@ fn renew(sim: &Sim, req: &Req, caller: &Caller, id: &str) -> Response {
         Ok(at) => at,
         Err(r) => return refuse(req, r),
     };
-    let s = &mut w.mail_subscriptions[i];
-    s.expiration = at;
-    s.reauthorization_required = false;
-    ok(entity(req, s, false))
+    let renewed = w.mail_subscriptions.update(id, |s| {
+        s.expiration = at;
+        s.reauthorization_required = false;
+        entity(req, s, false)
+    });
+    match renewed {
+        Some(v) => ok(v),
+        None => not_found(req, id),
+    }
 }
 
 /// `POST /subscriptions/{id}/reauthorize`: 204, delivery resumes; 403 while the app lacks the
@@ -391,12 +399,15 @@ fn reauthorize(sim: &Sim, req: &Req, caller: &Caller, id: &str) -> Response {
     if let Err(r) = authorized(req, &w, caller) {
         return r;
     }
-    match find(&mut w, req, caller, id) {
-        Ok(i) => {
-            w.mail_subscriptions[i].reauthorization_required = false;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(r) => r,
+    if let Err(r) = find(&mut w, req, caller, id) {
+        return r;
+    }
+    match w
+        .mail_subscriptions
+        .update(id, |s| s.reauthorization_required = false)
+    {
+        Some(()) => StatusCode::NO_CONTENT.into_response(),
+        None => not_found(req, id),
     }
 }
 
@@ -404,11 +415,11 @@ fn reauthorize(sim: &Sim, req: &Req, caller: &Caller, id: &str) -> Response {
 /// up after losing it).
 fn delete(sim: &Sim, req: &Req, caller: &Caller, id: &str) -> Response {
     let mut w = sim.world.lock().unwrap();
-    match find(&mut w, req, caller, id) {
-        Ok(i) => {
-            w.mail_subscriptions.remove(i);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(r) => r,
+    if let Err(r) = find(&mut w, req, caller, id) {
+        return r;
+    }
+    match w.mail_subscriptions.remove(id) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => not_found(req, id),
     }
 }
