@@ -214,6 +214,8 @@ async fn run(
         _ = futures::future::join3(accounts_run, lists_run, services_run) => {}
         _ = forced => {}
     }
+    // No subscription is kept by a replica whose controllers stopped (another may lead now).
+    ctx.protection.stop_all();
     tracing::info!("controllers stopped");
 }
 

@@ -249,6 +249,13 @@ impl Keeper {
         }
     }
 
+    /// Stops every account's task (the controllers stopped, or leadership was lost).
+    pub fn stop_all(&self) {
+        for (_, a) in self.accounts.lock().unwrap().drain() {
+            a.task.abort();
+        }
+    }
+
     /// The protected users of `uid` are exactly `users`.
     pub fn replace_users(&self, uid: &str, users: HashSet<Guid>) {
         self.with_wanted(uid, |w| {
@@ -336,6 +343,12 @@ impl Keeper {
             }
         }
         accepted
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.stop_all();
     }
 }
 
