@@ -99,6 +99,11 @@ async fn msgraph_sdk_reads_the_directory_as_from_graph() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgraph_sdk_keeps_mail_subscriptions_as_with_graph() {
+    judge("subscriptions.py", &["msgraph-sdk"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exchange_admin_api_and_pim_answer_as_learn_documents() {
     judge(
         "exchange.py",
