@@ -139,10 +139,21 @@ impl Index {
 /// URL, naming the one account a subscription belongs to.
 pub const OWNER_PARAMETER: &str = "exoAccount";
 
-/// The notification URL of `account`'s subscriptions: the service's, marked.
-pub fn marked_url(service_url: &str, account_uid: &str) -> String {
+/// The query parameter naming which `clientState` a subscription carries (a fingerprint, not
+/// the secret): Graph never returns a subscription's `clientState`, so a rotated ingestion
+/// credential is recognised by it, and the subscriptions made with the old one are replaced.
+pub const KEY_PARAMETER: &str = "exoKey";
+
+/// The notification URL of `account`'s subscriptions: the service's, marked with the account
+/// and with the fingerprint of `client_state`.
+pub fn marked_url(service_url: &str, account_uid: &str, client_state: &str) -> String {
     let separator = if service_url.contains('?') { '&' } else { '?' };
-    format!("{service_url}{separator}{OWNER_PARAMETER}={account_uid}")
+    let digest = ring::digest::digest(&ring::digest::SHA256, client_state.as_bytes());
+    let fingerprint: String = digest.as_ref()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{service_url}{separator}{OWNER_PARAMETER}={account_uid}&{KEY_PARAMETER}={fingerprint}")
 }
 
 /// The account a notification URL names, if any.
@@ -195,14 +206,29 @@ mod tests {
     }
 
     #[test]
-    fn the_marker_names_exactly_one_account() {
-        let url = marked_url("https://svc.example/graph", "uid-1");
-        assert_eq!(url, "https://svc.example/graph?exoAccount=uid-1");
+    fn the_marker_names_exactly_one_account_and_its_key() {
+        let url = marked_url("https://svc.example/graph", "uid-1", "state");
+        assert!(
+            url.starts_with("https://svc.example/graph?exoAccount=uid-1&exoKey="),
+            "{url}"
+        );
+        assert!(
+            !url.contains("state"),
+            "the secret itself is not in the URL"
+        );
         assert_eq!(owner_of(&url), Some("uid-1"));
         assert_eq!(owner_of("https://svc.example/graph"), None);
         assert_eq!(
-            owner_of(&marked_url("https://svc.example/graph?x=1", "uid-2")),
+            owner_of(&marked_url("https://svc.example/graph?x=1", "uid-2", "s")),
             Some("uid-2")
+        );
+        assert_ne!(
+            url,
+            marked_url("https://svc.example/graph", "uid-1", "rotated")
+        );
+        assert_eq!(
+            url,
+            marked_url("https://svc.example/graph", "uid-1", "state")
         );
     }
 }

@@ -86,14 +86,25 @@ struct State {
     problem: Option<Problem>,
     /// The summary as last published, to tell a change worth a reconcile.
     published: Option<Summary>,
+    /// Since when nothing has said who is protected, while nothing is subscribed.
+    unknown_since: Option<Instant>,
+    /// The notification and lifecycle URLs the index was listed for.
+    listed_for: Option<(String, Option<String>)>,
 }
+
+/// The most requests one round makes (then it plans again).
+const ROUND: usize = 1000;
+
+/// How long a task with nothing subscribed waits for the reconcile to say who is protected
+/// before it lists the directory's users itself.
+const USERS_GRACE: Duration = Duration::from_secs(60);
 
 /// What one request came to.
 enum Outcome {
     Created(Key, Sub),
     Renewed(Key, Sub),
     Deleted(Key),
-    StaleDeleted,
+    StaleDeleted(Guid),
     Reauthorized(Key),
     /// The subscription is gone (404): it is created again.
     Gone(Key),
@@ -142,6 +153,15 @@ impl State {
             return (Duration::from_secs(5), self.known_wanted(inputs));
         }
         let audit = settings.audit_interval.as_secs() as i64;
+        // Another notification URL, lifecycle URL or key: what exists is listed again, and
+        // what no longer matches is replaced.
+        let target = (
+            config.notification_url.clone(),
+            config.lifecycle_url.clone(),
+        );
+        if self.listed_for.as_ref() != Some(&target) {
+            self.listed_at = None;
+        }
         if self.listed_at.is_none_or(|t| now - t >= audit) {
             let before: Vec<Key> = self.index.iter().map(|(k, _)| *k).collect();
             if let Err(e) = self.list(config).await {
@@ -155,9 +175,18 @@ impl State {
                 }
             }
             self.listed_at = Some(now);
+            self.listed_for = Some(target);
         }
         self.lifecycle_events(inputs, now);
         let mut wanted = inputs.wanted.borrow_and_update().clone();
+        if !wanted.known && self.index.is_empty() {
+            // The directory's round (or the list's resolution) is about to say who is
+            // protected: it is given a minute before the task reads the users itself.
+            let since = *self.unknown_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < USERS_GRACE {
+                return (USERS_GRACE - since.elapsed(), None);
+            }
+        }
         if !wanted.known {
             let users = if self.index.is_empty() {
                 match self.list_users(config).await {
@@ -199,11 +228,15 @@ impl State {
                 Instant::now(),
             )
         });
-        let granted = bucket.take(work.len(), Instant::now());
+        // At most a round's worth at a time: what a round holds stays small, whatever the
+        // budget; the rest follows at once.
+        let round = work.len().min(ROUND);
+        let granted = bucket.take(round, Instant::now());
         let remaining = work.len() - granted;
         work.truncate(granted);
         let outcomes = execute(keeper, config, work, settings.lifetime.requested).await;
         let mut tenant_error = None;
+        let mut deleted_stale = HashSet::new();
         for outcome in outcomes {
             match outcome {
                 Outcome::Created(k, s) | Outcome::Renewed(k, s) => {
@@ -213,7 +246,9 @@ impl State {
                 Outcome::Deleted(k) => {
                     self.index.remove(&k);
                 }
-                Outcome::StaleDeleted => {}
+                Outcome::StaleDeleted(id) => {
+                    deleted_stale.insert(id);
+                }
                 Outcome::Reauthorized(k) => {
                     self.reauthorize.remove(&k);
                     push_catch_up(inputs, k.user, now, "ReauthorizationRequired");
@@ -232,16 +267,15 @@ impl State {
                 Outcome::Tenant(e) => tenant_error = Some(e),
             }
         }
-        // Stale subscriptions were all tried (those deleted or already gone are dropped).
-        if tenant_error.is_none() {
-            self.stale.clear();
+        if !deleted_stale.is_empty() {
+            self.stale.retain(|s| !deleted_stale.contains(s));
         }
         let wait = match tenant_error {
             Some(e) => self.tenant_failed(keeper, config, e),
             None => {
                 self.tenant_failures = 0;
                 self.problem = None;
-                if remaining > 0 {
+                if remaining > 0 && granted < round {
                     bucket_wait(self.bucket.as_mut())
                 } else if granted > 0 {
                     // Plan again at once: what was done moves the next due time.
@@ -619,7 +653,7 @@ async fn one(config: &Config, work: Work, lifetime: i64) -> Outcome {
             }
         }
         Work::DeleteStale(id) => match graph.delete_subscription(token, &format_guid(id)).await {
-            Ok(()) => Outcome::StaleDeleted,
+            Ok(()) => Outcome::StaleDeleted(id),
             Err(e) => Outcome::Tenant(e),
         },
     }

@@ -118,8 +118,8 @@ async fn every_mailbox_is_subscribed_and_the_service_hears_of_its_mail() {
         assert_eq!(s["folder"], "inbox");
         assert_eq!(s["changeType"], "created");
         assert!(
-            s["notificationUrl"].as_str().unwrap().ends_with(&format!(
-                "exoAccount={}",
+            s["notificationUrl"].as_str().unwrap().contains(&format!(
+                "exoAccount={}&exoKey=",
                 esa.metadata.uid.as_deref().unwrap()
             )),
             "the ownership marker names the account: {s}"
@@ -450,4 +450,50 @@ async fn subscriptions_are_renewed_before_they_expire_and_outbound_watches_the_s
         )
         .await;
     assert_eq!(sent["notifications"][0]["status"], "delivered", "{sent}");
+}
+
+#[tokio::test]
+async fn a_rotated_ingestion_credential_replaces_the_subscriptions_client_state() {
+    let env = Env::start(Env::fast()).await;
+    protected(&env).await;
+    let users = env.sim_tenant(TENANT).await["users"].as_u64().unwrap() as i64;
+    wait_counts(&env, users, users).await;
+    let states = |subs: &[Value]| -> Vec<String> {
+        let mut v: Vec<String> = subs
+            .iter()
+            .map(|s| s["clientState"].as_str().unwrap_or_default().to_string())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let before = subscriptions(&env).await;
+    assert_eq!(states(&before).len(), 1, "one clientState per tenant");
+    // The service's shared secret is rotated: each subscription is made again with the new
+    // clientState (Graph never returns it, nor lets it change), the old ones deleted.
+    super::set_secret(
+        &env,
+        "email-security-ingestion",
+        json!({"signing-secret": "whsec_cm90YXRlZC1zaGFyZWQtc2lnbmluZy1zZWNyZXQ="}),
+    )
+    .await;
+    until(TIMEOUT, Duration::from_millis(200), async || {
+        let now = subscriptions(&env).await;
+        let renewed = states(&now);
+        let ids_changed = now
+            .iter()
+            .all(|s| !before.iter().any(|b| b["id"] == s["id"]));
+        match (
+            now.len() as i64 == users,
+            renewed.len() == 1,
+            renewed != states(&before),
+            ids_changed,
+        ) {
+            (true, true, true, true) => Ok(()),
+            _ => Err(format!(
+                "every subscription replaced with the new clientState: {renewed:?}"
+            )),
+        }
+    })
+    .await;
 }

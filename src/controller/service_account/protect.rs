@@ -73,15 +73,16 @@ impl AccountPass<'_> {
             .lifecycle_url
             .as_deref()
             .map(|base| format!("{}/{uid}", base.trim_end_matches('/')));
+        let client_state = handoff.client.client_state(&tenant);
         keeper.keep(Config {
             namespace: esa.namespace().unwrap_or_default(),
             name: esa.name_any(),
             uid: uid.clone(),
-            client_state: handoff.client.client_state(&tenant),
+            notification_url: index::marked_url(url, &uid, &client_state),
+            client_state,
             tenant_id: tenant,
             graph: self.clients.graph.clone(),
             token: token.clone(),
-            notification_url: index::marked_url(url, &uid),
             lifecycle_url,
             folders,
         });
