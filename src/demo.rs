@@ -195,6 +195,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
         .await?;
     let list = accounts.list(&Default::default()).await?.items;
     let all_ready = print_table(&list);
+    print_messages(&list);
     print_mail_flow(&list);
     print_received(&sims.service).await?;
     deliver_a_message(&sims, &list).await?;
@@ -451,6 +452,22 @@ fn print_table(list: &[ExchangeServiceAccount]) -> bool {
         );
     }
     all_ready
+}
+
+/// Prints the message of each account that reached Ready, as the console shows it on success.
+fn print_messages(list: &[ExchangeServiceAccount]) {
+    println!();
+    for esa in list {
+        let status = esa.status.clone().unwrap_or_default();
+        let ready = status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        if let (true, Some(message)) = (ready, status.message) {
+            let name = esa.metadata.name.clone().unwrap_or_default();
+            println!("{name}: {message}");
+        }
+    }
 }
 
 /// Prints the Exchange objects and allow-list entries of each inline-mode account.

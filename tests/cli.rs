@@ -196,3 +196,53 @@ fn every_run_option_has_an_environment_variable() {
         assert!(help.contains(option), "{option} missing");
     }
 }
+
+/// Log lines written to a pipe (a file, a log collector) carry no colour codes.
+#[tokio::test]
+async fn text_logs_to_a_pipe_have_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    let emulator = exo_sim_kube::Emulator::start(exo_sim_kube::EmulatorOptions::default())
+        .await
+        .unwrap();
+    let dir = scratch_dir("colours");
+    let kubeconfig = dir.join("kubeconfig");
+    emulator.write_kubeconfig(&kubeconfig).unwrap();
+    let mut child = exo_operator()
+        .args([
+            "run",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--namespaces",
+            "default",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .take(1)
+            .collect::<Vec<String>>()
+    });
+    let lines = tokio::time::timeout(std::time::Duration::from_secs(30), lines).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let lines = lines.expect("the operator logs within 30 s").unwrap();
+    assert!(!lines.is_empty(), "the operator logged");
+    for line in &lines {
+        assert!(!line.contains('\u{1b}'), "a colour code in {line:?}");
+        assert!(
+            line.contains("INFO") || line.contains("WARN") || line.contains("ERROR"),
+            "{line}"
+        );
+    }
+    emulator.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -115,6 +115,21 @@ impl Handles {
         true
     }
 
+    /// Whether account `namespace/name` exists, as the cache of the controller watching its
+    /// namespace has it; `None` when no controller watches that namespace or its cache is not
+    /// filled yet.
+    pub fn account_exists(&self, namespace: &str, name: &str) -> Option<bool> {
+        let part = self
+            .watches
+            .iter()
+            .find(|p| p.namespace.as_deref().is_none_or(|n| n == namespace))?;
+        if !part.accounts.is_filled() {
+            return None;
+        }
+        let key = ObjectRef::new(name).within(namespace);
+        Some(part.accounts.store().get(&key).is_some())
+    }
+
     /// Asks for a reconcile of account `namespace/name` now; false when no controller watches
     /// that namespace.
     pub async fn trigger(&self, namespace: &str, name: &str) -> bool {

@@ -25,8 +25,13 @@ pub fn init_logging(format: LogFormat) {
 /// Installs the global subscriber with `default` as the filter when `RUST_LOG` is unset.
 pub fn init_logging_with(format: LogFormat, default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colours only for a person at a terminal: none in a file, a pipe or a log collector, and
+    // none when `NO_COLOR` is set.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

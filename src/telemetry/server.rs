@@ -159,7 +159,16 @@ async fn consent(
         );
     };
     let handles = state.handles.borrow().clone();
-    if let Some(h) = handles {
+    if let Some(h) = &handles {
+        if h.account_exists(namespace, name) == Some(false) {
+            return (
+                StatusCode::NOT_FOUND,
+                Html(format!(
+                    "<!doctype html><title>exo-operator</title><p>No ExchangeServiceAccount {} is watched by this operator: nothing was recorded. Check the account named in the consent URL's state.</p>",
+                    escape(&format!("{namespace}/{name}"))
+                )),
+            );
+        }
         h.trigger(namespace, name).await;
     }
     let granted = query

@@ -246,6 +246,15 @@ async fn the_http_port_serves_health_metrics_and_the_consent_callback() {
         .get(&format!("{base}/consent/callback?state=nonsense"))
         .await;
     assert_eq!(status, 400);
+    // An account this operator does not have: nothing is said to be recorded.
+    let (status, page) = env
+        .get(&format!(
+            "{base}/consent/callback?admin_consent=True&tenant=t&state={}/nobody",
+            env.ns()
+        ))
+        .await;
+    assert_eq!(status, 404, "{page}");
+    assert!(!page.contains("recorded for"), "{page}");
     let (status, metrics) = env.get(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
     assert!(

@@ -99,4 +99,17 @@ async fn faults_are_injected_per_path_and_counted() {
     let counters = s.get_json(&s.url("/_sim/counters")).await;
     assert_eq!(counters["GET /v1.0/domains"], 2);
     assert!(s.sim.count("/oauth2/v2.0/token") >= 1);
+    // A misspelt key is refused, naming it, instead of giving another fault than the one meant.
+    let r = s
+        .http
+        .post(s.url("/_sim/faults"))
+        .json(&json!({"path": "GET /v1.0/domains", "status": 429, "retry_after": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let body = r.text().await.unwrap();
+    assert!(body.contains("retry_after"), "{body}");
+    let (st, _) = s.graph(&token, "/domains", &[]).await;
+    assert_eq!(st, 200, "nothing was injected");
 }

@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 
 use crate::{Sim, errors};
 
-/// An injected fault.
+/// An injected fault. An unknown key (`retry_after` for `retryAfter`) is refused, naming it,
+/// rather than silently giving a fault other than the one meant.
 #[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fault {
     /// Regular expression matched against `METHOD /path`.
     pub path: String,

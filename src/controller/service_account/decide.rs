@@ -18,6 +18,9 @@ pub use exo_api::conditions::{ACTIVITY_DATA_AUTHORIZED, POLICY_ENABLED};
 /// The `message` of a Ready account, as the hosted console words it.
 pub const READY_MESSAGE: &str = "Successfully created a service account and synced data.";
 
+/// The `message` of a Ready inline-mode account: mail flows through the service too.
+pub const READY_INLINE_MESSAGE: &str = "Successfully created a service account, synced data and routed mail through the service (connectors, transport rules and allow list in place).";
+
 /// A problem with the account's configuration or its Secrets, found before calling Microsoft.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigProblem {
@@ -555,13 +558,28 @@ fn transitions(
         && old.sync.as_ref().map(|s| &s.last_sync_time) != Some(&summary.last_sync_time)
     {
         out.push(Transition::Synced {
-            message: format!(
-                "Synchronised {} users, {} groups and {} mail domains.",
-                summary.users, summary.groups, summary.domains
-            ),
+            message: format!("Synchronised {}.", directory_counts(summary)),
         });
     }
     out
+}
+
+/// `n` with the singular or the plural of what it counts: "1 user", "2 users".
+pub fn counted(n: i64, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
+/// "4 users, 1 group and 2 mail domains".
+pub fn directory_counts(summary: &SyncSummary) -> String {
+    format!(
+        "{}, {} and {}",
+        counted(summary.users, "user", "users"),
+        counted(summary.groups, "group", "groups"),
+        counted(summary.domains, "mail domain", "mail domains")
+    )
 }
 
 /// True when the token had been valid before the current failure (it has a recorded refresh).

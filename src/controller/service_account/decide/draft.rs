@@ -216,16 +216,14 @@ impl Draft {
                 }
             }
             SyncObservation::Synced(summary) => {
-                let read = format!(
-                    "{} users, {} groups and {} mail domains",
-                    summary.users, summary.groups, summary.domains
-                );
+                let read = super::directory_counts(summary);
                 self.status.sync = Some(summary.clone());
                 let acknowledged = match &observed.delivery {
                     None => Some(format!("Synchronised {read}.")),
                     Some(DeliveryObservation::Acknowledged(d)) => Some(format!(
-                        "Synchronised {read}; the {} acknowledged the directory ({} users).",
-                        d.service, d.users
+                        "Synchronised {read}; the {} acknowledged the directory ({}).",
+                        d.service,
+                        super::counted(d.users, "user", "users")
                     )),
                     _ => None,
                 };
@@ -492,11 +490,15 @@ impl Draft {
             && observed.config.is_none()
             && observed.claimed_by.is_none();
         if ready {
+            let message = match observed.inline {
+                Some(_) => super::READY_INLINE_MESSAGE,
+                None => READY_MESSAGE,
+            };
             self.summarise(Summary::Ready {
                 reason: "Ready",
-                message: READY_MESSAGE,
+                message,
             });
-            self.status.message = Some(READY_MESSAGE.to_string());
+            self.status.message = Some(message.to_string());
         } else {
             let (reason, message) = self.stalled.clone().unwrap_or_else(|| {
                 let first = first_problem(&self.status.conditions);

@@ -562,3 +562,28 @@ fn a_lost_grant_keeps_what_the_service_acknowledged() {
     let (fresh, _) = decide(Some(1), None, &lost, at(2));
     assert_eq!(cond(&fresh, "ServiceRegistered").reason, "WaitingForGrant");
 }
+
+#[test]
+fn counts_are_worded_in_the_singular_and_the_plural() {
+    use exo_api::exchange_service_account::SyncSummary;
+    let one = SyncSummary {
+        users: 1,
+        groups: 1,
+        domains: 1,
+        ..SyncSummary::default()
+    };
+    assert_eq!(
+        super::directory_counts(&one),
+        "1 user, 1 group and 1 mail domain"
+    );
+    let many = SyncSummary {
+        users: 4,
+        groups: 0,
+        domains: 2,
+        ..SyncSummary::default()
+    };
+    assert_eq!(
+        super::directory_counts(&many),
+        "4 users, 0 groups and 2 mail domains"
+    );
+}
