@@ -65,6 +65,18 @@ async fn kubectl_applies_crds_and_examples_and_reads_them_back() {
         assert!(header.contains(column), "{header}");
     }
     assert!(out.contains("contoso.onmicrosoft.com"), "{out}");
+    // The token's expiry reads as a time to come, not as an age ("0s").
+    let (ok, _, err) = kubectl(
+        &c.kubeconfig,
+        &[
+            "patch", "esa", "contoso", "--subresource=status", "--type=merge", "-p",
+            r#"{"status":{"token":{"expiresAt":"2030-01-02T03:04:05Z"}}}"#,
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = kubectl(&c.kubeconfig, &["get", "esa", "contoso", "-o", "wide"]).await;
+    assert!(ok && out.contains("2030-01-02T03:04:05Z"), "{out}{err}");
     let (ok, out, _) = kubectl(&c.kubeconfig, &["get", "stl"]).await;
     assert!(ok && out.contains("fabrikam-vip"), "{out}");
 

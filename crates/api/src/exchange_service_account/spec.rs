@@ -57,8 +57,9 @@ use crate::email_security_service::ServiceKind;
     ),
     printcolumn(
         name = "Token-Expires",
-        type_ = "date",
+        type_ = "string",
         priority = 1,
+        description = "When the access token expires (UTC)",
         json_path = ".status.token.expiresAt"
     ),
     printcolumn(
