@@ -99,7 +99,7 @@ fn validate_names_the_field_of_an_invalid_manifest() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("spec.sync.targetListRef: Required value: targetListRef must be set exactly when scope is Selected"),
+        stderr.contains("spec.sync.targetListRef: Required value: targetListRef is required when scope is Selected"),
         "{stderr}"
     );
     assert!(

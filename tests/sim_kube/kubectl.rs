@@ -69,7 +69,12 @@ async fn kubectl_applies_crds_and_examples_and_reads_them_back() {
     let (ok, _, err) = kubectl(
         &c.kubeconfig,
         &[
-            "patch", "esa", "contoso", "--subresource=status", "--type=merge", "-p",
+            "patch",
+            "esa",
+            "contoso",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
             r#"{"status":{"token":{"expiresAt":"2030-01-02T03:04:05Z"}}}"#,
         ],
     )

@@ -49,6 +49,15 @@ pub struct SecretKeySelector {
     pub key: String,
 }
 
+/// `spec.tenant`: a tenant GUID or a domain ([`TENANT_PATTERN`]), refused with words rather
+/// than the pattern.
+pub fn tenant_rule() -> kube::core::Rule {
+    let pattern = TENANT_PATTERN.replace('\\', "\\\\");
+    kube::core::Rule::new(format!("self.matches('{pattern}')")).message(kube::core::Message::Message(
+        "spec.tenant must be a tenant domain, such as contoso.onmicrosoft.com, or a tenant id (a GUID)".to_string(),
+    ))
+}
+
 /// A CEL rule that admits only an HTTPS URL, or plain HTTP on the loopback interface (the local
 /// simulators), in the form [`ENDPOINT_URL_PATTERN`] describes; its message names `field`.
 pub fn https_url_rule(field: &str) -> kube::core::Rule {

@@ -55,4 +55,15 @@ fn device_code_settings_only_with_device_code() {
         "authorization.consentRedirectUri",
         json!("javascript:alert(1)"),
     );
+    // Plain http only to loopback: a consent answer crosses no network in clear.
+    Esa.rejects_at(
+        api_spec(),
+        "authorization.consentRedirectUri",
+        json!("http://portal.example.com/consent"),
+    );
+    Esa.accepts_at(
+        api_spec(),
+        "authorization.consentRedirectUri",
+        json!("http://127.0.0.1:8080/consent/callback"),
+    );
 }

@@ -13,7 +13,10 @@ fn inline_settings_exactly_when_mode_is_inline() {
     assert_eq!(e.kind, FieldErrorKind::Required);
     let mut api_with_inline = inline_spec();
     api_with_inline["mode"] = json!("Api");
-    Esa.rejects(api_with_inline, "spec.inline");
+    let e = Esa.rejects(api_with_inline, "spec.inline");
+    // Present but not allowed: forbidden, not "required".
+    assert_eq!(e.kind, FieldErrorKind::Forbidden);
+    assert_eq!(e.detail, "spec.inline is only for spec.mode Inline");
 }
 
 #[test]
@@ -77,4 +80,14 @@ fn privileged_identity_management_needs_a_justification() {
     }
     Esa.accepts_at(inline_spec(), "inline.roleAssignment.mode", json!("Manual"));
     Esa.rejects_at(inline_spec(), "inline.roleAssignment.mode", json!("Later"));
+    // A justification of blanks says nothing.
+    let e = Esa.rejects_at(pim.clone(), JUSTIFICATION, json!("   "));
+    assert_eq!(e.kind, FieldErrorKind::Invalid);
+    // Privileged Identity Management is the operator's request: not with mode Manual.
+    let manual = with(pim, "inline.roleAssignment.mode", json!("Manual"));
+    let e = Esa.rejects(
+        with(manual, JUSTIFICATION, json!("Mail-flow configuration")),
+        "spec.inline.roleAssignment.privilegedIdentityManagement",
+    );
+    assert_eq!(e.kind, FieldErrorKind::Forbidden);
 }

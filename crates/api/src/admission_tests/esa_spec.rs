@@ -37,6 +37,15 @@ fn tenant_is_a_guid_or_a_domain() {
             "",
         ],
     );
+    // Said in words, not as the regular expression.
+    let e = Esa.rejects_at(api_spec(), "tenant", json!("contoso com"));
+    assert!(
+        e.detail.ends_with(
+            "spec.tenant must be a tenant domain, such as contoso.onmicrosoft.com, or a tenant id (a GUID)"
+        ) && !e.detail.contains("[0-9a-fA-F]"),
+        "{}",
+        e.detail
+    );
     let long = format!("{}.com", "a.".repeat(130));
     assert_eq!(
         Esa.rejects_at(api_spec(), "tenant", json!(long)).kind,
@@ -137,11 +146,11 @@ fn target_list_ref_exactly_when_scope_is_selected() {
     Esa.accepts_at(selected.clone(), "sync.targetListRef", vip.clone());
     let e = Esa.rejects(selected.clone(), "spec.sync.targetListRef");
     assert_eq!(e.kind, FieldErrorKind::Required);
-    assert_eq!(
-        e.detail,
-        "targetListRef must be set exactly when scope is Selected"
-    );
-    Esa.rejects_at(api_spec(), "sync.targetListRef", vip);
+    assert_eq!(e.detail, "targetListRef is required when scope is Selected");
+    // Present but not allowed: forbidden, not "required".
+    let e = Esa.rejects_at(api_spec(), "sync.targetListRef", vip);
+    assert_eq!(e.kind, FieldErrorKind::Forbidden);
+    assert_eq!(e.detail, "targetListRef is only for scope Selected");
     Esa.rejects_at(selected, "sync.targetListRef.name", json!("VIP"));
     Esa.rejects_at(api_spec(), "sync.scope", json!("Some"));
 }

@@ -106,7 +106,8 @@ pub struct Authorization {
     /// callback endpoint, or the service's own page. Must be a redirect URI registered on the
     /// application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 512), regex(pattern = r"^https?://[^\s]+$"))]
+    #[schemars(length(max = 512))]
+    #[x_kube(validation = crate::common::https_url_rule("spec.authorization.consentRedirectUri"))]
     pub consent_redirect_uri: Option<String>,
 }
 

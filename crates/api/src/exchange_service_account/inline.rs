@@ -48,10 +48,18 @@ pub enum Direction {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("!self.privilegedIdentityManagement || (has(self.justification) && size(self.justification) > 0)")
+    validation = Rule::new("!self.privilegedIdentityManagement || has(self.justification)")
         .message("justification is required when privilegedIdentityManagement is true")
         .field_path(".justification")
-        .reason(Reason::FieldValueRequired)
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("!has(self.justification) || self.justification.matches('\\\\S')")
+        .message("justification must say why the role is requested: it is blank")
+        .field_path(".justification")
+        .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!(self.privilegedIdentityManagement && self.mode == 'Manual')")
+        .message("privilegedIdentityManagement needs mode Automatic: with Manual an administrator assigns the role, with or without Privileged Identity Management, and the operator only detects it")
+        .field_path(".privilegedIdentityManagement")
+        .reason(Reason::FieldValueForbidden)
 )]
 pub struct RoleAssignment {
     /// `Automatic`: the operator assigns the role itself (needs the role-management

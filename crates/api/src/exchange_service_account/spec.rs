@@ -10,7 +10,7 @@ use super::inline::{ApiSpec, InlineSpec};
 use super::status::ExchangeServiceAccountStatus;
 use crate::common::{
     DURATION_PATTERN, LocalObjectReference, OBJECT_NAME_PATTERN, SECRET_KEY_PATTERN,
-    SecretKeySelector, TENANT_PATTERN, UPN_PATTERN, https_url_rule,
+    SecretKeySelector, UPN_PATTERN, https_url_rule, tenant_rule,
 };
 use crate::email_security_service::ServiceKind;
 
@@ -69,10 +69,14 @@ use crate::email_security_service::ServiceKind;
     )
 )]
 #[x_kube(
-    validation = Rule::new("self.mode == 'Inline' ? has(self.inline) : !has(self.inline)")
-        .message("spec.inline must be set exactly when spec.mode is Inline")
+    validation = Rule::new("self.mode != 'Inline' || has(self.inline)")
+        .message("spec.inline is required when spec.mode is Inline")
         .field_path(".inline")
         .reason(Reason::FieldValueRequired),
+    validation = Rule::new("self.mode == 'Inline' || !has(self.inline)")
+        .message("spec.inline is only for spec.mode Inline")
+        .field_path(".inline")
+        .reason(Reason::FieldValueForbidden),
     validation = Rule::new("self.mode == 'Api' || !has(self.api)")
         .message("spec.api is only for spec.mode Api")
         .field_path(".api")
@@ -85,8 +89,11 @@ use crate::email_security_service::ServiceKind;
 pub struct ExchangeServiceAccountSpec {
     /// The Microsoft 365 tenant: its tenant id (GUID) or one of its verified domains, such as
     /// `contoso.onmicrosoft.com`. Immutable: a different tenant is a different resource.
-    #[schemars(length(min = 1, max = 253), regex(pattern = TENANT_PATTERN))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("tenant is immutable"))]
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(
+        validation = Rule::new("self == oldSelf").message("tenant is immutable"),
+        validation = tenant_rule()
+    )]
     pub tenant: String,
 
     /// The Microsoft cloud the tenant lives in. Apps, tokens and tenants never cross clouds,
@@ -258,10 +265,14 @@ pub enum Mode {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("self.scope == 'Selected' ? has(self.targetListRef) : !has(self.targetListRef)")
-        .message("targetListRef must be set exactly when scope is Selected")
+    validation = Rule::new("self.scope != 'Selected' || has(self.targetListRef)")
+        .message("targetListRef is required when scope is Selected")
         .field_path(".targetListRef")
-        .reason(Reason::FieldValueRequired)
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("self.scope == 'Selected' || !has(self.targetListRef)")
+        .message("targetListRef is only for scope Selected")
+        .field_path(".targetListRef")
+        .reason(Reason::FieldValueForbidden)
 )]
 pub struct SyncSpec {
     /// `All` protects every user and group of the tenant; `Selected` protects only the users
