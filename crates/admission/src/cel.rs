@@ -32,6 +32,12 @@ pub(crate) fn rule_errors(
                 }
                 _ => e.message.clone(),
             };
+            // A rule of the root object names no field: the API server prints the empty path
+            // as Go prints a nil one.
+            let field = match field.is_empty() {
+                true => "<nil>".to_string(),
+                false => field,
+            };
             FieldError {
                 field,
                 kind,

@@ -224,3 +224,24 @@ fn deletion_policy_is_an_enumeration() {
     Esa.accepts_at(api_spec(), "deletionPolicy", json!("Orphan"));
     Esa.rejects_at(api_spec(), "deletionPolicy", json!("Retain"));
 }
+
+#[test]
+fn the_name_leaves_room_for_the_names_derived_from_it() {
+    let v = Esa.validator();
+    let named = |name: String| {
+        let mut object = Esa.object(api_spec());
+        object["metadata"]["name"] = json!(name);
+        object
+    };
+    assert!(v.admit(&named("b".repeat(240)), None).is_ok());
+    let errors = v.admit(&named("a".repeat(241)), None).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, "<nil>");
+    assert!(
+        errors[0]
+            .detail
+            .starts_with("metadata.name must be at most 240 characters"),
+        "{}",
+        errors[0].detail
+    );
+}

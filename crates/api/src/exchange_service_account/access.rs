@@ -93,7 +93,7 @@ pub struct Authorization {
     #[serde(default)]
     pub method: AuthorizationMethod,
     /// DeviceCode only: name of the Secret in which the operator keeps the refresh token.
-    /// Default `<resource name>-refresh-token`.
+    /// Default `<resource name>-device-grant`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
     pub refresh_token_secret_name: Option<String>,

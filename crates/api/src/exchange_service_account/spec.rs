@@ -25,6 +25,9 @@ use crate::email_security_service::ServiceKind;
     version = "v1alpha1",
     kind = "ExchangeServiceAccount",
     namespaced,
+    validation = Rule::new("size(self.metadata.name) <= 240").message(
+        "metadata.name must be at most 240 characters: the operator names the account's Secret and ConfigMaps after it (<name>-device-grant, <name>-sync-state), which Kubernetes limits to 253"
+    ),
     shortname = "esa",
     category = "exo",
     status = "ExchangeServiceAccountStatus",
