@@ -163,6 +163,18 @@ async fn every_mailbox_is_subscribed_and_the_service_hears_of_its_mail() {
         subscription_requests(&before),
         subscription_requests(&after)
     );
+    // The same figures as metrics.
+    let (status, metrics) = env.get(&format!("{}/metrics", env.operator_url())).await;
+    assert_eq!(status, 200);
+    let ns = env.ns();
+    for (metric, value) in [
+        ("exo_protected_mailboxes", users),
+        ("exo_subscribed_mailboxes", users),
+        ("exo_failed_mailboxes", 0),
+    ] {
+        let line = format!("{metric}{{namespace=\"{ns}\",name=\"contoso\"}} {value}");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
 }
 
 #[tokio::test]
@@ -496,4 +508,32 @@ async fn a_rotated_ingestion_credential_replaces_the_subscriptions_client_state(
         }
     })
     .await;
+}
+
+#[tokio::test]
+async fn mailboxes_at_their_subscription_limit_are_reported_by_reason() {
+    let env = Env::start(Env::fast()).await;
+    // Other applications hold every subscription these mailboxes may have.
+    env.control_with(
+        Method::PUT,
+        "/subscriptions/settings",
+        json!({"perMailboxLimit": 0}),
+    )
+    .await;
+    env.apply_example("api-all-users.yaml").await;
+    env.consent(TENANT).await;
+    let users = env.sim_tenant(TENANT).await["users"].as_u64().unwrap() as i64;
+    let esa = env
+        .wait_reason("contoso", "ProtectionActive", "SubscriptionsFailed")
+        .await;
+    assert!(!is(&esa, "Ready"), "{:?}", esa.status);
+    let protection = esa.status.as_ref().unwrap().protection.clone().unwrap();
+    assert_eq!((protection.protected, protection.subscribed), (users, 0));
+    assert_eq!(protection.failures.len(), 1, "{protection:?}");
+    assert_eq!(protection.failures[0].reason, "MailboxSubscriptionLimit");
+    assert_eq!(protection.failures[0].count, users);
+    assert!(!protection.failures[0].examples.is_empty());
+    // Each mailbox was tried once: it is not retried before its time.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(counter(&env, CREATES), users as u64);
 }
