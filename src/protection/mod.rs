@@ -242,6 +242,23 @@ impl Keeper {
         );
     }
 
+    /// The account no longer wants subscriptions (its service stopped receiving change
+    /// notifications): its task deletes every subscription it keeps, with `token`.
+    pub fn retire(self: &Arc<Self>, uid: &str, token: &AccessToken) {
+        let last = self
+            .accounts
+            .lock()
+            .unwrap()
+            .get(uid)
+            .and_then(|a| a.config.borrow().clone());
+        if let Some(last) = last {
+            let mut config = (*last).clone();
+            config.folders.clear();
+            config.token = token.clone();
+            self.keep(config);
+        }
+    }
+
     /// Stops keeping `uid`'s subscriptions (they stay in Graph until deleted or expired).
     pub fn stop(&self, uid: &str) {
         if let Some(a) = self.accounts.lock().unwrap().remove(uid) {

@@ -179,6 +179,13 @@ impl State {
         }
         self.lifecycle_events(inputs, now);
         let mut wanted = inputs.wanted.borrow_and_update().clone();
+        if config.folders.is_empty() {
+            // Retired: nothing is watched, whoever is protected.
+            wanted = Wanted {
+                known: true,
+                users: Arc::default(),
+            };
+        }
         if !wanted.known && self.index.is_empty() {
             // The directory's round (or the list's resolution) is about to say who is
             // protected: it is given a minute before the task reads the users itself.

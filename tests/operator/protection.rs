@@ -537,3 +537,36 @@ async fn mailboxes_at_their_subscription_limit_are_reported_by_reason() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(counter(&env, CREATES), users as u64);
 }
+
+#[tokio::test]
+async fn a_service_that_stops_receiving_notifications_has_its_subscriptions_deleted() {
+    let env = Env::start(Env::fast()).await;
+    protected(&env).await;
+    let users = env.sim_tenant(TENANT).await["users"].as_u64().unwrap() as i64;
+    wait_counts(&env, users, users).await;
+    let services: kube::Api<exo_api::email_security_service::EmailSecurityService> =
+        kube::Api::default_namespaced(env.client.clone());
+    services
+        .patch(
+            "email-security",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"notificationUrl": null}})),
+        )
+        .await
+        .unwrap();
+    let esa = env
+        .wait_account("contoso", "no ProtectionActive condition", |e| {
+            crate::env::condition(e, "ProtectionActive").is_none()
+                && e.status.as_ref().is_some_and(|s| s.protection.is_none())
+        })
+        .await;
+    assert!(is(&esa, "Ready"), "{:?}", esa.status);
+    until(TIMEOUT, Duration::from_millis(200), async || {
+        let left = subscriptions(&env).await.len();
+        match left {
+            0 => Ok(()),
+            n => Err(format!("the account's subscriptions deleted: {n} left")),
+        }
+    })
+    .await;
+}

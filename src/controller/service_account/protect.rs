@@ -37,10 +37,17 @@ impl AccountPass<'_> {
         let Some(uid) = esa.uid() else {
             return Keeping::None;
         };
+        let granted = auth.grant == AuthorizationObservation::Granted;
+        let token = auth.graph_token.as_ref().filter(|_| granted);
         let url = match (&esa.spec.mode, &self.service.notification_url) {
             (Mode::Api, Some(url)) => url,
             _ => {
-                keeper.stop(&uid);
+                // What the account kept is deleted (with a token), not left to notify a
+                // service that no longer asked for it.
+                match token {
+                    Some(token) => keeper.retire(&uid, token),
+                    None => keeper.stop(&uid),
+                }
                 return Keeping::None;
             }
         };
@@ -53,8 +60,6 @@ impl AccountPass<'_> {
                 ),
             });
         };
-        let granted = auth.grant == AuthorizationObservation::Granted;
-        let token = auth.graph_token.as_ref().filter(|_| granted);
         let Some((token, tenant)) = token.and_then(|t| Some((t, t.claims.tid.clone()?))) else {
             return Keeping::Not(ProtectionObservation::WaitingForGrant);
         };
