@@ -90,7 +90,12 @@ struct State {
     unknown_since: Option<Instant>,
     /// The notification and lifecycle URLs the index was listed for.
     listed_for: Option<(String, Option<String>)>,
+    /// When progress was last shown, and the subscribed mailboxes then.
+    progress_shown: Option<(Instant, u64)>,
 }
+
+/// How often at most the status follows the progress of many subscriptions.
+const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 
 /// The most requests one round makes (then it plans again).
 const ROUND: usize = 1000;
@@ -439,7 +444,8 @@ impl State {
                 || (p.subscribed == p.protected) != (summary.subscribed == summary.protected)
                 || p.failures.keys().ne(summary.failures.keys())
                 || p.protected != summary.protected
-        }) || !inputs.catch_ups.lock().unwrap().is_empty();
+        }) || !inputs.catch_ups.lock().unwrap().is_empty()
+            || self.progressed(&summary);
         inputs.summary.send_if_modified(|s| {
             let changed = *s != summary;
             *s = summary.clone();
@@ -449,6 +455,20 @@ impl State {
         if worth_a_reconcile {
             keeper.trigger(&config.namespace, &config.name);
         }
+    }
+
+    /// While many mailboxes are subscribed over minutes, the status follows: a tenth of them
+    /// more (or fewer) than last shown, at most every 30 seconds.
+    fn progressed(&mut self, summary: &Summary) -> bool {
+        let (at, shown) = self.progress_shown.unwrap_or((Instant::now(), 0));
+        let step = (summary.protected / 10).max(1);
+        let moved = summary.subscribed.abs_diff(shown) >= step;
+        let due = self.progress_shown.is_none() || at.elapsed() >= PROGRESS_EVERY;
+        if moved && due {
+            self.progress_shown = Some((Instant::now(), summary.subscribed));
+            return true;
+        }
+        false
     }
 
     fn summary(&self, config: &Config, wanted: &Wanted, lifetime: &plan::Lifetime) -> Summary {
