@@ -98,6 +98,8 @@ pub struct Wanted {
     pub known: bool,
     /// Their ids.
     pub users: Arc<HashSet<Guid>>,
+    /// Changes heard while the set was not known (user, added), applied to the baseline.
+    pub pending: Vec<(Guid, bool)>,
 }
 
 /// What went wrong for the whole tenant.
@@ -280,19 +282,44 @@ impl Keeper {
             *w = Wanted {
                 known: true,
                 users: Arc::new(users),
+                pending: Vec::new(),
             };
             changed
         });
     }
 
-    /// Users `added` and `removed` since the last change (ignored while the set is unknown:
-    /// the task takes its baseline from what is subscribed).
+    /// The protected users of `uid` start from `baseline` (what is subscribed after a
+    /// restart, or the directory's users), with the changes heard meanwhile applied; the set
+    /// as it then is. A set said in the meantime (a snapshot, a list) is kept instead.
+    pub fn baseline_users(&self, uid: &str, baseline: HashSet<Guid>) -> Option<Wanted> {
+        let mut result = None;
+        self.with_wanted(uid, |w| {
+            if w.known {
+                result = Some(w.clone());
+                return false;
+            }
+            let users = with_changes(baseline, std::mem::take(&mut w.pending));
+            *w = Wanted {
+                known: true,
+                users: Arc::new(users),
+                pending: Vec::new(),
+            };
+            result = Some(w.clone());
+            true
+        });
+        result
+    }
+
+    /// Users `added` and `removed` since the last change (kept, while the set is unknown, for
+    /// the baseline the task takes).
     pub fn change_users(&self, uid: &str, added: &[Guid], removed: &[Guid]) {
         if added.is_empty() && removed.is_empty() {
             return;
         }
         self.with_wanted(uid, |w| {
             if !w.known {
+                w.pending.extend(added.iter().map(|u| (*u, true)));
+                w.pending.extend(removed.iter().map(|u| (*u, false)));
                 return false;
             }
             let users = Arc::make_mut(&mut w.users);
@@ -369,6 +396,17 @@ impl Drop for Keeper {
     }
 }
 
+/// `users` with `changes` (user, added) applied in order.
+fn with_changes(mut users: HashSet<Guid>, changes: Vec<(Guid, bool)>) -> HashSet<Guid> {
+    for (user, added) in changes {
+        match added {
+            true => users.insert(user),
+            false => users.remove(&user),
+        };
+    }
+    users
+}
+
 /// Whether two configurations differ only in what does not matter to the task.
 fn same_config(a: &Config, b: &Config) -> bool {
     a.tenant_id == b.tenant_id
@@ -377,4 +415,17 @@ fn same_config(a: &Config, b: &Config) -> bool {
         && a.client_state == b.client_state
         && a.folders == b.folders
         && a.token.expires_at == b.token.expires_at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_heard_before_the_baseline_apply_to_it_in_order() {
+        let baseline: HashSet<Guid> = [1, 2, 3].into();
+        let changes = vec![(4, true), (2, false), (4, false), (5, true), (2, true)];
+        let got = with_changes(baseline, changes);
+        assert_eq!(got, [1, 2, 3, 5].into());
+    }
 }

@@ -188,7 +188,7 @@ impl State {
             // Retired: nothing is watched, whoever is protected.
             wanted = Wanted {
                 known: true,
-                users: Arc::default(),
+                ..Wanted::default()
             };
         }
         if !wanted.known && self.index.is_empty() {
@@ -210,11 +210,11 @@ impl State {
                 // directory or the list says otherwise.
                 self.index.iter().map(|(k, _)| k.user).collect()
             };
-            keeper.replace_users(&config.uid, users.clone());
-            wanted = Wanted {
-                known: true,
-                users: Arc::new(users),
+            // None: the account is no longer kept (stopped meanwhile).
+            let Some(baseline) = keeper.baseline_users(&config.uid, users) else {
+                return (Duration::from_secs(3600), None);
             };
+            wanted = baseline;
             inputs.wanted.borrow_and_update();
         }
         self.failures.retain(|k, _| wanted.users.contains(&k.user));
