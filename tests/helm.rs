@@ -74,6 +74,8 @@ const TOGGLES: &[&[&str]] = &[
     ],
     &[
         "httpsProxy=http://proxy.example.com:3128",
+        "protection.lifecycleUrl=https://exo.example.com/graph/lifecycle",
+        "protection.subscriptionWrites=500",
         "caBundleConfigMap=corporate-ca",
         "logFormat=text",
         "priorityClassName=system-cluster-critical",
