@@ -368,7 +368,9 @@ async fn a_kube_runtime_controller_reconciles_every_object() {
         let seen = |e: &ExchangeServiceAccount| {
             e.status.as_ref().and_then(|s| s.message.as_deref()) == Some("seen")
         };
-        match all.items.iter().all(seen) {
+        // The count goes up once a reconcile's write has returned: after the status shows it.
+        let counted = reconciled.load(Ordering::SeqCst) >= all.items.len();
+        match all.items.iter().all(seen) && counted {
             true => Ok(()),
             false => Err("every object to be reconciled".to_string()),
         }
