@@ -14,12 +14,12 @@ use exo_api::exchange_service_account::ExchangeServiceAccount;
 use exo_operator::protection::index::Sub;
 use exo_operator::protection::index::parse_guid;
 use exo_operator::protection::plan::Lifetime;
-use exo_sim_m365::tenants::{DomainSpec, TenantSpec, TenantsFile, demo};
+use exo_sim_m365::tenants::{TenantSpec, TenantsFile};
 use exo_sim_m365::{Generate, SimOptions};
 
 use crate::operator::OperatorProcess;
-use crate::scenarios::{account, read_service, receive_with, service_simulator};
-use crate::stage::{SERVICE, Stage, consent, create};
+use crate::scenarios::{account, consented_tenants, read_service, receive_with, service_simulator};
+use crate::stage::{SERVICE, Stage, create};
 
 /// Microsoft's longest lifetime of a subscription to Outlook messages, in seconds.
 const MAXIMUM_LIFETIME: f64 = 10_080.0 * 60.0;
@@ -28,31 +28,14 @@ const PAGE: u64 = 100;
 
 /// `tenants` tenants of `mailboxes` generated users each, all consented.
 fn world(tenants: usize, mailboxes: u64) -> TenantsFile {
-    let base = demo();
-    let tenants = (0..tenants)
-        .map(|i| TenantSpec {
-            id: format!("00000000-0000-4000-9000-{i:012}"),
-            display_name: format!("Protected {i}"),
-            domains: vec![DomainSpec {
-                name: format!("p{i:04}.onmicrosoft.com"),
-                initial: true,
-                verified: true,
-                email: true,
-                default: true,
-            }],
-            generate: Some(Generate {
-                users: mailboxes,
-                groups: 0,
-                seed: i as u64 + 1,
-            }),
-            consents: vec![consent(Vec::new())],
-            ..Default::default()
-        })
-        .collect();
-    TenantsFile {
-        apps: base.apps,
-        tenants,
-    }
+    consented_tenants(tenants, "p", "9000", |i| TenantSpec {
+        generate: Some(Generate {
+            users: mailboxes,
+            groups: 0,
+            seed: i as u64 + 1,
+        }),
+        ..Default::default()
+    })
 }
 
 /// A free loopback port (for the operator's HTTP port, which Graph's lifecycle URL names).

@@ -18,30 +18,42 @@ use crate::status::ready;
 
 /// The fleet's world: `accounts` tenants of `USERS_PER_LIST` users each, all consented.
 fn fleet_world(accounts: usize) -> TenantsFile {
-    let base = demo();
-    let tenants = (0..accounts)
+    consented_tenants(accounts, "t", "8000", |i| TenantSpec {
+        users: (0..USERS_PER_LIST)
+            .map(|u| UserSpec {
+                upn: format!("user{u}@t{i:04}.onmicrosoft.com"),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// `count` tenants `{prefix}0000.onmicrosoft.com`, ... (ids `00000000-0000-4000-{group}-N`),
+/// each the demo application consented, built on what `each(i)` gives (its users).
+pub fn consented_tenants(
+    count: usize,
+    prefix: &str,
+    group: &str,
+    each: impl Fn(usize) -> TenantSpec,
+) -> TenantsFile {
+    let tenants = (0..count)
         .map(|i| TenantSpec {
-            id: format!("00000000-0000-4000-8000-{i:012}"),
-            display_name: format!("Tenant {i}"),
+            id: format!("00000000-0000-4000-{group}-{i:012}"),
+            display_name: format!("Tenant {prefix}{i}"),
             domains: vec![DomainSpec {
-                name: format!("t{i:04}.onmicrosoft.com"),
+                name: format!("{prefix}{i:04}.onmicrosoft.com"),
                 initial: true,
                 verified: true,
                 email: true,
                 default: true,
             }],
-            users: (0..USERS_PER_LIST)
-                .map(|u| UserSpec {
-                    upn: format!("user{u}@t{i:04}.onmicrosoft.com"),
-                    ..Default::default()
-                })
-                .collect(),
             consents: vec![consent(Vec::new())],
-            ..Default::default()
+            ..each(i)
         })
         .collect();
     TenantsFile {
-        apps: base.apps,
+        apps: demo().apps,
         tenants,
     }
 }

@@ -58,18 +58,26 @@ pub fn refused(refusal: Refusal, tolerance_seconds: i64) -> Problem {
     .with("reason", refusal.reason())
 }
 
-/// Middleware: 413 over [`MAX_BODY`], 401 without a valid signature, else on with the body
-/// and the [`WebhookId`].
-pub async fn verify(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return Problem::new(
+/// The body, at most [`MAX_BODY`] bytes; a 413 problem when larger.
+pub async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, Response> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
             "Body too large",
             format!("a request body holds at most {MAX_BODY} bytes"),
         )
-        .into_response();
+        .into_response()
+    })
+}
+
+/// Middleware: 413 over [`MAX_BODY`], 401 without a valid signature, else on with the body
+/// and the [`WebhookId`].
+pub async fn verify(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(too_large) => return too_large,
     };
     match check(&shared, &parts.headers, &bytes) {
         Ok(id) => {

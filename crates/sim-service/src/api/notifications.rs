@@ -12,7 +12,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::auth::MAX_BODY;
 use crate::notifications::{Item, classify, validation_token};
 use crate::problem::Problem;
 use crate::service::{Counters, Shared, TenantCounters};
@@ -32,14 +31,9 @@ pub async fn receive(
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         return response;
     }
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "Body too large",
-            format!("a request body holds at most {MAX_BODY} bytes"),
-        )
-        .into_response();
+    let bytes = match super::auth::read_body(body).await {
+        Ok(b) => b,
+        Err(too_large) => return too_large,
     };
     let items = match batch(&bytes) {
         Ok(items) => items,

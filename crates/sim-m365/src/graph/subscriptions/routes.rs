@@ -223,18 +223,23 @@ fn room_in_mailbox(world: &World, req: &Req, tenant: &str, user_id: &str) -> Res
     Ok(())
 }
 
+/// The request's JSON body; Graph's 400 `BadRequest` when it is not one.
+fn json_body<T: serde::de::DeserializeOwned>(req: &Req) -> Result<T, Response> {
+    serde_json::from_str(&req.body).map_err(|e| {
+        req.err(
+            400,
+            "BadRequest",
+            &format!("Unable to read JSON request payload: {e}"),
+        )
+    })
+}
+
 /// `POST /subscriptions`: validated, checked against the mailbox, handshaken (without the
 /// world locked), then created: 201 with the subscription, its `clientState` included.
 async fn create(sim: &Arc<Sim>, req: &Req, caller: &Caller) -> Response {
-    let body: CreateBody = match serde_json::from_str(&req.body) {
+    let body: CreateBody = match json_body(req) {
         Ok(b) => b,
-        Err(e) => {
-            return req.err(
-                400,
-                "BadRequest",
-                &format!("Unable to read JSON request payload: {e}"),
-            );
-        }
+        Err(refused) => return refused,
     };
     let new = {
         let mut w = sim.world.lock().unwrap();
@@ -349,15 +354,9 @@ struct Renewal {
 /// `PATCH /subscriptions/{id}` `{"expirationDateTime"}`: renews and reauthorizes; 200 with
 /// the subscription (`clientState` null); 403 while the app lacks the mail permission.
 fn renew(sim: &Sim, req: &Req, caller: &Caller, id: &str) -> Response {
-    let body: Renewal = match serde_json::from_str(&req.body) {
+    let body: Renewal = match json_body(req) {
         Ok(b) => b,
-        Err(e) => {
-            return req.err(
-                400,
-                "BadRequest",
-                &format!("Unable to read JSON request payload: {e}"),
-            );
-        }
+        Err(refused) => return refused,
     };
     let mut w = sim.world.lock().unwrap();
     if let Err(r) = authorized(req, &w, caller) {
