@@ -89,6 +89,9 @@ pub struct Config {
     pub client_state: String,
     /// The folders each protected mailbox is watched in.
     pub folders: Vec<Folder>,
+    /// The whole directory is protected (scope `All`): the task may read the users itself
+    /// when nothing else says who they are. A selection is only ever said by the reconcile.
+    pub whole_directory: bool,
 }
 
 /// The users to protect, as far as they are known.
@@ -100,6 +103,9 @@ pub struct Wanted {
     pub users: Arc<HashSet<Guid>>,
     /// Changes heard while the set was not known (user, added), applied to the baseline.
     pub pending: Vec<(Guid, bool)>,
+    /// The reconcile will not say the whole set soon (no snapshot was due): the task takes
+    /// its baseline at once instead of waiting for it.
+    pub baseline_now: bool,
 }
 
 /// What went wrong for the whole tenant.
@@ -282,8 +288,28 @@ impl Keeper {
             *w = Wanted {
                 known: true,
                 users: Arc::new(users),
-                pending: Vec::new(),
+                ..Wanted::default()
             };
+            changed
+        });
+    }
+
+    /// Whether `uid`'s task is kept and does not know who is protected yet (it started since
+    /// the operator did).
+    pub fn needs_users(&self, uid: &str) -> bool {
+        self.accounts
+            .lock()
+            .unwrap()
+            .get(uid)
+            .is_some_and(|a| !a.wanted.borrow().known)
+    }
+
+    /// The reconcile's directory round of this pass is over and did not say the whole set:
+    /// a task that does not know it yet takes its baseline now.
+    pub fn users_not_said(&self, uid: &str) {
+        self.with_wanted(uid, |w| {
+            let changed = !w.known && !w.baseline_now;
+            w.baseline_now |= !w.known;
             changed
         });
     }
@@ -302,7 +328,7 @@ impl Keeper {
             *w = Wanted {
                 known: true,
                 users: Arc::new(users),
-                pending: Vec::new(),
+                ..Wanted::default()
             };
             result = Some(w.clone());
             true
@@ -414,6 +440,7 @@ fn same_config(a: &Config, b: &Config) -> bool {
         && a.lifecycle_url == b.lifecycle_url
         && a.client_state == b.client_state
         && a.folders == b.folders
+        && a.whole_directory == b.whole_directory
         && a.token.expires_at == b.token.expires_at
 }
 

@@ -192,10 +192,15 @@ impl State {
             };
         }
         if !wanted.known && self.index.is_empty() {
-            // The directory's round (or the list's resolution) is about to say who is
-            // protected: it is given a minute before the task reads the users itself.
+            if !config.whole_directory {
+                // Only the list's resolution says who is selected: the reconcile hands it
+                // over (the task wakes when it does).
+                return (Duration::from_secs(3600), None);
+            }
+            // The directory's snapshot is about to say who is protected: unless the reconcile
+            // said none is coming, it is given a minute before the task reads the users.
             let since = *self.unknown_since.get_or_insert_with(Instant::now);
-            if since.elapsed() < USERS_GRACE {
+            if !wanted.baseline_now && since.elapsed() < USERS_GRACE {
                 return (USERS_GRACE - since.elapsed(), None);
             }
         }

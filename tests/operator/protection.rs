@@ -237,6 +237,82 @@ async fn the_subscriptions_follow_the_directory_and_a_restart_recreates_nothing(
 }
 
 #[tokio::test]
+async fn a_restart_before_anything_was_subscribed_subscribes_without_waiting_for_a_snapshot() {
+    let mut env = Env::start(Env::fast()).await;
+    // Graph refuses every subscription: the directory is synchronised, nothing is subscribed.
+    env.fault(json!({"path": "^POST /v1.0/subscriptions$", "status": 503}))
+        .await;
+    env.apply_example("api-all-users.yaml").await;
+    env.consent(TENANT).await;
+    env.wait_account("contoso", "DirectorySynced and a create tried", |e| {
+        is(e, "DirectorySynced") && counter(&env, "POST /v1.0/subscriptions") > 0
+    })
+    .await;
+    env.stop_operator().await;
+    env.control_delete("/faults", json!({})).await;
+    let users = env.sim_tenant(TENANT).await["users"].as_u64().unwrap() as i64;
+    // Restarted: no snapshot is due and nothing is subscribed, so no one says who is
+    // protected; the task reads the users itself at once (within TIMEOUT, well under the
+    // minute it gives a snapshot that is coming).
+    let snapshots = counter(&env, "GET /v1.0/users/delta");
+    env.start_operator().await;
+    let esa = wait_counts(&env, users, users).await;
+    assert!(is(&esa, "ProtectionActive"), "{:?}", esa.status);
+    assert_eq!(
+        counter(&env, "GET /v1.0/users/delta"),
+        snapshots,
+        "no directory round was due"
+    );
+    assert_eq!(subscriptions(&env).await.len() as i64, users);
+}
+
+#[tokio::test]
+async fn a_selection_restarted_before_anything_was_subscribed_subscribes_only_the_selected() {
+    let mut env = Env::start(Env::fast()).await;
+    env.fault(json!({"path": "^POST /v1.0/subscriptions$", "status": 503}))
+        .await;
+    env.apply_example("api-selected-users.yaml").await;
+    let esa = env
+        .wait_reason("fabrikam", "Authorized", "AwaitingSignIn")
+        .await;
+    env.approve(&crate::env::user_code(&esa)).await;
+    env.wait_account("fabrikam", "DirectorySynced and a create tried", |e| {
+        is(e, "DirectorySynced") && counter(&env, "POST /v1.0/subscriptions") > 0
+    })
+    .await;
+    env.stop_operator().await;
+    env.control_delete("/faults", json!({})).await;
+    // Restarted with the list's resolution not due: the reconcile resolves it once for the
+    // task, which never takes the whole directory for the selection.
+    env.start_operator().await;
+    let esa = env
+        .wait_account("fabrikam", "every selected mailbox subscribed", |e| {
+            e.status
+                .as_ref()
+                .and_then(|s| s.protection.as_ref())
+                .is_some_and(|p| p.protected > 0 && p.subscribed == p.protected)
+        })
+        .await;
+    let status = esa.status.unwrap();
+    let (protection, sync) = (status.protection.unwrap(), status.sync.unwrap());
+    assert_eq!(protection.protected, sync.users, "{protection:?}");
+    let tenant = "fabrikam.onmicrosoft.com";
+    let subscribed = env
+        .control_with(
+            Method::GET,
+            &format!("/tenants/{tenant}/subscriptions"),
+            json!({}),
+        )
+        .await["value"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or_default();
+    let users = env.sim_tenant(tenant).await["users"].as_u64().unwrap();
+    assert_eq!(subscribed as i64, sync.users);
+    assert!(subscribed < users as usize, "{subscribed} of {users}");
+}
+
+#[tokio::test]
 async fn lifecycle_events_are_followed_and_the_service_catches_up() {
     let env = Env::start(Env::fast()).await;
     let tenant = protected(&env).await;

@@ -316,6 +316,17 @@ impl AccountPass<'_> {
                 Some(prepared) => selected::commit(prepared?, ctx).await?,
                 None => selected::sync_selected(esa, self.clients, token, ctx, now, false).await?,
             };
+            if users.is_none()
+                && matches!(observation, SyncObservation::Synced(_))
+                && esa
+                    .uid()
+                    .is_some_and(|uid| ctx.protection.needs_users(&uid))
+            {
+                // The subscriptions' task (new since a restart) needs the selected users:
+                // the list is resolved now, once.
+                (observation, users) =
+                    selected::sync_selected(esa, self.clients, token, ctx, now, true).await?;
+            }
             if let (Some(d), Some(uid)) = (&users, esa.metadata.uid.as_deref()) {
                 ctx.protection
                     .replace_users(uid, super::protect::selected_ids(d));
@@ -391,7 +402,7 @@ impl AccountPass<'_> {
                 Err(e) => delivery = Some(DeliveryObservation::failed(&handoff.service, &e)),
             }
         }
-        match esa.spec.sync.scope {
+        let synced = match esa.spec.sync.scope {
             SyncScope::All if due => {
                 let protected = esa
                     .metadata
@@ -434,7 +445,13 @@ impl AccountPass<'_> {
                     .unwrap_or(SyncObservation::NotStarted),
                 delivery,
             )),
+        };
+        if let Some(uid) = esa.uid() {
+            // No snapshot said the whole set (none was due, a delta round said only its
+            // changes, or the round failed): the subscriptions' task takes its own baseline.
+            ctx.protection.users_not_said(&uid);
         }
+        synced
     }
 
     /// Inline mode's role and mail flow, once access is granted.

@@ -14,7 +14,7 @@ use super::pass::AccountPass;
 use crate::controller::targets::SelectedDirectory;
 use crate::protection::index::{self, Folder, Guid, parse_guid};
 use crate::protection::{Config, Keeper};
-use exo_api::exchange_service_account::{Direction, Mode};
+use exo_api::exchange_service_account::{Direction, Mode, SyncScope};
 
 /// Whether this pass keeps subscriptions, and if not, why.
 pub enum Keeping {
@@ -90,6 +90,7 @@ impl AccountPass<'_> {
             token: token.clone(),
             lifecycle_url,
             folders,
+            whole_directory: esa.spec.sync.scope == SyncScope::All,
         });
         Keeping::Kept { uid }
     }
