@@ -35,6 +35,7 @@ mod status;
 
 mod operator;
 mod protection;
+mod renewals;
 mod scenarios;
 mod stage;
 mod summary;
@@ -96,6 +97,18 @@ fn main() {
             .expect("EXO_BENCH_PROTECTION=TENANTSxMAILBOXES");
         let steady = Duration::from_secs(env_number("EXO_BENCH_STEADY_SECS", 30));
         let figures = runtime.block_on(protection::protection(tenants, mailboxes, steady));
+        println!("{figures}");
+        return;
+    }
+    // `EXO_BENCH_RENEWALS=TENANTSxMAILBOXES`: the keeper alone, on a clock moved through
+    // `EXO_BENCH_RENEWAL_DAYS` days (default 28): the renewals it makes per day.
+    if let Ok(shape) = std::env::var("EXO_BENCH_RENEWALS") {
+        let (tenants, mailboxes) = shape
+            .split_once('x')
+            .and_then(|(t, m)| Some((t.parse().ok()?, m.parse().ok()?)))
+            .expect("EXO_BENCH_RENEWALS=TENANTSxMAILBOXES");
+        let days = env_number("EXO_BENCH_RENEWAL_DAYS", 28) as i64;
+        let figures = runtime.block_on(renewals::renewals(tenants, mailboxes, days));
         println!("{figures}");
         return;
     }

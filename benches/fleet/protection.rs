@@ -2,8 +2,8 @@
 //! account of scope All per tenant, whose service receives change notifications. Measured: the
 //! subscription creates against the mailboxes, the time until every mailbox is subscribed, the
 //! operator's memory per 100,000 subscriptions, the Graph requests of a steady state and of a
-//! restart (against the pages of `GET /subscriptions`), and the renewals per day the schedule
-//! makes against the bound Microsoft's maximum expiration sets.
+//! restart (against the pages of `GET /subscriptions`). The renewals over weeks are measured
+//! by [`crate::renewals`].
 
 use std::time::{Duration, Instant};
 
@@ -11,9 +11,6 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use exo_api::exchange_service_account::ExchangeServiceAccount;
-use exo_operator::protection::index::Sub;
-use exo_operator::protection::index::parse_guid;
-use exo_operator::protection::plan::Lifetime;
 use exo_sim_m365::tenants::{TenantSpec, TenantsFile};
 use exo_sim_m365::{Generate, SimOptions};
 
@@ -21,13 +18,11 @@ use crate::operator::OperatorProcess;
 use crate::scenarios::{account, consented_tenants, read_service, receive_with, service_simulator};
 use crate::stage::{SERVICE, Stage, create};
 
-/// Microsoft's longest lifetime of a subscription to Outlook messages, in seconds.
-const MAXIMUM_LIFETIME: f64 = 10_080.0 * 60.0;
 /// The subscriptions Graph lists per page.
 const PAGE: u64 = 100;
 
 /// `tenants` tenants of `mailboxes` generated users each, all consented.
-fn world(tenants: usize, mailboxes: u64) -> TenantsFile {
+pub fn world(tenants: usize, mailboxes: u64) -> TenantsFile {
     consented_tenants(tenants, "p", "9000", |i| TenantSpec {
         generate: Some(Generate {
             users: mailboxes,
@@ -116,6 +111,20 @@ async fn all_subscribed(api: &Api<ExchangeServiceAccount>, want: i64, limit: Dur
     false
 }
 
+/// Lifts the simulator's subscription budgets (what is measured is not Graph's throttling).
+pub async fn lift_budgets(sim: &exo_sim_m365::Simulator) {
+    let lifted = 100_000_000u64;
+    reqwest::Client::new()
+        .put(format!("{}/_sim/subscriptions/settings", sim.url()))
+        .json(&json!({"writesPer20s": lifted, "requestsPer20s": lifted,
+            "tenantWritesPer20s": lifted, "tenantRequestsPer20s": lifted}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+}
+
 /// `EXO_BENCH_PROTECTION_BASELINE=1`: the same accounts with a service that receives no change
 /// notifications, for the memory the subscriptions add.
 fn baseline() -> bool {
@@ -149,16 +158,7 @@ pub async fn protection(tenants: usize, mailboxes: u64, steady: Duration) -> Val
         .unwrap();
     // The simulator's subscription budget is not what is measured here: lifted, and so is the
     // operator's (which keeps Microsoft's 1,000 writes per 20 s per tenant by default).
-    let http = reqwest::Client::new();
-    let lifted = 100_000_000u64;
-    http.put(format!("{}/_sim/subscriptions/settings", stage.sim.url()))
-        .json(&json!({"writesPer20s": lifted, "requestsPer20s": lifted,
-            "tenantWritesPer20s": lifted, "tenantRequestsPer20s": lifted}))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
+    lift_budgets(&stage.sim).await;
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
     let lifecycle = format!("http://{address}/graph/lifecycle");
@@ -202,29 +202,6 @@ pub async fn protection(tenants: usize, mailboxes: u64, steady: Duration) -> Val
     tokio::time::sleep(steady).await;
     let steady_requests = delta(&subscription_requests(&stage), &before);
     let rss_steady = operator.rss() - rss_before;
-
-    // Renewals per day, from the schedule of the subscriptions as Graph holds them.
-    let lifetime = Lifetime::default();
-    let mut renewals_per_day = 0.0;
-    let mut listed = 0u64;
-    for i in 0..tenants.min(1000) {
-        let url = format!(
-            "{}/_sim/tenants/p{i:04}.onmicrosoft.com/subscriptions",
-            stage.sim.url()
-        );
-        let all: Value = http.get(url).send().await.unwrap().json().await.unwrap();
-        for s in all["value"].as_array().into_iter().flatten() {
-            let Some(id) = s["id"].as_str().and_then(parse_guid) else {
-                continue;
-            };
-            let sub = Sub { id, expires: 0 };
-            // Renewed at its due time to a full lifetime again: its period.
-            let period = lifetime.requested + lifetime.renewal_due(&sub);
-            renewals_per_day += 86_400.0 / period as f64;
-            listed += 1;
-        }
-    }
-    let renewals_bound = listed as f64 * 86_400.0 / MAXIMUM_LIFETIME;
 
     // A restart: the index is rebuilt from Graph's pages, nothing is created again.
     drop(operator);
@@ -273,8 +250,6 @@ pub async fn protection(tenants: usize, mailboxes: u64, steady: Duration) -> Val
         "operator_rss_per_100k_subscriptions_mib": rss_restarted * 100_000.0 / want.max(1) as f64,
         "steady_state_s": steady.as_secs_f64(),
         "steady_state_subscription_requests": steady_requests,
-        "renewals_per_day": renewals_per_day,
-        "renewals_per_day_bound": renewals_bound,
         "restart_subscription_requests": restart_requests,
         "restart_list_pages_expected": expected_pages,
         "restart_graph_requests_all": restart_graph,

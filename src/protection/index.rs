@@ -84,7 +84,7 @@ pub fn parse_resource(resource: &str) -> Option<Key> {
 }
 
 /// A live subscription.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Sub {
     /// Its id.
     pub id: Guid,

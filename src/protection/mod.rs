@@ -13,6 +13,7 @@
 //! [`Summary`] as `status.protection` and the `ProtectionActive` condition.
 
 pub mod budget;
+pub mod clock;
 pub mod index;
 pub mod lifecycle;
 pub mod plan;
@@ -50,6 +51,8 @@ pub struct Settings {
     pub mailbox_retry: Duration,
     /// Backoff after a failure of the whole tenant (permission, throttling, outage).
     pub backoff: Backoff,
+    /// The wall clock subscriptions are timed by (the system's, but in benchmarks).
+    pub clock: clock::Clock,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             audit_interval: Duration::from_secs(24 * 3600),
             mailbox_retry: Duration::from_secs(6 * 3600),
             backoff: Backoff::RECONCILE,
+            clock: clock::Clock::system(),
         }
     }
 }
@@ -161,7 +165,17 @@ struct Account {
     events: mpsc::UnboundedSender<lifecycle::Event>,
     summary: watch::Receiver<Summary>,
     catch_ups: Arc<Mutex<Vec<CatchUp>>>,
+    idle: watch::Receiver<Option<Idle>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// A task waiting for its next due time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Idle {
+    /// The clock's offset the task had seen when it went idle.
+    pub offset: i64,
+    /// When it wakes by itself (unix seconds on the keeper's clock).
+    pub until: i64,
 }
 
 /// Asks for a reconcile of `namespace/name`.
@@ -229,6 +243,7 @@ impl Keeper {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (summary_tx, summary_rx) = watch::channel(Summary::default());
         let catch_ups = Arc::new(Mutex::new(Vec::new()));
+        let (idle_tx, idle_rx) = watch::channel(None);
         let task = tokio::spawn(task::run(task::Inputs {
             keeper: Arc::downgrade(self),
             config: config_rx,
@@ -236,6 +251,7 @@ impl Keeper {
             events: events_rx,
             summary: summary_tx,
             catch_ups: catch_ups.clone(),
+            idle: idle_tx,
         }));
         accounts.insert(
             uid,
@@ -245,6 +261,7 @@ impl Keeper {
                 events: events_tx,
                 summary: summary_rx,
                 catch_ups,
+                idle: idle_rx,
                 task,
             },
         );
@@ -373,6 +390,16 @@ impl Keeper {
             .unwrap()
             .get(uid)
             .map(|a| a.summary.borrow().clone())
+    }
+
+    /// Whether `uid`'s task is idle, and until when; `None` while it works (or no task keeps
+    /// the account).
+    pub fn idle(&self, uid: &str) -> Option<Idle> {
+        self.accounts
+            .lock()
+            .unwrap()
+            .get(uid)
+            .and_then(|a| *a.idle.borrow())
     }
 
     /// Takes the mailboxes the service is to catch up on (the caller delivers them, or gives

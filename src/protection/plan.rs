@@ -67,7 +67,9 @@ pub struct Plan {
     pub next_due: Option<i64>,
 }
 
-/// The plan for `wanted` users in `folders`, given the `index`, the `failures` and `now`.
+/// The plan for `wanted` users in `folders`, given the `index`, the `failures` and `now`: at
+/// most `limit` steps, one at least (the first in the order [`Plan::steps`] gives; the task plans again
+/// once they are done), so that what a plan holds stays small however many are due.
 pub fn plan(
     wanted: &HashSet<Guid>,
     folders: &[Folder],
@@ -75,24 +77,26 @@ pub fn plan(
     failures: &HashMap<Key, Failure>,
     lifetime: &Lifetime,
     now: i64,
+    limit: usize,
 ) -> Plan {
-    let mut deletes = Vec::new();
-    let mut renewals = Vec::new();
+    let limit = limit.max(1);
+    let mut deletes = Smallest::new(limit);
+    let mut renewals = Smallest::new(limit);
     let mut next_due: Option<i64> = None;
     let mut later = |t: i64| next_due = Some(next_due.map_or(t, |n| n.min(t)));
     for (key, sub) in index.iter() {
         if !wanted.contains(&key.user) || !folders.contains(&key.folder) {
-            deletes.push(Step::Delete(*key, *sub));
+            deletes.offer((*key, *sub));
             continue;
         }
         let due = lifetime.renewal_due(sub);
         if due <= now {
-            renewals.push((due, Step::Renew(*key, *sub)));
+            renewals.offer((due, *key, *sub));
         } else {
             later(due);
         }
     }
-    let mut creates = Vec::new();
+    let mut creates = Smallest::new(limit);
     for user in wanted {
         for folder in folders {
             let key = Key {
@@ -104,32 +108,51 @@ pub fn plan(
             }
             match failures.get(&key) {
                 Some(f) if f.retry_at > now => later(f.retry_at),
-                _ => creates.push(Step::Create(key)),
+                _ => creates.offer(key),
             }
         }
     }
     // A stable order: tests and logs read the same plan for the same state.
-    deletes.sort_by_key(|s| match s {
-        Step::Delete(k, _) => *k,
-        _ => unreachable!(),
-    });
-    creates.sort_by_key(|s| match s {
-        Step::Create(k) => *k,
-        _ => unreachable!(),
-    });
-    renewals.sort_by_key(|(due, s)| (*due, *s_key(s)));
-    let mut steps = deletes;
-    steps.extend(creates);
-    steps.extend(renewals.into_iter().map(|(_, s)| s));
+    let mut steps: Vec<Step> = deletes
+        .sorted()
+        .map(|(k, s)| Step::Delete(k, s))
+        .chain(creates.sorted().map(Step::Create))
+        .chain(renewals.sorted().map(|(_, k, s)| Step::Renew(k, s)))
+        .collect();
+    steps.truncate(limit);
     Plan {
         next_due: if steps.is_empty() { next_due } else { None },
         steps,
     }
 }
 
-fn s_key(step: &Step) -> &Key {
-    match step {
-        Step::Create(k) | Step::Renew(k, _) | Step::Delete(k, _) => k,
+/// The `limit` smallest of what is offered, in a heap that never holds more.
+struct Smallest<T: Ord> {
+    heap: std::collections::BinaryHeap<T>,
+    limit: usize,
+}
+
+impl<T: Ord> Smallest<T> {
+    fn new(limit: usize) -> Self {
+        Self {
+            heap: std::collections::BinaryHeap::new(),
+            limit,
+        }
+    }
+
+    fn offer(&mut self, item: T) {
+        if self.heap.len() < self.limit {
+            self.heap.push(item);
+        } else if let Some(mut largest) = self.heap.peek_mut()
+            && item < *largest
+        {
+            *largest = item;
+        }
+    }
+
+    /// Smallest first.
+    fn sorted(self) -> impl Iterator<Item = T> {
+        self.heap.into_sorted_vec().into_iter()
     }
 }
 
@@ -273,9 +296,49 @@ mod tests {
                 &row.failures,
                 &lifetime,
                 now,
+                usize::MAX,
             );
             assert_eq!(got.steps, row.steps, "{}", row.name);
             assert_eq!(got.next_due, row.next_due, "{}", row.name);
+        }
+    }
+
+    #[test]
+    fn a_limited_plan_holds_the_first_steps_of_the_whole_one() {
+        let lifetime = Lifetime::default();
+        let now = 1_000 * DAY;
+        let wanted: HashSet<u128> = (0..50).collect();
+        // Users 0..20 subscribed, every other one expiring; 100..110 no longer protected.
+        let entries: Vec<(Key, Sub)> = (0..20)
+            .chain(100..110)
+            .map(|u| {
+                let expires = if u % 2 == 0 { now + 60 } else { now + 6 * DAY };
+                (key(u, Folder::Inbox), Sub { id: u, expires })
+            })
+            .collect();
+        let index = index(&entries);
+        let whole = plan(
+            &wanted,
+            &[Folder::Inbox],
+            &index,
+            &HashMap::new(),
+            &lifetime,
+            now,
+            usize::MAX,
+        );
+        assert_eq!(whole.steps.len(), 10 + 30 + 10);
+        for limit in [1, 5, 10, 11, 39, 40, 45, 50, 1000] {
+            let got = plan(
+                &wanted,
+                &[Folder::Inbox],
+                &index,
+                &HashMap::new(),
+                &lifetime,
+                now,
+                limit,
+            );
+            let want: Vec<Step> = whole.steps.iter().take(limit).copied().collect();
+            assert_eq!(got.steps, want, "limit {limit}");
         }
     }
 

@@ -15,7 +15,7 @@ use super::budget::Bucket;
 use super::index::{self, Guid, Index, Key, Sub, format_guid, parse_guid};
 use super::lifecycle::Event;
 use super::plan::{self, Failure, Step};
-use super::{CatchUp, Config, Keeper, Problem, Summary, Wanted};
+use super::{CatchUp, Config, Idle, Keeper, Problem, Summary, Wanted};
 use crate::microsoft::graph::subscriptions::{NewSubscription, Subscription, rfc3339};
 use crate::microsoft::graph::{GraphError, GraphFailure};
 
@@ -33,23 +33,34 @@ pub struct Inputs {
     pub summary: watch::Sender<Summary>,
     /// Mailboxes the service is to catch up on.
     pub catch_ups: Arc<Mutex<Vec<CatchUp>>>,
+    /// Whether the task is idle, and until when.
+    pub idle: watch::Sender<Option<Idle>>,
 }
 
 /// Runs until the keeper stops the task (or is dropped).
 pub async fn run(mut inputs: Inputs) {
     let mut state = State::default();
+    let Some(mut moves) = inputs.keeper.upgrade().map(|k| k.settings().clock.moves()) else {
+        return;
+    };
     loop {
         let Some(keeper) = inputs.keeper.upgrade() else {
             return;
         };
+        let offset = moves.seen();
         let config = inputs.config.borrow_and_update().clone();
         let wait = match config {
             Some(config) => state.step(&keeper, &config, &mut inputs).await,
             None => Duration::from_secs(3600),
         };
+        if !wait.is_zero() {
+            let until = keeper.settings().clock.now() + wait.as_secs() as i64;
+            inputs.idle.send_replace(Some(Idle { offset, until }));
+        }
         drop(keeper);
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
+            () = moves.moved() => {}
             changed = inputs.config.changed() => {
                 if changed.is_err() {
                     return;
@@ -66,6 +77,7 @@ pub async fn run(mut inputs: Inputs) {
                 None => return,
             },
         }
+        inputs.idle.send_replace(None);
     }
 }
 
@@ -127,10 +139,6 @@ enum Work {
     DeleteStale(Guid),
 }
 
-fn unix_now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
 impl State {
     /// One round of observe, decide, act, then report (whatever the round came to); how long
     /// to sleep after it.
@@ -148,7 +156,7 @@ impl State {
         inputs: &mut Inputs,
     ) -> (Duration, Option<Wanted>) {
         let settings = keeper.settings();
-        let now = unix_now();
+        let now = settings.clock.now();
         if let Some(b) = self.blocked_until.filter(|b| *b > Instant::now()) {
             return (b - Instant::now(), self.known_wanted(inputs));
         }
@@ -230,6 +238,7 @@ impl State {
             &self.failures,
             &settings.lifetime,
             now,
+            ROUND,
         );
         let mut work: Vec<Work> = self.stale.iter().map(|id| Work::DeleteStale(*id)).collect();
         work.extend(
@@ -251,7 +260,7 @@ impl State {
         let granted = bucket.take(round, Instant::now());
         let remaining = work.len() - granted;
         work.truncate(granted);
-        let outcomes = execute(keeper, config, work, settings.lifetime.requested).await;
+        let outcomes = execute(keeper, config, work).await;
         let mut tenant_error = None;
         let mut deleted_stale = HashSet::new();
         for outcome in outcomes {
@@ -303,7 +312,7 @@ impl State {
                         .unwrap_or(now + 3600)
                         .min(self.listed_at.unwrap_or(now) + audit);
                     let next = next.min(config.token.expires_at.as_second() - token_margin(config));
-                    Duration::from_secs((next - unix_now()).clamp(0, 3600) as u64)
+                    Duration::from_secs((next - settings.clock.now()).clamp(0, 3600) as u64)
                 }
             }
         };
@@ -589,7 +598,9 @@ fn problem_of(e: &GraphError) -> Problem {
 
 /// Makes the requests, a few at a time for the tenant and within the operator-wide limit;
 /// stops starting new ones after the tenant fails.
-async fn execute(keeper: &Keeper, config: &Config, work: Vec<Work>, lifetime: i64) -> Vec<Outcome> {
+async fn execute(keeper: &Keeper, config: &Config, work: Vec<Work>) -> Vec<Outcome> {
+    let settings = keeper.settings();
+    let lifetime = jiff::SignedDuration::from_secs(settings.lifetime.requested);
     let failed = std::sync::atomic::AtomicBool::new(false);
     let failed = &failed;
     futures::stream::iter(work)
@@ -598,7 +609,7 @@ async fn execute(keeper: &Keeper, config: &Config, work: Vec<Work>, lifetime: i6
                 return None;
             }
             let _permit = keeper.in_flight.acquire().await.ok()?;
-            let outcome = one(config, w, lifetime).await;
+            let outcome = one(config, w, settings.clock.timestamp() + lifetime).await;
             if matches!(outcome, Outcome::Tenant(_)) {
                 failed.store(true, std::sync::atomic::Ordering::Relaxed);
             }
@@ -610,9 +621,10 @@ async fn execute(keeper: &Keeper, config: &Config, work: Vec<Work>, lifetime: i6
         .await
 }
 
-async fn one(config: &Config, work: Work, lifetime: i64) -> Outcome {
+/// Makes one request; subscriptions made or renewed are asked to live until `expires`.
+async fn one(config: &Config, work: Work, expires: jiff::Timestamp) -> Outcome {
     let (graph, token) = (&config.graph, &config.token);
-    let expires = || jiff::Timestamp::now() + jiff::SignedDuration::from_secs(lifetime);
+    let expires = || expires;
     match work {
         Work::Plan(Step::Create(key)) => {
             let resource = key.folder.resource(key.user);
