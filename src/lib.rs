@@ -7,6 +7,7 @@ pub mod demo;
 pub mod manifests;
 pub mod microsoft;
 pub mod notify;
+pub mod plan;
 pub mod protection;
 pub mod service;
 pub mod telemetry;

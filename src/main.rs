@@ -55,6 +55,10 @@ enum Command {
         #[arg(long, value_name = "FILE", requires = "output_dir")]
         helm_template: Option<PathBuf>,
     },
+    /// Show what a reconcile would change, changing nothing: each account's tenant is read
+    /// with its credentials, and nothing is written to the tenant, the service or the cluster.
+    /// Exits 0 when nothing would change, 2 when something would, 1 on an error.
+    Plan(Box<PlanArgs>),
     /// Check manifests offline as the API server would admit them: schema, defaults and CEL
     /// rules of ExchangeServiceAccount and SyncTargetList documents. Exits 1 on any error.
     Validate {
@@ -62,6 +66,51 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+}
+
+/// Options of `exo-operator plan`.
+#[derive(clap::Args)]
+struct PlanArgs {
+    /// Accounts in the cluster to plan (ExchangeServiceAccount names).
+    #[arg(value_name = "ACCOUNT")]
+    accounts: Vec<String>,
+    /// Files of manifests: their ExchangeServiceAccounts are planned as written (with the
+    /// cluster's record of them, if they exist); the other documents are not applied.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Namespace of the accounts (default: the kubeconfig's).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// Output: for a person, or JSON for CI.
+    #[arg(short = 'o', long, value_enum, default_value_t = PlanOutput::Text)]
+    output: PlanOutput,
+    /// Kubeconfig to use; default: `KUBECONFIG`, `~/.kube/config`, or in-cluster.
+    #[arg(long, env = "EXO_KUBECONFIG", value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// PEM file of extra certificate authorities trusted for every Microsoft endpoint (as
+    /// the operator's).
+    #[arg(long, env = "EXO_CA_BUNDLE", value_name = "PATH")]
+    ca_bundle: Option<PathBuf>,
+    /// HTTPS proxy for every Microsoft endpoint (as the operator's).
+    #[arg(long, env = "EXO_HTTPS_PROXY", value_name = "URL")]
+    https_proxy: Option<String>,
+    /// Namespace of the Secrets and ConfigMaps that ClusterEmailSecurityServices name (as
+    /// the operator's).
+    #[arg(long, env = "EXO_CLUSTER_RESOURCE_NAMESPACE", value_name = "NAMESPACE")]
+    cluster_resource_namespace: Option<String>,
+    /// The operator's lifecycle URL (as the operator's): subscriptions made with it are its
+    /// own and current.
+    #[arg(long, env = "EXO_LIFECYCLE_URL", value_name = "URL")]
+    lifecycle_url: Option<String>,
+}
+
+/// How `plan` prints.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PlanOutput {
+    /// For a person.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 /// Options of `exo-operator run`.
@@ -203,8 +252,95 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Plan(args) => {
+            telemetry::init_logging_with(LogFormat::Text, "warn");
+            let runtime = tokio::runtime::Runtime::new().expect("a Tokio runtime");
+            match runtime.block_on(plan(*args)) {
+                Ok(0) => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::from(2),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Validate { paths } => validate(&paths),
     }
+}
+
+/// `exo-operator plan`: prints the plan; how many changes it holds.
+async fn plan(args: PlanArgs) -> anyhow::Result<usize> {
+    exo_operator::microsoft::http::install_crypto_provider();
+    anyhow::ensure!(
+        !args.accounts.is_empty() || !args.files.is_empty(),
+        "name the accounts to plan, or give -f FILE"
+    );
+    let client = kube_client(args.kubeconfig.as_deref()).await?;
+    let namespace = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    let mut accounts = Vec::new();
+    for name in &args.accounts {
+        let api: kube::Api<resources::ExchangeServiceAccount> =
+            kube::Api::namespaced(client.clone(), &namespace);
+        let esa = api
+            .get_opt(name)
+            .await?
+            .with_context(|| format!("ExchangeServiceAccount {namespace}/{name} not found"))?;
+        accounts.push(esa);
+    }
+    for file in &args.files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let docs = manifests::parse_yaml_documents(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        for (index, doc) in docs.iter().enumerate() {
+            match manifests::check_document(doc) {
+                Ok(manifests::Manifest::ExchangeServiceAccount(mut esa)) => {
+                    if esa.metadata.namespace.is_none() {
+                        esa.metadata.namespace = Some(namespace.clone());
+                    }
+                    accounts.push(*esa);
+                }
+                Ok(_) => {}
+                Err(errors) => anyhow::bail!(
+                    "{} (document {}): {}",
+                    file.display(),
+                    index + 1,
+                    errors.join("; ")
+                ),
+            }
+        }
+    }
+    anyhow::ensure!(!accounts.is_empty(), "no ExchangeServiceAccount to plan");
+    let settings = Settings {
+        ca_bundle: read_ca_bundle(args.ca_bundle.as_deref())?,
+        https_proxy: args.https_proxy.clone(),
+        cluster_resource_namespace: first_namespace([
+            args.cluster_resource_namespace.clone(),
+            std::env::var("POD_NAMESPACE").ok(),
+        ]),
+        protection: exo_operator::protection::Settings {
+            lifecycle_url: lifecycle_url(args.lifecycle_url.as_deref())?,
+            ..Default::default()
+        },
+        ..Settings::default()
+    };
+    let plan = exo_operator::plan::plan(client, settings, accounts).await?;
+    match args.output {
+        PlanOutput::Text => print!("{}", exo_operator::plan::render(&plan)),
+        PlanOutput::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+    }
+    Ok(plan.changes)
+}
+
+/// The CA bundle at `path`, read.
+fn read_ca_bundle(path: Option<&Path>) -> anyhow::Result<Option<Vec<u8>>> {
+    path.map(|p| {
+        std::fs::read(p).with_context(|| format!("cannot read the CA bundle {}", p.display()))
+    })
+    .transpose()
 }
 
 /// `exo-operator run`: the operator, until a signal (or, with leader election, until the
@@ -243,13 +379,7 @@ async fn kube_client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> 
 
 /// The operator's settings from the options, with the CA bundle read.
 fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
-    let ca_bundle = match &args.ca_bundle {
-        Some(p) => Some(
-            std::fs::read(p)
-                .with_context(|| format!("cannot read the CA bundle {}", p.display()))?,
-        ),
-        None => None,
-    };
+    let ca_bundle = read_ca_bundle(args.ca_bundle.as_deref())?;
     Ok(Settings {
         ca_bundle,
         concurrency: args.concurrency,

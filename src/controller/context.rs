@@ -119,6 +119,9 @@ pub struct Context {
     pub notifier: Notifier,
     /// The change-notification subscriptions of API-mode accounts.
     pub protection: std::sync::Arc<crate::protection::Keeper>,
+    /// Set when passes only plan (`exo-operator plan`): what they would change is recorded
+    /// here, and nothing is written.
+    planned: Option<std::sync::Arc<crate::controller::planned::Planned>>,
     http: Mutex<HashMap<Vec<u8>, HttpClient>>,
     memo: Mutex<HashMap<String, AccountMemo>>,
     /// Services whose ingestion last answered a probe: when, and for which ingestion spec.
@@ -158,6 +161,7 @@ impl Context {
             tokens: TokenCache::default(),
             notifier,
             protection,
+            planned: None,
             http: Mutex::default(),
             memo: Mutex::default(),
             probes: Mutex::default(),
@@ -207,6 +211,30 @@ impl Context {
             .or_default());
     }
 
+    /// This context's passes only plan: they record into the returned recorder and write
+    /// nothing.
+    pub fn only_planning(&mut self) -> std::sync::Arc<crate::controller::planned::Planned> {
+        self.planned.get_or_insert_with(Default::default).clone()
+    }
+
+    /// Whether passes only plan; if so, `change` (made lazily) is recorded and the caller must
+    /// not make it.
+    pub fn planning(&self, change: impl FnOnce() -> crate::controller::planned::Change) -> bool {
+        match &self.planned {
+            Some(p) => {
+                p.record(change());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether passes only plan (nothing is recorded: for writes that are not changes, such
+    /// as status and Events).
+    pub fn is_planning(&self) -> bool {
+        self.planned.is_some()
+    }
+
     /// Publishes an Event about `object`: `action` groups a series (the recorder folds repeats
     /// of the same reason and action into one Event). A failure is logged, never fatal.
     pub async fn publish_event(
@@ -217,6 +245,9 @@ impl Context {
         action: &str,
         note: String,
     ) {
+        if self.is_planning() {
+            return;
+        }
         let event = Event {
             type_,
             reason: reason.into(),

@@ -9,6 +9,7 @@ pub mod fail_point;
 pub mod field_manager;
 pub mod finalizer;
 pub mod leader;
+pub mod planned;
 pub mod report;
 pub mod run;
 pub mod service_account;

@@ -162,12 +162,19 @@ impl ManagementClient {
     /// Starts every content type of [`CONTENT_TYPES`] not enabled yet; returns how many were
     /// started.
     pub async fn ensure(&self, token: &AccessToken) -> Result<usize, ManagementError> {
+        let missing = self.missing(token).await?;
+        futures::future::try_join_all(missing.iter().map(|t| self.start(token, t))).await?;
+        Ok(missing.len())
+    }
+
+    /// The content types whose subscription is not enabled.
+    pub async fn missing(&self, token: &AccessToken) -> Result<Vec<&'static str>, ManagementError> {
         let current = match self.list(token).await {
             Ok(list) => list,
             Err(e) if e.code.as_deref() == Some("AF20022") => Vec::new(),
             Err(e) => return Err(e),
         };
-        let missing: Vec<&str> = CONTENT_TYPES
+        Ok(CONTENT_TYPES
             .iter()
             .copied()
             .filter(|t| {
@@ -175,8 +182,6 @@ impl ManagementClient {
                     .iter()
                     .any(|s| s.content_type == *t && s.status == "enabled")
             })
-            .collect();
-        futures::future::try_join_all(missing.iter().map(|t| self.start(token, t))).await?;
-        Ok(missing.len())
+            .collect())
     }
 }

@@ -214,7 +214,7 @@ impl State {
         }
         if !wanted.known {
             let users = if self.index.is_empty() {
-                match self.list_users(config).await {
+                match directory_users(config).await {
                     Ok(u) => u,
                     Err(e) => return (self.tenant_failed(keeper, config, e), None),
                 }
@@ -370,21 +370,6 @@ impl State {
         Ok(())
     }
 
-    /// Every user of the directory (when nothing tells who is protected yet).
-    async fn list_users(&self, config: &Config) -> Result<HashSet<Guid>, GraphError> {
-        #[derive(serde::Deserialize)]
-        struct Id {
-            id: String,
-        }
-        let path = "/users?$select=id&$top=999".to_string();
-        let mut pages = std::pin::pin!(config.graph.pages::<Id>(&config.token, path, false));
-        let mut users = HashSet::new();
-        while let Some(page) = pages.try_next().await? {
-            users.extend(page.value.iter().filter_map(|u| parse_guid(&u.id)));
-        }
-        Ok(users)
-    }
-
     fn lifecycle_events(&mut self, inputs: &mut Inputs, now: i64) {
         while let Ok(e) = inputs.events.try_recv() {
             self.pending_events.push(e);
@@ -527,6 +512,63 @@ impl State {
             .min();
         summary
     }
+}
+
+/// Every user of the directory (when nothing tells who is protected yet).
+pub async fn directory_users(config: &Config) -> Result<HashSet<Guid>, GraphError> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let path = "/users?$select=id&$top=999".to_string();
+    let mut pages = std::pin::pin!(config.graph.pages::<Id>(&config.token, path, false));
+    let mut users = HashSet::new();
+    while let Some(page) = pages.try_next().await? {
+        users.extend(page.value.iter().filter_map(|u| parse_guid(&u.id)));
+    }
+    Ok(users)
+}
+
+/// What a task would do now (a planning pass, which starts none): how many subscriptions it
+/// would create and delete for `wanted`, and the summary it would report before.
+pub struct PlannedWork {
+    /// Subscriptions to create.
+    pub creates: usize,
+    /// Subscriptions to delete (no longer wanted, pointing elsewhere, or doubled).
+    pub deletes: usize,
+    /// Where protection stands now.
+    pub summary: Summary,
+}
+
+/// Lists the app's subscriptions and plans for `wanted`, writing nothing.
+pub async fn planned(
+    config: &Config,
+    wanted: &HashSet<Guid>,
+    lifetime: &plan::Lifetime,
+) -> Result<PlannedWork, GraphError> {
+    let mut state = State::default();
+    state.list(config).await?;
+    let now = jiff::Timestamp::now().as_second();
+    let plan = plan::plan(
+        wanted,
+        &config.folders,
+        &state.index,
+        &HashMap::new(),
+        lifetime,
+        now,
+        usize::MAX,
+    );
+    let count = |f: fn(&Step) -> bool| plan.steps.iter().filter(|s| f(s)).count();
+    let users = Wanted {
+        known: true,
+        users: Arc::new(wanted.clone()),
+        ..Wanted::default()
+    };
+    Ok(PlannedWork {
+        creates: count(|s| matches!(s, Step::Create(_))),
+        deletes: count(|s| matches!(s, Step::Delete(..))) + state.stale.len(),
+        summary: state.summary(config, &users, lifetime),
+    })
 }
 
 /// How long before its expiry a token is no longer used: a minute, or a fifth of a shorter

@@ -10,6 +10,7 @@ mod direct;
 mod kill_points;
 mod ownership;
 mod pim;
+mod plan;
 mod soak;
 
 use std::time::Duration;

@@ -15,6 +15,7 @@ mod deliveries;
 mod grants;
 mod kill_points;
 mod lists;
+mod plan;
 mod protection;
 mod runtime;
 mod services;

@@ -237,17 +237,12 @@ impl Env {
         &self.cluster.namespace
     }
 
-    /// Starts the operator watching `scope`.
-    pub async fn start_operator_in(&mut self, consent_poll: Duration, scope: Scope) {
-        // A restarted operator keeps its port, as a Service keeps its address: Graph's
-        // subscriptions name it as their lifecycle URL.
+    /// The operator's settings (its lifecycle URL names its HTTP port, once bound), as a
+    /// started operator has them; `plan` is run with them too.
+    pub fn operator_settings(&self, consent_poll: Duration) -> Settings {
         let port = self.http_port.unwrap_or(0);
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
-        self.http_port = Some(listener.local_addr().unwrap().port());
-        let lifecycle = format!("http://{}/graph/lifecycle", listener.local_addr().unwrap());
-        let settings = Settings {
+        let lifecycle = format!("http://127.0.0.1:{port}/graph/lifecycle");
+        Settings {
             protection: exo_operator::protection::Settings {
                 lifecycle_url: Some(lifecycle),
                 lifetime: self.subscription_lifetime.unwrap_or_default(),
@@ -277,7 +272,32 @@ impl Env {
                 max: Duration::from_secs(8),
             },
             ..Settings::default()
-        };
+        }
+    }
+
+    /// `exo-operator plan` of accounts `names` (as the cluster has them), with the operator's
+    /// settings.
+    pub async fn plan(&self, names: &[&str]) -> exo_operator::plan::Plan {
+        let mut accounts = Vec::new();
+        for name in names {
+            accounts.push(self.accounts().get(name).await.unwrap());
+        }
+        let settings = self.operator_settings(Duration::from_secs(2));
+        exo_operator::plan::plan(self.client.clone(), settings, accounts)
+            .await
+            .expect("a plan")
+    }
+
+    /// Starts the operator watching `scope`.
+    pub async fn start_operator_in(&mut self, consent_poll: Duration, scope: Scope) {
+        // A restarted operator keeps its port, as a Service keeps its address: Graph's
+        // subscriptions name it as their lifecycle URL.
+        let port = self.http_port.unwrap_or(0);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        self.http_port = Some(listener.local_addr().unwrap().port());
+        let settings = self.operator_settings(consent_poll);
         let ctx = Arc::new(Context::new(self.client.clone(), settings).unwrap());
         self.operator = Some(Operator::start(ctx, scope, Some(listener)).await);
     }

@@ -6,6 +6,7 @@ use super::pass::AccountPass;
 use super::tenant_clients::TenantClients;
 use crate::controller::context::Context;
 use crate::controller::fail_point;
+use crate::controller::planned::{Action, Change, Target};
 use crate::microsoft::identity::credential::ClientCredential;
 use crate::microsoft::identity::token::AccessToken;
 use crate::microsoft::management::{CONTENT_TYPES, ManagementClient};
@@ -50,6 +51,19 @@ pub async fn ensure(
         return Some(ActivityObservation::TenantUnknown);
     };
     let client = ManagementClient::new(account.http.clone(), &account.endpoints, &tenant_id);
+    if ctx.is_planning() {
+        return Some(match client.missing(&token).await {
+            Ok(missing) => {
+                for content_type in missing {
+                    let what = format!("activity feed subscription {content_type}");
+                    ctx.planning(|| Change::new(Target::Tenant, Action::Create, what));
+                }
+                ActivityObservation::Subscribed
+            }
+            Err(e) if e.needs_human() => ActivityObservation::Forbidden(e.to_string()),
+            Err(e) => ActivityObservation::Unavailable(e.to_string()),
+        });
+    }
     let started = client.ensure(&token);
     Some(
         match fail_point::around("activity subscriptions", started).await {

@@ -17,7 +17,9 @@ use super::delivery::round::RoundInput;
 use super::delivery::state::StreamState;
 use super::delivery::{self, DeliveryObservation, Handoff};
 use super::tenant_clients::TenantClients;
+use crate::controller::context::Context;
 use crate::controller::error::Result;
+use crate::controller::planned::{Action, Change, Target};
 use crate::microsoft::graph::directory::DeltaStart;
 use crate::microsoft::graph::models::{Group, User};
 use crate::microsoft::graph::{GraphError, GraphFailure, Page};
@@ -289,6 +291,15 @@ impl StateStore {
         Ok((store, state))
     }
 
+    /// A planning pass: what [`Self::save`] would create (a new ConfigMap; its later
+    /// contents are the operator's bookkeeping, not changes of the account's world).
+    pub async fn plan_save(&self, ctx: &Context) {
+        if self.current.lock().await.is_none() {
+            let what = format!("ConfigMap {}", self.name);
+            ctx.planning(|| Change::new(Target::Cluster, Action::Create, what));
+        }
+    }
+
     /// Writes `state` unless the ConfigMap already says it.
     pub async fn save(&self, state: &DeltaState) -> Result<()> {
         let mut current = self.current.lock().await;
@@ -360,12 +371,12 @@ pub async fn sync_all(
     esa: &ExchangeServiceAccount,
     account: &TenantClients,
     token: &AccessToken,
-    client: &kube::Client,
+    ctx: &Context,
     now: jiff::Timestamp,
     handoff: Option<(&Handoff, &str)>,
     protected: Option<(&crate::protection::Keeper, &str)>,
 ) -> Result<Synced> {
-    let (store, state) = StateStore::load(esa, account, client).await?;
+    let (store, state) = StateStore::load(esa, account, &ctx.client).await?;
     let since = esa
         .status
         .as_ref()
@@ -432,7 +443,10 @@ pub async fn sync_all(
         groups: groups.count,
         stream: stream.unwrap_or_else(|| state.stream.clone()),
     };
-    store.save(&new_state).await?;
+    match ctx.is_planning() {
+        true => store.plan_save(ctx).await,
+        false => store.save(&new_state).await?,
+    }
     Ok(Synced {
         summary: SyncSummary {
             last_sync_time: Some(Time(now)),

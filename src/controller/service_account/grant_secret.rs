@@ -28,6 +28,8 @@ pub struct GrantSecret {
     name: String,
     owner: Option<OwnerReference>,
     current: Option<Secret>,
+    /// A planning pass: nothing is saved.
+    planning: bool,
 }
 
 /// What the grant Secret holds.
@@ -59,6 +61,11 @@ fn audit_annotations(state: &GrantState) -> [(&'static str, Option<String>); 5] 
 }
 
 impl GrantSecret {
+    /// A planning pass: [`Self::save`] saves nothing.
+    pub fn only_planning(&mut self) {
+        self.planning = true;
+    }
+
     /// Reads Secret `name` in `namespace`.
     pub async fn load(
         client: &kube::Client,
@@ -73,6 +80,7 @@ impl GrantSecret {
             name: name.to_string(),
             owner,
             current,
+            planning: false,
         })
     }
 
@@ -111,6 +119,9 @@ impl GrantSecret {
     /// replacing it at the resourceVersion read otherwise. On a conflict it reads the Secret
     /// again and retries once, so a concurrent edit is never overwritten blindly.
     pub async fn save(&mut self, state: &GrantState) -> Result<()> {
+        if self.planning {
+            return Ok(());
+        }
         let mut data = BTreeMap::new();
         if let Some(t) = &state.refresh_token {
             data.insert(

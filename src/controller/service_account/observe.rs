@@ -16,10 +16,11 @@ use super::decide::{
 use super::delivery::{self, DeliveryObservation};
 use super::pass::AccountPass;
 use super::tenant_clients::TenantClients;
-use super::{activity, directory, inline, selected, service};
+use super::{activity, directory, inline, protect, selected, service};
 use crate::controller::conditions;
 use crate::controller::context::Context;
 use crate::controller::error::{Error, Result};
+use crate::controller::planned::{Action, Change, Target};
 use crate::microsoft::graph::GraphFailure;
 use crate::microsoft::identity::token::AccessToken;
 use exo_api::exchange_service_account::{
@@ -123,6 +124,10 @@ impl AccountPass<'_> {
         };
         let ((sync, delivery), activity) = synced?;
         // Then the health of the access, once the stream has what this pass delivered.
+        let handoff = match self.ctx.is_planning() {
+            true => &Ingestion::None,
+            false => handoff,
+        };
         if let Ingestion::Ready(handoff) = handoff
             && let Some(state) = delivery::health::state_of(&auth.token, &auth.grant)
         {
@@ -154,7 +159,10 @@ impl AccountPass<'_> {
             activity,
             inline,
             claimed_by: None,
-            protection: keeping.observation(&self.ctx.protection),
+            protection: match &keeping {
+                protect::Keeping::Planned(config) => Some(self.plan_protection(config).await?),
+                k => k.observation(&self.ctx.protection),
+            },
         };
         Ok(Observed {
             observation,
@@ -287,6 +295,28 @@ impl AccountPass<'_> {
         })
     }
 
+    /// A planning pass: the service's first deliveries for the tenant, if it has not
+    /// acknowledged any (the registration and the directory, or the selected users). Routine
+    /// rounds of directory changes are not changes of the account's configuration, and are
+    /// not planned.
+    async fn plan_delivery(&self, handoff: &delivery::Handoff, tenant: &str) -> Result<()> {
+        let (esa, ctx) = (self.esa, self.ctx);
+        let recorded = directory::recorded_stream(esa, self.clients, &ctx.client).await?;
+        if recorded.for_target(&handoff.endpoint, tenant).watermark > 0 {
+            return Ok(());
+        }
+        let what = match esa.spec.sync.scope {
+            SyncScope::All => "the directory's users",
+            SyncScope::Selected => "the selected users",
+        };
+        let object = format!(
+            "registration of tenant {tenant} and {what} with the {}",
+            self.service.named
+        );
+        ctx.planning(|| Change::new(Target::Service, Action::Send, object));
+        Ok(())
+    }
+
     /// Directory synchronisation when due (scope All), or the selected list's resolution.
     async fn sync(
         &self,
@@ -310,6 +340,18 @@ impl AccountPass<'_> {
                 }),
             ),
             (Ingestion::Ready(h), _, Some(t)) => (Some((&**h, t)), None),
+        };
+        let target = match target {
+            Some((handoff, tenant)) if ctx.is_planning() => {
+                self.plan_delivery(handoff, tenant).await?;
+                delivery = esa
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.delivery.clone())
+                    .map(DeliveryObservation::Acknowledged);
+                None
+            }
+            other => other,
         };
         if esa.spec.sync.scope == SyncScope::Selected {
             let (mut observation, mut users) = match early_selection {
@@ -409,16 +451,8 @@ impl AccountPass<'_> {
                     .uid
                     .as_deref()
                     .map(|uid| (&*ctx.protection, uid));
-                match directory::sync_all(
-                    esa,
-                    self.clients,
-                    token,
-                    &ctx.client,
-                    now,
-                    target,
-                    protected,
-                )
-                .await
+                match directory::sync_all(esa, self.clients, token, ctx, now, target, protected)
+                    .await
                 {
                     Ok(synced) => Ok((
                         SyncObservation::Synced(synced.summary),

@@ -11,6 +11,9 @@ use super::authorize::Authorization;
 use super::decide::{AuthorizationObservation, ProtectionObservation};
 use super::delivery::Handoff;
 use super::pass::AccountPass;
+use super::selected;
+use crate::controller::error::{Error, Result};
+use crate::controller::planned::{Action, Change, Target};
 use crate::controller::targets::SelectedDirectory;
 use crate::protection::index::{self, Folder, Guid, parse_guid};
 use crate::protection::{Config, Keeper};
@@ -27,6 +30,8 @@ pub enum Keeping {
         /// The account's uid.
         uid: String,
     },
+    /// A planning pass: the configuration the keeper would be handed.
+    Planned(Box<Config>),
 }
 
 impl AccountPass<'_> {
@@ -41,6 +46,7 @@ impl AccountPass<'_> {
         let token = auth.graph_token.as_ref().filter(|_| granted);
         let url = match (&esa.spec.mode, &self.service.notification_url) {
             (Mode::Api, Some(url)) => url,
+            _ if self.ctx.is_planning() => return Keeping::None,
             _ => {
                 // What the account kept is deleted (with a token), not left to notify a
                 // service that no longer asked for it.
@@ -79,7 +85,7 @@ impl AccountPass<'_> {
             .as_deref()
             .map(|base| format!("{}/{uid}", base.trim_end_matches('/')));
         let client_state = handoff.client.client_state(&tenant);
-        keeper.keep(Config {
+        let config = Config {
             namespace: esa.namespace().unwrap_or_default(),
             name: esa.name_any(),
             uid: uid.clone(),
@@ -91,8 +97,49 @@ impl AccountPass<'_> {
             lifecycle_url,
             folders,
             whole_directory: esa.spec.sync.scope == SyncScope::All,
-        });
+        };
+        if self.ctx.is_planning() {
+            return Keeping::Planned(Box::new(config));
+        }
+        keeper.keep(config);
         Keeping::Kept { uid }
+    }
+
+    /// A planning pass: the subscriptions the keeper would create and delete now for the
+    /// protected set (the directory's users, or the list's), recorded; its summary as the
+    /// keeper would report it. Renewals are routine and not planned.
+    pub async fn plan_protection(&self, config: &Config) -> Result<ProtectionObservation> {
+        let (esa, ctx) = (self.esa, self.ctx);
+        let wanted = match esa.spec.sync.scope {
+            SyncScope::All => crate::protection::task::directory_users(config)
+                .await
+                .map_err(Error::Graph)?,
+            SyncScope::Selected => {
+                let prepared =
+                    selected::prepare(esa, self.clients, &config.token, ctx, self.now, true)
+                        .await?;
+                prepared.directory().map(selected_ids).unwrap_or_default()
+            }
+        };
+        let settings = ctx.protection.settings();
+        let work = crate::protection::task::planned(config, &wanted, &settings.lifetime)
+            .await
+            .map_err(Error::Graph)?;
+        if work.creates > 0 {
+            let what = format!(
+                "{} Microsoft Graph change-notification subscriptions to mailbox folders",
+                work.creates
+            );
+            ctx.planning(|| Change::new(Target::Tenant, Action::Create, what));
+        }
+        if work.deletes > 0 {
+            let what = format!(
+                "{} Microsoft Graph change-notification subscriptions of this account",
+                work.deletes
+            );
+            ctx.planning(|| Change::new(Target::Tenant, Action::Remove, what));
+        }
+        Ok(ProtectionObservation::Kept(work.summary))
     }
 }
 
@@ -105,6 +152,7 @@ impl Keeping {
             Keeping::Kept { uid } => Some(ProtectionObservation::Kept(
                 keeper.summary(uid).unwrap_or_default(),
             )),
+            Keeping::Planned(_) => None,
         }
     }
 }

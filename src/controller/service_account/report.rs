@@ -23,6 +23,9 @@ pub async fn write_status(
     esa: &ExchangeServiceAccount,
     status: &ExchangeServiceAccountStatus,
 ) -> Result<Option<ExchangeServiceAccount>> {
+    if ctx.is_planning() {
+        return Ok(None);
+    }
     let api: Api<ExchangeServiceAccount> =
         Api::namespaced(ctx.client.clone(), &esa.namespace().unwrap_or_default());
     let written =
@@ -43,6 +46,9 @@ pub async fn report(
     status: &ExchangeServiceAccountStatus,
     transitions: &[Transition],
 ) -> Result<()> {
+    if ctx.is_planning() {
+        return Ok(());
+    }
     write_status(ctx, esa, status).await?;
     announce(esa, ctx, transitions).await;
     record_gauges(esa, status);

@@ -77,6 +77,13 @@ pub struct Prepared {
     directory: Option<SelectedDirectory>,
 }
 
+impl Prepared {
+    /// The selected users, when resolved (and within the limit).
+    pub fn directory(&self) -> Option<&SelectedDirectory> {
+        self.directory.as_ref()
+    }
+}
+
 /// Resolves the list when due (or when `force`d) and returns the account's sync observation
 /// and, when resolved, the selected users.
 pub async fn sync_selected(
@@ -179,7 +186,9 @@ pub async fn commit(
     prepared: Prepared,
     ctx: &Context,
 ) -> Result<(SyncObservation, Option<SelectedDirectory>)> {
-    if let Some((stl, status)) = &prepared.write {
+    if let Some((stl, status)) = &prepared.write
+        && !ctx.is_planning()
+    {
         write_status(&ctx.client, stl, status).await?;
     }
     Ok((prepared.observation, prepared.directory))
@@ -209,6 +218,9 @@ pub async fn mark_account_not_ready(
     auth: &Authorization,
     now: jiff::Timestamp,
 ) -> Result<()> {
+    if ctx.is_planning() {
+        return Ok(());
+    }
     let Ok(stl) = target_list(esa, ctx).await? else {
         return Ok(());
     };

@@ -118,7 +118,7 @@ impl GraphClient {
     }
 
     /// The id of an active assignment of `role` to `principal`, if there is one.
-    async fn assignment_id(
+    pub async fn assignment_id(
         &self,
         token: &AccessToken,
         principal: &str,
@@ -222,7 +222,7 @@ impl GraphClient {
     }
 
     /// A Privileged Identity Management request for `role` to `principal` awaiting approval.
-    async fn open_request(
+    pub async fn open_request(
         &self,
         token: &AccessToken,
         principal: &str,

@@ -42,6 +42,9 @@ pub async fn device_code(
     ctx: &Context,
 ) -> Result<Authorization> {
     let mut grant = Grant::load(esa, account, credential, ctx).await?;
+    if ctx.is_planning() {
+        return grant.plan().await;
+    }
     grant.save_unsaved_refresh_token().await?;
     if let Some(request) = grant.regrant_request() {
         return grant.regrant(request).await;
@@ -230,6 +233,18 @@ impl<'a> Grant<'a> {
         })
     }
 
+    /// A planning pass: the grant refreshed (its rotation not kept: the grant it replaces stays
+    /// valid), or the sign-in as it stands; a prompt is neither polled (that could redeem a
+    /// sign-in and lose it) nor opened.
+    async fn plan(mut self) -> Result<Authorization> {
+        self.secret.only_planning();
+        match (self.state.refresh_token.clone(), self.state.prompt.clone()) {
+            (Some(refresh_token), _) => self.refresh(refresh_token).await,
+            (None, Some(prompt)) => Ok(awaiting(&prompt, TokenObservation::NotAttempted)),
+            (None, None) => Ok(not_signed_in()),
+        }
+    }
+
     /// No grant: polls the open prompt, opens one, or reports why there is none.
     async fn sign_in(self) -> Result<Authorization> {
         let step = sign_in_step(
@@ -329,6 +344,9 @@ impl<'a> Grant<'a> {
     /// Opens a device-code sign-in and keeps its prompt in the Secret; `token` is what to
     /// report of the token meanwhile (default: not attempted).
     async fn open_prompt(mut self, token: Option<TokenObservation>) -> Result<Authorization> {
+        if self.ctx.is_planning() {
+            return Ok(not_signed_in());
+        }
         let account = self.account;
         let scope = &account.endpoints.graph_scope;
         match account
@@ -408,6 +426,17 @@ fn ended(
         service_principal: None,
         requeue: next_prompt
             .map(|t| Duration::try_from(t.duration_since(now)).unwrap_or(Duration::from_secs(1))),
+    }
+}
+
+/// A planning pass without a grant: a sign-in would be asked for.
+fn not_signed_in() -> Authorization {
+    Authorization {
+        token: TokenObservation::NotAttempted,
+        grant: AuthorizationObservation::Unknown,
+        graph_token: None,
+        service_principal: None,
+        requeue: None,
     }
 }
 

@@ -11,6 +11,7 @@ use kube::api::{Api, ObjectMeta};
 use super::{TOKEN_KEY, not_configured, secret_name};
 use crate::controller::context::Context;
 use crate::controller::error::{Error, Result};
+use crate::controller::planned::{Action, Change, Target};
 use crate::controller::service_account::decide::InlineCheck;
 use crate::controller::service_account::tenant_clients::TenantClients;
 use crate::microsoft::identity::token::AccessToken;
@@ -109,6 +110,11 @@ pub(super) async fn routing_token(esa: &ExchangeServiceAccount, ctx: &Context) -
         && let Ok(token) = String::from_utf8(value.0.clone())
     {
         return Ok(token);
+    }
+    let planned = || Change::new(Target::Cluster, Action::Create, format!("Secret {name}"));
+    if ctx.planning(planned) {
+        // Only planned: the rules are planned with a token that is never used.
+        return Ok("routing-token-to-be-generated".into());
     }
     let mut bytes = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)

@@ -337,7 +337,8 @@ async fn configure(
     };
     // A tenant due for a look is read while the inputs are gathered (the reads need only the
     // Exchange token); a settled one is read only if the desired state turns out to differ.
-    let verified_recently = verified_recently(esa, &previous, now);
+    // A plan always reads the tenant: what it shows is what is there now.
+    let verified_recently = verified_recently(esa, &previous, now) && !ctx.is_planning();
     let kinds = kinds_to_read(spec, esa.spec.sync.scope, &previous);
     let (inputs, current) = if verified_recently {
         (gather(esa, account, graph_token, ctx, true).await?, None)

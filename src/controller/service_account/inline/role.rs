@@ -9,6 +9,7 @@ use super::super::tenant_clients::TenantClients;
 use crate::controller::conditions::ROLE_ASSIGNED;
 use crate::controller::context::Context;
 use crate::controller::error::Result;
+use crate::controller::planned::{Action, Change, Target};
 use crate::microsoft::graph::roles::{
     EXCHANGE_ADMINISTRATOR, GLOBAL_ADMINISTRATOR, RoleRequestOutcome,
 };
@@ -77,6 +78,14 @@ pub async fn ensure(
     let role = &spec.role_assignment;
     if role.mode == RoleAssignmentMode::Manual {
         return Ok(manual_assignment(&account.client_id, principal, poll));
+    }
+    if ctx.is_planning() {
+        return planned(role, account, ctx, graph_token, principal)
+            .await
+            .or_else(|e| match e.failure {
+                GraphFailure::PermissionDenied => Ok(role_management_denied(&e, poll)),
+                _ => Err(e.into()),
+            });
     }
     let asked = ask_for_role(role, account, graph_token, principal);
     match crate::controller::fail_point::around("role request", asked).await {
@@ -150,6 +159,46 @@ async fn ask_for_role(
             .assign_role(graph_token, principal, EXCHANGE_ADMINISTRATOR)
             .await
     }
+}
+
+/// What asking for the role would do, read and not done (a planning pass): nothing while an
+/// assignment exists or a request awaits approval; otherwise the assignment or the request,
+/// recorded.
+async fn planned(
+    role: &RoleAssignment,
+    account: &TenantClients,
+    ctx: &Context,
+    graph_token: &AccessToken,
+    principal: &str,
+) -> std::result::Result<RoleState, GraphError> {
+    let (graph, poll) = (&account.graph, ctx.settings.consent_poll);
+    if graph
+        .assignment_id(graph_token, principal, EXCHANGE_ADMINISTRATOR)
+        .await?
+        .is_some()
+    {
+        return Ok(after_request(RoleRequestOutcome::Assigned(None), poll));
+    }
+    if role.privileged_identity_management
+        && let Some(open) = graph
+            .open_request(graph_token, principal, EXCHANGE_ADMINISTRATOR)
+            .await?
+    {
+        return Ok(after_request(RoleRequestOutcome::Requested(open), poll));
+    }
+    let object = match role.privileged_identity_management {
+        true => format!(
+            "Privileged Identity Management request for the Exchange Administrator role of service principal {principal}"
+        ),
+        false => format!("Exchange Administrator role assignment to service principal {principal}"),
+    };
+    ctx.planning(|| Change::new(Target::Tenant, Action::Create, object));
+    Ok(waiting(
+        "RoleAssignmentPlanned",
+        "The Exchange Administrator role would be asked for; mail flow is planned once it is in effect.".into(),
+        false,
+        poll,
+    ))
 }
 
 /// Graph refused to manage roles (`error`): a permission or licence is missing.

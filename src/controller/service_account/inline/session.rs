@@ -15,6 +15,7 @@ use super::plan::{
 };
 use super::{checks, desired};
 use crate::controller::context::Context;
+use crate::controller::planned::{Action, Change, Target};
 use crate::controller::service_account::decide::InlineCheck;
 use crate::microsoft::exchange::{ExchangeClient, ExchangeError, ExchangeFailure};
 use crate::microsoft::identity::token::AccessToken;
@@ -62,10 +63,13 @@ impl MailFlowSession<'_> {
         cmdlet: &str,
         p: Value,
     ) -> std::result::Result<Vec<Value>, ExchangeError> {
-        let call = self.exchange.invoke(self.token, cmdlet, params(p));
         if cmdlet.starts_with("Get-") {
-            return call.await;
+            return self.exchange.invoke(self.token, cmdlet, params(p)).await;
         }
+        if self.ctx.planning(|| planned_cmdlet(cmdlet, &p)) {
+            return Ok(Vec::new());
+        }
+        let call = self.exchange.invoke(self.token, cmdlet, params(p));
         crate::controller::fail_point::around(cmdlet, call).await
     }
 
@@ -131,7 +135,12 @@ impl MailFlowSession<'_> {
     ) -> std::result::Result<bool, ExchangeError> {
         let id = object.id();
         let mut created = false;
+        let planning = self.ctx.is_planning();
+        if planning && let Some(change) = planned_step(object, step) {
+            self.ctx.planning(|| change);
+        }
         match step {
+            Step::Create { .. } | Step::Correct(_) if planning => {}
             Step::Create { recreate } => {
                 let mut p = object.params.clone();
                 p.extend(object.create_only.clone());
@@ -175,7 +184,7 @@ impl MailFlowSession<'_> {
             Step::Skip => return Ok(false),
         }
         if let Some(members) = &object.members {
-            // A group just created has no members yet.
+            // A group just created (or only planned) has no members yet.
             let now: Vec<String> = if matches!(step, Step::Create { .. }) {
                 Vec::new()
             } else {
@@ -354,6 +363,19 @@ impl MailFlowSession<'_> {
         if allow.add.is_empty() && allow.remove.is_empty() {
             return Ok(Vec::new());
         }
+        let planned = || {
+            let added = allow.add.iter().map(|ip| format!("IPAllowList +{ip}"));
+            let removed = allow.remove.iter().map(|ip| format!("IPAllowList -{ip}"));
+            Change::new(
+                Target::Tenant,
+                Action::Change,
+                "HostedConnectionFilterPolicy \"Default\"",
+            )
+            .fields(added.chain(removed))
+        };
+        if self.ctx.planning(planned) {
+            return Ok(Vec::new());
+        }
         let mut change = json!({"@odata.type": "#Exchange.GenericHashTable"});
         if !allow.add.is_empty() {
             change["Add"] = json!(allow.add);
@@ -423,6 +445,58 @@ impl MailFlowSession<'_> {
             mail_domains: &inputs.mail_domains,
         }))
     }
+}
+
+/// The change a step of the plan would make (none for one left as it is).
+fn planned_step(object: &DesiredObject, step: &Step) -> Option<Change> {
+    let what = format!("{} \"{}\"", object.kind.noun(), object.name);
+    let mut fields: Vec<String> = object
+        .params
+        .keys()
+        .chain(object.create_only.keys())
+        .cloned()
+        .collect();
+    fields.sort();
+    match step {
+        Step::Create { .. } => {
+            Some(Change::new(Target::Tenant, Action::Create, what).fields(fields))
+        }
+        Step::Correct(changed) => {
+            Some(Change::new(Target::Tenant, Action::Change, what).fields(changed.clone()))
+        }
+        Step::Keep | Step::Skip => None,
+    }
+}
+
+/// The change an Exchange cmdlet other than a `Get-` would make.
+fn planned_cmdlet(cmdlet: &str, p: &Value) -> Change {
+    let (verb, noun) = cmdlet.split_once('-').unwrap_or(("", cmdlet));
+    let identity = p
+        .get("Identity")
+        .or(p.get("Name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let action = match verb {
+        "New" | "Add" => Action::Create,
+        "Remove" => Action::Remove,
+        _ => Action::Change,
+    };
+    let object = match p.get("Member").and_then(Value::as_str) {
+        Some(member) => format!("member {member} of DistributionGroup \"{identity}\""),
+        None => format!("{noun} \"{identity}\""),
+    };
+    let mut fields: Vec<String> = p
+        .as_object()
+        .map(|m| {
+            m.keys()
+                .filter(|k| !matches!(k.as_str(), "Identity" | "Name" | "Member" | "Confirm"))
+                .filter(|k| !k.starts_with("Bypass"))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    fields.sort();
+    Change::new(Target::Tenant, action, object).fields(fields)
 }
 
 /// Moves an object that exists now (created, or found and kept) from the intent log to the

@@ -1,0 +1,118 @@
+//! `exo-operator plan` of an API-mode account whose service receives the directory and change
+//! notifications: what its first reconcile would do (the activity subscriptions, a Graph
+//! subscription per mailbox, the service's registration and directory, the sync-state
+//! ConfigMap) while nothing changes in the tenant, the service or the cluster; after the
+//! reconcile, nothing left to plan; a mailbox's subscription gone, the plan says so.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::env::Env;
+
+const TENANT: &str = "contoso.onmicrosoft.com";
+
+/// What a plan must leave as it was: the tenant (its state and subscriptions), what the
+/// service received, and the cluster's writes.
+#[derive(Debug, PartialEq)]
+struct World {
+    tenant: Value,
+    subscriptions: Value,
+    service: Value,
+    writes: usize,
+}
+
+async fn world(env: &Env) -> World {
+    World {
+        tenant: env.sim_tenant(TENANT).await,
+        subscriptions: env
+            .control_with(
+                Method::GET,
+                &format!("/tenants/{TENANT}/subscriptions"),
+                json!({}),
+            )
+            .await,
+        service: env.service_read("/counters").await,
+        writes: env.writes(),
+    }
+}
+
+/// The plan's changes, `action target object`.
+fn changes(plan: &exo_operator::plan::Plan) -> Vec<String> {
+    let json = serde_json::to_value(plan).unwrap();
+    json["accounts"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {} {}", c["action"], c["target"], c["object"]).replace('"', ""))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_plan_of_an_api_account_lists_its_first_reconcile_and_changes_nothing() {
+    let mut env = Env::start(Env::fast()).await;
+    env.stop_operator().await;
+    env.consent(TENANT).await;
+    env.apply_example("api-all-users.yaml").await;
+    let users = env.sim_tenant(TENANT).await["users"].as_u64().unwrap();
+
+    let before = world(&env).await;
+    let plan = env.plan(&["contoso"]).await;
+    assert_eq!(world(&env).await, before, "a plan changes nothing");
+    let planned = changes(&plan);
+    let tenant_id = env.sim_tenant(TENANT).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let expected = [
+        format!(
+            "create tenant {users} Microsoft Graph change-notification subscriptions to mailbox folders"
+        ),
+        "create tenant activity feed subscription Audit.AzureActiveDirectory".into(),
+        "create tenant activity feed subscription Audit.Exchange".into(),
+        "create tenant activity feed subscription Audit.General".into(),
+        format!(
+            "send service registration of tenant {tenant_id} and the directory's users with the EmailSecurityService/email-security"
+        ),
+        "create cluster ConfigMap contoso-sync-state".into(),
+    ];
+    assert_eq!(planned, expected);
+    assert_eq!(plan.changes, expected.len());
+
+    // Reconciled: the plan finds nothing to do.
+    env.start_operator().await;
+    env.wait_account("contoso", "every mailbox subscribed", |e| {
+        e.status
+            .as_ref()
+            .and_then(|s| s.protection.as_ref())
+            .is_some_and(|p| p.protected == users as i64 && p.subscribed == p.protected)
+    })
+    .await;
+    env.wait_ready("contoso").await;
+    env.stop_operator().await;
+    let plan = env.plan(&["contoso"]).await;
+    assert_eq!(plan.changes, 0, "{:#?}", changes(&plan));
+    let protection = plan.accounts[0]
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "ProtectionActive")
+        .unwrap();
+    assert_eq!(protection.status, "True", "{protection:?}");
+
+    // A subscription Graph removed (its lifecycle notification unheard: the operator is
+    // stopped): the plan creates it again.
+    let subscriptions = world(&env).await.subscriptions;
+    let id = subscriptions["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/tenants/{TENANT}/subscriptions/{id}/lifecycle");
+    env.control(&path, json!({"lifecycleEvent": "subscriptionRemoved"}))
+        .await;
+    let before = world(&env).await;
+    let plan = env.plan(&["contoso"]).await;
+    assert_eq!(world(&env).await, before, "a plan changes nothing");
+    assert_eq!(
+        changes(&plan),
+        ["create tenant 1 Microsoft Graph change-notification subscriptions to mailbox folders"]
+    );
+}
