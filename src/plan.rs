@@ -156,3 +156,55 @@ pub fn render(plan: &Plan) -> String {
     out.push_str(&format!("Plan: {changes} to {accounts}.\n"));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::planned::Action;
+
+    #[test]
+    fn a_plan_reads_as_signs_targets_and_fields() {
+        let plan = Plan {
+            accounts: vec![
+                AccountPlan {
+                    namespace: "mail".into(),
+                    name: "contoso".into(),
+                    exists: false,
+                    changes: vec![
+                        Change::new(Target::Tenant, Action::Change, "InboundConnector \"exo\"")
+                            .fields(["EFSkipIPs"]),
+                        Change::new(
+                            Target::Cluster,
+                            Action::Create,
+                            "ConfigMap contoso-sync-state",
+                        ),
+                    ],
+                    conditions: vec![PlannedCondition {
+                        type_: "Ready".into(),
+                        status: "False".into(),
+                        reason: "Reconciling".into(),
+                        message: "Working.".into(),
+                    }],
+                },
+                AccountPlan {
+                    namespace: "mail".into(),
+                    name: "fabrikam".into(),
+                    exists: true,
+                    changes: vec![],
+                    conditions: vec![],
+                },
+            ],
+            changes: 2,
+        };
+        assert_eq!(
+            render(&plan),
+            "ExchangeServiceAccount mail/contoso (new)\n\
+             \x20 ~ tenant  InboundConnector \"exo\" (EFSkipIPs)\n\
+             \x20 + cluster ConfigMap contoso-sync-state\n\
+             \x20 status now: Ready False (Reconciling): Working.\n\
+             ExchangeServiceAccount mail/fabrikam\n\
+             \x20 no changes\n\
+             Plan: 2 changes to 2 accounts.\n"
+        );
+    }
+}

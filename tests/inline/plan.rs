@@ -80,7 +80,7 @@ async fn a_plan_shows_the_role_the_objects_and_the_drift_and_changes_nothing() {
     let plan = env.plan(&["northwind"]).await;
     assert_eq!(plan.changes, 0, "{:#?}", lines(&plan));
     assert!(exo_operator::plan::render(&plan).contains("no changes"));
-    let (code, text) = plan_command(&env, &["northwind"]);
+    let (code, text) = env.plan_command(&["northwind"]).await;
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("Plan: 0 changes to 1 account."), "{text}");
 
@@ -116,7 +116,7 @@ async fn a_plan_shows_the_role_the_objects_and_the_drift_and_changes_nothing() {
     assert_eq!(plan.changes, 2, "{changes:#?}");
     assert_eq!(exchange(&env, NORTHWIND).await, drifted);
     // The command line says as much, for CI: JSON, and exit code 2 (changes).
-    let (code, json) = plan_command(&env, &["northwind", "-o", "json"]);
+    let (code, json) = env.plan_command(&["northwind", "-o", "json"]).await;
     assert_eq!(code, Some(2), "{json}");
     let json: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["changes"], 2, "{json:#}");
@@ -124,22 +124,4 @@ async fn a_plan_shows_the_role_the_objects_and_the_drift_and_changes_nothing() {
     assert_eq!(first["target"], "tenant", "{json:#}");
     assert_eq!(first["action"], "create", "{json:#}");
     before.assert_same(&env).await;
-}
-
-/// Runs `exo-operator plan ARGS` against the test's cluster with the operator's lifecycle
-/// URL: its exit code and standard output.
-fn plan_command(env: &Env, args: &[&str]) -> (Option<i32>, String) {
-    let settings = env.operator_settings(std::time::Duration::from_secs(2));
-    let lifecycle = settings.protection.lifecycle_url.unwrap_or_default();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_exo-operator"))
-        .arg("plan")
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(&env.cluster.kubeconfig)
-        .args(["--lifecycle-url", &lifecycle])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    (out.status.code(), format!("{stdout}{stderr}"))
 }

@@ -52,8 +52,20 @@ async fn a_plan_of_an_api_account_lists_its_first_reconcile_and_changes_nothing(
     let mut env = Env::start(Env::fast()).await;
     env.stop_operator().await;
     env.consent(TENANT).await;
-    env.apply_example("api-all-users.yaml").await;
+    env.apply_example("email-security-service.yaml").await;
     let users = env.sim_tenant(TENANT).await["users"].as_u64().unwrap();
+
+    // Planned from the file, before it is applied: a new account, nothing created.
+    let before = world(&env).await;
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/api-all-users.yaml");
+    let (code, out) = env.plan_command(&["-f", file, "-o", "json"]).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(world(&env).await, before, "a plan changes nothing");
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["accounts"][0]["exists"], false, "{json:#}");
+    assert_eq!(json["changes"], 6, "{json:#}");
+    assert!(env.accounts().get_opt("contoso").await.unwrap().is_none());
+    env.apply_example("api-all-users.yaml").await;
 
     let before = world(&env).await;
     let plan = env.plan(&["contoso"]).await;

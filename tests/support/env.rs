@@ -288,6 +288,28 @@ impl Env {
             .expect("a plan")
     }
 
+    /// Runs `exo-operator plan ARGS` against the test's cluster with the operator's lifecycle
+    /// URL: its exit code, and its standard output then standard error.
+    pub async fn plan_command(&self, args: &[&str]) -> (Option<i32>, String) {
+        let settings = self.operator_settings(Duration::from_secs(2));
+        let lifecycle = settings.protection.lifecycle_url.unwrap_or_default();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_exo-operator"));
+        command
+            .arg("plan")
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&self.cluster.kubeconfig)
+            .args(["--lifecycle-url", &lifecycle]);
+        // Off the runtime's threads: the emulator serves the command from this process.
+        let out = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), format!("{stdout}{stderr}"))
+    }
+
     /// Starts the operator watching `scope`.
     pub async fn start_operator_in(&mut self, consent_poll: Duration, scope: Scope) {
         // A restarted operator keeps its port, as a Service keeps its address: Graph's

@@ -520,3 +520,40 @@ fn confirm(
         created.push(id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cmdlet_is_planned_as_its_change() {
+        let rows = [
+            (
+                "Add-DistributionGroupMember",
+                json!({"Identity": "exo Inbound", "Member": "ada@contoso.com", "BypassSecurityGroupManagerCheck": true}),
+                "+ member ada@contoso.com of DistributionGroup \"exo Inbound\" ()",
+            ),
+            (
+                "Remove-TransportRule",
+                json!({"Identity": "exo Rule", "Confirm": false}),
+                "- TransportRule \"exo Rule\" ()",
+            ),
+            (
+                "Set-HostedConnectionFilterPolicy",
+                json!({"Identity": "Default", "IPAllowList": {}}),
+                "~ HostedConnectionFilterPolicy \"Default\" (IPAllowList)",
+            ),
+            (
+                "New-InboundConnector",
+                json!({"Name": "exo From", "SenderIPAddresses": [], "Enabled": true}),
+                "+ InboundConnector \"exo From\" (Enabled, SenderIPAddresses)",
+            ),
+        ];
+        for (cmdlet, params, want) in rows {
+            let c = planned_cmdlet(cmdlet, &params);
+            assert_eq!(c.target, Target::Tenant);
+            let got = format!("{} {} ({})", c.action.sign(), c.object, c.fields.join(", "));
+            assert_eq!(got, want, "{cmdlet}");
+        }
+    }
+}
