@@ -177,7 +177,13 @@ impl State {
         }
         if self.listed_at.is_none_or(|t| now - t >= audit) {
             let before: Vec<Key> = self.index.iter().map(|(k, _)| *k).collect();
-            if let Err(e) = self.list(config).await {
+            // Listings count among the requests in flight: a thousand tasks starting at
+            // once read their subscriptions a few at a time.
+            let listed = match keeper.in_flight.acquire().await {
+                Ok(_permit) => self.list(config).await,
+                Err(_) => return (Duration::from_secs(3600), None),
+            };
+            if let Err(e) = listed {
                 return (self.tenant_failed(keeper, config, e), None);
             }
             // Gone since the last look without a lifecycle notification: the service catches
@@ -214,7 +220,11 @@ impl State {
         }
         if !wanted.known {
             let users = if self.index.is_empty() {
-                match directory_users(config).await {
+                let users = match keeper.in_flight.acquire().await {
+                    Ok(_permit) => directory_users(config).await,
+                    Err(_) => return (Duration::from_secs(3600), None),
+                };
+                match users {
                     Ok(u) => u,
                     Err(e) => return (self.tenant_failed(keeper, config, e), None),
                 }
@@ -651,7 +661,8 @@ async fn execute(keeper: &Keeper, config: &Config, work: Vec<Work>) -> Vec<Outco
                 return None;
             }
             let _permit = keeper.in_flight.acquire().await.ok()?;
-            let outcome = one(config, w, settings.clock.timestamp() + lifetime).await;
+            // Boxed: what waits for a permit stays small (a request's future is not).
+            let outcome = Box::pin(one(config, w, settings.clock.timestamp() + lifetime)).await;
             if matches!(outcome, Outcome::Tenant(_)) {
                 failed.store(true, std::sync::atomic::Ordering::Relaxed);
             }
