@@ -8,7 +8,7 @@ use kube::api::Api;
 use serde::Serialize;
 
 use crate::controller::context::{Context, Settings};
-use crate::controller::planned::{Change, Target};
+use crate::controller::planned::Change;
 use crate::controller::service_account::{decide, observe};
 use exo_api::exchange_service_account::ExchangeServiceAccount;
 
@@ -133,11 +133,7 @@ pub fn render(plan: &Plan) -> String {
             out.push_str("  no changes\n");
         }
         for c in &account.changes {
-            let target = match c.target {
-                Target::Tenant => "tenant",
-                Target::Service => "service",
-                Target::Cluster => "cluster",
-            };
+            let target = c.target.word();
             out.push_str(&format!("  {} {target:<7} {}", c.action.sign(), c.object));
             if !c.fields.is_empty() {
                 out.push_str(&format!(" ({})", c.fields.join(", ")));
@@ -160,7 +156,7 @@ pub fn render(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::planned::Action;
+    use crate::controller::planned::{Action, Target};
 
     #[test]
     fn a_plan_reads_as_signs_targets_and_fields() {

@@ -217,9 +217,35 @@ impl Context {
         self.planned.get_or_insert_with(Default::default).clone()
     }
 
-    /// Whether passes only plan; if so, `change` (made lazily) is recorded and the caller must
-    /// not make it.
+    /// The recorder of this pass, if it plans (`exo-operator plan`) or observes
+    /// (`managementPolicy: Observe`).
+    fn recorder(&self) -> Option<std::sync::Arc<crate::controller::planned::Planned>> {
+        self.planned
+            .clone()
+            .or_else(crate::controller::planned::observed)
+    }
+
+    /// Whether this pass plans or observes, writing nothing to the tenant or the service; if
+    /// so, `change` (made lazily) is recorded and the caller must not make it.
     pub fn planning(&self, change: impl FnOnce() -> crate::controller::planned::Change) -> bool {
+        match self.recorder() {
+            Some(p) => {
+                p.record(change());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether this pass plans or observes (writes nothing to the tenant or the service).
+    pub fn is_planning(&self) -> bool {
+        self.planned.is_some() || crate::controller::planned::observed().is_some()
+    }
+
+    /// Whether this pass only plans (`exo-operator plan`): nothing is written anywhere, not
+    /// even the cluster; if so, `change` (made lazily) is recorded and the caller must not make
+    /// it.
+    pub fn plans_only(&self, change: impl FnOnce() -> crate::controller::planned::Change) -> bool {
         match &self.planned {
             Some(p) => {
                 p.record(change());
@@ -229,9 +255,9 @@ impl Context {
         }
     }
 
-    /// Whether passes only plan (nothing is recorded: for writes that are not changes, such
-    /// as status and Events).
-    pub fn is_planning(&self) -> bool {
+    /// Whether this pass only plans (`exo-operator plan`): nothing is written anywhere, not
+    /// even status or Events.
+    pub fn writes_nothing(&self) -> bool {
         self.planned.is_some()
     }
 
@@ -245,7 +271,7 @@ impl Context {
         action: &str,
         note: String,
     ) {
-        if self.is_planning() {
+        if self.writes_nothing() {
             return;
         }
         let event = Event {

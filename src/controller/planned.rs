@@ -1,11 +1,16 @@
-//! A pass that only plans: it reads all a reconcile reads and writes nothing anywhere (not the
-//! tenant, not the service, not the cluster), recording instead each change a reconcile would
-//! make. Every write of a pass goes through one of a few places (the Exchange session, the role
-//! request, the activity subscriptions, the subscriptions' keeper, the service's handoff, the
-//! status writer, the account's Secrets and ConfigMap, Events); each asks
-//! [`crate::controller::context::Context::planning`] first.
+//! Passes that plan instead of acting. A *plan* (`exo-operator plan`) reads all a reconcile
+//! reads and writes nothing anywhere (not the tenant, not the service, not the cluster). An
+//! *observing* pass (`spec.managementPolicy: Observe`) writes nothing to the tenant or the
+//! service, and reports: its status, its Events, its own Secrets and ConfigMap are written as
+//! usual. Both record each change a reconcile would make instead of making it. Every write of
+//! a pass goes through one of a few places (the Exchange session, the role request, the
+//! activity subscriptions, the subscriptions' keeper, the service's handoff, the status
+//! writer, the account's Secrets and ConfigMap, Events); each asks the context first
+//! ([`crate::controller::context::Context::planning`] for the tenant and the service,
+//! [`crate::controller::context::Context::plans_only`] for the cluster).
 
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -35,7 +40,28 @@ pub enum Action {
     Send,
 }
 
+impl Target {
+    /// Its name, as JSON and status give it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Tenant => "tenant",
+            Self::Service => "service",
+            Self::Cluster => "cluster",
+        }
+    }
+}
+
 impl Action {
+    /// Its name, as JSON and status give it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Change => "change",
+            Self::Remove => "remove",
+            Self::Send => "send",
+        }
+    }
+
     /// The sign a plan shows the change with (`+`, `~`, `-`, `>`).
     pub fn sign(self) -> char {
         match self {
@@ -79,6 +105,17 @@ impl Change {
     }
 }
 
+impl From<Change> for exo_api::exchange_service_account::PlannedChange {
+    fn from(c: Change) -> Self {
+        Self {
+            target: c.target.word().into(),
+            action: c.action.word().into(),
+            object: c.object,
+            fields: c.fields,
+        }
+    }
+}
+
 /// The changes a planning pass recorded.
 #[derive(Debug, Default)]
 pub struct Planned {
@@ -95,4 +132,19 @@ impl Planned {
     pub fn take(&self) -> Vec<Change> {
         std::mem::take(&mut *self.changes.lock().unwrap())
     }
+}
+
+tokio::task_local! {
+    /// Where an observing pass records (the pass runs within [`observing`]).
+    static OBSERVING: Arc<Planned>;
+}
+
+/// Runs `pass` as an observing pass recording into `planned`.
+pub async fn observing<F: Future>(planned: Arc<Planned>, pass: F) -> F::Output {
+    OBSERVING.scope(planned, pass).await
+}
+
+/// The recorder of the observing pass this runs in, if any.
+pub fn observed() -> Option<Arc<Planned>> {
+    OBSERVING.try_with(Arc::clone).ok()
 }

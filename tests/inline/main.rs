@@ -8,6 +8,7 @@ mod env;
 
 mod direct;
 mod kill_points;
+mod observe;
 mod ownership;
 mod pim;
 mod plan;

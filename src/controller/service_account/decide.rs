@@ -142,6 +142,9 @@ pub struct Observation {
     pub claimed_by: Option<String>,
     /// API mode with a service that receives change notifications: the subscriptions.
     pub protection: Option<ProtectionObservation>,
+    /// `managementPolicy: Observe`: the changes a reconcile under `Manage` would make (none
+    /// was made); `None` under `Manage`.
+    pub observing: Option<Vec<exo_api::exchange_service_account::PlannedChange>>,
 }
 
 /// Where the change-notification subscriptions of the protected mailboxes stand.
@@ -438,6 +441,7 @@ pub fn decide(
             Some(ProtectionObservation::Kept(s)) if s.ready => Some(protection::status_of(s)),
             Some(_) => old.protection.clone(),
         },
+        planned_changes: observed.observing.clone().unwrap_or_default(),
         message: None,
     };
     let mut draft = Draft::new(start, generation, now);

@@ -296,7 +296,7 @@ impl StateStore {
     pub async fn plan_save(&self, ctx: &Context) {
         if self.current.lock().await.is_none() {
             let what = format!("ConfigMap {}", self.name);
-            ctx.planning(|| Change::new(Target::Cluster, Action::Create, what));
+            ctx.plans_only(|| Change::new(Target::Cluster, Action::Create, what));
         }
     }
 
@@ -443,7 +443,7 @@ pub async fn sync_all(
         groups: groups.count,
         stream: stream.unwrap_or_else(|| state.stream.clone()),
     };
-    match ctx.is_planning() {
+    match ctx.writes_nothing() {
         true => store.plan_save(ctx).await,
         false => store.save(&new_state).await?,
     }

@@ -35,8 +35,9 @@ use self::tenant_clients::TenantClients;
 use super::context::Context;
 use super::error::{Error, Result};
 use super::finalizer;
+use super::planned::Planned;
 use exo_api::FINALIZER;
-use exo_api::exchange_service_account::ExchangeServiceAccount;
+use exo_api::exchange_service_account::{ExchangeServiceAccount, ManagementPolicy};
 
 pub use self::observe::sync_failed;
 pub use self::report::write_status;
@@ -126,7 +127,20 @@ pub fn error_policy(esa: Arc<ExchangeServiceAccount>, error: &Error, ctx: Arc<Co
 /// One pass of the pipeline: observe → decide → report.
 async fn apply(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Action> {
     let now = jiff::Timestamp::now();
-    let observed = observe::observe(esa, ctx, now).await?;
+    let observed = match esa.spec.management_policy {
+        ManagementPolicy::Manage => observe::observe(esa, ctx, now).await?,
+        ManagementPolicy::Observe => {
+            // Nothing is written to the tenant or the service: each change is recorded.
+            let recorder = Arc::new(Planned::default());
+            // Boxed: the pass is a large future, and the scope would hold it inline.
+            let pass = Box::pin(observe::observe(esa, ctx, now));
+            let mut observed = super::planned::observing(recorder.clone(), pass).await?;
+            let mut changes = recorder.take();
+            changes.sort();
+            observed.observation.observing = Some(changes.into_iter().map(Into::into).collect());
+            observed
+        }
+    };
     let (status, transitions) = decide::decide(
         esa.metadata.generation,
         esa.status.as_ref(),

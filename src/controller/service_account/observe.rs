@@ -159,6 +159,7 @@ impl AccountPass<'_> {
             activity,
             inline,
             claimed_by: None,
+            observing: None,
             protection: match &keeping {
                 protect::Keeping::Planned(config) => Some(self.plan_protection(config).await?),
                 k => k.observation(&self.ctx.protection),
@@ -208,6 +209,7 @@ impl AccountPass<'_> {
             activity: None,
             inline: None,
             claimed_by: Some(holder),
+            observing: None,
             protection: None,
         };
         Observed {
@@ -531,6 +533,7 @@ impl Observed {
             activity: None,
             inline: waiting_for_grant(esa),
             claimed_by: None,
+            observing: None,
             protection: None,
         };
         Self {

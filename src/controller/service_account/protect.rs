@@ -46,7 +46,12 @@ impl AccountPass<'_> {
         let token = auth.graph_token.as_ref().filter(|_| granted);
         let url = match (&esa.spec.mode, &self.service.notification_url) {
             (Mode::Api, Some(url)) => url,
-            _ if self.ctx.is_planning() => return Keeping::None,
+            _ if self.ctx.is_planning() => {
+                if !self.ctx.writes_nothing() {
+                    keeper.stop(&uid);
+                }
+                return Keeping::None;
+            }
             _ => {
                 // What the account kept is deleted (with a token), not left to notify a
                 // service that no longer asked for it.
@@ -99,6 +104,11 @@ impl AccountPass<'_> {
             whole_directory: esa.spec.sync.scope == SyncScope::All,
         };
         if self.ctx.is_planning() {
+            if !self.ctx.writes_nothing() {
+                // Observing: this operator keeps nothing (a task it kept under Manage stops;
+                // what it made stays in Graph until it expires).
+                keeper.stop(&uid);
+            }
             return Keeping::Planned(Box::new(config));
         }
         keeper.keep(config);

@@ -23,7 +23,7 @@ pub async fn write_status(
     esa: &ExchangeServiceAccount,
     status: &ExchangeServiceAccountStatus,
 ) -> Result<Option<ExchangeServiceAccount>> {
-    if ctx.is_planning() {
+    if ctx.writes_nothing() {
         return Ok(None);
     }
     let api: Api<ExchangeServiceAccount> =
@@ -46,7 +46,7 @@ pub async fn report(
     status: &ExchangeServiceAccountStatus,
     transitions: &[Transition],
 ) -> Result<()> {
-    if ctx.is_planning() {
+    if ctx.writes_nothing() {
         return Ok(());
     }
     write_status(ctx, esa, status).await?;

@@ -187,7 +187,7 @@ pub async fn commit(
     ctx: &Context,
 ) -> Result<(SyncObservation, Option<SelectedDirectory>)> {
     if let Some((stl, status)) = &prepared.write
-        && !ctx.is_planning()
+        && !ctx.writes_nothing()
     {
         write_status(&ctx.client, stl, status).await?;
     }
@@ -218,7 +218,7 @@ pub async fn mark_account_not_ready(
     auth: &Authorization,
     now: jiff::Timestamp,
 ) -> Result<()> {
-    if ctx.is_planning() {
+    if ctx.writes_nothing() {
         return Ok(());
     }
     let Ok(stl) = target_list(esa, ctx).await? else {

@@ -162,6 +162,15 @@ pub struct ExchangeServiceAccountSpec {
     /// the operator created there (mail-flow objects, role assignment); `Orphan` leaves it.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// Whether the operator changes the tenant: `Manage` (the default) creates, corrects and
+    /// removes what the account needs; `Observe` only reads and reports (what `Manage` would
+    /// change in `status.plannedChanges`, drift, token health, protection) and writes nothing
+    /// to the tenant or the service. From `Observe` to `Manage`, objects already there under
+    /// the desired names are adopted (marked, never created twice, never deleted by the
+    /// operator) and the rest is fixed.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 }
 
 /// What is refused in `spec.endpoints` of an account.
@@ -354,6 +363,16 @@ pub struct EmailNotification {
     /// (`starttls`, the default; `tls`; or `none`, loopback only).
     #[schemars(length(min = 1, max = 253), regex(pattern = OBJECT_NAME_PATTERN))]
     pub smtp_secret_name: String,
+}
+
+/// Whether the operator changes the tenant.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create, correct and remove what the account needs.
+    #[default]
+    Manage,
+    /// Read and report only; write nothing to the tenant or the service.
+    Observe,
 }
 
 /// What happens in the tenant when the resource is deleted.

@@ -40,9 +40,28 @@ pub struct ExchangeServiceAccountStatus {
     /// Inline mode: the Exchange objects the operator keeps, and what it found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_flow: Option<MailFlowStatus>,
+    /// `managementPolicy: Observe`: what a reconcile under `Manage` would change now, tenant
+    /// first (nothing is changed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_changes: Vec<PlannedChange>,
     /// A short human summary of the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// A change a reconcile would make (`managementPolicy: Observe`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedChange {
+    /// Where: `tenant`, `service` or `cluster`.
+    pub target: String,
+    /// What it does: `create`, `change`, `remove` or `send`.
+    pub action: String,
+    /// What it is about, e.g. `TransportRule "exo Route Inbound Mail to Service"`.
+    pub object: String,
+    /// The fields it sets (names only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
 }
 
 /// The Exchange mail-flow configuration the operator owns in the tenant (inline mode).
@@ -84,6 +103,14 @@ pub struct MailFlowStatus {
     /// When the tenant's mail flow was last compared with the desired state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_check_time: Option<Time>,
+    /// `managementPolicy: Observe`: objects (`Kind/Name`) found under the desired names with
+    /// no account's ownership marker; adopted once the policy is `Manage`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adoptable: Vec<String>,
+    /// Objects (`Kind/Name`) adopted rather than created: kept like the others, but never
+    /// deleted by the operator (deletion and a spec that no longer wants them release them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopted: Vec<String>,
 }
 
 /// The prompt an administrator answers to grant access.

@@ -42,7 +42,7 @@ pub async fn device_code(
     ctx: &Context,
 ) -> Result<Authorization> {
     let mut grant = Grant::load(esa, account, credential, ctx).await?;
-    if ctx.is_planning() {
+    if ctx.writes_nothing() {
         return grant.plan().await;
     }
     grant.save_unsaved_refresh_token().await?;
@@ -344,7 +344,7 @@ impl<'a> Grant<'a> {
     /// Opens a device-code sign-in and keeps its prompt in the Secret; `token` is what to
     /// report of the token meanwhile (default: not attempted).
     async fn open_prompt(mut self, token: Option<TokenObservation>) -> Result<Authorization> {
-        if self.ctx.is_planning() {
+        if self.ctx.writes_nothing() {
             return Ok(not_signed_in());
         }
         let account = self.account;

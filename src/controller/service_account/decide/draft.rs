@@ -483,6 +483,24 @@ impl Draft {
     /// `Ready`, `Stalled`, `Reconciling` and the top-level message, from the verdicts.
     pub fn summary(&mut self, observed: &Observation, ok: &Verdicts) {
         let token_ok = conditions::is_true(&self.status.conditions, conditions::TOKEN_VALID);
+        if let Some(changes) = &observed.observing {
+            // Observing: Ready once the tenant could be read; what differs is the plan, not a
+            // failure (the mail flow's and protection's conditions say what they found).
+            let read = ok.authorized
+                && token_ok
+                && ok.synced
+                && observed.config.is_none()
+                && observed.claimed_by.is_none();
+            if read {
+                let message = observing_message(changes.len());
+                self.summarise(Summary::Ready {
+                    reason: "Observing",
+                    message: &message,
+                });
+                self.status.message = Some(message);
+                return;
+            }
+        }
         let ready = ok.authorized
             && token_ok
             && ok.synced
@@ -626,5 +644,16 @@ impl AuthorizationVerdict {
                 verdict(reason, format!("{what}; {then}."), true, None)
             }
         })
+    }
+}
+
+/// Ready's message while observing, with `n` changes planned.
+pub fn observing_message(n: usize) -> String {
+    match n {
+        0 => "Observing (managementPolicy Observe): the tenant is as this account wants it; nothing would change.".into(),
+        n => format!(
+            "Observing (managementPolicy Observe): {} would be made under Manage (status.plannedChanges); none is made.",
+            super::counted(n as i64, "change", "changes")
+        ),
     }
 }

@@ -113,6 +113,7 @@ mod tests {
             activity: None,
             inline: None,
             claimed_by: None,
+            observing: None,
             protection: None,
         }
     }

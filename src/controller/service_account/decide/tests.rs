@@ -29,6 +29,7 @@ fn healthy() -> Observation {
         activity: None,
         inline: None,
         claimed_by: None,
+        observing: None,
         protection: None,
     }
 }

@@ -112,7 +112,7 @@ pub(super) async fn routing_token(esa: &ExchangeServiceAccount, ctx: &Context) -
         return Ok(token);
     }
     let planned = || Change::new(Target::Cluster, Action::Create, format!("Secret {name}"));
-    if ctx.planning(planned) {
+    if ctx.plans_only(planned) {
         // Only planned: the rules are planned with a token that is never used.
         return Ok("routing-token-to-be-generated".into());
     }

@@ -212,7 +212,7 @@ pub async fn ensure(
     let asks_for_role = !role::token_has_role(&token)
         && spec.role_assignment.mode != RoleAssignmentMode::Manual
         && !previous.role_assignment_owned;
-    if asks_for_role {
+    if asks_for_role && !ctx.is_planning() {
         // The intent log: the role is recorded as the account's before it is asked for.
         previous.role_assignment_owned = true;
         record(esa, ctx, &previous).await?;
@@ -334,11 +334,12 @@ async fn configure(
         spec,
         service,
         owner,
+        planned: Default::default(),
     };
     // A tenant due for a look is read while the inputs are gathered (the reads need only the
     // Exchange token); a settled one is read only if the desired state turns out to differ.
     // A plan always reads the tenant: what it shows is what is there now.
-    let verified_recently = verified_recently(esa, &previous, now) && !ctx.is_planning();
+    let verified_recently = verified_recently(esa, &previous, now) && !ctx.writes_nothing();
     let kinds = kinds_to_read(spec, esa.spec.sync.scope, &previous);
     let (inputs, current) = if verified_recently {
         (gather(esa, account, graph_token, ctx, true).await?, None)
@@ -404,7 +405,10 @@ fn outcome_of(
     let (account, credential, ctx) = (pass.clients, pass.credential, pass.ctx);
     match applied {
         Ok((mut status, mut checks)) => {
-            status.applied = Some(fingerprint);
+            // What was only planned was not applied: the next pass reads the tenant again.
+            if !ctx.is_planning() {
+                status.applied = Some(fingerprint);
+            }
             status.last_check_time = Some(Time(pass.now));
             checks.insert(0, role_check);
             InlineOutcome {

@@ -43,18 +43,23 @@ pub(super) struct Plan {
     pub(super) creates: bool,
     pub(super) drift: Vec<String>,
     pub(super) conflicts: Vec<String>,
+    /// Observing: objects found under the desired names with no account's marker, to be
+    /// adopted under `Manage`.
+    pub(super) adoptable: Vec<String>,
 }
 
 /// The plan of a pass. An object is the account's when status lists it as created, or as
 /// pending (recorded before its creation, which a kill may have interrupted), and no other
 /// account's marker is on it; an object marked as the account's is adopted. Only an object
-/// that was created (not one still pending) and is gone is drift.
+/// that was created (not one still pending) and is gone is drift. An unmarked object is
+/// adoptable while `observing`, and adopted once it was found so (`status.adoptable`).
 pub(super) fn make_plan(
     wanted: &[DesiredObject],
     current: &Current,
     status: &MailFlowStatus,
     owner: &Owner<'_>,
     report: bool,
+    observing: bool,
 ) -> Plan {
     let mut plan = Plan::default();
     for object in wanted {
@@ -83,10 +88,14 @@ pub(super) fn make_plan(
                     .comment_field()
                     .and_then(|f| actual.get(f).and_then(Value::as_str))
                     .map_or(Mark::None, |c| owner.recognise(c));
+                let adoptable = !created && !pending && matches!(mark, Mark::None);
+                if adoptable && observing {
+                    plan.adoptable.push(id.clone());
+                }
                 let ours = match &mark {
                     Mark::Mine => true,
                     Mark::Another(_) => false,
-                    Mark::None => created || pending,
+                    Mark::None => created || pending || observing || status.adoptable.contains(&id),
                 };
                 if !ours {
                     plan.conflicts.push(match mark {
@@ -152,6 +161,8 @@ pub(super) fn owned_objects(status: &MailFlowStatus) -> Vec<String> {
         .iter()
         .filter(|p| !p.starts_with(PENDING_ENTRY));
     let mut ids: Vec<String> = status.objects.iter().chain(pending).cloned().collect();
+    // Adopted objects were not created by the operator: they are released, never deleted.
+    ids.retain(|id| !status.adopted.contains(id));
     ids.sort();
     ids.dedup();
     ids.sort_by_key(|id| std::cmp::Reverse(removal_rank(id)));
@@ -339,7 +350,7 @@ mod tests {
             objects: vec!["TransportRule/owned".into()],
             ..Default::default()
         };
-        let p = make_plan(&wanted, &current, &status, &OWNER, false);
+        let p = make_plan(&wanted, &current, &status, &OWNER, false, false);
         assert_eq!(
             p.steps,
             [
@@ -363,11 +374,11 @@ mod tests {
             objects: vec!["TransportRule/owned".into(), "OutboundConnector/new".into()],
             ..Default::default()
         };
-        let p = make_plan(&wanted[..1], &gone, &status, &OWNER, true);
+        let p = make_plan(&wanted[..1], &gone, &status, &OWNER, true, false);
         assert_eq!(p.steps, [Step::Skip]);
         assert!(!p.creates);
         assert_eq!(p.drift, ["OutboundConnector/new: deleted"]);
-        let p = make_plan(&wanted[3..], &gone, &status, &OWNER, true);
+        let p = make_plan(&wanted[3..], &gone, &status, &OWNER, true, false);
         assert_eq!(p.steps, [Step::Keep]);
         assert_eq!(p.drift, ["TransportRule/owned: Enabled"]);
     }
@@ -389,7 +400,7 @@ mod tests {
             ..Default::default()
         };
         for report in [false, true] {
-            let p = make_plan(&wanted, &current, &status, &OWNER, report);
+            let p = make_plan(&wanted, &current, &status, &OWNER, report, false);
             assert_eq!(
                 p.steps,
                 [Step::Correct(vec!["Enabled".into()])],
@@ -434,7 +445,7 @@ mod tests {
             ..Default::default()
         };
         for report in [false, true] {
-            let p = make_plan(&wanted, &current, &status, &OWNER, report);
+            let p = make_plan(&wanted, &current, &status, &OWNER, report, false);
             assert_eq!(
                 p.steps,
                 [

@@ -14,6 +14,7 @@ use super::plan::{
     mail_flow_checks, make_plan, owned_objects, pending_entry,
 };
 use super::{checks, desired};
+use crate::controller::conditions::MAIL_FLOW_CONFIGURED;
 use crate::controller::context::Context;
 use crate::controller::planned::{Action, Change, Target};
 use crate::controller::service_account::decide::InlineCheck;
@@ -21,7 +22,7 @@ use crate::microsoft::exchange::{ExchangeClient, ExchangeError, ExchangeFailure}
 use crate::microsoft::identity::token::AccessToken;
 use exo_api::email_security_service::ServiceMailFlow;
 use exo_api::exchange_service_account::{
-    DriftPolicy, ExchangeServiceAccount, InlineSpec, MailFlowStatus,
+    DriftPolicy, ExchangeServiceAccount, InlineSpec, MailFlowStatus, ManagementPolicy,
 };
 
 /// How many group-membership changes run at once.
@@ -44,6 +45,8 @@ pub(super) struct MailFlowSession<'a> {
     pub(super) service: &'a ServiceMailFlow,
     /// The account, as its ownership markers name it.
     pub(super) owner: Owner<'a>,
+    /// Planning or observing: the changes recorded instead of made.
+    pub(super) planned: std::sync::atomic::AtomicUsize,
 }
 
 pub(super) fn params(value: Value) -> Map<String, Value> {
@@ -67,10 +70,16 @@ impl MailFlowSession<'_> {
             return self.exchange.invoke(self.token, cmdlet, params(p)).await;
         }
         if self.ctx.planning(|| planned_cmdlet(cmdlet, &p)) {
+            self.count_planned();
             return Ok(Vec::new());
         }
         let call = self.exchange.invoke(self.token, cmdlet, params(p));
         crate::controller::fail_point::around(cmdlet, call).await
+    }
+
+    fn count_planned(&self) {
+        self.planned
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The `IPAllowList` of the Default connection filter policy.
@@ -138,6 +147,7 @@ impl MailFlowSession<'_> {
         let planning = self.ctx.is_planning();
         if planning && let Some(change) = planned_step(object, step) {
             self.ctx.planning(|| change);
+            self.count_planned();
         }
         match step {
             Step::Create { .. } | Step::Correct(_) if planning => {}
@@ -251,7 +261,8 @@ impl MailFlowSession<'_> {
             Err(error) => return Err(SessionError { status, error }),
         };
         let report = self.spec.mail_flow.drift_policy == DriftPolicy::Report;
-        let mut plan = make_plan(wanted, &current, &status, &self.owner, report);
+        let observing = self.esa.spec.management_policy == ManagementPolicy::Observe;
+        let mut plan = make_plan(wanted, &current, &status, &self.owner, report, observing);
         let ips = &self.service.service_ip_ranges;
         let allow = allow_list_change(ips, &current.allow, &status, report);
         plan.drift.extend(allow.drift.iter().cloned());
@@ -271,13 +282,23 @@ impl MailFlowSession<'_> {
         };
         status.failed_checks = failed.clone();
         status.drift = plan.drift.clone();
-        let checks = mail_flow_checks(&PassResult {
+        let mut checks = mail_flow_checks(&PassResult {
             wanted: wanted.len(),
             created: &created,
             conflicts: &plan.conflicts,
             failed: &failed,
             drift: &plan.drift,
         });
+        let planned = self.planned.load(std::sync::atomic::Ordering::Relaxed);
+        if planned > 0 {
+            // Nothing was made: the mail flow is as it was read.
+            for check in checks
+                .iter_mut()
+                .filter(|c| c.type_ == MAIL_FLOW_CONFIGURED)
+            {
+                *check = not_planned_yet(planned);
+            }
+        }
         Ok((status, checks))
     }
 
@@ -289,6 +310,10 @@ impl MailFlowSession<'_> {
         plan: &Plan,
         allow: &AllowChange,
     ) -> std::result::Result<MailFlowStatus, SessionError> {
+        if self.ctx.is_planning() {
+            // Nothing is created: nothing to record.
+            return Ok(status);
+        }
         let mut intent = status.clone();
         let entries = allow.add.iter().map(|ip| pending_entry(ip));
         for id in plan.new_ids.iter().cloned().chain(entries) {
@@ -319,6 +344,21 @@ impl MailFlowSession<'_> {
         allow: &AllowChange,
         status: MailFlowStatus,
     ) -> std::result::Result<(MailFlowStatus, Vec<String>), SessionError> {
+        if self.ctx.is_planning() {
+            // Each step recorded, the status as it was (nothing was made), with what is there
+            // to adopt.
+            for (object, step) in wanted.iter().zip(plan.steps.iter()) {
+                if let Err(error) = self.carry_out(object, step).await {
+                    return Err(SessionError { status, error });
+                }
+            }
+            if let Err(error) = self.write_allow_list(allow).await {
+                return Err(SessionError { status, error });
+            }
+            let mut status = status;
+            status.adoptable.clone_from(&plan.adoptable);
+            return Ok((status, Vec::new()));
+        }
         let (first, rules): (Vec<_>, Vec<_>) = wanted
             .iter()
             .zip(plan.steps.iter())
@@ -352,6 +392,8 @@ impl MailFlowSession<'_> {
                 Err(error) => return Err(SessionError { status, error }),
             }
         }
+        // Whatever was adoptable is adopted now, or was not there to adopt.
+        status.adoptable.clear();
         Ok((status, created))
     }
 
@@ -374,6 +416,7 @@ impl MailFlowSession<'_> {
             .fields(added.chain(removed))
         };
         if self.ctx.planning(planned) {
+            self.count_planned();
             return Ok(Vec::new());
         }
         let mut change = json!({"@odata.type": "#Exchange.GenericHashTable"});
@@ -398,6 +441,17 @@ impl MailFlowSession<'_> {
         mut status: MailFlowStatus,
     ) -> std::result::Result<MailFlowStatus, SessionError> {
         let wanted_ids: Vec<String> = wanted.iter().map(DesiredObject::id).collect();
+        if !self.ctx.is_planning() {
+            // Adopted objects no longer wanted are released: left in the tenant, forgotten.
+            let released: Vec<String> = status
+                .adopted
+                .iter()
+                .filter(|id| !wanted_ids.contains(id))
+                .cloned()
+                .collect();
+            status.adopted.retain(|id| !released.contains(id));
+            status.objects.retain(|id| !released.contains(id));
+        }
         let mut stale = owned_objects(&status);
         stale.retain(|id| !wanted_ids.contains(id));
         for id in stale {
@@ -409,6 +463,7 @@ impl MailFlowSession<'_> {
                 )
                 .await;
             match removed {
+                Ok(_) if self.ctx.is_planning() => continue,
                 Ok(_) => {}
                 Err(e) if e.failure == ExchangeFailure::NotFound => {}
                 Err(error) => return Err(SessionError { status, error }),
@@ -445,6 +500,16 @@ impl MailFlowSession<'_> {
             mail_domains: &inputs.mail_domains,
         }))
     }
+}
+
+/// `MailFlowConfigured` of a pass that planned `n` changes and made none.
+fn not_planned_yet(n: usize) -> InlineCheck {
+    let changes =
+        crate::controller::service_account::decide::counted(n as i64, "change", "changes");
+    super::not_configured(
+        "ChangesPlanned",
+        format!("{changes} to the mail flow would be made (managementPolicy Observe makes none)."),
+    )
 }
 
 /// The change a step of the plan would make (none for one left as it is).
@@ -515,6 +580,14 @@ fn confirm(
     status.pending.retain(|p| p != &id);
     if !status.objects.contains(&id) {
         status.objects.push(id.clone());
+    }
+    if status.adoptable.contains(&id) {
+        status.adoptable.retain(|a| a != &id);
+        // Found under its name while observing, and now kept: adopted, never deleted (one
+        // made again meanwhile is the operator's own).
+        if !matches!(step, Step::Create { .. }) && !status.adopted.contains(&id) {
+            status.adopted.push(id.clone());
+        }
     }
     if new {
         created.push(id);
