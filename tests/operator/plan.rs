@@ -128,3 +128,76 @@ async fn a_plan_of_an_api_account_lists_its_first_reconcile_and_changes_nothing(
         ["create tenant 1 Microsoft Graph change-notification subscriptions to mailbox folders"]
     );
 }
+
+#[tokio::test]
+async fn an_observed_api_account_reports_its_plan_and_writes_nothing_until_managed() {
+    let env = Env::start(Env::fast()).await;
+    env.consent(TENANT).await;
+    env.apply_example("email-security-service.yaml").await;
+    let before = world(&env).await;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/api-all-users.yaml"
+    ))
+    .unwrap();
+    let mut account: Value = text
+        .split("\n---")
+        .filter_map(|d| serde_saphyr::from_str::<Value>(d).ok())
+        .find(|d| d["kind"] == "ExchangeServiceAccount")
+        .unwrap();
+    account["spec"]["managementPolicy"] = json!("Observe");
+    account["metadata"]["namespace"] = json!(env.ns());
+    env.create(env.point_at_simulator(account)).await;
+    let esa = env
+        .wait_account("contoso", "Ready Observing with a plan", |e| {
+            crate::env::reason(e, "Ready", "Observing")
+                && e.status
+                    .as_ref()
+                    .is_some_and(|s| s.planned_changes.len() == 5)
+        })
+        .await;
+    let planned: Vec<String> = esa
+        .status
+        .unwrap()
+        .planned_changes
+        .iter()
+        .map(|c| format!("{} {}", c.action, c.target))
+        .collect();
+    assert_eq!(
+        planned,
+        [
+            "create tenant",
+            "create tenant",
+            "create tenant",
+            "create tenant",
+            "send service"
+        ]
+    );
+    env.settle().await;
+    let after = world(&env).await;
+    assert_eq!(after.tenant, before.tenant, "nothing written to the tenant");
+    assert_eq!(after.subscriptions, before.subscriptions);
+    // (The service's status probe reads its health: a request, not a delivery.)
+    for what in ["tenants", "notifications"] {
+        assert_eq!(
+            after.service[what], before.service[what],
+            "nothing sent to the service"
+        );
+    }
+
+    // Managed: carried out.
+    env.merge_account("contoso", json!({"spec": {"managementPolicy": "Manage"}}))
+        .await;
+    let users = env.sim_tenant(TENANT).await["users"].as_i64().unwrap();
+    env.wait_account("contoso", "Ready and every mailbox subscribed", |e| {
+        crate::env::reason(e, "Ready", "Ready")
+            && e.status
+                .as_ref()
+                .and_then(|s| s.protection.as_ref())
+                .is_some_and(|p| p.protected == users && p.subscribed == users)
+            && e.status
+                .as_ref()
+                .is_some_and(|s| s.planned_changes.is_empty())
+    })
+    .await;
+}
