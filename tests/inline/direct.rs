@@ -93,16 +93,7 @@ async fn inline_inbound_with_direct_assignment_corrects_drift_and_cleans_up_comp
     );
 
     // Out-of-band changes are restored on demand, each with an Event.
-    env.control_delete(
-        &format!("/tenants/{NORTHWIND}/exchange/TransportRule/exo Route Inbound Mail to Service"),
-        json!({}),
-    )
-    .await;
-    env.control(
-        &format!("/tenants/{NORTHWIND}/exchange/InboundConnector/exo Connector from Service"),
-        json!({"EFSkipIPs": []}),
-    )
-    .await;
+    super::drift_by_hand(&env).await;
     request_check(&env, "northwind").await;
     wait_exchange(&env, NORTHWIND, "the restored rule and connector", |s| {
         names(s, "TransportRule").len() == 2

@@ -123,6 +123,21 @@ async fn wait_exchange(
     .await
 }
 
+/// Changes northwind's mail flow by hand: the inbound rule deleted, the inbound connector's
+/// enhanced-filtering skip list emptied.
+async fn drift_by_hand(env: &Env) {
+    env.control_delete(
+        &format!("/tenants/{NORTHWIND}/exchange/TransportRule/exo Route Inbound Mail to Service"),
+        json!({}),
+    )
+    .await;
+    env.control(
+        &format!("/tenants/{NORTHWIND}/exchange/InboundConnector/exo Connector from Service"),
+        json!({"EFSkipIPs": []}),
+    )
+    .await;
+}
+
 /// Deletes account `name`, waits until it is gone and checks that `tenant` holds no
 /// connector, rule or group any more; returns the tenant's state.
 async fn delete_and_check_nothing_owned_is_left(env: &Env, name: &str, tenant: &str) -> Value {

@@ -152,7 +152,7 @@ async fn an_observed_tenant_is_reported_then_adopted_without_creating_anything_t
     );
     assert_eq!(exchange(&env, NORTHWIND).await, managed);
 
-    // Deleted (deletionPolicy Delete): what it adopted stays in the tenant.
+    // Deleted (deletionPolicy Delete) under Manage: what it adopted stays in the tenant.
     env.merge_account("adopter", json!({"spec": {"managementPolicy": "Manage"}}))
         .await;
     env.wait_account("adopter", "managing", |e| reason(e, "Ready", "Ready"))

@@ -85,16 +85,7 @@ async fn a_plan_shows_the_role_the_objects_and_the_drift_and_changes_nothing() {
     assert!(text.contains("Plan: 0 changes to 1 account."), "{text}");
 
     // Changed by hand: the plan names what a reconcile would restore, field by field.
-    env.control_delete(
-        &format!("/tenants/{NORTHWIND}/exchange/TransportRule/exo Route Inbound Mail to Service"),
-        json!({}),
-    )
-    .await;
-    env.control(
-        &format!("/tenants/{NORTHWIND}/exchange/InboundConnector/exo Connector from Service"),
-        json!({"EFSkipIPs": []}),
-    )
-    .await;
+    super::drift_by_hand(&env).await;
     let drifted = exchange(&env, NORTHWIND).await;
     let before = Untouched::now(&env).await;
     let plan = env.plan(&["northwind"]).await;

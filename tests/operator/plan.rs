@@ -200,4 +200,25 @@ async fn an_observed_api_account_reports_its_plan_and_writes_nothing_until_manag
                 .is_some_and(|s| s.planned_changes.is_empty())
     })
     .await;
+
+    // Observed again, then deleted (deletionPolicy Delete): nothing is released, nothing is
+    // deregistered; the tenant and the service keep what the account made.
+    env.merge_account("contoso", json!({"spec": {"managementPolicy": "Observe"}}))
+        .await;
+    env.wait_account("contoso", "observing again", |e| {
+        crate::env::reason(e, "Ready", "Observing")
+    })
+    .await;
+    let kept = world(&env).await;
+    env.delete_account("contoso").await;
+    let after = world(&env).await;
+    assert_eq!(
+        after.subscriptions, kept.subscriptions,
+        "subscriptions kept"
+    );
+    assert_eq!(after.tenant, kept.tenant, "activity subscriptions kept");
+    assert_eq!(
+        after.service["tenants"], kept.service["tenants"],
+        "still registered"
+    );
 }

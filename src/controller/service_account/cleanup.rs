@@ -14,7 +14,9 @@ use super::tenant_clients::TenantClients;
 use super::{activity, authorize, directory, inline, service};
 use crate::controller::context::Context;
 use crate::controller::error::Result;
-use exo_api::exchange_service_account::{DeletionPolicy, ExchangeServiceAccount, Mode};
+use exo_api::exchange_service_account::{
+    DeletionPolicy, ExchangeServiceAccount, ManagementPolicy, Mode,
+};
 
 /// Deletes the Secret and ConfigMap the operator created for the account (those it owns).
 async fn delete_owned(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<()> {
@@ -109,7 +111,11 @@ pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Acti
     // Without its service (deleted first), the account cannot reach the tenant: what it
     // started there is left as it is.
     let service = service::resolve(esa, ctx, false).await?.ok();
-    if esa.spec.deletion_policy == DeletionPolicy::Delete
+    // An observing account writes nothing to the tenant or the service, not even when it goes.
+    let observing = esa.spec.management_policy == ManagementPolicy::Observe;
+    let delete = esa.spec.deletion_policy == DeletionPolicy::Delete;
+    if delete
+        && !observing
         && let Some(service) = &service
         && let Ok(Ok(account)) = TenantClients::load(esa, service, ctx).await
         && let Ok(Ok(credential)) = account.credential(ctx).await
@@ -136,8 +142,10 @@ pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Acti
     if let Some(uid) = esa.uid() {
         ctx.protection.stop(&uid);
     }
-    if esa.spec.deletion_policy == DeletionPolicy::Delete {
-        if let Some(service) = &service {
+    if delete {
+        if let Some(service) = &service
+            && !observing
+        {
             deregister(esa, service, ctx).await?;
         }
         delete_owned(esa, ctx).await?;
@@ -150,9 +158,10 @@ pub async fn cleanup(esa: &ExchangeServiceAccount, ctx: &Context) -> Result<Acti
     crate::telemetry::metrics::metrics()
         .forget_account(&esa.namespace().unwrap_or_default(), &esa.name_any());
     let reference = esa.object_ref(&());
-    let note = match esa.spec.deletion_policy {
-        DeletionPolicy::Delete => "Stopped what the operator started in the tenant.",
-        DeletionPolicy::Orphan => "Left the tenant as it is (deletionPolicy Orphan).",
+    let note = match (esa.spec.deletion_policy, observing) {
+        (_, true) => "Left the tenant and the service as they are (managementPolicy Observe).",
+        (DeletionPolicy::Delete, false) => "Stopped what the operator started in the tenant.",
+        (DeletionPolicy::Orphan, false) => "Left the tenant as it is (deletionPolicy Orphan).",
     };
     ctx.publish_event(
         &reference,
