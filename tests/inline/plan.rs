@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::env::Env;
-use super::{NORTHWIND, exchange, northwind, world};
+use super::{NORTHWIND, WOODGROVE, exchange, northwind, world};
 
 /// What a plan must leave as it was: the tenant's state and the cluster's writes.
 struct Untouched {
@@ -16,15 +16,23 @@ struct Untouched {
 
 impl Untouched {
     async fn now(env: &Env) -> Self {
+        Self::now_of(env, NORTHWIND).await
+    }
+
+    async fn now_of(env: &Env, tenant: &str) -> Self {
         Self {
-            tenant: env.sim_tenant(NORTHWIND).await,
+            tenant: env.sim_tenant(tenant).await,
             writes: env.writes(),
         }
     }
 
     async fn assert_same(&self, env: &Env) {
+        self.assert_same_of(env, NORTHWIND).await;
+    }
+
+    async fn assert_same_of(&self, env: &Env, tenant: &str) {
         assert_eq!(
-            env.sim_tenant(NORTHWIND).await,
+            env.sim_tenant(tenant).await,
             self.tenant,
             "the tenant changed"
         );
@@ -115,4 +123,89 @@ async fn a_plan_shows_the_role_the_objects_and_the_drift_and_changes_nothing() {
     assert_eq!(first["target"], "tenant", "{json:#}");
     assert_eq!(first["action"], "create", "{json:#}");
     before.assert_same(&env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_shows_a_pim_request_removals_members_and_allow_list_entries() {
+    let mut env = Env::start(world(|t| {
+        if t.display_name == "Woodgrove Bank" {
+            t.pim_approval = true;
+        }
+    }))
+    .await;
+    env.stop_operator().await;
+    env.consent(WOODGROVE).await;
+    env.apply_example("inline-inbound-outbound-pim.yaml").await;
+    let before = env.sim_tenant(WOODGROVE).await;
+    let plan = env.plan(&["woodgrove"]).await;
+    assert_eq!(
+        env.sim_tenant(WOODGROVE).await,
+        before,
+        "the tenant changed"
+    );
+    assert!(
+        lines(&plan)[0].starts_with(
+            "+ tenant  Privileged Identity Management request for the Exchange Administrator role"
+        ),
+        "{:#?}",
+        lines(&plan)
+    );
+
+    // Approved and configured; then a member and an allow-list entry taken out by hand, and
+    // the account changed to Inbound with drift corrected.
+    env.start_operator().await;
+    env.wait_reason("woodgrove", "RoleAssigned", "PendingApproval")
+        .await;
+    env.control(
+        &format!("/tenants/{WOODGROVE}/pim-requests/approve"),
+        json!({}),
+    )
+    .await;
+    env.wait_ready("woodgrove").await;
+    env.stop_operator().await;
+    let group = "exo-inline Inbound Protected Users";
+    let state = exchange(&env, WOODGROVE).await;
+    let mut members = state["exchange"]["DistributionGroup"][group]["Members"].clone();
+    let gone = members.as_array_mut().unwrap().remove(0);
+    env.control(
+        &format!("/tenants/{WOODGROVE}/exchange/DistributionGroup/{group}"),
+        json!({ "Members": members }),
+    )
+    .await;
+    let policy = &state["exchange"]["HostedConnectionFilterPolicy"]["Default"];
+    let mut allow = policy["IPAllowList"].clone();
+    let taken = allow.as_array_mut().unwrap().remove(0);
+    env.control(
+        &format!("/tenants/{WOODGROVE}/exchange/HostedConnectionFilterPolicy/Default"),
+        json!({ "IPAllowList": allow }),
+    )
+    .await;
+    env.merge_account(
+        "woodgrove",
+        json!({"spec": {"inline": {"direction": "Inbound", "mailFlow": {"driftPolicy": "Correct"}}}}),
+    )
+    .await;
+    let before = Untouched::now_of(&env, WOODGROVE).await;
+    let plan = env.plan(&["woodgrove"]).await;
+    before.assert_same_of(&env, WOODGROVE).await;
+    let changes = lines(&plan);
+    let member = format!(
+        "+ tenant  member {} of DistributionGroup \"{group}\"",
+        gone.as_str().unwrap()
+    );
+    let entry = format!(
+        "~ tenant  HostedConnectionFilterPolicy \"Default\" (IPAllowList +{})",
+        taken.as_str().unwrap()
+    );
+    for wanted in [
+        member.as_str(),
+        entry.as_str(),
+        "- tenant  TransportRule \"exo-inline Route Outbound Mail to Service\"",
+        "- tenant  OutboundConnector \"exo-inline Connector to Service (Outbound)\"",
+    ] {
+        assert!(
+            changes.iter().any(|c| c == wanted),
+            "{wanted} in {changes:#?}"
+        );
+    }
 }

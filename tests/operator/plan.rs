@@ -222,3 +222,25 @@ async fn an_observed_api_account_reports_its_plan_and_writes_nothing_until_manag
         "still registered"
     );
 }
+
+#[tokio::test]
+async fn a_plan_of_a_device_code_account_no_one_signed_in_to_prompts_no_one() {
+    let mut env = Env::start(Env::fast()).await;
+    env.stop_operator().await;
+    env.apply_example("api-selected-users.yaml").await;
+    let writes = env.writes();
+    let plan = env.plan(&["fabrikam"]).await;
+    assert_eq!(
+        env.m365.with_world(|w| w.device_codes.len()),
+        0,
+        "no sign-in was opened"
+    );
+    assert_eq!(plan.changes, 0, "{plan:?}");
+    let ready = plan.accounts[0]
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.status, "False", "{ready:?}");
+    assert_eq!(env.writes(), writes, "nothing written to the cluster");
+}
