@@ -7,9 +7,13 @@ use kube::ResourceExt;
 use kube::api::Api;
 use serde::Serialize;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::controller::cache::{Cache, store_of};
 use crate::controller::context::{Context, Settings};
 use crate::controller::planned::Change;
 use crate::controller::service_account::{decide, observe};
+use exo_api::email_security_service::{ClusterEmailSecurityService, EmailSecurityService};
 use exo_api::exchange_service_account::ExchangeServiceAccount;
 
 /// The uid a planned account that does not exist yet goes by: nothing in a tenant is marked
@@ -65,6 +69,7 @@ pub async fn plan(
 ) -> anyhow::Result<Plan> {
     let mut ctx = Context::new(client.clone(), settings)?;
     let recorded = ctx.only_planning();
+    see_the_cluster(&ctx, &client).await;
     let mut plans = Vec::new();
     for given in accounts {
         let namespace = given.namespace().unwrap_or_else(|| "default".into());
@@ -81,6 +86,8 @@ pub async fn plan(
             None => {
                 esa.metadata.uid = Some(NEW_ACCOUNT_UID.into());
                 esa.metadata.generation = Some(1);
+                // Created now, it would be the newest account of its tenant.
+                esa.metadata.creation_timestamp = Some(Time(jiff::Timestamp::now()));
                 esa.status = None;
             }
         }
@@ -117,6 +124,27 @@ pub async fn plan(
         accounts: plans,
         changes,
     })
+}
+
+/// Shows the context the cluster's accounts and services, as the operator's caches hold them,
+/// so that a plan tells which account manages a tenant. Without the right to list them
+/// cluster-wide, a plan goes on without (and says so).
+async fn see_the_cluster(ctx: &Context, client: &kube::Client) {
+    let accounts = Api::<ExchangeServiceAccount>::all(client.clone());
+    let services = Api::<EmailSecurityService>::all(client.clone());
+    let cluster = Api::<ClusterEmailSecurityService>::all(client.clone());
+    let all = Default::default();
+    let listed = futures::try_join!(accounts.list(&all), services.list(&all), cluster.list(&all));
+    match listed {
+        Ok((accounts, services, cluster)) => {
+            ctx.watch_accounts(Cache::of(accounts.items));
+            ctx.watch_services(store_of(services.items));
+            ctx.watch_cluster_services(store_of(cluster.items));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the cluster's accounts and services: the plan does not tell whether another account manages a tenant")
+        }
+    }
 }
 
 /// The plan for a person: per account, its changes (`+` create, `~` change, `-` remove,

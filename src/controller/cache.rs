@@ -62,3 +62,28 @@ where
     let controller = Controller::for_stream(objects, store.clone());
     (controller, Cache { store, filled })
 }
+
+/// A store holding `objects`, as a first list leaves it (for a one-off pass, such as `plan`,
+/// that watches nothing).
+pub fn store_of<K>(objects: impl IntoIterator<Item = K>) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    let (store, mut writer) = reflector::store();
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for object in objects {
+        writer.apply_watcher_event(&watcher::Event::InitApply(object));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    store
+}
+
+impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Cache<K> {
+    /// A filled cache holding `objects` (see [`store_of`]).
+    pub fn of(objects: impl IntoIterator<Item = K>) -> Self {
+        Cache {
+            store: store_of(objects),
+            filled: watch::channel(true).1,
+        }
+    }
+}

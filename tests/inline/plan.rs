@@ -92,6 +92,33 @@ async fn a_plan_shows_the_role_the_objects_and_the_drift_and_changes_nothing() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("Plan: 0 changes to 1 account."), "{text}");
 
+    // A second account for the same tenant, planned from a file: it would change nothing, the
+    // tenant being managed by the first.
+    let first = env.accounts().get("northwind").await.unwrap();
+    let second = json!({
+        "apiVersion": "exo-operator.io/v1alpha1", "kind": "ExchangeServiceAccount",
+        "metadata": {"name": "northwind-2"}, "spec": first.spec,
+    });
+    let file = std::env::temp_dir().join(format!("exo-plan-{}.yaml", env.ns()));
+    std::fs::write(&file, second.to_string()).unwrap();
+    let (code, out) = env
+        .plan_command(&["-f", file.to_str().unwrap(), "-o", "json"])
+        .await;
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(code, Some(0), "{out}");
+    let json: Value = serde_json::from_str(&out).unwrap();
+    let conflict = json["accounts"][0]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "TenantConflict")
+        .cloned();
+    assert_eq!(
+        conflict.as_ref().map(|c| &c["status"]),
+        Some(&json!("True")),
+        "{json:#}"
+    );
+
     // Changed by hand: the plan names what a reconcile would restore, field by field.
     super::drift_by_hand(&env).await;
     let drifted = exchange(&env, NORTHWIND).await;
