@@ -81,6 +81,15 @@ struct PlanArgs {
     /// Namespace of the accounts (default: the kubeconfig's).
     #[arg(short = 'n', long)]
     namespace: Option<String>,
+    /// The namespaces the operator watches, comma-separated (as its `--namespaces`; default:
+    /// every namespace): the accounts a plan sees when it tells who manages a tenant.
+    #[arg(
+        long = "namespaces",
+        env = "EXO_WATCH_NAMESPACES",
+        value_name = "NAMESPACE,...",
+        value_delimiter = ','
+    )]
+    watched: Vec<String>,
     /// Output: for a person, or JSON for CI.
     #[arg(short = 'o', long, value_enum, default_value_t = PlanOutput::Text)]
     output: PlanOutput,
@@ -327,7 +336,8 @@ async fn plan(args: PlanArgs) -> anyhow::Result<usize> {
         },
         ..Settings::default()
     };
-    let plan = exo_operator::plan::plan(client, settings, accounts).await?;
+    let watched = watch_scope(&args.watched).namespaces;
+    let plan = exo_operator::plan::plan(client, settings, accounts, &watched).await?;
     match args.output {
         PlanOutput::Text => print!("{}", exo_operator::plan::render(&plan)),
         PlanOutput::Json => println!("{}", serde_json::to_string_pretty(&plan)?),

@@ -61,15 +61,17 @@ pub struct Plan {
 }
 
 /// Plans `accounts` (each as the cluster has it, or as given with the cluster's metadata and
-/// status when it exists there), one after the other.
+/// status when it exists there), one after the other, seeing the accounts of `watched`
+/// namespaces as the operator does (all when empty).
 pub async fn plan(
     client: kube::Client,
     settings: Settings,
     accounts: Vec<ExchangeServiceAccount>,
+    watched: &[String],
 ) -> anyhow::Result<Plan> {
     let mut ctx = Context::new(client.clone(), settings)?;
     let recorded = ctx.only_planning();
-    see_the_cluster(&ctx, &client).await;
+    see_the_cluster(&ctx, &client, watched).await;
     let mut plans = Vec::new();
     for given in accounts {
         let namespace = given.namespace().unwrap_or_else(|| "default".into());
@@ -126,25 +128,54 @@ pub async fn plan(
     })
 }
 
-/// Shows the context the cluster's accounts and services, as the operator's caches hold them,
-/// so that a plan tells which account manages a tenant. Without the right to list them
-/// cluster-wide, a plan goes on without (and says so).
-async fn see_the_cluster(ctx: &Context, client: &kube::Client) {
-    let accounts = Api::<ExchangeServiceAccount>::all(client.clone());
-    let services = Api::<EmailSecurityService>::all(client.clone());
-    let cluster = Api::<ClusterEmailSecurityService>::all(client.clone());
-    let all = Default::default();
-    let listed = futures::try_join!(accounts.list(&all), services.list(&all), cluster.list(&all));
-    match listed {
+/// Shows the context the accounts and services of the `watched` namespaces (all when empty),
+/// as the operator's caches hold them, so that a plan tells which account manages a tenant.
+/// Without the right to list them, a plan goes on without (and says so).
+async fn see_the_cluster(ctx: &Context, client: &kube::Client, watched: &[String]) {
+    match listed(client, watched).await {
         Ok((accounts, services, cluster)) => {
-            ctx.watch_accounts(Cache::of(accounts.items));
-            ctx.watch_services(store_of(services.items));
-            ctx.watch_cluster_services(store_of(cluster.items));
+            ctx.watch_accounts(Cache::of(accounts));
+            ctx.watch_services(store_of(services));
+            ctx.watch_cluster_services(store_of(cluster));
         }
         Err(e) => {
-            tracing::warn!(error = %e, "cannot list the cluster's accounts and services: the plan does not tell whether another account manages a tenant")
+            tracing::warn!(error = %e, "cannot list the accounts and services: the plan does not tell whether another account manages a tenant")
         }
     }
+}
+
+/// The accounts and services of the `watched` namespaces (all when empty), and the cluster's
+/// services.
+async fn listed(
+    client: &kube::Client,
+    watched: &[String],
+) -> kube::Result<(
+    Vec<ExchangeServiceAccount>,
+    Vec<EmailSecurityService>,
+    Vec<ClusterEmailSecurityService>,
+)> {
+    let all = Default::default();
+    let cluster = Api::<ClusterEmailSecurityService>::all(client.clone())
+        .list(&all)
+        .await?
+        .items;
+    let scopes: Vec<Option<&String>> = match watched.is_empty() {
+        true => vec![None],
+        false => watched.iter().map(Some).collect(),
+    };
+    let (mut accounts, mut services) = (Vec::new(), Vec::new());
+    for scope in scopes {
+        let (a, s): (Api<ExchangeServiceAccount>, Api<EmailSecurityService>) = match scope {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+            ),
+            None => (Api::all(client.clone()), Api::all(client.clone())),
+        };
+        accounts.extend(a.list(&all).await?.items);
+        services.extend(s.list(&all).await?.items);
+    }
+    Ok((accounts, services, cluster))
 }
 
 /// The plan for a person: per account, its changes (`+` create, `~` change, `-` remove,

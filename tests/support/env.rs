@@ -283,7 +283,8 @@ impl Env {
             accounts.push(self.accounts().get(name).await.unwrap());
         }
         let settings = self.operator_settings(Duration::from_secs(2));
-        exo_operator::plan::plan(self.client.clone(), settings, accounts)
+        let watched = [self.ns().to_string()];
+        exo_operator::plan::plan(self.client.clone(), settings, accounts, &watched)
             .await
             .expect("a plan")
     }
@@ -299,7 +300,9 @@ impl Env {
             .args(args)
             .arg("--kubeconfig")
             .arg(&self.cluster.kubeconfig)
-            .args(["--lifecycle-url", &lifecycle]);
+            .args(["--lifecycle-url", &lifecycle])
+            // The test's operator watches its namespace only.
+            .args(["--namespaces", self.ns()]);
         // Off the runtime's threads: the emulator serves the command from this process.
         let out = tokio::task::spawn_blocking(move || command.output())
             .await
