@@ -554,11 +554,12 @@ pub struct PlannedWork {
 pub async fn planned(
     config: &Config,
     wanted: &HashSet<Guid>,
-    lifetime: &plan::Lifetime,
+    settings: &super::Settings,
 ) -> Result<PlannedWork, GraphError> {
     let mut state = State::default();
     state.list(config).await?;
-    let now = jiff::Timestamp::now().as_second();
+    // The keeper's clock, as its tasks read it.
+    let (now, lifetime) = (settings.clock.now(), &settings.lifetime);
     let plan = plan::plan(
         wanted,
         &config.folders,

@@ -131,8 +131,7 @@ impl AccountPass<'_> {
                 prepared.directory().map(selected_ids).unwrap_or_default()
             }
         };
-        let settings = ctx.protection.settings();
-        let work = crate::protection::task::planned(config, &wanted, &settings.lifetime)
+        let work = crate::protection::task::planned(config, &wanted, ctx.protection.settings())
             .await
             .map_err(Error::Graph)?;
         if work.creates > 0 {
