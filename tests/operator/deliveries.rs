@@ -186,12 +186,11 @@ async fn a_service_down_for_a_while_then_back_loses_and_repeats_nothing() {
     );
     let registered = env.event_messages("contoso", "ServiceRegistered").await;
     assert!(!registered.is_empty());
-    let metrics = env.get(&format!("{}/metrics", env.operator_url())).await.1;
     let line = format!(
         "exo_service_registered{{namespace=\"{}\",name=\"contoso\"}} 1",
         env.ns()
     );
-    assert!(metrics.contains(&line), "{metrics}");
+    env.wait_metrics(&[line]).await;
     assert_eq!(acknowledged(&env, &tenant, "snapshotBegin").await, 1);
     assert_eq!(acknowledged(&env, &tenant, "changes").await, 1);
 }

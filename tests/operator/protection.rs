@@ -164,17 +164,14 @@ async fn every_mailbox_is_subscribed_and_the_service_hears_of_its_mail() {
         subscription_requests(&after)
     );
     // The same figures as metrics.
-    let (status, metrics) = env.get(&format!("{}/metrics", env.operator_url())).await;
-    assert_eq!(status, 200);
     let ns = env.ns();
-    for (metric, value) in [
+    let lines = [
         ("exo_protected_mailboxes", users),
         ("exo_subscribed_mailboxes", users),
         ("exo_failed_mailboxes", 0),
-    ] {
-        let line = format!("{metric}{{namespace=\"{ns}\",name=\"contoso\"}} {value}");
-        assert!(metrics.contains(&line), "{line} in\n{metrics}");
-    }
+    ]
+    .map(|(metric, value)| format!("{metric}{{namespace=\"{ns}\",name=\"contoso\"}} {value}"));
+    env.wait_metrics(&lines).await;
 }
 
 #[tokio::test]

@@ -590,6 +590,23 @@ impl Env {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
+    /// Waits (bounded) until the operator's `/metrics` holds every line given; returns the page.
+    /// A gauge is set just after the status write a test waits for, so it is polled, not read once.
+    pub async fn wait_metrics(&self, lines: &[String]) -> String {
+        let url = format!("{}/metrics", self.operator_url());
+        until(TIMEOUT, Duration::from_millis(100), async || {
+            let (status, page) = self.get(&url).await;
+            match lines
+                .iter()
+                .find(|l| status != 200 || !page.contains(l.as_str()))
+            {
+                None => Ok(page),
+                Some(missing) => Err(format!("{missing} (HTTP {status}) in\n{page}")),
+            }
+        })
+        .await
+    }
+
     /// Waits (bounded) until no write is recorded in the test's namespace for half a second.
     pub async fn settle(&self) {
         for _ in 0..40 {

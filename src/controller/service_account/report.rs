@@ -50,8 +50,9 @@ pub async fn report(
         return Ok(());
     }
     write_status(ctx, esa, status).await?;
-    announce(esa, ctx, transitions).await;
+    // The gauges say what the status now says, before the Events (which take requests).
     record_gauges(esa, status);
+    announce(esa, ctx, transitions).await;
     Ok(())
 }
 
