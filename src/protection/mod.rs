@@ -6,8 +6,9 @@
 //! One task per account ([`task`]) keeps them. No Kubernetes object per subscription: the
 //! task's [`index`] is rebuilt from Graph (`GET /subscriptions`) after a restart, and what
 //! exists is never created twice. What to do is decided by [`plan`] (pure); writes are spent
-//! from a per-tenant [`budget`] under one operator-wide concurrency limit, so that creations and
-//! renewals of every tenant are spread within what Microsoft allows. Lifecycle notifications
+//! from a per-tenant [`budget`] under one operator-wide concurrency limit (on requests in flight
+//! and on tasks in a round, so that memory does not grow with the tenants), so that creations
+//! and renewals of every tenant are spread within what Microsoft allows. Lifecycle notifications
 //! ([`lifecycle`]) only hasten what the periodic look at the app's subscriptions does anyway.
 //! The account's reconcile hands the task its configuration and token, and reports the
 //! [`Summary`] as `status.protection` and the `ProtectionActive` condition.
@@ -41,7 +42,7 @@ pub struct Settings {
     pub lifecycle_url: Option<String>,
     /// Subscription writes per 20 s per tenant (Microsoft allows 1,000 per app per tenant).
     pub writes_per_20s: u32,
-    /// Subscription requests in flight across all tenants.
+    /// Subscription requests in flight across all tenants, and tasks in a round at once.
     pub concurrency: usize,
     /// How long subscriptions live and when they are renewed.
     pub lifetime: plan::Lifetime,
@@ -188,6 +189,9 @@ pub struct Keeper {
     accounts: Mutex<HashMap<String, Account>>,
     triggers: Mutex<Vec<(Option<String>, Trigger)>>,
     in_flight: Arc<Semaphore>,
+    /// Tasks in the middle of a round (listing, planning, acting) at once: what a round holds
+    /// is bounded by this many rounds, however many tenants there are.
+    rounds: Arc<Semaphore>,
 }
 
 impl Keeper {
@@ -199,6 +203,7 @@ impl Keeper {
             accounts: Mutex::default(),
             triggers: Mutex::default(),
             in_flight: Arc::new(Semaphore::new(permits)),
+            rounds: Arc::new(Semaphore::new(permits)),
         }
     }
 

@@ -156,10 +156,16 @@ impl State {
         inputs: &mut Inputs,
     ) -> (Duration, Option<Wanted>) {
         let settings = keeper.settings();
-        let now = settings.clock.now();
         if let Some(b) = self.blocked_until.filter(|b| *b > Instant::now()) {
             return (b - Instant::now(), self.known_wanted(inputs));
         }
+        // A thousand tenants starting at once take turns: only so many rounds hold their
+        // listings, plans and outcomes at a time (each still makes its requests within the
+        // operator-wide limit).
+        let Ok(_round) = keeper.rounds.acquire().await else {
+            return (Duration::from_secs(3600), None);
+        };
+        let now = settings.clock.now();
         if token_expiring(config, now) {
             // The reconcile brings a new token.
             keeper.trigger(&config.namespace, &config.name);
