@@ -284,6 +284,32 @@ async fn plan(args: PlanArgs) -> anyhow::Result<usize> {
         !args.accounts.is_empty() || !args.files.is_empty(),
         "name the accounts to plan, or give -f FILE"
     );
+    // The files and options first: a mistake in them is named before the cluster is asked.
+    let mut from_files = Vec::new();
+    for file in &args.files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let docs = manifests::parse_yaml_documents(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        for (index, doc) in docs.iter().enumerate() {
+            match manifests::check_document(doc) {
+                Ok(manifests::Manifest::ExchangeServiceAccount(esa)) => from_files.push(*esa),
+                Ok(_) => {}
+                Err(errors) => anyhow::bail!(
+                    "{} (document {}): {}",
+                    file.display(),
+                    index + 1,
+                    errors.join("; ")
+                ),
+            }
+        }
+    }
+    anyhow::ensure!(
+        !args.accounts.is_empty() || !from_files.is_empty(),
+        "no ExchangeServiceAccount to plan in the files given"
+    );
+    let ca_bundle = read_ca_bundle(args.ca_bundle.as_deref())?;
+    let lifecycle_url = lifecycle_url(args.lifecycle_url.as_deref())?;
     let client = kube_client(args.kubeconfig.as_deref()).await?;
     let namespace = args
         .namespace
@@ -299,39 +325,21 @@ async fn plan(args: PlanArgs) -> anyhow::Result<usize> {
             .with_context(|| format!("ExchangeServiceAccount {namespace}/{name} not found"))?;
         accounts.push(esa);
     }
-    for file in &args.files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let docs = manifests::parse_yaml_documents(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-        for (index, doc) in docs.iter().enumerate() {
-            match manifests::check_document(doc) {
-                Ok(manifests::Manifest::ExchangeServiceAccount(mut esa)) => {
-                    if esa.metadata.namespace.is_none() {
-                        esa.metadata.namespace = Some(namespace.clone());
-                    }
-                    accounts.push(*esa);
-                }
-                Ok(_) => {}
-                Err(errors) => anyhow::bail!(
-                    "{} (document {}): {}",
-                    file.display(),
-                    index + 1,
-                    errors.join("; ")
-                ),
-            }
+    for mut esa in from_files {
+        if esa.metadata.namespace.is_none() {
+            esa.metadata.namespace = Some(namespace.clone());
         }
+        accounts.push(esa);
     }
-    anyhow::ensure!(!accounts.is_empty(), "no ExchangeServiceAccount to plan");
     let settings = Settings {
-        ca_bundle: read_ca_bundle(args.ca_bundle.as_deref())?,
+        ca_bundle,
         https_proxy: args.https_proxy.clone(),
         cluster_resource_namespace: first_namespace([
             args.cluster_resource_namespace.clone(),
             std::env::var("POD_NAMESPACE").ok(),
         ]),
         protection: exo_operator::protection::Settings {
-            lifecycle_url: lifecycle_url(args.lifecycle_url.as_deref())?,
+            lifecycle_url,
             ..Default::default()
         },
         ..Settings::default()

@@ -1,4 +1,4 @@
-//! The `exo-operator` command line: `crds` and `validate`.
+//! The `exo-operator` command line: `crds`, `validate`, `plan`'s input errors, `run`'s options.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -108,6 +108,60 @@ fn validate_names_the_field_of_an_invalid_manifest() {
     );
     assert!(
         stderr.contains("spec.notificationUrl: Invalid value: \"http://hooks.example.com\": spec.notificationUrl must be an https URL"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn plan_names_a_bad_file_before_asking_any_cluster() {
+    let dir = scratch_dir("plan");
+    // No cluster is reachable through this kubeconfig: each error is about the input.
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, "").unwrap();
+    let plan = |file: &Path| {
+        let out = exo_operator()
+            .args(["plan", "-f"])
+            .arg(file)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let missing = dir.join("missing.yaml");
+    let (code, stderr) = plan(&missing);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot read {}", missing.display())),
+        "{stderr}"
+    );
+    let other = dir.join("configmap.yaml");
+    std::fs::write(
+        &other,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    let (code, stderr) = plan(&other);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no ExchangeServiceAccount to plan"),
+        "{stderr}"
+    );
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: exo-operator.io/v1alpha1\nkind: ExchangeServiceAccount\nmetadata: {name: bad}\n\
+         spec: {tenant: contoso.com, mode: Api, serviceRef: {name: s}, sync: {scope: Selected}}\n",
+    )
+    .unwrap();
+    let (code, stderr) = plan(&bad);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("(document 1): spec.sync.targetListRef: Required value"),
         "{stderr}"
     );
     std::fs::remove_dir_all(dir).unwrap();
