@@ -48,6 +48,9 @@ pub struct Settings {
     pub lifetime: plan::Lifetime,
     /// How often the app's subscriptions are listed again to find what Graph removed.
     pub audit_interval: Duration,
+    /// How long after a restart the directory's users are read once to find the users whose
+    /// mailboxes failed (scope `All`): the restart itself costs only the subscriptions' pages.
+    pub users_check_after: Duration,
     /// How soon a mailbox that failed for itself (no mailbox) is tried again.
     pub mailbox_retry: Duration,
     /// Backoff after a failure of the whole tenant (permission, throttling, outage).
@@ -64,6 +67,7 @@ impl Default for Settings {
             concurrency: 32,
             lifetime: plan::Lifetime::default(),
             audit_interval: Duration::from_secs(24 * 3600),
+            users_check_after: Duration::from_secs(15 * 60),
             mailbox_retry: Duration::from_secs(6 * 3600),
             backoff: Backoff::RECONCILE,
             clock: clock::Clock::system(),
@@ -111,6 +115,64 @@ pub struct Wanted {
     /// The reconcile will not say the whole set soon (no snapshot was due): the task takes
     /// its baseline at once instead of waiting for it.
     pub baseline_now: bool,
+    /// Taken from what was subscribed when the operator started (scope `All`): a user whose
+    /// mailbox failed (none, or at its limit) is missing until the directory's users are read
+    /// once ([`Settings::users_check_after`]). The changes heard meanwhile are kept in
+    /// `pending` too, to be applied to that read.
+    pub provisional: bool,
+}
+
+impl Wanted {
+    /// The set starts from `baseline` with the changes heard meanwhile applied; `false` when
+    /// a set was said in the meantime (a snapshot, a list), which is kept.
+    fn take_baseline(&mut self, baseline: HashSet<Guid>, provisional: bool) -> bool {
+        if self.known {
+            return false;
+        }
+        let users = with_changes(baseline, std::mem::take(&mut self.pending));
+        *self = Wanted {
+            known: true,
+            users: Arc::new(users),
+            provisional,
+            ..Wanted::default()
+        };
+        true
+    }
+
+    /// A provisional set becomes the directory's `users` with the changes heard since it was
+    /// taken applied (in order, so that each user ends as the latest change says, whether the
+    /// read saw it or not); whether it changed.
+    fn confirm(&mut self, users: HashSet<Guid>) -> bool {
+        if !self.provisional {
+            return false;
+        }
+        let users = with_changes(users, std::mem::take(&mut self.pending));
+        let changed = *self.users != users;
+        self.users = Arc::new(users);
+        self.provisional = false;
+        changed
+    }
+
+    /// Users `added` and `removed`; whether the set changed. While the set is unknown they are
+    /// kept for the baseline; while it is provisional, for the directory's read too.
+    fn change(&mut self, added: &[Guid], removed: &[Guid]) -> bool {
+        if !self.known || self.provisional {
+            self.pending.extend(added.iter().map(|u| (*u, true)));
+            self.pending.extend(removed.iter().map(|u| (*u, false)));
+        }
+        if !self.known {
+            return false;
+        }
+        let users = Arc::make_mut(&mut self.users);
+        let mut changed = false;
+        for u in added {
+            changed |= users.insert(*u);
+        }
+        for u in removed {
+            changed |= users.remove(u);
+        }
+        changed
+    }
 }
 
 /// What went wrong for the whole tenant.
@@ -337,49 +399,43 @@ impl Keeper {
     }
 
     /// The protected users of `uid` start from `baseline` (what is subscribed after a
-    /// restart, or the directory's users), with the changes heard meanwhile applied; the set
-    /// as it then is. A set said in the meantime (a snapshot, a list) is kept instead.
-    pub fn baseline_users(&self, uid: &str, baseline: HashSet<Guid>) -> Option<Wanted> {
+    /// restart, `provisional`, or the directory's users), with the changes heard meanwhile
+    /// applied; the set as it then is. A set said in the meantime (a snapshot, a list) is kept
+    /// instead.
+    pub fn baseline_users(
+        &self,
+        uid: &str,
+        baseline: HashSet<Guid>,
+        provisional: bool,
+    ) -> Option<Wanted> {
         let mut result = None;
         self.with_wanted(uid, |w| {
-            if w.known {
-                result = Some(w.clone());
-                return false;
-            }
-            let users = with_changes(baseline, std::mem::take(&mut w.pending));
-            *w = Wanted {
-                known: true,
-                users: Arc::new(users),
-                ..Wanted::default()
-            };
+            let changed = w.take_baseline(baseline, provisional);
             result = Some(w.clone());
-            true
+            changed
         });
         result
     }
 
-    /// Users `added` and `removed` since the last change (kept, while the set is unknown, for
-    /// the baseline the task takes).
+    /// The directory's users, read to confirm a provisional set (see [`Wanted::provisional`]);
+    /// the set as it then is.
+    pub fn confirm_users(&self, uid: &str, users: HashSet<Guid>) -> Option<Wanted> {
+        let mut result = None;
+        self.with_wanted(uid, |w| {
+            let changed = w.confirm(users);
+            result = Some(w.clone());
+            changed
+        });
+        result
+    }
+
+    /// Users `added` and `removed` since the last change (kept, while the set is unknown or
+    /// provisional, for what says the whole set).
     pub fn change_users(&self, uid: &str, added: &[Guid], removed: &[Guid]) {
         if added.is_empty() && removed.is_empty() {
             return;
         }
-        self.with_wanted(uid, |w| {
-            if !w.known {
-                w.pending.extend(added.iter().map(|u| (*u, true)));
-                w.pending.extend(removed.iter().map(|u| (*u, false)));
-                return false;
-            }
-            let users = Arc::make_mut(&mut w.users);
-            let mut changed = false;
-            for u in added {
-                changed |= users.insert(*u);
-            }
-            for u in removed {
-                changed |= users.remove(u);
-            }
-            changed
-        });
+        self.with_wanted(uid, |w| w.change(added, removed));
     }
 
     fn with_wanted(&self, uid: &str, f: impl FnOnce(&mut Wanted) -> bool) {
@@ -479,6 +535,71 @@ fn same_config(a: &Config, b: &Config) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn set(users: &[Guid]) -> HashSet<Guid> {
+        users.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_provisional_set_is_confirmed_by_the_directory_with_the_changes_heard_meanwhile() {
+        // (subscribed at the restart, changes heard, the directory's read, changes heard
+        // after the read, the set then)
+        type Case = (
+            &'static [Guid],
+            &'static [(Guid, bool)],
+            &'static [Guid],
+            &'static [(Guid, bool)],
+            &'static [Guid],
+        );
+        let cases: &[Case] = &[
+            // A user without a mailbox (3) was never subscribed: the read brings it back.
+            (&[1, 2], &[], &[1, 2, 3], &[], &[1, 2, 3]),
+            // Removed before the read, which no longer has it.
+            (&[1, 2], &[(2, false)], &[1, 3], &[], &[1, 3]),
+            // Added after the read, which did not have it yet.
+            (&[1, 2], &[], &[1, 2], &[(4, true)], &[1, 2, 4]),
+            // Removed after the read, which still had it.
+            (&[1, 2], &[], &[1, 2, 3], &[(3, false)], &[1, 2]),
+            // Removed, then added again: the latest change counts.
+            (&[1, 2], &[(2, false), (2, true)], &[1], &[], &[1, 2]),
+        ];
+        for (at_restart, before, read, after, expected) in cases {
+            let mut w = Wanted::default();
+            assert!(w.take_baseline(set(at_restart), true));
+            assert!(w.provisional);
+            for (user, added) in before.iter().chain(after.iter()) {
+                match added {
+                    true => w.change(&[*user], &[]),
+                    false => w.change(&[], &[*user]),
+                };
+            }
+            w.confirm(set(read));
+            assert_eq!(
+                *w.users,
+                set(expected),
+                "{at_restart:?} {before:?} {read:?} {after:?}"
+            );
+            assert!(!w.provisional && w.pending.is_empty());
+            // Once confirmed, the set follows the changes alone.
+            assert!(!w.confirm(set(&[9])));
+            w.change(&[7], &[]);
+            assert!(w.pending.is_empty() && w.users.contains(&7));
+        }
+    }
+
+    #[test]
+    fn a_set_said_while_the_baseline_was_read_is_kept() {
+        let mut w = Wanted::default();
+        w.change(&[5], &[]);
+        assert!(!w.known && w.pending == vec![(5, true)]);
+        assert!(w.take_baseline(set(&[1]), false));
+        assert_eq!(*w.users, set(&[1, 5]));
+        assert!(!w.provisional && w.pending.is_empty());
+        // A second baseline (a slower read) does not replace the set.
+        assert!(!w.take_baseline(set(&[8]), true));
+        assert_eq!(*w.users, set(&[1, 5]));
+        assert!(!w.provisional);
+    }
 
     #[test]
     fn changes_heard_before_the_baseline_apply_to_it_in_order() {

@@ -102,6 +102,8 @@ struct State {
     unknown_since: Option<Instant>,
     /// The notification and lifecycle URLs the index was listed for.
     listed_for: Option<(String, Option<String>)>,
+    /// Since when the protected set is provisional (unix seconds; see [`Wanted::provisional`]).
+    provisional_since: Option<i64>,
     /// When progress was last shown, and the subscribed mailboxes then.
     progress_shown: Option<(Instant, u64)>,
 }
@@ -239,12 +241,37 @@ impl State {
                 // directory or the list says otherwise.
                 self.index.iter().map(|(k, _)| k.user).collect()
             };
+            // After a restart the set is what is subscribed, until the directory is read.
+            let provisional = config.whole_directory && !self.index.is_empty();
             // None: the account is no longer kept (stopped meanwhile).
-            let Some(baseline) = keeper.baseline_users(&config.uid, users) else {
+            let Some(baseline) = keeper.baseline_users(&config.uid, users, provisional) else {
                 return (Duration::from_secs(3600), None);
             };
             wanted = baseline;
             inputs.wanted.borrow_and_update();
+        }
+        // A provisional set (what was subscribed at the restart) is confirmed by one read of
+        // the directory a while after the restart, which finds the users whose mailboxes failed.
+        let mut check_due = None;
+        if wanted.provisional && config.whole_directory {
+            let due = *self.provisional_since.get_or_insert(now)
+                + settings.users_check_after.as_secs() as i64;
+            if now < due {
+                check_due = Some(due);
+            } else {
+                let users = match keeper.in_flight.acquire().await {
+                    Ok(_permit) => directory_users(config).await,
+                    Err(_) => return (Duration::from_secs(3600), None),
+                };
+                match users {
+                    Ok(users) => match keeper.confirm_users(&config.uid, users) {
+                        Some(confirmed) => wanted = confirmed,
+                        None => return (Duration::from_secs(3600), None),
+                    },
+                    Err(e) => return (self.tenant_failed(keeper, config, e), None),
+                }
+                self.provisional_since = None;
+            }
         }
         self.failures.retain(|k, _| wanted.users.contains(&k.user));
         let plan = plan::plan(
@@ -326,7 +353,8 @@ impl State {
                     let next = plan
                         .next_due
                         .unwrap_or(now + 3600)
-                        .min(self.listed_at.unwrap_or(now) + audit);
+                        .min(self.listed_at.unwrap_or(now) + audit)
+                        .min(check_due.unwrap_or(i64::MAX));
                     let next = next.min(config.token.expires_at.as_second() - token_margin(config));
                     Duration::from_secs((next - settings.clock.now()).clamp(0, 3600) as u64)
                 }

@@ -207,9 +207,13 @@ async fn the_subscriptions_follow_the_directory_and_a_restart_recreates_nothing(
     let subscribed = subscribed_users(&env).await;
     assert!(subscribed.contains(&new), "{subscribed:?}");
     assert!(!subscribed.contains(&leaving), "{subscribed:?}");
-    // A restart lists the subscriptions and creates none of them again.
+    // A restart lists the subscriptions and creates none of them again; a while later it
+    // reads the directory once, which finds the user without a mailbox again (and one more
+    // added while the operator was down, so that the status cannot be the one from before).
     let (creates, pages) = (counter(&env, CREATES), counter(&env, LIST_PAGES));
     env.stop_operator().await;
+    add_user(&env, "nomail2@contoso.com", false).await;
+    env.users_check_after = Some(Duration::from_secs(2));
     env.start_operator().await;
     until(TIMEOUT, Duration::from_millis(100), async || {
         match counter(&env, LIST_PAGES) > pages {
@@ -219,11 +223,20 @@ async fn the_subscriptions_follow_the_directory_and_a_restart_recreates_nothing(
     })
     .await;
     env.wait_ready("contoso").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let esa = env
+        .wait_account("contoso", "both users without a mailbox found", |e| {
+            let p = e.status.as_ref().and_then(|s| s.protection.as_ref());
+            p.is_some_and(|p| p.protected == users + 2 && p.failed == 2)
+        })
+        .await;
+    let protection = esa.status.as_ref().unwrap().protection.clone().unwrap();
+    assert_eq!(protection.failures[0].reason, "MailboxNotEnabled");
+    assert_eq!(protection.failures[0].count, 2);
+    assert_eq!(protection.subscribed, users, "{protection:?}");
     assert_eq!(
         counter(&env, CREATES),
-        creates,
-        "a restart creates nothing that exists"
+        creates + 2,
+        "a restart creates nothing that exists (it tries the two mailboxes without one)"
     );
     assert_eq!(
         counter(&env, LIST_PAGES),

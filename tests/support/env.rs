@@ -111,6 +111,9 @@ pub struct Env {
     /// How long the next operator started has its subscriptions live (production: Microsoft's
     /// maximum, renewed in the last 12 hours).
     pub subscription_lifetime: Option<exo_operator::protection::plan::Lifetime>,
+    /// How long after its start the next operator started reads the directory to confirm the
+    /// protected set it took from the subscriptions (production: 15 minutes).
+    pub users_check_after: Option<Duration>,
     /// How long one Microsoft request of the next operator started may take (production: 60 s).
     pub request_timeout: Duration,
     /// Fail points of the next operator started (see `fail_point`).
@@ -144,6 +147,7 @@ impl Env {
             operator: None,
             http_port: None,
             subscription_lifetime: None,
+            users_check_after: None,
             fail_points: None,
             request_timeout: Duration::from_secs(20),
             http: reqwest::Client::builder()
@@ -246,6 +250,9 @@ impl Env {
             protection: exo_operator::protection::Settings {
                 lifecycle_url: Some(lifecycle),
                 lifetime: self.subscription_lifetime.unwrap_or_default(),
+                users_check_after: self
+                    .users_check_after
+                    .unwrap_or(Duration::from_secs(15 * 60)),
                 backoff: Backoff {
                     base: Duration::from_secs(1),
                     max: Duration::from_secs(8),
