@@ -27,22 +27,34 @@ pub fn apply(
     applied: Value,
 ) -> Result<Written, ApiError> {
     let manager = w.call.manager();
-    if let Some((list, member)) = fields::duplicate(&applied, w.target.rt.lists()) {
-        let rt = &w.target.rt;
-        return Err(ApiError::new(
+    // The apply configuration is made a typed object of the kind's schema first: duplicates
+    // and undeclared fields are refused there (500, whatever `fieldValidation` says).
+    let rt = &w.target.rt;
+    let typed_patch_error = |what: String| {
+        ApiError::new(
             500,
             "",
             format!(
-                "failed to create typed patch object ({}/{}; {}/{}, Kind={}): {}: duplicate entries for key {}",
+                "failed to create typed patch object ({}/{}; {}/{}, Kind={}): {what}",
                 crate::lifecycle::text_at(&applied, "/metadata/namespace"),
                 w.target.name(),
                 rt.group,
                 rt.version,
                 rt.kind,
-                fields::display(&list),
-                fields::display(std::slice::from_ref(&member)),
             ),
-        ));
+        )
+    };
+    if let Some((list, member)) = fields::duplicate(&applied, rt.lists()) {
+        return Err(typed_patch_error(format!(
+            "{}: duplicate entries for key {}",
+            fields::display(&list),
+            fields::display(std::slice::from_ref(&member)),
+        )));
+    }
+    if let Some(path) = super::undeclared::first_undeclared(rt, &applied) {
+        return Err(typed_patch_error(format!(
+            "{path}: field not declared in schema"
+        )));
     }
     let next = match &existing {
         None => applied_as_new(w.target, applied, &manager),

@@ -9,6 +9,7 @@ pub mod delete;
 pub mod delete_options;
 pub mod managed_fields;
 pub mod patch;
+pub mod undeclared;
 pub mod update;
 
 use axum::http::StatusCode;
