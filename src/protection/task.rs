@@ -272,6 +272,8 @@ impl State {
                 }
                 self.provisional_since = None;
             }
+        } else {
+            self.provisional_since = None;
         }
         self.failures.retain(|k, _| wanted.users.contains(&k.user));
         let plan = plan::plan(
