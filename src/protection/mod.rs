@@ -408,25 +408,13 @@ impl Keeper {
         baseline: HashSet<Guid>,
         provisional: bool,
     ) -> Option<Wanted> {
-        let mut result = None;
-        self.with_wanted(uid, |w| {
-            let changed = w.take_baseline(baseline, provisional);
-            result = Some(w.clone());
-            changed
-        });
-        result
+        self.wanted_after(uid, |w| w.take_baseline(baseline, provisional))
     }
 
     /// The directory's users, read to confirm a provisional set (see [`Wanted::provisional`]);
     /// the set as it then is.
     pub fn confirm_users(&self, uid: &str, users: HashSet<Guid>) -> Option<Wanted> {
-        let mut result = None;
-        self.with_wanted(uid, |w| {
-            let changed = w.confirm(users);
-            result = Some(w.clone());
-            changed
-        });
-        result
+        self.wanted_after(uid, |w| w.confirm(users))
     }
 
     /// Users `added` and `removed` since the last change (kept, while the set is unknown or
@@ -436,6 +424,17 @@ impl Keeper {
             return;
         }
         self.with_wanted(uid, |w| w.change(added, removed));
+    }
+
+    /// `uid`'s set after `f` (which says whether it changed it); `None` when no task keeps it.
+    fn wanted_after(&self, uid: &str, f: impl FnOnce(&mut Wanted) -> bool) -> Option<Wanted> {
+        let mut result = None;
+        self.with_wanted(uid, |w| {
+            let changed = f(w);
+            result = Some(w.clone());
+            changed
+        });
+        result
     }
 
     fn with_wanted(&self, uid: &str, f: impl FnOnce(&mut Wanted) -> bool) {

@@ -228,9 +228,8 @@ impl State {
         }
         if !wanted.known {
             let users = if self.index.is_empty() {
-                let users = match keeper.in_flight.acquire().await {
-                    Ok(_permit) => directory_users(config).await,
-                    Err(_) => return (Duration::from_secs(3600), None),
+                let Some(users) = read_directory(keeper, config).await else {
+                    return (Duration::from_secs(3600), None);
                 };
                 match users {
                     Ok(u) => u,
@@ -259,9 +258,8 @@ impl State {
             if now < due {
                 check_due = Some(due);
             } else {
-                let users = match keeper.in_flight.acquire().await {
-                    Ok(_permit) => directory_users(config).await,
-                    Err(_) => return (Duration::from_secs(3600), None),
+                let Some(users) = read_directory(keeper, config).await else {
+                    return (Duration::from_secs(3600), None);
                 };
                 match users {
                     Ok(users) => match keeper.confirm_users(&config.uid, users) {
@@ -683,6 +681,15 @@ fn problem_of(e: &GraphError) -> Problem {
         message,
         needs_human,
     }
+}
+
+/// The directory's users, read as one request in flight; `None` once the keeper is closed.
+async fn read_directory(
+    keeper: &Keeper,
+    config: &Config,
+) -> Option<Result<HashSet<Guid>, GraphError>> {
+    let _permit = keeper.in_flight.acquire().await.ok()?;
+    Some(directory_users(config).await)
 }
 
 /// Makes the requests, a few at a time for the tenant and within the operator-wide limit;
